@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Throw-away PostgreSQL cluster for tests: `start DIR` prints a postgres:// URL on stdout,
+# `stop DIR` stops the cluster and removes DIR. Used by .ci/run and by the test suite's
+# global setup (when no SEALPOST_TEST_DATABASE_URL is given).
+set -euo pipefail
+
+find_bin() {
+  local name=$1
+  if command -v "$name" >/dev/null 2>&1; then command -v "$name"; return; fi
+  local found
+  found=$(ls -d /usr/lib/postgresql/*/bin/"$name" 2>/dev/null | sort -V | tail -n 1 || true)
+  [ -n "$found" ] && { echo "$found"; return; }
+  echo "pg-throwaway: $name not found (install PostgreSQL, e.g. apt-get install postgresql)" >&2
+  exit 3
+}
+
+# initdb and postgres refuse to run as root; run them as the postgres user when we are root.
+as_owner() {
+  if [ "$(id -u)" = 0 ]; then runuser -u "${PG_OS_USER:-postgres}" -- "$@"; else "$@"; fi
+}
+
+free_port() {
+  node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+
+cmd=${1:?usage: pg-throwaway.sh start|stop DIR}
+dir=${2:?usage: pg-throwaway.sh start|stop DIR}
+
+case "$cmd" in
+  start)
+    initdb=$(find_bin initdb); pg_ctl=$(find_bin pg_ctl)
+    mkdir -p "$dir"
+    if [ "$(id -u)" = 0 ]; then chown "${PG_OS_USER:-postgres}" "$dir"; fi
+    port=$(free_port)
+    as_owner "$initdb" -D "$dir/data" -U sealpost --auth=trust --encoding=UTF8 --no-locale >"$dir/initdb.log" 2>&1 \
+      || { cat "$dir/initdb.log" >&2; exit 1; }
+    # Loopback only, socket in the cluster dir, durability off: this cluster is thrown away.
+    as_owner "$pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+      -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+      start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
+    echo "$port" >"$dir/port"
+    echo "postgres://sealpost@127.0.0.1:$port/postgres"
+    ;;
+  stop)
+    pg_ctl=$(find_bin pg_ctl)
+    if [ -d "$dir/data" ]; then as_owner "$pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true; fi
+    rm -rf "$dir"
+    ;;
+  *) echo "usage: pg-throwaway.sh start|stop DIR" >&2; exit 2 ;;
+esac

@@ -1,0 +1,36 @@
+import { mkdirSync } from 'node:fs';
+import type { SealpostConfig } from '../config/config.schema.js';
+import { DataKeyRepository } from '../crypto/data-key.repository.js';
+import type { KeyProvider } from '../crypto/key-provider.js';
+import { RecordCipher } from '../crypto/record-cipher.js';
+import { openDatabase, type DatabaseHandle } from '../db/database.js';
+import { migrateToLatest } from '../db/migrator.js';
+import { openKeyProvider } from './key-provider.factory.js';
+import type { Logger } from './logger.js';
+
+/** The services every role shares, opened once per process. */
+export interface AppContext {
+  readonly config: SealpostConfig;
+  readonly logger: Logger;
+  readonly database: DatabaseHandle;
+  readonly keyProvider: KeyProvider;
+  readonly cipher: RecordCipher;
+  close(): Promise<void>;
+}
+
+export async function openAppContext(config: SealpostConfig, logger: Logger): Promise<AppContext> {
+  // The data dir holds the keyring and the database: nobody else may read it.
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const database = openDatabase(config.database);
+  try {
+    const applied = await migrateToLatest(database.db, database.dialect);
+    if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
+    const { provider, createdKekVersion } = openKeyProvider(config);
+    if (createdKekVersion !== undefined) logger.info({ version: createdKekVersion }, 'local keyring: new master key version created');
+    const cipher = new RecordCipher(provider, new DataKeyRepository(database.db));
+    return { config, logger, database, keyProvider: provider, cipher, close: () => database.close() };
+  } catch (err) {
+    await database.close();
+    throw err;
+  }
+}

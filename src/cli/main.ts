@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../config/config.load.js';
+import { isSealpostError } from '../errors/sealpost-error.js';
+import { registerConfig } from './commands/config.command.js';
+import { registerKeys } from './commands/keys.command.js';
+import { registerMigrate } from './commands/migrate.command.js';
+import { registerStart } from './commands/start.command.js';
+
+/** sysexits(3) EX_CONFIG: lets service managers tell a bad configuration from a crash. */
+const EXIT_CONFIG = 78;
+
+const program = new Command('sealpost')
+  .description('Sealpost — a security-first payload relay')
+  .version('0.1.0')
+  .showHelpAfterError()
+  .exitOverride();
+
+registerStart(program);
+registerMigrate(program);
+registerKeys(program);
+registerConfig(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    process.exitCode = err.exitCode;
+  } else if (err instanceof ConfigError) {
+    process.stderr.write(`sealpost: ${err.message}\n`);
+    process.exitCode = EXIT_CONFIG;
+  } else if (isSealpostError(err)) {
+    process.stderr.write(`sealpost: ${err.message} (${err.code})\n`);
+    process.exitCode = 1;
+  } else {
+    process.stderr.write(`sealpost: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,165 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { SealpostError } from '../errors/sealpost-error.js';
+import { CONFIG_FIELDS, type ConfigKey, type FieldType, type SealpostConfig } from './config.schema.js';
+
+/** Raised with every problem at once, so an operator fixes them in one go. */
+export class ConfigError extends SealpostError {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super('SP_ERR_CONFIG_INVALID', `Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.problems = problems;
+  }
+}
+
+type Raw = { value: string; source: string };
+
+function fileKey(env: string): string {
+  return env.replace(/^SEALPOST_/, '').toLowerCase();
+}
+
+function readConfigFile(file: string, problems: string[]): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    problems.push(`SEALPOST_CONFIG=${file}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    return {};
+  }
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      problems.push(`SEALPOST_CONFIG=${file}: must hold a JSON object`);
+      return {};
+    }
+    return parsed as Record<string, unknown>;
+  } catch (err) {
+    problems.push(`SEALPOST_CONFIG=${file}: not valid JSON (${(err as Error).message})`);
+    return {};
+  }
+}
+
+function describe(type: FieldType): string {
+  switch (type.kind) {
+    case 'port':
+      return 'an integer port from 0 to 65535';
+    case 'int':
+      return `an integer from ${type.min} to ${type.max}`;
+    case 'bool':
+      return 'true or false';
+    case 'enum':
+      return `one of ${type.values.join(', ')}`;
+    case 'url':
+      return `a URL starting with ${type.protocols.join(' or ')}//`;
+    case 'path':
+      return 'a file system path';
+    case 'string':
+      return 'a non-empty string';
+  }
+}
+
+function parseValue(type: FieldType, value: string): string | number | boolean | undefined {
+  switch (type.kind) {
+    case 'port':
+    case 'int': {
+      if (!/^\d+$/.test(value)) return undefined;
+      const n = Number(value);
+      const [min, max] = type.kind === 'port' ? [0, 65535] : [type.min, type.max];
+      return n >= min && n <= max ? n : undefined;
+    }
+    case 'bool':
+      return value === 'true' || value === '1' ? true : value === 'false' || value === '0' ? false : undefined;
+    case 'enum':
+      return type.values.includes(value) ? value : undefined;
+    case 'url': {
+      try {
+        return type.protocols.includes(new URL(value).protocol) ? value : undefined;
+      } catch {
+        return undefined;
+      }
+    }
+    case 'path':
+    case 'string':
+      return value.length > 0 ? value : undefined;
+  }
+}
+
+function resolveDatabase(databaseUrl: string | undefined, dataDir: string): SealpostConfig['database'] {
+  if (databaseUrl === undefined) return { dialect: 'sqlite', file: path.join(dataDir, 'sealpost.db') };
+  const url = new URL(databaseUrl);
+  if (url.protocol === 'sqlite:') {
+    // sqlite:relative/file.db or sqlite:///absolute/file.db
+    const file = decodeURIComponent(url.pathname);
+    return { dialect: 'sqlite', file: path.resolve(file) };
+  }
+  return { dialect: 'postgres', url: databaseUrl };
+}
+
+/**
+ * Loads and validates the configuration from defaults, the optional file and the environment.
+ * Throws a ConfigError listing every bad value with its name, the value and what is allowed.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): SealpostConfig {
+  const problems: string[] = [];
+  const configFile = env.SEALPOST_CONFIG;
+  const fromFile = configFile ? readConfigFile(configFile, problems) : {};
+
+  const knownFileKeys = new Set(Object.values(CONFIG_FIELDS).map((f) => fileKey(f.env)));
+  for (const key of Object.keys(fromFile)) {
+    if (!knownFileKeys.has(key)) problems.push(`${configFile}: unknown setting "${key}"`);
+  }
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('SEALPOST_') && name !== 'SEALPOST_CONFIG' && !Object.values(CONFIG_FIELDS).some((f) => f.env === name)) {
+      // Tolerated, since other tools share the prefix (tests, scripts); but a typo should be visible.
+      if (!name.startsWith('SEALPOST_TEST_')) problems.push(`${name}: unknown setting (check the spelling)`);
+    }
+  }
+
+  const out: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(CONFIG_FIELDS) as [ConfigKey, (typeof CONFIG_FIELDS)[ConfigKey]][]) {
+    let raw: Raw | undefined;
+    if (spec.default !== undefined) raw = { value: spec.default, source: 'default' };
+    const fileValue = fromFile[fileKey(spec.env)];
+    if (fileValue !== undefined) raw = { value: String(fileValue), source: `${configFile} "${fileKey(spec.env)}"` };
+    const envValue = env[spec.env];
+    if (envValue !== undefined && envValue !== '') raw = { value: envValue, source: spec.env };
+    if (raw === undefined) continue;
+    const parsed = parseValue(spec.type, raw.value.trim());
+    if (parsed === undefined) {
+      // Never echo a value that may hold a credential (the database URL's password).
+      const shown = spec.type.kind === 'url' ? redactUrl(raw.value) : raw.value;
+      problems.push(`${spec.env}=${JSON.stringify(shown)} (from ${raw.source}): must be ${describe(spec.type)}`);
+      continue;
+    }
+    out[key] = parsed;
+  }
+
+  // Cross-field rules.
+  if ((out.tlsCert === undefined) !== (out.tlsKey === undefined)) {
+    problems.push('SEALPOST_TLS_CERT and SEALPOST_TLS_KEY: set both or neither');
+  }
+  if (out.keyProvider === 'aws-kms' && out.kmsKeyId === undefined) {
+    problems.push('SEALPOST_KMS_KEY_ID: required when SEALPOST_KEY_PROVIDER=aws-kms');
+  }
+  if (out.blobStore === 's3' && out.s3Bucket === undefined) {
+    problems.push('SEALPOST_S3_BUCKET: required when SEALPOST_BLOB_STORE=s3');
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  const dataDir = path.resolve(out.dataDir as string);
+  return {
+    ...(out as Omit<SealpostConfig, 'database' | 'dataDir'>),
+    dataDir,
+    database: resolveDatabase(out.databaseUrl as string | undefined, dataDir),
+  } as SealpostConfig;
+}
+
+export function redactUrl(value: string): string {
+  try {
+    const url = new URL(value);
+    if (url.password) url.password = '***';
+    return url.toString();
+  } catch {
+    return value.replace(/\/\/[^@/]*@/, '//***@');
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * Every setting Sealpost reads, in one table. The loader, the validation messages and the
+ * README's configuration table all come from here, so they cannot drift apart.
+ *
+ * Precedence: defaults, then the optional JSON config file (`SEALPOST_CONFIG`), then
+ * `SEALPOST_*` environment variables.
+ */
+
+export type FieldType =
+  | { kind: 'string' }
+  | { kind: 'path' }
+  | { kind: 'port' }
+  | { kind: 'int'; min: number; max: number }
+  | { kind: 'bool' }
+  | { kind: 'enum'; values: readonly string[] }
+  | { kind: 'url'; protocols: readonly string[] };
+
+export interface FieldSpec {
+  /** Environment variable; the config file uses the same name without `SEALPOST_`, lower-cased. */
+  readonly env: string;
+  readonly type: FieldType;
+  /** Default as the user would write it; `undefined` means unset. */
+  readonly default: string | undefined;
+  readonly description: string;
+}
+
+const port = { kind: 'port' } as const;
+
+export const CONFIG_FIELDS = {
+  dataDir: {
+    env: 'SEALPOST_DATA_DIR',
+    type: { kind: 'path' },
+    default: './data',
+    description: 'Directory for the embedded database, blobs, keyring and generated TLS certificate.',
+  },
+  databaseUrl: {
+    env: 'SEALPOST_DATABASE_URL',
+    type: { kind: 'url', protocols: ['sqlite:', 'postgres:', 'postgresql:'] },
+    default: undefined,
+    description: '`postgres://user:pass@host/db` for PostgreSQL; unset uses SQLite at `<data dir>/sealpost.db`.',
+  },
+  httpHost: {
+    env: 'SEALPOST_HTTP_HOST',
+    type: { kind: 'string' },
+    default: '0.0.0.0',
+    description: 'Address the HTTPS API listens on.',
+  },
+  httpPort: { env: 'SEALPOST_HTTP_PORT', type: port, default: '8443', description: 'HTTPS API port (0 picks a free one).' },
+  smtpPort: { env: 'SEALPOST_SMTP_PORT', type: port, default: '2525', description: 'SMTP ingress port (25 in production).' },
+  publicUrl: {
+    env: 'SEALPOST_PUBLIC_URL',
+    type: { kind: 'url', protocols: ['https:', 'http:'] },
+    default: undefined,
+    description: 'Base URL customers reach Sealpost at; defaults to `https://localhost:<port>`.',
+  },
+  tlsCert: {
+    env: 'SEALPOST_TLS_CERT',
+    type: { kind: 'path' },
+    default: undefined,
+    description: 'PEM certificate chain. Unset: a self-signed certificate for localhost is generated in the data dir.',
+  },
+  tlsKey: {
+    env: 'SEALPOST_TLS_KEY',
+    type: { kind: 'path' },
+    default: undefined,
+    description: 'PEM private key for `SEALPOST_TLS_CERT`. Both files are re-read on SIGHUP.',
+  },
+  tlsMinVersion: {
+    env: 'SEALPOST_TLS_MIN_VERSION',
+    type: { kind: 'enum', values: ['TLSv1.2', 'TLSv1.3'] },
+    default: 'TLSv1.2',
+    description: 'Lowest TLS version accepted; TLS 1.3 is always preferred.',
+  },
+  keyProvider: {
+    env: 'SEALPOST_KEY_PROVIDER',
+    type: { kind: 'enum', values: ['local', 'aws-kms'] },
+    default: 'local',
+    description: 'Who wraps data keys: the local keyring in the data dir, or AWS KMS.',
+  },
+  kmsKeyId: {
+    env: 'SEALPOST_KMS_KEY_ID',
+    type: { kind: 'string' },
+    default: undefined,
+    description: 'AWS KMS key id or ARN (required with `aws-kms`). Enable automatic yearly rotation on it.',
+  },
+  awsRegion: {
+    env: 'SEALPOST_AWS_REGION',
+    type: { kind: 'string' },
+    default: undefined,
+    description: 'AWS region for KMS and S3; unset uses the AWS SDK default chain.',
+  },
+  kekRotationDays: {
+    env: 'SEALPOST_KEK_ROTATION_DAYS',
+    type: { kind: 'int', min: 1, max: 365 },
+    default: '365',
+    description: 'Age after which the local keyring gains a new master key version.',
+  },
+  blobStore: {
+    env: 'SEALPOST_BLOB_STORE',
+    type: { kind: 'enum', values: ['local', 's3'] },
+    default: 'local',
+    description: 'Where attachments and raw messages go: `<data dir>/blobs` or an S3 bucket.',
+  },
+  s3Bucket: { env: 'SEALPOST_S3_BUCKET', type: { kind: 'string' }, default: undefined, description: 'S3 bucket (required with `s3`).' },
+  s3Endpoint: {
+    env: 'SEALPOST_S3_ENDPOINT',
+    type: { kind: 'url', protocols: ['https:', 'http:'] },
+    default: undefined,
+    description: 'Endpoint of an S3-compatible store (MinIO, Ceph…); unset uses AWS S3.',
+  },
+  s3ForcePathStyle: {
+    env: 'SEALPOST_S3_FORCE_PATH_STYLE',
+    type: { kind: 'bool' },
+    default: 'false',
+    description: 'Use path-style bucket addressing (most S3-compatible stores need it).',
+  },
+  logLevel: {
+    env: 'SEALPOST_LOG_LEVEL',
+    type: { kind: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
+    default: 'info',
+    description: 'Log level of the JSON logs on standard output.',
+  },
+  shutdownTimeoutSeconds: {
+    env: 'SEALPOST_SHUTDOWN_TIMEOUT_SECONDS',
+    type: { kind: 'int', min: 1, max: 600 },
+    default: '30',
+    description: 'How long SIGTERM waits for in-flight requests before closing them.',
+  },
+} as const satisfies Record<string, FieldSpec>;
+
+export type ConfigKey = keyof typeof CONFIG_FIELDS;
+
+type ValueOf<T extends FieldType> = T extends { kind: 'port' | 'int' }
+  ? number
+  : T extends { kind: 'bool' }
+    ? boolean
+    : T extends { kind: 'enum'; values: readonly (infer V)[] }
+      ? V
+      : string;
+
+type Required<K extends ConfigKey> = (typeof CONFIG_FIELDS)[K]['default'] extends string ? true : false;
+
+/** The validated configuration. Fields without a default may be undefined. */
+export type SealpostConfig = {
+  readonly [K in ConfigKey as Required<K> extends true ? K : never]: ValueOf<(typeof CONFIG_FIELDS)[K]['type']>;
+} & {
+  readonly [K in ConfigKey as Required<K> extends true ? never : K]?: ValueOf<(typeof CONFIG_FIELDS)[K]['type']>;
+} & {
+  /** Resolved from `databaseUrl`: which dialect, and for SQLite the file. */
+  readonly database: { readonly dialect: 'sqlite'; readonly file: string } | { readonly dialect: 'postgres'; readonly url: string };
+};

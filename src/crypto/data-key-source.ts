@@ -1,0 +1,18 @@
+/**
+ * Where ciphers get their AES-256 data keys. Implemented by the envelope cipher
+ * (record-cipher.ts), which creates, wraps, persists and caches them; consumed by the record
+ * and blob encryption so that both share one key lifecycle.
+ */
+export interface DataKey {
+  /** Stable id stored in every ciphertext header (ASCII, at most 64 bytes). */
+  readonly id: string;
+  /** 32 bytes of key material. Never logged, never persisted unwrapped. */
+  readonly key: Buffer;
+}
+
+export interface DataKeySource {
+  /** The data key new ciphertexts should use; its wrapped form is already persisted. */
+  currentDataKey(): Promise<DataKey>;
+  /** Unwraps (or returns from cache) the data key a stored ciphertext names. */
+  dataKeyById(id: string): Promise<DataKey>;
+}

@@ -1,0 +1,29 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/schema.js';
+import type { KeyProviderName, WrappedDataKey } from './key-provider.js';
+
+export class DataKeyRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async insert(id: string, key: WrappedDataKey, createdAt: number): Promise<void> {
+    await this.db
+      .insertInto('data_keys')
+      .values({ id, provider: key.provider, kek_ref: key.kekRef, wrapped: key.wrapped, created_at: createdAt })
+      .execute();
+  }
+
+  async find(id: string): Promise<WrappedDataKey | undefined> {
+    const row = await this.db.selectFrom('data_keys').select(['provider', 'kek_ref', 'wrapped']).where('id', '=', id).executeTakeFirst();
+    return row && { provider: row.provider as KeyProviderName, kekRef: row.kek_ref, wrapped: Buffer.from(row.wrapped) };
+  }
+
+  async countByKek(): Promise<{ kekRef: string; count: number }[]> {
+    const rows = await this.db
+      .selectFrom('data_keys')
+      .select((eb) => ['kek_ref', eb.fn.countAll<number>().as('count')])
+      .groupBy('kek_ref')
+      .orderBy('kek_ref')
+      .execute();
+    return rows.map((r) => ({ kekRef: r.kek_ref, count: Number(r.count) }));
+  }
+}

@@ -1,0 +1,62 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Dialect } from './database.js';
+import * as m0001 from './migrations/0001-data-keys.js';
+
+type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
+
+/**
+ * Numbered, forward-only migrations, listed explicitly so the build needs no file-system
+ * discovery. Never edit one that has shipped: add the next number.
+ */
+const MIGRATIONS: readonly (readonly [string, MigrationModule])[] = [['0001-data-keys', m0001]];
+
+export const MIGRATION_NAMES = MIGRATIONS.map(([name]) => name);
+
+/** Arbitrary constant naming Sealpost's migration lock among PostgreSQL advisory locks. */
+const PG_MIGRATION_LOCK = 0x5ea1_9057;
+
+/**
+ * Applies pending migrations in one transaction that holds an exclusive lock (PostgreSQL:
+ * an advisory transaction lock; SQLite: BEGIN IMMEDIATE), so several processes starting at
+ * once apply each migration exactly once and a failed migration leaves nothing behind. Both
+ * dialects have transactional DDL. Returns the names applied.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- migrations run before the typed schema exists
+export async function migrateToLatest(db: Kysely<any>, dialect: Dialect): Promise<string[]> {
+  const apply = async (tx: Kysely<unknown>): Promise<string[]> => {
+    await tx.schema
+      .createTable('schema_migrations')
+      .ifNotExists()
+      .addColumn('name', 'text', (c) => c.primaryKey())
+      .addColumn('applied_at', dialect === 'postgres' ? 'bigint' : 'integer', (c) => c.notNull())
+      .execute();
+    const rows = await sql<{ name: string }>`select name from schema_migrations`.execute(tx);
+    const done = new Set(rows.rows.map((r) => r.name));
+    const applied: string[] = [];
+    for (const [name, module] of MIGRATIONS) {
+      if (done.has(name)) continue;
+      await module.up(tx, dialect);
+      await sql`insert into schema_migrations (name, applied_at) values (${name}, ${Date.now()})`.execute(tx);
+      applied.push(name);
+    }
+    return applied;
+  };
+
+  if (dialect === 'postgres') {
+    return db.transaction().execute(async (tx: Transaction<unknown>) => {
+      await sql`select pg_advisory_xact_lock(${PG_MIGRATION_LOCK})`.execute(tx);
+      return apply(tx);
+    });
+  }
+  return db.connection().execute(async (conn) => {
+    await sql`begin immediate`.execute(conn);
+    try {
+      const applied = await apply(conn);
+      await sql`commit`.execute(conn);
+      return applied;
+    } catch (err) {
+      await sql`rollback`.execute(conn);
+      throw err;
+    }
+  });
+}

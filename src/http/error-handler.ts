@@ -1,0 +1,98 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ErrorCode } from '../errors/error-codes.js';
+import { SealpostError, isSealpostError } from '../errors/sealpost-error.js';
+import { REQUEST_ID_HEADER } from './request-id.js';
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
+const PROBLEM_TYPE_BASE = 'https://sealpost.dev/errors/';
+
+/** RFC 9457 problem details, plus our stable `code` (customers match on it, not on `title`). */
+export interface ProblemDetails {
+  readonly type: string;
+  readonly title: string;
+  readonly status: number;
+  readonly detail: string;
+  readonly code: ErrorCode;
+  /** The request id: quoting it lets an operator find the matching log lines. */
+  readonly instance?: string;
+}
+
+export function problemDetails(error: SealpostError, requestId?: string): ProblemDetails {
+  return {
+    type: `${PROBLEM_TYPE_BASE}${error.code}`,
+    title: error.title,
+    status: error.status,
+    detail: error.message,
+    code: error.code,
+    ...(requestId === undefined ? {} : { instance: requestId }),
+  };
+}
+
+/** Sends `error` as problem+json. For handlers and hooks that answer without throwing. */
+export function sendProblem(request: FastifyRequest, reply: FastifyReply, error: SealpostError): FastifyReply {
+  // Set here too: errors raised before the onRequest hook (a malformed URL) never passed through it.
+  reply.header(REQUEST_ID_HEADER, request.id);
+  // Serialised by hand so a route's response schema can never reshape (or strip) an error body.
+  return reply.code(error.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problemDetails(error, request.id)));
+}
+
+/**
+ * Fastify's own request errors and what they become. Their messages are fixed templates, safe
+ * to show; the JSON ones are reworded so they do not mention a content type the caller did not send.
+ */
+const FASTIFY_ERRORS: Readonly<Record<string, { code: ErrorCode; detail?: string }>> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { code: 'SP_ERR_HTTP_BODY_TOO_LARGE', detail: 'Request body is larger than this endpoint accepts' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { code: 'SP_ERR_HTTP_UNSUPPORTED_MEDIA_TYPE', detail: 'This endpoint does not accept the request Content-Type' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { code: 'SP_ERR_HTTP_BAD_REQUEST', detail: 'Request body is not valid JSON' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'SP_ERR_HTTP_BAD_REQUEST', detail: 'Request body is empty but must be JSON' },
+  FST_ERR_NOT_FOUND: { code: 'SP_ERR_HTTP_NOT_FOUND', detail: 'No route matches this method and path' },
+};
+
+function statusOf(error: unknown): number | undefined {
+  const status = (error as { statusCode?: unknown } | null)?.statusCode;
+  return typeof status === 'number' ? status : undefined;
+}
+
+/** Maps anything a handler or Fastify threw to the SealpostError the caller will see. */
+export function toSealpostError(error: unknown, requestId: string): SealpostError {
+  if (isSealpostError(error)) return error;
+  const fastifyError = error as Partial<FastifyError> | null;
+  if (fastifyError?.validation !== undefined) {
+    // Ajv's message names the failing field and rule ("body/name must be string"), never a value.
+    return new SealpostError('SP_ERR_HTTP_BAD_REQUEST', fastifyError.message ?? 'Request is invalid');
+  }
+  const known = typeof fastifyError?.code === 'string' ? FASTIFY_ERRORS[fastifyError.code] : undefined;
+  if (known !== undefined) return new SealpostError(known.code, known.detail ?? fastifyError?.message ?? '');
+
+  const status = statusOf(error);
+  if (status === 429) return new SealpostError('SP_ERR_HTTP_RATE_LIMITED', 'Too many requests; retry later');
+  if (status !== undefined && status >= 400 && status < 500) {
+    // Other client errors: Fastify's templates are safe to show; a plugin's message may not be.
+    const fromFastify = typeof fastifyError?.code === 'string' && fastifyError.code.startsWith('FST_');
+    return new SealpostError('SP_ERR_HTTP_BAD_REQUEST', fromFastify && fastifyError?.message ? fastifyError.message : 'The request could not be processed');
+  }
+  return new SealpostError('SP_ERR_INTERNAL_ERROR', `Internal error; reference ${requestId}`, { cause: error });
+}
+
+/**
+ * The one HTTP error handler (STYLE.md "Errors"): every error leaves as problem+json, and
+ * anything unexpected as a bare 500 whose only detail is the request id; the error itself goes
+ * to the log, never to the caller.
+ */
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error: unknown, request, reply) => {
+    const mapped = toSealpostError(error, request.id);
+    if (mapped.code === 'SP_ERR_INTERNAL_ERROR' && !isSealpostError(error)) {
+      request.log.error({ err: error }, 'request failed with an unexpected error');
+    } else if (mapped.status >= 500) {
+      request.log.error({ ...mapped.logDetail, err: mapped, code: mapped.code }, 'request failed');
+    } else {
+      request.log.info({ ...mapped.logDetail, code: mapped.code, detail: mapped.message }, 'request rejected');
+    }
+    return sendProblem(request, reply, mapped);
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    return sendProblem(request, reply, new SealpostError('SP_ERR_HTTP_NOT_FOUND', 'No route matches this method and path'));
+  });
+}

@@ -1,0 +1,44 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { TestProject } from 'vitest/node';
+
+const run = promisify(execFile);
+const script = path.resolve(import.meta.dirname, '../../scripts/pg-throwaway.sh');
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** Admin URL of the PostgreSQL server the suite runs against, or '' when there is none. */
+    pgUrl: string;
+  }
+}
+
+/**
+ * The whole suite runs against SQLite and PostgreSQL. With SEALPOST_TEST_DATABASE_URL set
+ * (as .ci/run does) that server is used; otherwise a throw-away cluster is started here, so
+ * `npm test` alone covers both dialects wherever PostgreSQL is installed.
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const given = process.env.SEALPOST_TEST_DATABASE_URL;
+  if (given) {
+    project.provide('pgUrl', given);
+    return async () => {};
+  }
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'sealpost-pg-'));
+  try {
+    const { stdout } = await run('bash', [script, 'start', dir]);
+    project.provide('pgUrl', stdout.trim());
+  } catch (err) {
+    await run('bash', [script, 'stop', dir]).catch(() => undefined);
+    const reason = (err as { stderr?: string }).stderr?.trim() || (err as Error).message;
+    if (process.env.CI) throw new Error(`PostgreSQL is required in CI: ${reason}`);
+    console.warn(`\n!! PostgreSQL tests SKIPPED: ${reason}\n!! Install PostgreSQL or set SEALPOST_TEST_DATABASE_URL.\n`);
+    project.provide('pgUrl', '');
+    return async () => {};
+  }
+  return async () => {
+    await run('bash', [script, 'stop', dir]);
+  };
+}
