@@ -5,6 +5,8 @@ import type { KeyProvider } from '../crypto/key-provider.js';
 import { RecordCipher } from '../crypto/record-cipher.js';
 import { openDatabase, type DatabaseHandle } from '../db/database.js';
 import { migrateToLatest } from '../db/migrator.js';
+import { createBlobStore } from '../storage/create-blob-store.js';
+import { EncryptedBlobStore } from '../storage/encrypted-blob-store.js';
 import { openKeyProvider } from './key-provider.factory.js';
 import type { Logger } from './logger.js';
 
@@ -15,6 +17,7 @@ export interface AppContext {
   readonly database: DatabaseHandle;
   readonly keyProvider: KeyProvider;
   readonly cipher: RecordCipher;
+  readonly blobs: EncryptedBlobStore;
   close(): Promise<void>;
 }
 
@@ -28,7 +31,13 @@ export async function openAppContext(config: SealpostConfig, logger: Logger): Pr
     const { provider, createdKekVersion } = openKeyProvider(config);
     if (createdKekVersion !== undefined) logger.info({ version: createdKekVersion }, 'local keyring: new master key version created');
     const cipher = new RecordCipher(provider, new DataKeyRepository(database.db));
-    return { config, logger, database, keyProvider: provider, cipher, close: () => database.close() };
+    const rawBlobs = await createBlobStore(config);
+    const blobs = new EncryptedBlobStore(rawBlobs, cipher);
+    const close = async (): Promise<void> => {
+      await rawBlobs.close();
+      await database.close();
+    };
+    return { config, logger, database, keyProvider: provider, cipher, blobs, close };
   } catch (err) {
     await database.close();
     throw err;

@@ -6,6 +6,7 @@ import { registerConfig } from './commands/config.command.js';
 import { registerKeys } from './commands/keys.command.js';
 import { registerMigrate } from './commands/migrate.command.js';
 import { registerStart } from './commands/start.command.js';
+import { registerTenants } from './commands/tenants.command.js';
 
 /** sysexits(3) EX_CONFIG: lets service managers tell a bad configuration from a crash. */
 const EXIT_CONFIG = 78;
@@ -20,6 +21,7 @@ registerStart(program);
 registerMigrate(program);
 registerKeys(program);
 registerConfig(program);
+registerTenants(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -14,6 +14,10 @@ function allowed(type: FieldType): string {
       return `URL (${type.protocols.map((p) => `\`${p}\``).join(', ')})`;
     case 'path':
       return 'path';
+    case 'durations':
+      return 'durations list';
+    case 'cidr-allow':
+      return '`true` / `false` / CIDR list';
     case 'string':
       return 'text';
   }

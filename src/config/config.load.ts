@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { SealpostError } from '../errors/sealpost-error.js';
 import { CONFIG_FIELDS, type ConfigKey, type FieldType, type SealpostConfig } from './config.schema.js';
@@ -53,13 +54,46 @@ function describe(type: FieldType): string {
       return `a URL starting with ${type.protocols.join(' or ')}//`;
     case 'path':
       return 'a file system path';
+    case 'durations':
+      return 'a comma-separated list of durations such as 0,5s,5m,2h,1d';
+    case 'cidr-allow':
+      return 'true, false, or a comma-separated list of CIDRs such as 10.0.0.0/8,fd00::/8';
     case 'string':
       return 'a non-empty string';
   }
 }
 
-function parseValue(type: FieldType, value: string): string | number | boolean | undefined {
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+function parseDurations(value: string): number[] | undefined {
+  const out: number[] = [];
+  for (const part of value.split(',').map((p) => p.trim())) {
+    const match = /^(\d+)(ms|s|m|h|d)?$/.exec(part);
+    if (!match) return undefined;
+    const unit = match[2];
+    if (unit === undefined && match[1] !== '0') return undefined; // a bare number is ambiguous
+    out.push(Number(match[1]) * DURATION_UNITS[unit ?? 'ms']!);
+  }
+  return out.length > 0 ? out : undefined;
+}
+
+function parseCidrs(value: string): string[] | undefined {
+  const cidrs = value.split(',').map((p) => p.trim());
+  for (const cidr of cidrs) {
+    const [address, bits, extra] = cidr.split('/');
+    const family = isIP(address ?? '');
+    if (family === 0 || extra !== undefined || bits === undefined || !/^\d{1,3}$/.test(bits)) return undefined;
+    if (Number(bits) > (family === 4 ? 32 : 128)) return undefined;
+  }
+  return cidrs;
+}
+
+function parseValue(type: FieldType, value: string): string | number | boolean | readonly (string | number)[] | undefined {
   switch (type.kind) {
+    case 'durations':
+      return parseDurations(value);
+    case 'cidr-allow':
+      return value === 'true' ? true : value === 'false' ? false : parseCidrs(value);
     case 'port':
     case 'int': {
       if (!/^\d+$/.test(value)) return undefined;

@@ -13,7 +13,11 @@ export type FieldType =
   | { kind: 'int'; min: number; max: number }
   | { kind: 'bool' }
   | { kind: 'enum'; values: readonly string[] }
-  | { kind: 'url'; protocols: readonly string[] };
+  | { kind: 'url'; protocols: readonly string[] }
+  /** Comma-separated durations: `0`, `5s`, `5m`, `2h`, `1d`; parsed to milliseconds. */
+  | { kind: 'durations' }
+  /** `true`, `false`, or a comma-separated list of CIDRs that are allowed. */
+  | { kind: 'cidr-allow' };
 
 export interface FieldSpec {
   /** Environment variable; the config file uses the same name without `SEALPOST_`, lower-cased. */
@@ -114,6 +118,66 @@ export const CONFIG_FIELDS = {
     default: 'false',
     description: 'Use path-style bucket addressing (most S3-compatible stores need it).',
   },
+  maxBodyBytes: {
+    env: 'SEALPOST_MAX_BODY_BYTES',
+    type: { kind: 'int', min: 1024, max: 64 * 1024 * 1024 },
+    default: String(1024 * 1024),
+    description: 'Largest JSON body `POST /v1/payloads` accepts (and the JSON part of a multipart upload).',
+  },
+  maxAttachmentBytes: {
+    env: 'SEALPOST_MAX_ATTACHMENT_BYTES',
+    type: { kind: 'int', min: 1024, max: 1024 * 1024 * 1024 },
+    default: String(25 * 1024 * 1024),
+    description: 'Largest single attachment; attachments are streamed, never held whole in memory.',
+  },
+  rateLimitPerKey: {
+    env: 'SEALPOST_RATE_LIMIT_PER_KEY',
+    type: { kind: 'int', min: 1, max: 10_000_000 },
+    default: '6000',
+    description: 'Requests per minute one API key may make (per process).',
+  },
+  rateLimitPerIp: {
+    env: 'SEALPOST_RATE_LIMIT_PER_IP',
+    type: { kind: 'int', min: 1, max: 10_000_000 },
+    default: '12000',
+    description: 'Requests per minute from one client IP, authenticated or not (per process).',
+  },
+  allowPrivateDestinations: {
+    env: 'SEALPOST_ALLOW_PRIVATE_DESTINATIONS',
+    type: { kind: 'cidr-allow' },
+    default: 'false',
+    description: 'Allow destinations on loopback/private/link-local addresses: `true`, or a list of CIDRs (on-premise receivers).',
+  },
+  allowHttpDestinations: {
+    env: 'SEALPOST_ALLOW_HTTP_DESTINATIONS',
+    type: { kind: 'bool' },
+    default: 'false',
+    description: 'Allow plain `http://` destination URLs (otherwise HTTPS only).',
+  },
+  retrySchedule: {
+    env: 'SEALPOST_RETRY_SCHEDULE',
+    type: { kind: 'durations' },
+    default: '0,5s,5m,30m,2h,5h,10h,10h',
+    description: 'Delay before each delivery attempt (jittered); after the last one the delivery is dead-lettered.',
+  },
+  deliveryTimeoutSeconds: {
+    env: 'SEALPOST_DELIVERY_TIMEOUT_SECONDS',
+    type: { kind: 'int', min: 1, max: 300 },
+    default: '15',
+    description: 'Default per-request timeout for deliveries (a destination may set its own).',
+  },
+  workerConcurrency: {
+    env: 'SEALPOST_WORKER_CONCURRENCY',
+    type: { kind: 'int', min: 1, max: 1000 },
+    default: '32',
+    description: 'Deliveries one worker process sends at once.',
+  },
+  destinationDisableAfterDays: {
+    env: 'SEALPOST_DESTINATION_DISABLE_AFTER_DAYS',
+    type: { kind: 'int', min: 1, max: 90 },
+    default: '5',
+    description: 'A destination failing continuously this long is disabled (re-enabling resumes its queue).',
+  },
   logLevel: {
     env: 'SEALPOST_LOG_LEVEL',
     type: { kind: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
@@ -132,6 +196,10 @@ export type ConfigKey = keyof typeof CONFIG_FIELDS;
 
 type ValueOf<T extends FieldType> = T extends { kind: 'port' | 'int' }
   ? number
+  : T extends { kind: 'durations' }
+    ? readonly number[]
+  : T extends { kind: 'cidr-allow' }
+    ? boolean | readonly string[]
   : T extends { kind: 'bool' }
     ? boolean
     : T extends { kind: 'enum'; values: readonly (infer V)[] }

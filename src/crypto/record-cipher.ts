@@ -42,6 +42,10 @@ function contextAad(header: Buffer, ctx: RecordContext): Buffer {
  * key provider (local keyring or AWS KMS) and persisted before its first use.
  *
  * Ciphertext layout (version 1): 0x01 | id length (1 byte) | data key id | IV (12) | ciphertext | tag (16).
+ *
+ * Call it outside database transactions: creating or loading a data key uses the database, and
+ * on SQLite an open transaction holds the only connection, so the two would wait on each other.
+ * Seal first, then write the sealed rows in a short transaction.
  */
 export class RecordCipher implements DataKeySource {
   private current: CurrentKey | undefined;

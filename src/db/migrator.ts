@@ -1,6 +1,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Dialect } from './database.js';
 import * as m0001 from './migrations/0001-data-keys.js';
+import * as m0002 from './migrations/0002-tenants-payloads-deliveries.js';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -8,7 +9,10 @@ type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void
  * Numbered, forward-only migrations, listed explicitly so the build needs no file-system
  * discovery. Never edit one that has shipped: add the next number.
  */
-const MIGRATIONS: readonly (readonly [string, MigrationModule])[] = [['0001-data-keys', m0001]];
+const MIGRATIONS: readonly (readonly [string, MigrationModule])[] = [
+  ['0001-data-keys', m0001],
+  ['0002-tenants-payloads-deliveries', m0002],
+];
 
 export const MIGRATION_NAMES = MIGRATIONS.map(([name]) => name);
 

@@ -15,6 +15,162 @@ export interface DataKeysTable {
   created_at: number;
 }
 
+export interface TenantsTable {
+  id: string;
+  name: string;
+  plan: string;
+  created_at: number;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  tenant_id: string;
+  prefix: string;
+  secret_hash: Buffer;
+  name: string;
+  /** JSON array of scope names. */
+  scopes: string;
+  created_at: number;
+  expires_at: number | null;
+  revoked_at: number | null;
+  last_used_at: number | null;
+  rotated_from: string | null;
+}
+
+export interface PayloadsTable {
+  id: string;
+  tenant_id: string;
+  type: string;
+  channel: string;
+  envelope_sealed: Buffer;
+  body_sha256: string;
+  size: number;
+  received_at: number;
+}
+
+export interface AttachmentsTable {
+  id: string;
+  tenant_id: string;
+  payload_id: string;
+  meta_sealed: Buffer;
+  size: number;
+  sha256: string;
+  blob_key: string;
+  created_at: number;
+}
+
+export interface IdempotencyKeysTable {
+  tenant_id: string;
+  key: string;
+  request_sha256: string;
+  payload_id: string;
+  response_sealed: Buffer;
+  created_at: number;
+}
+
+export interface DestinationsTable {
+  id: string;
+  tenant_id: string;
+  config_sealed: Buffer;
+  /** JSON array of event types, or null for all. */
+  event_types: string | null;
+  enabled: number;
+  timeout_ms: number;
+  max_concurrency: number;
+  failing_since: number | null;
+  disabled_reason: string | null;
+  created_at: number;
+  updated_at: number;
+  deleted_at: number | null;
+}
+
+export type DeliveryStatus = 'pending' | 'succeeded' | 'dead' | 'stopped';
+
+export interface DeliveriesTable {
+  id: string;
+  tenant_id: string;
+  payload_id: string;
+  destination_id: string;
+  status: DeliveryStatus;
+  attempts: number;
+  next_attempt_at: number;
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+  completed_at: number | null;
+}
+
+export interface DeliveryAttemptsTable {
+  id: string;
+  tenant_id: string;
+  delivery_id: string;
+  attempt: number;
+  started_at: number;
+  duration_ms: number;
+  status_code: number | null;
+  error_class: string | null;
+  response_sealed: Buffer | null;
+  worker: string;
+}
+
+export interface AuditEventsTable {
+  /** Position in the one global log, from 0, gap-free. */
+  log_index: number;
+  tenant_id: string | null;
+  occurred_at: number;
+  actor_type: string | null;
+  actor_id: string | null;
+  action: string | null;
+  resource: string | null;
+  /** RFC 8785 canonical JSON of the event; null once purged by retention. */
+  event: string | null;
+  /** SHA-256(0x00 || event), RFC 9162 §2.1.1; kept after a purge. */
+  leaf_hash: Buffer;
+  /** SHA-256(previous chain_hash || leaf_hash). */
+  chain_hash: Buffer;
+  purged_at: number | null;
+}
+
+export interface AuditLogHeadTable {
+  id: number;
+  /** Number of events appended: the next index. */
+  size: number;
+}
+
+export interface AuditLogKeysTable {
+  id: string;
+  name: string;
+  /** Raw 32-byte Ed25519 public key. */
+  public_key: Buffer;
+  /** PKCS#8 DER, sealed by RecordCipher. */
+  private_key_sealed: Buffer;
+  is_current: number | null;
+  created_at: number;
+}
+
+export interface AuditCheckpointsTable {
+  tree_size: number;
+  root_hash: Buffer;
+  note: string;
+  key_id: string;
+  created_at: number;
+}
+
 export interface Database {
   data_keys: DataKeysTable;
+  tenants: TenantsTable;
+  api_keys: ApiKeysTable;
+  payloads: PayloadsTable;
+  attachments: AttachmentsTable;
+  idempotency_keys: IdempotencyKeysTable;
+  destinations: DestinationsTable;
+  deliveries: DeliveriesTable;
+  delivery_attempts: DeliveryAttemptsTable;
+  audit_events: AuditEventsTable;
+  audit_log_head: AuditLogHeadTable;
+  audit_log_keys: AuditLogKeysTable;
+  audit_checkpoints: AuditCheckpointsTable;
 }

@@ -75,3 +75,18 @@ describe('configuration', () => {
     }
   });
 });
+
+describe('list settings', () => {
+  it('parses the retry schedule into milliseconds', () => {
+    expect(loadConfig({}).retrySchedule).toEqual([0, 5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000]);
+    expect(loadConfig({ SEALPOST_RETRY_SCHEDULE: '0,250ms,1s,1d' }).retrySchedule).toEqual([0, 250, 1000, 86_400_000]);
+    expect(problems({ SEALPOST_RETRY_SCHEDULE: '5,10' })[0]).toMatch(/SEALPOST_RETRY_SCHEDULE="5,10".*comma-separated list of durations/);
+  });
+
+  it('parses the private-destination allowance as a switch or a CIDR list', () => {
+    expect(loadConfig({}).allowPrivateDestinations).toBe(false);
+    expect(loadConfig({ SEALPOST_ALLOW_PRIVATE_DESTINATIONS: 'true' }).allowPrivateDestinations).toBe(true);
+    expect(loadConfig({ SEALPOST_ALLOW_PRIVATE_DESTINATIONS: '10.1.0.0/16, fd00::/8' }).allowPrivateDestinations).toEqual(['10.1.0.0/16', 'fd00::/8']);
+    expect(problems({ SEALPOST_ALLOW_PRIVATE_DESTINATIONS: '10.1.0.0/33' })[0]).toMatch(/list of CIDRs/);
+  });
+});

@@ -4,7 +4,7 @@ import path from 'node:path';
 const root = path.resolve(import.meta.dirname, '../..');
 const MAIN = path.join(root, 'src/cli/main.ts');
 /** Runs the CLI from source, as `npm run sealpost` does. */
-const NODE_ARGS = ['--import', 'tsx', MAIN];
+const NODE_ARGS = ['--conditions=sealpost-source', '--import', 'tsx', MAIN];
 
 export interface CliResult {
   code: number;

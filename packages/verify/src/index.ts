@@ -1,0 +1,35 @@
+/**
+ * `@sealpost/verify`: verify what Sealpost sends you, with nothing but node:crypto.
+ *
+ * - {@link verifyWebhook}: a forwarded request (Standard Webhooks `v1a`, Ed25519).
+ * - {@link verifyReceipt}: an `accepted` or `delivered` receipt.
+ * - {@link canonicalize}: RFC 8785 canonical JSON, the form Sealpost signs.
+ *
+ * @example
+ * ```ts
+ * import { verifyWebhook, verifyReceipt } from '@sealpost/verify';
+ * const { envelope } = verifyWebhook({ headers: req.headers, body: rawBody, jwks });
+ * const { receipt } = verifyReceipt(receiptJson, jwks);
+ * ```
+ *
+ * @packageDocumentation
+ */
+export { canonicalize, canonicalizeToBuffer, MAX_CANONICAL_DEPTH } from './canonical-json.js';
+export { isVerifyError, JcsError, VERIFY_ERROR_CODES, VerifyError, type JcsErrorCode, type VerifyErrorCode } from './errors.js';
+export { isKeyValidAt, isWellFormedKid, resolveKey, type Ed25519Jwk, type JwkSet, type ResolvedKey } from './jwks.js';
+export {
+  verifyReceipt,
+  type AcceptedReceipt,
+  type DeliveredReceipt,
+  type Receipt,
+  type ReceiptSignature,
+  type VerifiedReceipt,
+  type VerifyReceiptOptions,
+} from './receipt.js';
+export {
+  verifyWebhook,
+  type VerifiedWebhook,
+  type VerifyWebhookInput,
+  type WebhookEnvelope,
+  type WebhookHeaders,
+} from './webhook.js';

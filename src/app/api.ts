@@ -1,0 +1,61 @@
+import type { FastifyInstance } from 'fastify';
+import { SealpostError } from '../errors/sealpost-error.js';
+import { ApiKeyRepository } from '../identity/api-key.repository.js';
+import { apiKeyRoutes } from '../identity/api-key.routes.js';
+import { ApiKeyService } from '../identity/api-key.service.js';
+import { authenticateHook, authOf } from '../identity/auth.plugin.js';
+import { PayloadRepository } from '../ingest/payload.repository.js';
+import { payloadRoutes } from '../ingest/payload.routes.js';
+import { PayloadService, type IngestHooks } from '../ingest/payload.service.js';
+import { RateLimiter } from '../http/rate-limiter.js';
+import type { AppContext } from './app-context.js';
+
+export interface ApiOptions {
+  /** Base URL of this API as customers reach it (attachment links in envelopes). */
+  readonly publicUrl: string;
+  readonly ingestHooks: IngestHooks;
+  /** Further authenticated /v1 route plugins (destinations, deliveries, audit…). */
+  readonly routes?: ReadonlyArray<(v1: FastifyInstance) => Promise<void>>;
+}
+
+export interface ApiServices {
+  readonly keys: ApiKeyService;
+  readonly payloads: PayloadService;
+}
+
+function rateLimited(seconds: number): SealpostError {
+  return new SealpostError('SP_ERR_HTTP_RATE_LIMITED', `Rate limit exceeded; retry in ${seconds} s`, { logDetail: { retryAfter: seconds } });
+}
+
+/** Mounts the authenticated `/v1` API on the HTTPS server. */
+export async function registerApi(app: FastifyInstance, context: AppContext, options: ApiOptions): Promise<ApiServices> {
+  const { db } = context.database;
+  const keys = new ApiKeyService(new ApiKeyRepository(db));
+  const repository = new PayloadRepository(db, context.cipher);
+  const base = options.publicUrl.replace(/\/$/, '');
+  const payloads = new PayloadService(db, repository, options.ingestHooks, (id) => `${base}/v1/attachments/${id}`);
+  const perIp = new RateLimiter(context.config.rateLimitPerIp);
+  const perKey = new RateLimiter(context.config.rateLimitPerKey);
+
+  await app.register(async (v1) => {
+    v1.addHook('onRequest', async (request, reply) => {
+      const wait = perIp.hit(request.ip);
+      if (wait > 0) {
+        reply.header('retry-after', String(wait));
+        throw rateLimited(wait);
+      }
+    });
+    v1.addHook('onRequest', authenticateHook(keys));
+    v1.addHook('onRequest', async (request, reply) => {
+      const wait = perKey.hit(authOf(request).apiKeyId);
+      if (wait > 0) {
+        reply.header('retry-after', String(wait));
+        throw rateLimited(wait);
+      }
+    });
+    await v1.register(apiKeyRoutes, { keys });
+    await v1.register(payloadRoutes, { payloads, repository, blobs: context.blobs, limits: context.config });
+    for (const routes of options.routes ?? []) await v1.register(routes);
+  });
+  return { keys, payloads };
+}

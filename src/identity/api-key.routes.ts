@@ -1,0 +1,68 @@
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { authOf, requireScope } from './auth.plugin.js';
+import { DEFAULT_ROTATION_OVERLAP_DAYS, MAX_ROTATION_OVERLAP_DAYS, keyAgeWarning, type ApiKeyService } from './api-key.service.js';
+import type { ApiKeyRecord } from './api-key.repository.js';
+import { SCOPES } from './scopes.js';
+
+const ScopeSchema = Type.Union(SCOPES.map((s) => Type.Literal(s)));
+const CreateBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 100 }),
+    scopes: Type.Array(ScopeSchema, { minItems: 1, maxItems: SCOPES.length }),
+    expires_at: Type.Optional(Type.Union([Type.String({ format: 'date-time' }), Type.Null()])),
+  },
+  { additionalProperties: false },
+);
+const RotateBody = Type.Object(
+  { overlap_days: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_ROTATION_OVERLAP_DAYS })) },
+  { additionalProperties: false },
+);
+const IdParams = Type.Object({ id: Type.String({ pattern: '^key_[0-9A-HJKMNP-TV-Z]{26}$' }) });
+
+function view(record: ApiKeyRecord, now: number): Record<string, unknown> {
+  const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
+  return {
+    id: record.id,
+    name: record.name,
+    prefix: `sp_live_${record.prefix}`,
+    scopes: record.scopes,
+    created_at: iso(record.createdAt),
+    expires_at: iso(record.expiresAt),
+    revoked_at: iso(record.revokedAt),
+    last_used_at: iso(record.lastUsedAt),
+    rotated_from: record.rotatedFrom,
+    age_warning: keyAgeWarning(record, now),
+  };
+}
+
+export async function apiKeyRoutes(app: FastifyInstance, deps: { keys: ApiKeyService }): Promise<void> {
+  const manage = { preHandler: requireScope('keys:manage') };
+
+  app.post<{ Body: Static<typeof CreateBody> }>('/v1/api-keys', { ...manage, schema: { body: CreateBody } }, async (request, reply) => {
+    const expiresAt = request.body.expires_at ? Date.parse(request.body.expires_at) : null;
+    const issued = await deps.keys.issue(authOf(request).tenantId, { name: request.body.name, scopes: request.body.scopes, expiresAt });
+    return reply.code(201).send({ ...view(issued.record, Date.now()), api_key: issued.token });
+  });
+
+  app.get('/v1/api-keys', manage, async (request) => {
+    const now = Date.now();
+    return { data: (await deps.keys.list(authOf(request).tenantId)).map((k) => view(k, now)) };
+  });
+
+  app.delete<{ Params: Static<typeof IdParams> }>('/v1/api-keys/:id', { ...manage, schema: { params: IdParams } }, async (request, reply) => {
+    await deps.keys.revoke(authOf(request).tenantId, request.params.id);
+    return reply.code(204).send();
+  });
+
+  app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof RotateBody> | undefined }>(
+    '/v1/api-keys/:id/rotate',
+    { ...manage, schema: { params: IdParams, body: Type.Optional(RotateBody) } },
+    async (request, reply) => {
+      const tenantId = authOf(request).tenantId;
+      const successor = await deps.keys.rotate(tenantId, request.params.id, request.body?.overlap_days ?? DEFAULT_ROTATION_OVERLAP_DAYS);
+      const previous = await deps.keys.get(tenantId, request.params.id);
+      return reply.code(201).send({ ...view(successor.record, Date.now()), api_key: successor.token, previous: view(previous, Date.now()) });
+    },
+  );
+}

@@ -1,0 +1,119 @@
+import type { Kysely } from 'kysely';
+import { ulid } from 'ulid';
+import type { Database } from '../db/schema.js';
+import { SealpostError } from '../errors/sealpost-error.js';
+import { generateApiKey, parseApiKey, secretMatches } from './api-key.format.js';
+import type { ApiKeyRecord, ApiKeyRepository } from './api-key.repository.js';
+import type { Scope } from './scopes.js';
+
+const DAY_MS = 86_400_000;
+/** Customers promise their auditors a yearly key rotation; older keys are flagged. */
+export const KEY_AGE_WARNING_DAYS = 365;
+export const DEFAULT_ROTATION_OVERLAP_DAYS = 7;
+export const MAX_ROTATION_OVERLAP_DAYS = 90;
+/** `last_used_at` is written at most this often per key, so reads do not each cost a write. */
+const LAST_USED_RESOLUTION_MS = 60_000;
+
+export interface AuthContext {
+  readonly tenantId: string;
+  readonly apiKeyId: string;
+  readonly prefix: string;
+  readonly scopes: readonly Scope[];
+  readonly keyCreatedAt: number;
+}
+
+export interface IssuedKey {
+  readonly record: ApiKeyRecord;
+  /** Shown once; only its hash is stored. */
+  readonly token: string;
+}
+
+export function keyAgeWarning(record: Pick<ApiKeyRecord, 'createdAt'>, now: number): boolean {
+  return now - record.createdAt > KEY_AGE_WARNING_DAYS * DAY_MS;
+}
+
+export class ApiKeyService {
+  private readonly lastTouched = new Map<string, number>();
+
+  constructor(
+    private readonly repository: ApiKeyRepository,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async issue(
+    tenantId: string,
+    input: { name: string; scopes: readonly Scope[]; expiresAt?: number | null; rotatedFrom?: string | null },
+    db?: Kysely<Database>,
+  ): Promise<IssuedKey> {
+    const key = generateApiKey();
+    const record: ApiKeyRecord = {
+      id: `key_${ulid()}`,
+      tenantId,
+      prefix: key.prefix,
+      name: input.name,
+      scopes: [...new Set(input.scopes)],
+      createdAt: this.now(),
+      expiresAt: input.expiresAt ?? null,
+      revokedAt: null,
+      lastUsedAt: null,
+      rotatedFrom: input.rotatedFrom ?? null,
+    };
+    await this.repository.insert(record, key.secretHash, db);
+    return { record, token: key.token };
+  }
+
+  /**
+   * The tenant and scopes behind a bearer token, or an error that never says which part was
+   * wrong (unknown prefix, wrong secret, expired and revoked all look the same to the caller).
+   */
+  async authenticate(token: string | undefined): Promise<AuthContext> {
+    const unauthenticated = (reason: string): SealpostError =>
+      new SealpostError('SP_ERR_AUTH_UNAUTHENTICATED', 'Missing or invalid API key', { logDetail: { reason } });
+    if (!token) throw unauthenticated('no bearer token');
+    const parsed = parseApiKey(token);
+    if (!parsed) throw unauthenticated('malformed token');
+    const found = await this.repository.findForAuthentication(parsed.prefix);
+    if (!found || !secretMatches(parsed.secret, found.secretHash)) throw unauthenticated('unknown key or wrong secret');
+    const { record } = found;
+    const now = this.now();
+    if (record.revokedAt !== null) throw unauthenticated(`revoked key ${record.prefix}`);
+    if (record.expiresAt !== null && record.expiresAt <= now) throw unauthenticated(`expired key ${record.prefix}`);
+    if (now - (this.lastTouched.get(record.id) ?? 0) >= LAST_USED_RESOLUTION_MS) {
+      this.lastTouched.set(record.id, now);
+      await this.repository.touch(record.id, now);
+    }
+    return { tenantId: record.tenantId, apiKeyId: record.id, prefix: record.prefix, scopes: record.scopes, keyCreatedAt: record.createdAt };
+  }
+
+  list(tenantId: string): Promise<ApiKeyRecord[]> {
+    return this.repository.list(tenantId);
+  }
+
+  async get(tenantId: string, id: string): Promise<ApiKeyRecord> {
+    const record = await this.repository.find(tenantId, id);
+    if (!record) throw new SealpostError('SP_ERR_RESOURCE_NOT_FOUND', 'No such API key');
+    return record;
+  }
+
+  async revoke(tenantId: string, id: string): Promise<void> {
+    await this.get(tenantId, id);
+    await this.repository.revoke(tenantId, id, this.now());
+  }
+
+  /**
+   * Issues a successor with the same name and scopes; the old key keeps working for the
+   * overlap (default 7 days, at most 90) so deployments can switch without downtime.
+   */
+  async rotate(tenantId: string, id: string, overlapDays = DEFAULT_ROTATION_OVERLAP_DAYS): Promise<IssuedKey> {
+    if (!Number.isInteger(overlapDays) || overlapDays < 0 || overlapDays > MAX_ROTATION_OVERLAP_DAYS) {
+      throw new SealpostError('SP_ERR_HTTP_BAD_REQUEST', `overlap_days must be an integer from 0 to ${MAX_ROTATION_OVERLAP_DAYS}`);
+    }
+    const old = await this.get(tenantId, id);
+    if (old.revokedAt !== null || (old.expiresAt !== null && old.expiresAt <= this.now())) {
+      throw new SealpostError('SP_ERR_RESOURCE_NOT_FOUND', 'No such active API key');
+    }
+    const successor = await this.issue(tenantId, { name: old.name, scopes: old.scopes, expiresAt: null, rotatedFrom: old.id });
+    await this.repository.expireBy(tenantId, id, this.now() + overlapDays * DAY_MS);
+    return successor;
+  }
+}

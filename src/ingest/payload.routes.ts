@@ -1,0 +1,117 @@
+import { createHash } from 'node:crypto';
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { SealpostError } from '../errors/sealpost-error.js';
+import { authOf, requireScope } from '../identity/auth.plugin.js';
+import type { EncryptedBlobStore } from '../storage/encrypted-blob-store.js';
+import { parseJsonBody } from './json-body.js';
+import { attachmentBlobContext, readMultipartUpload, registerMultipart, removeBlobs, type UploadLimits } from './multipart-upload.js';
+import type { PayloadRepository } from './payload.repository.js';
+import type { PayloadService } from './payload.service.js';
+
+export interface PayloadRoutesDeps {
+  readonly payloads: PayloadService;
+  readonly repository: PayloadRepository;
+  readonly blobs: EncryptedBlobStore;
+  readonly limits: UploadLimits;
+}
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+const MAX_PAGE = 100;
+
+const IdParams = Type.Object({ id: Type.String({ pattern: '^[a-z]+_[0-9A-HJKMNP-TV-Z]{26}$' }) });
+const ListQuery = Type.Object({
+  cursor: Type.Optional(Type.String({ pattern: '^msg_[0-9A-HJKMNP-TV-Z]{26}$' })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: 50 })),
+});
+
+function idempotencyKey(request: FastifyRequest): string | undefined {
+  const header = request.headers['idempotency-key'];
+  if (header === undefined) return undefined;
+  if (typeof header !== 'string' || !IDEMPOTENCY_KEY.test(header)) {
+    throw new SealpostError('SP_ERR_HTTP_BAD_REQUEST', 'Idempotency-Key must be 1 to 255 visible ASCII characters');
+  }
+  return header;
+}
+
+/** `POST /v1/payloads` (JSON or multipart), and reading payloads and attachments back. */
+export async function payloadRoutes(app: FastifyInstance, deps: PayloadRoutesDeps): Promise<void> {
+  // The JSON parser here keeps the raw bytes: they are checked for UTF-8 and depth before
+  // parsing, and hashed for idempotency. Other routes keep Fastify's parser.
+  app.removeContentTypeParser(['application/json']);
+  app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: deps.limits.maxBodyBytes }, (_req, body, done) => done(null, body));
+  await registerMultipart(app, deps.limits);
+
+  app.post('/v1/payloads', { preHandler: requireScope('payloads:write') }, async (request, reply) => {
+    const auth = authOf(request);
+    const key = idempotencyKey(request);
+    const source = { channel: 'https', api_key: auth.apiKeyId } as const;
+
+    if (request.isMultipart()) {
+      const upload = await readMultipartUpload(request, auth.tenantId, deps.blobs);
+      try {
+        const data = parseJsonBody(upload.payloadJson);
+        const hash = createHash('sha256').update(upload.payloadJson);
+        for (const a of upload.attachments) hash.update(`\n${a.meta.filename}\n${a.sha256}`);
+        const result = await deps.payloads.ingest({
+          tenantId: auth.tenantId,
+          type: 'payload.received',
+          source,
+          data,
+          attachments: upload.attachments,
+          ...(key ? { idempotency: { key, requestSha256: hash.digest('hex') } } : {}),
+        });
+        if (result.replayed) await removeBlobs(deps.blobs, upload.attachments);
+        return accepted(reply, result);
+      } catch (err) {
+        await removeBlobs(deps.blobs, upload.attachments);
+        throw err;
+      }
+    }
+
+    const body = request.body;
+    if (!Buffer.isBuffer(body)) throw new SealpostError('SP_ERR_HTTP_UNSUPPORTED_MEDIA_TYPE', 'Send application/json or multipart/form-data');
+    const data = parseJsonBody(body);
+    const result = await deps.payloads.ingest({
+      tenantId: auth.tenantId,
+      type: 'payload.received',
+      source,
+      data,
+      attachments: [],
+      ...(key ? { idempotency: { key, requestSha256: createHash('sha256').update(body).digest('hex') } } : {}),
+    });
+    return accepted(reply, result);
+  });
+
+  app.get<{ Params: Static<typeof IdParams> }>('/v1/payloads/:id', { schema: { params: IdParams }, preHandler: requireScope('payloads:read') }, async (request) => {
+    const { summary, envelope } = await deps.payloads.get(authOf(request).tenantId, request.params.id);
+    return { id: summary.id, type: summary.type, received_at: new Date(summary.receivedAt).toISOString(), size: summary.size, body_sha256: summary.bodySha256, envelope };
+  });
+
+  app.get<{ Querystring: Static<typeof ListQuery> }>('/v1/payloads', { schema: { querystring: ListQuery }, preHandler: requireScope('payloads:read') }, async (request) => {
+    const limit = request.query.limit ?? 50;
+    const page = await deps.repository.list(authOf(request).tenantId, limit, request.query.cursor);
+    return {
+      data: page.map((p) => ({ id: p.id, type: p.type, channel: p.channel, size: p.size, body_sha256: p.bodySha256, received_at: new Date(p.receivedAt).toISOString() })),
+      next_cursor: page.length === limit ? page[page.length - 1]!.id : null,
+    };
+  });
+
+  app.get<{ Params: Static<typeof IdParams> }>('/v1/attachments/:id', { schema: { params: IdParams }, preHandler: requireScope('payloads:read') }, async (request, reply) => {
+    const tenantId = authOf(request).tenantId;
+    const attachment = await deps.repository.findAttachment(tenantId, request.params.id);
+    if (!attachment) throw new SealpostError('SP_ERR_RESOURCE_NOT_FOUND', 'No such attachment');
+    const stream = await deps.blobs.getDecrypted(attachment.blobKey, attachmentBlobContext(tenantId, attachment.id));
+    return reply
+      .header('content-type', attachment.meta.contentType)
+      .header('content-length', attachment.size)
+      .header('content-disposition', `attachment; filename*=UTF-8''${encodeURIComponent(attachment.meta.filename)}`)
+      .header('x-content-sha256', attachment.sha256)
+      .send(stream);
+  });
+}
+
+function accepted(reply: FastifyReply, result: { id: string; receipt: unknown; replayed: boolean }): FastifyReply {
+  if (result.replayed) reply.header('idempotent-replayed', 'true');
+  return reply.code(202).send({ id: result.id, receipt: result.receipt });
+}

@@ -1,0 +1,123 @@
+import { createHash } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { ulid } from 'ulid';
+import { canonicalJson } from '../crypto/canonical-json.js';
+import type { Database } from '../db/schema.js';
+import { isUniqueViolation } from '../db/unique-violation.js';
+import { SealpostError } from '../errors/sealpost-error.js';
+import type { AttachmentRef, Envelope, EnvelopeSource } from './envelope.js';
+import type { AttachmentRecord, PayloadRepository } from './payload.repository.js';
+
+/** Idempotency keys are honoured for this long (Stripe's convention, which customers know). */
+export const IDEMPOTENCY_WINDOW_MS = 24 * 3_600_000;
+
+/** What the ingest transaction calls besides storing: the outbox, and later receipts and audit. */
+export interface IngestHooks {
+  /** Writes the outbox rows (src/delivery/outbox.repository.ts enqueueDeliveries). */
+  enqueue(tx: Kysely<Database>, input: { tenantId: string; payloadId: string; type: string; now: number }): Promise<number>;
+  /**
+   * Signs the `accepted` receipt before the transaction and returns it with the step that
+   * stores it inside the transaction. Absent until signing is configured.
+   */
+  acceptedReceipt?(input: { tenantId: string; payloadId: string; bodySha256: string; now: number }): Promise<{ receipt: unknown; store(tx: Kysely<Database>): Promise<void> }>;
+  /** Called after commit, so an in-process worker sends at once instead of at its next poll. */
+  afterCommit?(): void;
+}
+
+export interface IngestInput {
+  readonly tenantId: string;
+  readonly type: Envelope['type'];
+  readonly source: EnvelopeSource;
+  readonly data: Record<string, unknown>;
+  /** Already streamed to the blob store; removed again if the payload is not stored. */
+  readonly attachments: readonly AttachmentRecord[];
+  readonly idempotency?: { readonly key: string; readonly requestSha256: string };
+}
+
+export interface IngestResult {
+  readonly id: string;
+  readonly receipt: unknown;
+  /** True when an earlier request with the same idempotency key already stored this payload. */
+  readonly replayed: boolean;
+}
+
+export class PayloadService {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly payloads: PayloadRepository,
+    private readonly hooks: IngestHooks,
+    private readonly attachmentUrl: (id: string) => string,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /**
+   * Stores the payload, its attachment records and its outbox rows in one transaction and
+   * only then answers (DESIGN §7): a 202 means all of it is committed.
+   */
+  async ingest(input: IngestInput): Promise<IngestResult> {
+    const id = `msg_${ulid()}`;
+    const now = this.now();
+    const envelope: Envelope = {
+      id,
+      type: input.type,
+      tenant: input.tenantId,
+      received_at: new Date(now).toISOString(),
+      source: input.source,
+      data: input.data,
+      attachments: input.attachments.map(
+        (a): AttachmentRef => ({ id: a.id, filename: a.meta.filename, content_type: a.meta.contentType, size: a.size, sha256: a.sha256, url: this.attachmentUrl(a.id) }),
+      ),
+    };
+    const canonical = canonicalJson(envelope);
+    const bodySha256 = createHash('sha256').update(canonical).digest('hex');
+
+    if (input.idempotency) {
+      const earlier = await this.payloads.findIdempotent(input.tenantId, input.idempotency.key, now - IDEMPOTENCY_WINDOW_MS);
+      if (earlier) return this.replay(earlier, input.idempotency.requestSha256);
+    }
+    // Everything is sealed and signed before the transaction, which then only writes rows:
+    // short transactions, and no crypto while SQLite's single connection is held.
+    const sealed = await this.payloads.seal(
+      { id, tenantId: input.tenantId, type: input.type, channel: input.source.channel, size: canonical.length, bodySha256, receivedAt: now, canonicalEnvelope: canonical },
+      input.attachments,
+    );
+    const accepted = await this.hooks.acceptedReceipt?.({ tenantId: input.tenantId, payloadId: id, bodySha256, now });
+    const response = { id, receipt: accepted?.receipt ?? null };
+    const idempotencyRow = input.idempotency
+      ? await this.payloads.sealIdempotent({ tenantId: input.tenantId, key: input.idempotency.key, requestSha256: input.idempotency.requestSha256, payloadId: id, response, createdAt: now })
+      : undefined;
+
+    try {
+      await this.db.transaction().execute(async (tx) => {
+        await this.payloads.insert(tx, sealed);
+        await this.hooks.enqueue(tx, { tenantId: input.tenantId, payloadId: id, type: input.type, now });
+        await accepted?.store(tx);
+        if (idempotencyRow) await this.payloads.insertIdempotent(tx, idempotencyRow, now - IDEMPOTENCY_WINDOW_MS);
+      });
+    } catch (err) {
+      // Two requests with one idempotency key raced: the loser answers like a retry would.
+      if (input.idempotency && isUniqueViolation(err)) {
+        const earlier = await this.payloads.findIdempotent(input.tenantId, input.idempotency.key, now - IDEMPOTENCY_WINDOW_MS);
+        if (earlier) return this.replay(earlier, input.idempotency.requestSha256);
+      }
+      throw err;
+    }
+    this.hooks.afterCommit?.();
+    return { ...response, replayed: false };
+  }
+
+  private replay(earlier: { requestSha256: string; response: unknown }, requestSha256: string): IngestResult {
+    if (earlier.requestSha256 !== requestSha256) {
+      throw new SealpostError('SP_ERR_INGEST_IDEMPOTENCY_CONFLICT', 'This Idempotency-Key was already used with a different request body');
+    }
+    const response = earlier.response as { id: string; receipt: unknown };
+    return { id: response.id, receipt: response.receipt, replayed: true };
+  }
+
+  async get(tenantId: string, id: string): Promise<{ summary: Omit<Awaited<ReturnType<PayloadRepository['find']>> & object, 'canonicalEnvelope'>; envelope: Envelope }> {
+    const found = await this.payloads.find(tenantId, id);
+    if (!found) throw new SealpostError('SP_ERR_RESOURCE_NOT_FOUND', 'No such payload');
+    const { canonicalEnvelope, ...summary } = found;
+    return { summary, envelope: JSON.parse(canonicalEnvelope.toString('utf8')) as Envelope };
+  }
+}

@@ -1,0 +1,84 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Agent, fetch, type RequestInit, type Response } from 'undici';
+import { registerApi, type ApiOptions, type ApiServices } from '../../src/app/api.js';
+import { openAppContext, type AppContext } from '../../src/app/app-context.js';
+import { createLogger } from '../../src/app/logger.js';
+import { loadConfig } from '../../src/config/config.load.js';
+import type { Dialect } from '../../src/db/database.js';
+const enqueueDeliveries = async (): Promise<number> => 0; // TEMP until delivery lands
+import { buildHttpServer, type HttpServer } from '../../src/http/server.js';
+import { ApiKeyRepository } from '../../src/identity/api-key.repository.js';
+import { ApiKeyService } from '../../src/identity/api-key.service.js';
+import type { Plan } from '../../src/identity/scopes.js';
+import { TenantRepository } from '../../src/identity/tenant.repository.js';
+import { TenantService } from '../../src/identity/tenant.service.js';
+import { createTestDatabase, type TestDatabase } from './test-database.js';
+
+export interface TestApp {
+  readonly url: string;
+  readonly context: AppContext;
+  readonly services: ApiServices;
+  readonly server: HttpServer;
+  readonly testDb: TestDatabase;
+  /** fetch against the app over real TLS, trusting only its self-signed certificate. */
+  fetch(pathname: string, init?: RequestInit & { token?: string }): Promise<Response>;
+  createTenant(plan?: Plan): Promise<{ tenant: string; apiKey: string }>;
+  close(): Promise<void>;
+}
+
+/** A complete Sealpost API (real database, keyring, blob store, TLS) on 127.0.0.1 with a free port. */
+export async function startTestApp(
+  dialect: Dialect,
+  options: { env?: Record<string, string>; api?: Partial<ApiOptions> } = {},
+): Promise<TestApp> {
+  const testDb = await createTestDatabase(dialect);
+  const dataDir = path.join(testDb.dir, 'data');
+  const config = loadConfig({
+    SEALPOST_DATA_DIR: dataDir,
+    SEALPOST_DATABASE_URL: testDb.config.dialect === 'postgres' ? testDb.config.url : `sqlite:${testDb.config.file}`,
+    SEALPOST_HTTP_HOST: '127.0.0.1',
+    SEALPOST_HTTP_PORT: '0',
+    SEALPOST_LOG_LEVEL: 'silent',
+    ...options.env,
+  });
+  const logger = createLogger('silent');
+  const context = await openAppContext(config, logger);
+  const server = await buildHttpServer({ config, logger, readiness: async () => {} });
+  const services = await registerApi(server.app, context, {
+    publicUrl: 'https://localhost',
+    ingestHooks: { enqueue: enqueueDeliveries },
+    ...options.api,
+  });
+  const { port } = await server.listen();
+  const ca = readFileSync(path.join(dataDir, 'tls', 'self-signed.crt'));
+  const dispatcher = new Agent({ connect: { ca, servername: 'localhost' } });
+  const url = `https://127.0.0.1:${port}`;
+  const tenants = new TenantService(context.database.db, new TenantRepository(context.database.db), new ApiKeyService(new ApiKeyRepository(context.database.db)));
+
+  return {
+    url,
+    context,
+    services,
+    server,
+    testDb,
+    fetch(pathname, init = {}) {
+      const { token, headers, ...rest } = init;
+      return fetch(`${url}${pathname}`, {
+        ...rest,
+        dispatcher,
+        headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(headers as Record<string, string> | undefined) },
+      });
+    },
+    async createTenant(plan = 'starter') {
+      const created = await tenants.create('Test tenant', plan);
+      return { tenant: created.tenant.id, apiKey: created.apiKey };
+    },
+    async close() {
+      await server.close();
+      await dispatcher.close();
+      await context.close();
+      await testDb.dispose();
+    },
+  };
+}
