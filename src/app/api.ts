@@ -1,4 +1,7 @@
 import type { FastifyInstance } from 'fastify';
+import { auditRequestsHook } from '../audit/audit-request.hook.js';
+import { auditRoutes } from '../audit/audit.routes.js';
+import { logKeyRoutes } from '../audit/log-key.routes.js';
 import { SealpostError } from '../errors/sealpost-error.js';
 import { ApiKeyRepository } from '../identity/api-key.repository.js';
 import { apiKeyRoutes } from '../identity/api-key.routes.js';
@@ -33,11 +36,14 @@ export async function registerApi(app: FastifyInstance, context: AppContext, opt
   const keys = new ApiKeyService(new ApiKeyRepository(db));
   const repository = new PayloadRepository(db, context.cipher);
   const base = options.publicUrl.replace(/\/$/, '');
-  const payloads = new PayloadService(db, repository, options.ingestHooks, (id) => `${base}/v1/attachments/${id}`);
+  const payloads = new PayloadService(context.committer, repository, options.ingestHooks, (id) => `${base}/v1/attachments/${id}`);
   const perIp = new RateLimiter(context.config.rateLimitPerIp);
   const perKey = new RateLimiter(context.config.rateLimitPerKey);
 
+  await app.register(logKeyRoutes, { keys: context.audit.keys });
   await app.register(async (v1) => {
+    // Every API call is audited, refused ones included (DESIGN §1, "every action ──► audit log").
+    v1.addHook('onResponse', auditRequestsHook(context.audit.log, context.committer));
     v1.addHook('onRequest', async (request, reply) => {
       const wait = perIp.hit(request.ip);
       if (wait > 0) {
@@ -55,6 +61,7 @@ export async function registerApi(app: FastifyInstance, context: AppContext, opt
     });
     await v1.register(apiKeyRoutes, { keys });
     await v1.register(payloadRoutes, { payloads, repository, blobs: context.blobs, limits: context.config });
+    await v1.register(auditRoutes, { audit: context.audit.audit });
     for (const routes of options.routes ?? []) await v1.register(routes);
   });
   return { keys, payloads };

@@ -1,9 +1,11 @@
 import { mkdirSync } from 'node:fs';
+import { createAuditServices, type AuditServices } from '../audit/audit-services.js';
 import type { SealpostConfig } from '../config/config.schema.js';
 import { DataKeyRepository } from '../crypto/data-key.repository.js';
 import type { KeyProvider } from '../crypto/key-provider.js';
 import { RecordCipher } from '../crypto/record-cipher.js';
 import { openDatabase, type DatabaseHandle } from '../db/database.js';
+import { GroupCommitter } from '../db/group-commit.js';
 import { migrateToLatest } from '../db/migrator.js';
 import { createBlobStore } from '../storage/create-blob-store.js';
 import { EncryptedBlobStore } from '../storage/encrypted-blob-store.js';
@@ -18,6 +20,9 @@ export interface AppContext {
   readonly keyProvider: KeyProvider;
   readonly cipher: RecordCipher;
   readonly blobs: EncryptedBlobStore;
+  /** Shared by every writer on the request path, so their commits are grouped. */
+  readonly committer: GroupCommitter;
+  readonly audit: AuditServices;
   close(): Promise<void>;
 }
 
@@ -37,7 +42,8 @@ export async function openAppContext(config: SealpostConfig, logger: Logger): Pr
       await rawBlobs.close();
       await database.close();
     };
-    return { config, logger, database, keyProvider: provider, cipher, blobs, close };
+    const audit = createAuditServices({ db: database.db, dialect: database.dialect, cipher });
+    return { config, logger, database, keyProvider: provider, cipher, blobs, committer: new GroupCommitter(database.db), audit, close };
   } catch (err) {
     await database.close();
     throw err;

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/config.load.js';
 import { isSealpostError } from '../errors/sealpost-error.js';
+import { registerAudit } from './commands/audit.command.js';
 import { registerConfig } from './commands/config.command.js';
 import { registerKeys } from './commands/keys.command.js';
 import { registerMigrate } from './commands/migrate.command.js';
@@ -21,6 +22,7 @@ registerStart(program);
 registerMigrate(program);
 registerKeys(program);
 registerConfig(program);
+registerAudit(program);
 registerTenants(program);
 
 try {

@@ -2,6 +2,7 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Dialect } from './database.js';
 import * as m0001 from './migrations/0001-data-keys.js';
 import * as m0002 from './migrations/0002-tenants-payloads-deliveries.js';
+import * as m0003 from './migrations/0003-audit-log.js';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -12,6 +13,7 @@ type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void
 const MIGRATIONS: readonly (readonly [string, MigrationModule])[] = [
   ['0001-data-keys', m0001],
   ['0002-tenants-payloads-deliveries', m0002],
+  ['0003-audit-log', m0003],
 ];
 
 export const MIGRATION_NAMES = MIGRATIONS.map(([name]) => name);

@@ -159,6 +159,48 @@ export interface AuditCheckpointsTable {
   created_at: number;
 }
 
+export type SigningKeyState = 'active' | 'replaced' | 'retired';
+
+export interface SigningKeysTable {
+  kid: string;
+  /** Raw 32-byte Ed25519 public key (the JWK `x`). */
+  public_key: Buffer;
+  /** PKCS#8 DER, sealed by RecordCipher; null once retired. */
+  private_key_sealed: Buffer | null;
+  state: SigningKeyState;
+  created_at: number;
+  activated_at: number;
+  /** JWK `nbf`, in ms. */
+  not_before: number;
+  replaced_at: number | null;
+  /** JWK `exp`, in ms: replaced_at + 90 days; null while active. */
+  expires_at: number | null;
+  retired_at: number | null;
+}
+
+export interface ReceiptsTable {
+  id: string;
+  tenant_id: string;
+  message_id: string;
+  kind: 'accepted' | 'delivered';
+  delivery_id: string | null;
+  /** Canonical JSON of the signed receipt, sealed by RecordCipher. */
+  receipt_sealed: Buffer;
+  issued_at: number;
+}
+
+export type InboxDmarcPolicy = 'accept' | 'reject';
+
+export interface InboxesTable {
+  id: string;
+  tenant_id: string;
+  /** Local part of the address: lower-case base32, unique for ever. */
+  token: string;
+  dmarc_policy: InboxDmarcPolicy;
+  created_at: number;
+  deleted_at: number | null;
+}
+
 export interface Database {
   data_keys: DataKeysTable;
   tenants: TenantsTable;
@@ -173,4 +215,7 @@ export interface Database {
   audit_log_head: AuditLogHeadTable;
   audit_log_keys: AuditLogKeysTable;
   audit_checkpoints: AuditCheckpointsTable;
+  inboxes: InboxesTable;
+  signing_keys: SigningKeysTable;
+  receipts: ReceiptsTable;
 }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { ulid } from 'ulid';
 import { canonicalJson } from '../crypto/canonical-json.js';
+import type { GroupCommitter } from '../db/group-commit.js';
 import type { Database } from '../db/schema.js';
 import { isUniqueViolation } from '../db/unique-violation.js';
 import { SealpostError } from '../errors/sealpost-error.js';
@@ -43,7 +44,7 @@ export interface IngestResult {
 
 export class PayloadService {
   constructor(
-    private readonly db: Kysely<Database>,
+    private readonly committer: GroupCommitter,
     private readonly payloads: PayloadRepository,
     private readonly hooks: IngestHooks,
     private readonly attachmentUrl: (id: string) => string,
@@ -88,7 +89,8 @@ export class PayloadService {
       : undefined;
 
     try {
-      await this.db.transaction().execute(async (tx) => {
+      // Concurrent ingests share one commit (group commit): same durability, far fewer fsyncs.
+      await this.committer.run(async (tx) => {
         await this.payloads.insert(tx, sealed);
         await this.hooks.enqueue(tx, { tenantId: input.tenantId, payloadId: id, type: input.type, now });
         await accepted?.store(tx);

@@ -6,7 +6,7 @@ import { openAppContext, type AppContext } from '../../src/app/app-context.js';
 import { createLogger } from '../../src/app/logger.js';
 import { loadConfig } from '../../src/config/config.load.js';
 import type { Dialect } from '../../src/db/database.js';
-const enqueueDeliveries = async (): Promise<number> => 0; // TEMP until delivery lands
+import { enqueueDeliveries } from '../../src/delivery/outbox.repository.js';
 import { buildHttpServer, type HttpServer } from '../../src/http/server.js';
 import { ApiKeyRepository } from '../../src/identity/api-key.repository.js';
 import { ApiKeyService } from '../../src/identity/api-key.service.js';

@@ -33,3 +33,6 @@ export {
   type WebhookEnvelope,
   type WebhookHeaders,
 } from './webhook.js';
+export { EMPTY_TREE_ROOT, hashLeaf, MERKLE_HASH_BYTES, verifyConsistency, verifyInclusion } from './merkle.js';
+export { parseVerifierKey, verifyCheckpoint, type LogVerifierKey, type VerifiedCheckpoint } from './checkpoint.js';
+export { verifyAuditExport, type ExportedAuditEvent, type VerifiedAuditExport } from './audit-export.js';

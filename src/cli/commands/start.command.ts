@@ -1,41 +1,82 @@
 import { Option, type Command } from 'commander';
-import { openAppContext } from '../../app/app-context.js';
+import { registerApi } from '../../app/api.js';
+import { openAppContext, type AppContext } from '../../app/app-context.js';
 import { createLogger } from '../../app/logger.js';
+import { startScheduler, type Scheduler } from '../../app/scheduler.js';
 import { pingDatabase } from '../../db/database.js';
-import { buildHttpServer } from '../../http/server.js';
+import { deliveryRoutes } from '../../delivery/delivery.routes.js';
+import { startDeliveryWorker, type DeliveryWorker } from '../../delivery/delivery.worker.js';
+import { destinationRoutes } from '../../delivery/destination.routes.js';
+import { enqueueDeliveries } from '../../delivery/outbox.repository.js';
+import { buildHttpServer, type HttpServer } from '../../http/server.js';
 import { installSignalHandlers } from '../../http/signal-handlers.js';
 import { configForCommand } from '../cli-support.js';
 
 /** Roles this build can run; `all` runs every one in this process (DESIGN §1). */
-const ROLES = ['all', 'api'] as const;
+const ROLES = ['all', 'api', 'worker', 'scheduler'] as const;
+type Role = (typeof ROLES)[number];
+
+/** Where customers reach the API (attachment links in envelopes). */
+function publicUrl(context: AppContext): string {
+  return context.config.publicUrl ?? `https://localhost:${context.config.httpPort}`;
+}
 
 export function registerStart(program: Command): void {
   program
     .command('start')
-    .description('run Sealpost (HTTPS API on SEALPOST_HTTP_PORT, default 8443); migrates the database first')
-    .addOption(new Option('--role <role>', 'run only one role of the process').choices(ROLES).default('all'))
-    .action(async (options: { role: (typeof ROLES)[number] }) => {
+    .description('run Sealpost: HTTPS API (SEALPOST_HTTP_PORT, default 8443) and delivery worker; migrates the database first')
+    .addOption(new Option('--role <role>', 'run only one role in this process (several workers may share one PostgreSQL)').choices(ROLES).default('all'))
+    .action(async (options: { role: Role }) => {
       const config = configForCommand();
       const logger = createLogger(config.logLevel);
       const context = await openAppContext(config, logger);
-      const server = await buildHttpServer({ config, logger, readiness: () => pingDatabase(context.database.db) });
-      let listening;
-      try {
-        listening = await server.listen();
-      } catch (err) {
+      const runs = (role: Exclude<Role, 'all'>): boolean => options.role === 'all' || options.role === role;
+
+      let worker: DeliveryWorker | undefined;
+      let server: HttpServer | undefined;
+      let scheduler: Scheduler | undefined;
+      const shutdown = async (): Promise<void> => {
+        await server?.close();
+        await worker?.stop();
+        await scheduler?.stop();
         await context.close();
+      };
+      try {
+        if (runs('worker')) {
+          const { db, dialect } = context.database;
+          worker = startDeliveryWorker({ db, dialect, cipher: context.cipher, config, logger });
+        }
+        const lines: string[] = [];
+        if (runs('api')) {
+          server = await buildHttpServer({ config, logger, readiness: () => pingDatabase(context.database.db) });
+          const poke = worker ? () => worker?.poke() : undefined;
+          const deliveryDeps = { db: context.database.db, cipher: context.cipher, config, ...(poke ? { poke } : {}) };
+          await registerApi(server.app, context, {
+            publicUrl: publicUrl(context),
+            ingestHooks: { enqueue: enqueueDeliveries, ...(poke ? { afterCommit: poke } : {}) },
+            routes: [(v1) => destinationRoutes(v1, deliveryDeps), (v1) => deliveryRoutes(v1, deliveryDeps)],
+          });
+          const listening = await server.listen();
+          const host = config.httpHost === '0.0.0.0' || config.httpHost === '::' ? 'localhost' : config.httpHost;
+          lines.push(`Sealpost ${options.role === 'all' ? '' : `(${options.role}) `}listening on https://${host}:${listening.port}`);
+          if (listening.fingerprint) {
+            lines.push(
+              `${listening.certificateGenerated ? 'Generated a' : 'Using the'} self-signed TLS certificate in ${config.dataDir}/tls`,
+              `  SHA-256 fingerprint: ${listening.fingerprint}`,
+              '  Set SEALPOST_TLS_CERT and SEALPOST_TLS_KEY to serve a real certificate.',
+            );
+          }
+        }
+        if (worker) lines.push(`Delivery worker ${worker.id} running`);
+        if (runs('scheduler')) scheduler = startScheduler(context);
+        installSignalHandlers(
+          { reloadTls: () => server?.reloadTls() ?? Promise.resolve(), close: shutdown },
+          logger,
+        );
+        process.stderr.write(`${lines.join('\n')}\n`);
+      } catch (err) {
+        await shutdown().catch(() => undefined);
         throw err;
       }
-      installSignalHandlers(server, logger, { onShutdown: () => context.close() });
-      const host = config.httpHost === '0.0.0.0' || config.httpHost === '::' ? 'localhost' : config.httpHost;
-      const lines = [`Sealpost ${options.role === 'all' ? '' : `(${options.role}) `}listening on https://${host}:${listening.port}`];
-      if (listening.fingerprint) {
-        lines.push(
-          `${listening.certificateGenerated ? 'Generated a' : 'Using the'} self-signed TLS certificate in ${config.dataDir}/tls`,
-          `  SHA-256 fingerprint: ${listening.fingerprint}`,
-          '  Set SEALPOST_TLS_CERT and SEALPOST_TLS_KEY to serve a real certificate.',
-        );
-      }
-      process.stderr.write(`${lines.join('\n')}\n`);
     });
 }

@@ -1,0 +1,38 @@
+// A loopback destination that counts what arrives and how long after ingest it arrived.
+import http from 'node:http';
+
+let count = 0;
+let first = 0;
+let last = 0;
+const latencies: number[] = [];
+const server = http.createServer((req, res) => {
+  if (req.method === 'GET') {
+    const sorted = [...latencies].sort((a, b) => a - b);
+    const pick = (q: number): number | null => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : null);
+    res.end(JSON.stringify({ count, first, last, p50: pick(0.5), p99: pick(0.99) }));
+    if (req.url === '/reset') {
+      count = 0;
+      first = 0;
+      last = 0;
+      latencies.length = 0;
+    }
+    return;
+  }
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    const now = Date.now();
+    count++;
+    if (!first) first = now;
+    last = now;
+    try {
+      const receivedAt = Date.parse((JSON.parse(Buffer.concat(chunks).toString()) as { received_at: string }).received_at);
+      if (Number.isFinite(receivedAt)) latencies.push(now - receivedAt);
+    } catch {
+      // not an envelope; counted anyway
+    }
+    res.writeHead(204).end();
+  });
+});
+server.keepAliveTimeout = 60_000;
+server.listen(0, '127.0.0.1', () => process.stdout.write(`PORT ${(server.address() as { port: number }).port}\n`));

@@ -1,0 +1,71 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+
+export const ROOT = path.resolve(import.meta.dirname, '../..');
+const TSX = ['--conditions=sealpost-source', '--import', 'tsx'];
+const children = new Set<ChildProcess>();
+
+process.on('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+});
+
+/** Starts a TypeScript entry point as its own process and waits for the line that carries its port. */
+export function startProcess(entry: string, args: string[], env: Record<string, string>, portPattern: RegExp): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, [...TSX, entry, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const onData = (chunk: Buffer): void => {
+      seen += chunk.toString();
+      const match = portPattern.exec(seen);
+      if (match) resolve({ child, port: Number(match[1]) });
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`${entry} exited with ${code}:\n${seen}`)));
+  });
+}
+
+export async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+/** Peak resident set size of a process, from Linux's VmHWM. */
+export function peakRssMb(child: ChildProcess): number {
+  const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+  const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return Math.round(kb / 1024);
+}
+
+export interface LoadResult {
+  readonly requestsPerSecond: number;
+  readonly accepted: number;
+  readonly non2xx: number;
+  readonly errors: number;
+  readonly p50: number;
+  readonly p99: number;
+}
+
+/** autocannon as a separate process, so the load generator does not share the server's event loop. */
+export function runLoad(url: string, options: { seconds: number; connections: number; body: string; headers: Record<string, string>; rate?: number }): Promise<LoadResult> {
+  const args = [path.join(ROOT, 'node_modules/autocannon/autocannon.js'), '-j', '-d', String(options.seconds), '-c', String(options.connections), '-m', 'POST', '-b', options.body];
+  for (const [k, v] of Object.entries(options.headers)) args.push('-H', `${k}=${v}`);
+  if (options.rate) args.push('-R', String(options.rate));
+  args.push(url);
+  // Loopback benchmark against a self-signed certificate.
+  const child = spawn(process.execPath, args, { env: { ...process.env, NODE_TLS_REJECT_UNAUTHORIZED: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.once('exit', (code) => {
+      if (code !== 0) return reject(new Error(`autocannon exited with ${code}`));
+      const r = JSON.parse(out) as { requests: { average: number }; '2xx': number; non2xx: number; errors: number; latency: { p50: number; p99: number } };
+      resolve({ requestsPerSecond: r.requests.average, accepted: r['2xx'], non2xx: r.non2xx, errors: r.errors, p50: r.latency.p50, p99: r.latency.p99 });
+    });
+  });
+}

@@ -1,0 +1,164 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../db/schema.js';
+
+export interface AuditEventRow {
+  readonly index: number;
+  readonly tenantId: string | null;
+  readonly occurredAt: number;
+  /** Canonical JSON; null once purged. */
+  readonly event: string | null;
+  readonly leafHash: Buffer;
+}
+
+export interface AuditEventFilter {
+  /** Inclusive, epoch milliseconds. */
+  readonly from?: number;
+  /** Exclusive, epoch milliseconds. */
+  readonly to?: number;
+  readonly actorId?: string;
+  readonly action?: string;
+  /** Only indexes above this one (keyset pagination). */
+  readonly afterIndex?: number;
+  /** Only indexes below this one (an export stops at its checkpoint's tree size). */
+  readonly beforeIndex?: number;
+  readonly limit: number;
+}
+
+const ROW_COLUMNS = ['log_index', 'tenant_id', 'occurred_at', 'event', 'leaf_hash'] as const;
+
+function toRow(row: Pick<Database['audit_events'], (typeof ROW_COLUMNS)[number]>): AuditEventRow {
+  return { index: row.log_index, tenantId: row.tenant_id, occurredAt: row.occurred_at, event: row.event, leafHash: Buffer.from(row.leaf_hash) };
+}
+
+/** Kysely queries on the audit tables; the rules live in AuditLog, the tree in AuditTree. */
+export class AuditEventRepository {
+  /**
+   * Hands out the next index. The UPDATE is the transaction's lock on the single head row: a
+   * concurrent appender on PostgreSQL waits here until this transaction ends, then reads the
+   * committed size, so indexes are consecutive and a rolled-back transaction leaves no gap.
+   * On SQLite the UPDATE takes the database's write lock, with the same effect.
+   */
+  async reserveIndex(tx: Kysely<Database>): Promise<number> {
+    const row = await tx
+      .updateTable('audit_log_head')
+      .set((eb) => ({ size: eb('size', '+', 1) }))
+      .where('id', '=', 1)
+      .returning('size')
+      .executeTakeFirstOrThrow();
+    return Number(row.size) - 1;
+  }
+
+  async chainHashAt(tx: Kysely<Database>, index: number): Promise<Buffer | undefined> {
+    const row = await tx.selectFrom('audit_events').select('chain_hash').where('log_index', '=', index).executeTakeFirst();
+    return row && Buffer.from(row.chain_hash);
+  }
+
+  async insert(
+    tx: Kysely<Database>,
+    row: {
+      index: number;
+      tenantId: string | null;
+      occurredAt: number;
+      actorType: string;
+      actorId: string | null;
+      action: string;
+      resource: string | null;
+      event: string;
+      leafHash: Buffer;
+      chainHash: Buffer;
+    },
+  ): Promise<void> {
+    await tx
+      .insertInto('audit_events')
+      .values({
+        log_index: row.index,
+        tenant_id: row.tenantId,
+        occurred_at: row.occurredAt,
+        actor_type: row.actorType,
+        actor_id: row.actorId,
+        action: row.action,
+        resource: row.resource,
+        event: row.event,
+        leaf_hash: row.leafHash,
+        chain_hash: row.chainHash,
+        purged_at: null,
+      })
+      .execute();
+  }
+
+  async headSize(db: Kysely<Database>): Promise<number> {
+    const row = await db.selectFrom('audit_log_head').select('size').where('id', '=', 1).executeTakeFirstOrThrow();
+    return Number(row.size);
+  }
+
+  /** Leaf hashes from `start` on, in index order. */
+  async leafHashesFrom(db: Kysely<Database>, start: number, limit: number): Promise<{ index: number; leafHash: Buffer }[]> {
+    const rows = await db
+      .selectFrom('audit_events')
+      .select(['log_index', 'leaf_hash'])
+      .where('log_index', '>=', start)
+      .orderBy('log_index')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({ index: Number(r.log_index), leafHash: Buffer.from(r.leaf_hash) }));
+  }
+
+  /** The event at `index` if it belongs to `tenantId`; another tenant's index looks absent. */
+  async findForTenant(db: Kysely<Database>, tenantId: string, index: number): Promise<AuditEventRow | undefined> {
+    const row = await db
+      .selectFrom('audit_events')
+      .select(ROW_COLUMNS)
+      .where('tenant_id', '=', tenantId)
+      .where('log_index', '=', index)
+      .executeTakeFirst();
+    return row && toRow(row);
+  }
+
+  /** One tenant's events that still have content, in index order. */
+  async listForTenant(db: Kysely<Database>, tenantId: string, filter: AuditEventFilter): Promise<AuditEventRow[]> {
+    let query = db
+      .selectFrom('audit_events')
+      .select(ROW_COLUMNS)
+      .where('tenant_id', '=', tenantId)
+      .where('event', 'is not', null);
+    if (filter.from !== undefined) query = query.where('occurred_at', '>=', filter.from);
+    if (filter.to !== undefined) query = query.where('occurred_at', '<', filter.to);
+    if (filter.actorId !== undefined) query = query.where('actor_id', '=', filter.actorId);
+    if (filter.action !== undefined) query = query.where('action', '=', filter.action);
+    if (filter.afterIndex !== undefined) query = query.where('log_index', '>', filter.afterIndex);
+    if (filter.beforeIndex !== undefined) query = query.where('log_index', '<', filter.beforeIndex);
+    const rows = await query.orderBy('log_index').limit(filter.limit).execute();
+    return rows.map(toRow);
+  }
+
+  /** Every stored row from `start` on, with its chain hash, for `sealpost audit verify`. */
+  async scanFrom(db: Kysely<Database>, start: number, limit: number): Promise<(AuditEventRow & { chainHash: Buffer })[]> {
+    const rows = await db
+      .selectFrom('audit_events')
+      .select([...ROW_COLUMNS, 'chain_hash'])
+      .where('log_index', '>=', start)
+      .orderBy('log_index')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({ ...toRow(r), chainHash: Buffer.from(r.chain_hash) }));
+  }
+
+  /**
+   * Clears the content of events older than `before`, keeping index, tenant, time, leaf and
+   * chain hashes (the only change the PostgreSQL trigger lets through). Returns how many.
+   */
+  async purgeContentBefore(tx: Kysely<Database>, before: number, now: number): Promise<number> {
+    const result = await tx
+      .updateTable('audit_events')
+      .set({ event: null, actor_type: null, actor_id: null, action: null, resource: null, purged_at: now })
+      .where('occurred_at', '<', before)
+      .where('event', 'is not', null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  /** Announces the retention purge to the PostgreSQL trigger, for this transaction only (SET LOCAL). */
+  async allowRetentionPurge(tx: Kysely<Database>): Promise<void> {
+    await sql`select set_config('sealpost.retention', 'on', true)`.execute(tx);
+  }
+}

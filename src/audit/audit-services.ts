@@ -1,0 +1,56 @@
+import type { Kysely } from 'kysely';
+import type { RecordCipher } from '../crypto/record-cipher.js';
+import type { Dialect } from '../db/database.js';
+import type { Database } from '../db/schema.js';
+import { TenantRepository } from '../identity/tenant.repository.js';
+import { AuditEventRepository } from './audit-event.repository.js';
+import { AuditLog } from './audit-log.js';
+import { AuditTree } from './audit-tree.js';
+import { AuditService } from './audit.service.js';
+import { CheckpointRepository } from './checkpoint.repository.js';
+import { CheckpointService } from './checkpoint.service.js';
+import { LogKeyRepository } from './log-key.repository.js';
+import { LogKeyService } from './log-key.service.js';
+import { AuditRetention } from './retention.js';
+
+/** Until it becomes a setting: the checkpoint origin and log key name. */
+export const DEFAULT_AUDIT_ORIGIN = 'sealpost.local/audit';
+
+export interface AuditServices {
+  readonly log: AuditLog;
+  readonly tree: AuditTree;
+  readonly keys: LogKeyService;
+  readonly checkpoints: CheckpointService;
+  readonly audit: AuditService;
+  readonly retention: AuditRetention;
+}
+
+/** Wires the audit log's pieces for one process. */
+export function createAuditServices(options: {
+  db: Kysely<Database>;
+  dialect: Dialect;
+  cipher: RecordCipher;
+  /** Checkpoint origin line and log key name, e.g. `sealpost.example.com/audit`. */
+  origin?: string;
+  now?: () => number;
+}): AuditServices {
+  const now = options.now ?? Date.now;
+  const origin = options.origin ?? DEFAULT_AUDIT_ORIGIN;
+  const events = new AuditEventRepository();
+  const log = new AuditLog(events);
+  const tree = new AuditTree(options.db, events);
+  const keys = new LogKeyService(new LogKeyRepository(options.db), options.cipher, origin, now);
+  const checkpoints = new CheckpointService(tree, new CheckpointRepository(options.db), keys, origin, now);
+  const tenants = new TenantRepository(options.db);
+  const audit = new AuditService({
+    db: options.db,
+    log,
+    events,
+    tree,
+    checkpoints,
+    planOf: async (tenantId) => (await tenants.find(tenantId))?.plan,
+    now,
+  });
+  const retention = new AuditRetention(options.db, options.dialect, log, events, now);
+  return { log, tree, keys, checkpoints, audit, retention };
+}

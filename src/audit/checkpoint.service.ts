@@ -1,0 +1,88 @@
+import type { AuditTree } from './audit-tree.js';
+import { checkpointBody, signNote } from './checkpoint.js';
+import type { CheckpointRepository, StoredCheckpoint } from './checkpoint.repository.js';
+import type { LogKeyService } from './log-key.service.js';
+
+/** How often the checkpointer looks for new events: DESIGN promises a checkpoint at least every minute while events arrive. */
+export const DEFAULT_CHECKPOINT_INTERVAL_MS = 60_000;
+
+export interface Checkpointer {
+  /** Stops the timer and waits for a signing in progress. */
+  stop(): Promise<void>;
+}
+
+/** Signs checkpoints of the audit tree with the log key, on demand and on a timer. */
+export class CheckpointService {
+  constructor(
+    private readonly tree: AuditTree,
+    private readonly repository: CheckpointRepository,
+    private readonly keys: LogKeyService,
+    /** The checkpoint's first line, e.g. `sealpost.example.com/audit`. */
+    readonly origin: string,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /**
+   * The newest checkpoint, signing one first when none covers every committed event. The
+   * local tree is caught up to at least its size, so proofs against it can be computed.
+   */
+  async current(): Promise<StoredCheckpoint> {
+    const size = await this.tree.sync();
+    const latest = await this.repository.latest();
+    if (latest && latest.treeSize >= size) {
+      await this.tree.syncTo(latest.treeSize);
+      return latest;
+    }
+    return this.create(size);
+  }
+
+  /** Signs and stores a checkpoint of the first `size` events; the tree must be synced that far. */
+  async create(size: number): Promise<StoredCheckpoint> {
+    const key = await this.keys.currentKey();
+    const rootHash = this.tree.root(size);
+    const note = signNote(checkpointBody(this.origin, size, rootHash), key, key.privateKey);
+    await this.repository.insertIfAbsent({ treeSize: size, rootHash, note, keyId: key.id, createdAt: this.now() });
+    // Another process may have stored this size first; the stored one is what everybody serves.
+    const stored = await this.repository.find(size);
+    if (!stored) throw new Error(`checkpoint ${size} vanished after it was stored`);
+    return stored;
+  }
+
+  /** Signs a checkpoint when the tree grew since the newest one. Returns it, or undefined when nothing is new. */
+  async checkpointIfGrown(): Promise<StoredCheckpoint | undefined> {
+    const size = await this.tree.sync();
+    const latest = await this.repository.latest();
+    if (size === 0 || (latest !== undefined && latest.treeSize >= size)) return undefined;
+    return this.create(size);
+  }
+
+  /**
+   * Runs checkpointIfGrown every `intervalMs`. Several processes may each run one: they sign
+   * the same size to the same note, and stored checkpoints are never replaced.
+   */
+  startCheckpointer(options: { intervalMs?: number; onError?: (err: unknown) => void } = {}): Checkpointer {
+    const intervalMs = options.intervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
+    let stopped = false;
+    let timer: NodeJS.Timeout | undefined;
+    let running: Promise<void> = Promise.resolve();
+    const tick = (): void => {
+      running = this.checkpointIfGrown()
+        .then(() => undefined, (err: unknown) => options.onError?.(err))
+        .finally(() => {
+          if (stopped) return;
+          timer = setTimeout(tick, intervalMs);
+          // The checkpointer alone must not keep a process alive.
+          timer.unref();
+        });
+    };
+    timer = setTimeout(tick, intervalMs);
+    timer.unref();
+    return {
+      async stop() {
+        stopped = true;
+        clearTimeout(timer);
+        await running;
+      },
+    };
+  }
+}

@@ -1,0 +1,14 @@
+import type { FastifyInstance } from 'fastify';
+import type { LogKeyService } from './log-key.service.js';
+
+/**
+ * Public, unauthenticated: the audit log's C2SP verifier key (`<name>+<key ID>+<base64 key>`),
+ * which checks every checkpoint. Auditors should pin it once, not fetch it next to the note
+ * they are checking.
+ */
+export async function logKeyRoutes(app: FastifyInstance, deps: { keys: LogKeyService }): Promise<void> {
+  app.get('/.well-known/sealpost-log-key', async (_request, reply) => {
+    const key = await deps.keys.currentKey();
+    return reply.type('text/plain; charset=utf-8').header('cache-control', 'public, max-age=3600').send(`${key.verifierKey}\n`);
+  });
+}

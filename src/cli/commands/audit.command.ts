@@ -1,0 +1,42 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { parseVerifierKey, type NoteKey } from '../../audit/checkpoint.js';
+import { verifyStoredAuditLog } from '../../audit/audit-verify.js';
+import { openDatabase } from '../../db/database.js';
+import { configForCommand, print } from '../cli-support.js';
+
+function logKeyOption(value: string): NoteKey {
+  try {
+    return parseVerifierKey(value);
+  } catch (err) {
+    throw new InvalidArgumentError(`${(err as Error).message} (expected <name>+<key ID>+<base64 key>, as served at /.well-known/sealpost-log-key)`);
+  }
+}
+
+export function registerAudit(program: Command): void {
+  const audit = program.command('audit').description('the tamper-evident audit log');
+
+  audit
+    .command('verify')
+    .description('recompute the audit log from the stored events and check every signed checkpoint; exits 1 at the first difference')
+    .option('--log-key <key>', 'trust only this verifier key (from /.well-known/sealpost-log-key), not the keys stored in the database', logKeyOption)
+    .option('--json', 'print JSON')
+    .action(async (options: { logKey?: NoteKey; json?: boolean }) => {
+      const config = configForCommand();
+      const database = openDatabase(config.database);
+      try {
+        const report = await verifyStoredAuditLog(database.db, { pinnedKey: options.logKey });
+        print(report, options.json === true, () =>
+          report.ok
+            ? `audit log verified: ${report.events} events, ${report.checkpointsVerified} signed checkpoints match`
+            : [
+                `audit log FAILED${report.firstBadIndex === null ? '' : ` at index ${report.firstBadIndex}`}`,
+                ...report.problems.map((p) => `  ${p.reason}`),
+                `(${report.events} events verified before the first difference)`,
+              ].join('\n'),
+        );
+        if (!report.ok) process.exitCode = 1;
+      } finally {
+        await database.close();
+      }
+    });
+}

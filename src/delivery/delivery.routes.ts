@@ -1,0 +1,124 @@
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { authOf, requireScope } from '../identity/auth.plugin.js';
+import type { DeliveryApiDeps } from './delivery-api.deps.js';
+import { DeliveryRepository, type AttemptRecord, type DeliveryRecord } from './delivery.repository.js';
+import { DeliveryService } from './delivery.service.js';
+
+const ULID = '[0-9A-HJKMNP-TV-Z]{26}';
+const MAX_PAGE = 100;
+
+const IdParams = Type.Object({ id: Type.String({ pattern: `^dlv_${ULID}$` }) });
+const ListQuery = Type.Object({
+  payload: Type.Optional(Type.String({ pattern: `^msg_${ULID}$` })),
+  destination: Type.Optional(Type.String({ pattern: `^dst_${ULID}$` })),
+  status: Type.Optional(Type.Union([Type.Literal('pending'), Type.Literal('succeeded'), Type.Literal('dead'), Type.Literal('stopped')])),
+  cursor: Type.Optional(Type.String({ pattern: `^dlv_${ULID}$` })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: 50 })),
+});
+const AttemptsQuery = Type.Object({
+  cursor: Type.Optional(Type.Integer({ minimum: 0 })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: 50 })),
+});
+
+const NullableString = Type.Union([Type.String(), Type.Null()]);
+const NullableInteger = Type.Union([Type.Integer(), Type.Null()]);
+const DeliveryView = Type.Object({
+  id: Type.String(),
+  payload: Type.String(),
+  destination: Type.String(),
+  status: Type.String(),
+  attempts: Type.Integer(),
+  /** Only while pending. */
+  next_attempt_at: NullableString,
+  last_status_code: NullableInteger,
+  last_error: NullableString,
+  created_at: Type.String(),
+  updated_at: Type.String(),
+  completed_at: NullableString,
+});
+const AttemptView = Type.Object({
+  id: Type.String(),
+  attempt: Type.Integer(),
+  started_at: Type.String(),
+  duration_ms: Type.Integer(),
+  status_code: NullableInteger,
+  error_class: NullableString,
+  /** The first 4 KB of the receiver's answer, as UTF-8 (invalid bytes replaced). */
+  response_body: NullableString,
+});
+
+function iso(t: number | null): string | null {
+  return t === null ? null : new Date(t).toISOString();
+}
+
+function deliveryView(d: DeliveryRecord): Static<typeof DeliveryView> {
+  return {
+    id: d.id,
+    payload: d.payloadId,
+    destination: d.destinationId,
+    status: d.status,
+    attempts: d.attempts,
+    next_attempt_at: d.status === 'pending' ? iso(d.nextAttemptAt) : null,
+    last_status_code: d.lastStatusCode,
+    last_error: d.lastError,
+    created_at: new Date(d.createdAt).toISOString(),
+    updated_at: new Date(d.updatedAt).toISOString(),
+    completed_at: iso(d.completedAt),
+  };
+}
+
+function attemptView(a: AttemptRecord): Static<typeof AttemptView> {
+  return {
+    id: a.id,
+    attempt: a.attempt,
+    started_at: new Date(a.startedAt).toISOString(),
+    duration_ms: a.durationMs,
+    status_code: a.statusCode,
+    error_class: a.errorClass,
+    response_body: a.response === null ? null : a.response.toString('utf8'),
+  };
+}
+
+/** `/v1/deliveries`: reading deliveries and attempts (payloads:read) and replaying one (destinations:manage). */
+export async function deliveryRoutes(app: FastifyInstance, deps: DeliveryApiDeps): Promise<void> {
+  const deliveries = new DeliveryService(new DeliveryRepository(deps.db, deps.cipher), deps);
+  const read = { preHandler: requireScope('payloads:read') };
+
+  app.get<{ Querystring: Static<typeof ListQuery> }>(
+    '/v1/deliveries',
+    { ...read, schema: { querystring: ListQuery, response: { 200: Type.Object({ data: Type.Array(DeliveryView), next_cursor: NullableString }) } } },
+    async (request) => {
+      const { payload, destination, status, cursor } = request.query;
+      const limit = request.query.limit ?? 50;
+      const filter = { ...(payload ? { payloadId: payload } : {}), ...(destination ? { destinationId: destination } : {}), ...(status ? { status } : {}) };
+      const page = await deliveries.list(authOf(request).tenantId, filter, { before: cursor, limit });
+      return { data: page.map(deliveryView), next_cursor: page.length === limit ? (page[page.length - 1]?.id ?? null) : null };
+    },
+  );
+
+  app.get<{ Params: Static<typeof IdParams> }>(
+    '/v1/deliveries/:id',
+    { ...read, schema: { params: IdParams, response: { 200: DeliveryView } } },
+    async (request) => deliveryView(await deliveries.get(authOf(request).tenantId, request.params.id)),
+  );
+
+  app.get<{ Params: Static<typeof IdParams>; Querystring: Static<typeof AttemptsQuery> }>(
+    '/v1/deliveries/:id/attempts',
+    {
+      ...read,
+      schema: { params: IdParams, querystring: AttemptsQuery, response: { 200: Type.Object({ data: Type.Array(AttemptView), next_cursor: NullableInteger }) } },
+    },
+    async (request) => {
+      const limit = request.query.limit ?? 50;
+      const page = await deliveries.attempts(authOf(request).tenantId, request.params.id, { after: request.query.cursor, limit });
+      return { data: page.map(attemptView), next_cursor: page.length === limit ? (page[page.length - 1]?.attempt ?? null) : null };
+    },
+  );
+
+  app.post<{ Params: Static<typeof IdParams> }>(
+    '/v1/deliveries/:id/retry',
+    { preHandler: requireScope('destinations:manage'), schema: { params: IdParams, response: { 200: DeliveryView } } },
+    async (request) => deliveryView(await deliveries.retry(authOf(request).tenantId, request.params.id)),
+  );
+}

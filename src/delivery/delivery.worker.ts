@@ -1,0 +1,227 @@
+import { createHash, randomBytes } from 'node:crypto';
+import os from 'node:os';
+import type { Kysely } from 'kysely';
+import type { Logger } from '../app/logger.js';
+import type { SealpostConfig } from '../config/config.schema.js';
+import type { RecordCipher } from '../crypto/record-cipher.js';
+import type { Dialect } from '../db/database.js';
+import type { Database } from '../db/schema.js';
+import { AttemptRecorder } from './attempt.recorder.js';
+import { AttemptRepository, type AttemptResultInput, type CompletionResult } from './attempt.repository.js';
+import { forwardHeaders } from './forwarded-request.js';
+import { HttpSender, type SendOutcome } from './http-sender.js';
+import { OutboxRepository, type ClaimedDelivery, type SendMaterial } from './outbox.repository.js';
+import { unsignedRequestSigner, type DeliveryHooks, type RequestSigner } from './request-signer.js';
+import { nextStep, type AttemptResult } from './retry-policy.js';
+import { AddressPolicy } from './ssrf-guard.js';
+
+const DAY_MS = 86_400_000;
+/** How often an idle worker looks for due deliveries; a poke() or a finished send wakes it sooner. */
+export const IDLE_POLL_MS = 250;
+/** Free slots are refilled once this fraction (1/n) of them is free, so one claim serves several sends. */
+const REFILL_FRACTION = 4;
+/** After a failed claim (database down) the worker waits this long before the next try. */
+const CLAIM_ERROR_BACKOFF_MS = 1_000;
+
+export type DeliveryWorkerConfig = Pick<
+  SealpostConfig,
+  'retrySchedule' | 'deliveryTimeoutSeconds' | 'workerConcurrency' | 'destinationDisableAfterDays' | 'allowPrivateDestinations' | 'allowHttpDestinations'
+>;
+
+export interface DeliveryWorkerOptions {
+  readonly db: Kysely<Database>;
+  readonly dialect: Dialect;
+  readonly cipher: RecordCipher;
+  readonly config: DeliveryWorkerConfig;
+  readonly logger: Logger;
+  readonly signer?: RequestSigner;
+  readonly hooks?: DeliveryHooks;
+  /** Names this worker in leases and attempt records; unique per process by default. */
+  readonly workerId?: string;
+  /** Clock for schedules, leases and auto-disable (tests move it forward). */
+  readonly now?: () => number;
+  /** Jitter source, in [0, 1). */
+  readonly random?: () => number;
+  readonly idlePollMs?: number;
+  /** PEM certificates trusted for destinations besides the system's (receivers behind a private CA). */
+  readonly extraCa?: string;
+  /** Added to the destination's timeout to make the lease; tests shorten it to see dead workers' leases expire. */
+  readonly leaseMarginMs?: number;
+}
+
+export interface DeliveryWorker {
+  readonly id: string;
+  /** Look for due deliveries now (the API calls it after an ingest). */
+  poke(): void;
+  /** Stops claiming, waits for in-flight sends to be recorded, closes the connection pools. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Claims due deliveries with a lease, sends them, records every attempt and schedules the next.
+ * Up to `workerConcurrency` sends at once; per-destination `max_concurrency` is applied when claiming.
+ */
+export function startDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWorker {
+  const { config, logger } = options;
+  const id = options.workerId ?? `${os.hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  const now = options.now ?? Date.now;
+  const random = options.random ?? Math.random;
+  const idlePollMs = options.idlePollMs ?? IDLE_POLL_MS;
+  const signer = options.signer ?? unsignedRequestSigner;
+  const outbox = new OutboxRepository(options.db, options.dialect, options.cipher);
+  const attempts = new AttemptRepository(options.db, options.cipher, options.hooks);
+  const recorder = new AttemptRecorder(attempts);
+  const sender = new HttpSender(AddressPolicy.from(config.allowPrivateDestinations), config.allowHttpDestinations, options.extraCa);
+  const log = logger.child({ worker: id });
+  const refillAt = Math.max(1, Math.ceil(config.workerConcurrency / REFILL_FRACTION));
+
+  const inFlight = new Set<Promise<void>>();
+  let stopping = false;
+  // Set by poke() (new work somewhere) and by the idle timer: claim even if only one slot is free.
+  let claimAny = true;
+  let woken = false;
+  let wake: (() => void) | undefined;
+
+  const wakeUp = (): void => {
+    woken = true;
+    wake?.();
+  };
+  const poke = (): void => {
+    claimAny = true;
+    wakeUp();
+  };
+
+  /** Waits until woken or `ms` pass; a timeout counts as a reason to claim. */
+  const pause = (ms: number): Promise<void> => {
+    if (woken || stopping) {
+      woken = false;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => {
+      const done = (timedOut: boolean): void => {
+        clearTimeout(timer);
+        wake = undefined;
+        woken = false;
+        if (timedOut) claimAny = true;
+        resolve();
+      };
+      const timer = setTimeout(() => done(true), ms);
+      wake = () => done(false);
+    });
+  };
+
+  async function send(claimed: ClaimedDelivery, material: SendMaterial | Error | undefined, startedAt: number): Promise<{ outcome: SendOutcome; bodySha256: string }> {
+    const internal = (detail: string): { outcome: SendOutcome; bodySha256: string } => ({
+      outcome: { statusCode: null, errorClass: 'internal', errorDetail: detail, responseHead: null, durationMs: 0 },
+      bodySha256: '',
+    });
+    if (material === undefined || material instanceof Error) {
+      log.error({ err: material, delivery: claimed.id }, 'stored payload or destination could not be read');
+      return internal('stored payload or destination could not be read');
+    }
+    const bodySha256 = createHash('sha256').update(material.body).digest('hex');
+    const timestamp = Math.floor(startedAt / 1000);
+    let signed: Record<string, string>;
+    try {
+      signed = await signer.sign({ webhookId: claimed.payloadId, timestamp, body: material.body });
+    } catch (err) {
+      log.error({ err, delivery: claimed.id }, 'signing the request failed');
+      return internal('signing failed');
+    }
+    const headers = forwardHeaders({ webhookId: claimed.payloadId, timestamp, custom: material.headers, signed });
+    const outcome = await sender.send({ url: material.url, headers, body: material.body, timeoutMs: claimed.timeoutMs });
+    return { outcome, bodySha256 };
+  }
+
+  async function attempt(claimed: ClaimedDelivery, material: SendMaterial | Error | undefined): Promise<void> {
+    if (claimed.lostLeaseOwner !== null) {
+      await attempts.recordLostAttempt(claimed, now()).catch((err: unknown) => log.error({ err, delivery: claimed.id }, 'recording a lost attempt failed'));
+    }
+    const startedAt = now();
+    const { outcome, bodySha256 } = await send(claimed, material, startedAt);
+    const result: AttemptResult = outcome.errorClass === null ? { kind: 'succeeded' } : outcome.statusCode === 410 ? { kind: 'gone' } : { kind: 'failed' };
+    const finishedAt = now();
+    const step = nextStep(result, claimed.attempt, config.retrySchedule, finishedAt, random);
+    const days = config.destinationDisableAfterDays;
+    const input: AttemptResultInput = {
+      claimed,
+      workerId: id,
+      startedAt,
+      durationMs: outcome.durationMs,
+      statusCode: outcome.statusCode,
+      errorClass: outcome.errorClass,
+      errorDetail: outcome.errorDetail,
+      responseHead: outcome.responseHead,
+      bodySha256,
+      step,
+      now: finishedAt,
+      disableFailingSince: finishedAt - days * DAY_MS,
+      disableReason: `failing continuously for ${days} days`,
+    };
+    let done: CompletionResult;
+    try {
+      done = await recorder.record(input);
+    } catch (err) {
+      log.error({ err, delivery: claimed.id }, 'recording the attempt failed; the lease will expire and the delivery be retried');
+      return;
+    }
+    if (done.leaseLost) log.warn({ delivery: claimed.id, attempt: claimed.attempt }, 'lease expired during the attempt; another worker took the delivery over');
+    if (done.destinationDisabled) log.warn({ destination: claimed.destinationId, tenant: claimed.tenantId }, 'destination disabled after failing continuously');
+    log.debug({ delivery: claimed.id, attempt: claimed.attempt, status: outcome.statusCode, errorClass: outcome.errorClass, next: step.status }, 'delivery attempt');
+  }
+
+  async function dispatch(claimed: ClaimedDelivery[]): Promise<void> {
+    let material: Map<string, SendMaterial | Error>;
+    try {
+      material = await outbox.loadMaterial(claimed);
+    } catch (err) {
+      log.error({ err, count: claimed.length }, 'loading claimed deliveries failed; their leases will expire');
+      return;
+    }
+    for (const c of claimed) {
+      const task: Promise<void> = attempt(c, material.get(c.id))
+        .catch((err: unknown) => log.error({ err, delivery: c.id }, 'delivery attempt failed unexpectedly'))
+        .finally(() => {
+          inFlight.delete(task);
+          wakeUp();
+        });
+      inFlight.add(task);
+    }
+  }
+
+  async function loop(): Promise<void> {
+    while (!stopping) {
+      const free = config.workerConcurrency - inFlight.size;
+      let backoff = idlePollMs;
+      // A finished send frees one slot; claiming for every single one would cost a claim query
+      // per delivery, so slots are refilled in batches unless there is news or nothing in flight.
+      if (free > 0 && (claimAny || free >= refillAt || inFlight.size === 0)) {
+        claimAny = false;
+        try {
+          const claimed = await outbox.claim(id, now(), free, options.leaseMarginMs);
+          if (claimed.length > 0) await dispatch(claimed);
+        } catch (err) {
+          log.error({ err }, 'claiming deliveries failed');
+          backoff = CLAIM_ERROR_BACKOFF_MS;
+        }
+      }
+      await pause(backoff);
+    }
+  }
+
+  const running = loop();
+  log.info({ concurrency: config.workerConcurrency }, 'delivery worker started');
+
+  return {
+    id,
+    poke,
+    async stop() {
+      stopping = true;
+      wakeUp();
+      await running;
+      await Promise.all([...inFlight]);
+      await sender.close();
+      log.info('delivery worker stopped');
+    },
+  };
+}

@@ -1,0 +1,171 @@
+import type { Kysely } from 'kysely';
+import type { RecordCipher, RecordContext } from '../crypto/record-cipher.js';
+import type { Database, DestinationsTable } from '../db/schema.js';
+
+/** What is sealed in `config_sealed`: the URL and custom headers may carry credentials. */
+export interface DestinationSecrets {
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+export interface Destination extends DestinationSecrets {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly eventTypes: readonly string[] | null;
+  readonly enabled: boolean;
+  readonly disabledReason: string | null;
+  readonly timeoutMs: number;
+  readonly maxConcurrency: number;
+  readonly failingSince: number | null;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+const COLUMNS = [
+  'id',
+  'tenant_id',
+  'config_sealed',
+  'event_types',
+  'enabled',
+  'disabled_reason',
+  'timeout_ms',
+  'max_concurrency',
+  'failing_since',
+  'created_at',
+  'updated_at',
+] as const;
+type Row = Pick<DestinationsTable, (typeof COLUMNS)[number]>;
+
+export function destinationConfigContext(tenantId: string, id: string): RecordContext {
+  return { tenant: tenantId, table: 'destinations', id, field: 'config' };
+}
+
+/** Destinations of a tenant. Every query takes the tenant id; URL and headers are sealed here and nowhere else. */
+export class DestinationRepository {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly cipher: RecordCipher,
+  ) {}
+
+  async insert(d: Destination): Promise<void> {
+    await this.db
+      .insertInto('destinations')
+      .values({
+        id: d.id,
+        tenant_id: d.tenantId,
+        config_sealed: await this.seal(d.tenantId, d.id, d),
+        event_types: d.eventTypes === null ? null : JSON.stringify(d.eventTypes),
+        enabled: d.enabled ? 1 : 0,
+        timeout_ms: d.timeoutMs,
+        max_concurrency: d.maxConcurrency,
+        failing_since: d.failingSince,
+        disabled_reason: d.disabledReason,
+        created_at: d.createdAt,
+        updated_at: d.updatedAt,
+        deleted_at: null,
+      })
+      .execute();
+  }
+
+  async find(tenantId: string, id: string): Promise<Destination | undefined> {
+    const row = await this.db
+      .selectFrom('destinations')
+      .select(COLUMNS)
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', id)
+      .where('deleted_at', 'is', null)
+      .executeTakeFirst();
+    return row && this.toDestination(row);
+  }
+
+  /** In id (creation) order, after the cursor id. */
+  async list(tenantId: string, page: { after: string | undefined; limit: number }): Promise<Destination[]> {
+    let query = this.db.selectFrom('destinations').select(COLUMNS).where('tenant_id', '=', tenantId).where('deleted_at', 'is', null);
+    if (page.after !== undefined) query = query.where('id', '>', page.after);
+    const rows = await query.orderBy('id').limit(page.limit).execute();
+    return Promise.all(rows.map((row) => this.toDestination(row)));
+  }
+
+  /**
+   * Writes the whole destination back (the service merged the change). Re-enabling makes its
+   * queued deliveries due at once, in the same transaction.
+   */
+  async update(d: Destination, options: { resumeQueue: boolean }): Promise<void> {
+    const configSealed = await this.seal(d.tenantId, d.id, d);
+    await this.db.transaction().execute(async (tx) => {
+      await tx
+        .updateTable('destinations')
+        .set({
+          config_sealed: configSealed,
+          event_types: d.eventTypes === null ? null : JSON.stringify(d.eventTypes),
+          enabled: d.enabled ? 1 : 0,
+          disabled_reason: d.disabledReason,
+          timeout_ms: d.timeoutMs,
+          max_concurrency: d.maxConcurrency,
+          failing_since: d.failingSince,
+          updated_at: d.updatedAt,
+        })
+        .where('tenant_id', '=', d.tenantId)
+        .where('id', '=', d.id)
+        .where('deleted_at', 'is', null)
+        .execute();
+      if (options.resumeQueue) {
+        await tx
+          .updateTable('deliveries')
+          .set({ next_attempt_at: d.updatedAt, updated_at: d.updatedAt })
+          .where('tenant_id', '=', d.tenantId)
+          .where('destination_id', '=', d.id)
+          .where('status', '=', 'pending')
+          .where('next_attempt_at', '>', d.updatedAt)
+          .execute();
+      }
+    });
+  }
+
+  /**
+   * Soft delete (deliveries keep referring to it); its pending deliveries are stopped. Returns
+   * false when there was no such destination.
+   */
+  async delete(tenantId: string, id: string, now: number): Promise<boolean> {
+    return this.db.transaction().execute(async (tx) => {
+      const result = await tx
+        .updateTable('destinations')
+        .set({ deleted_at: now, enabled: 0, updated_at: now })
+        .where('tenant_id', '=', tenantId)
+        .where('id', '=', id)
+        .where('deleted_at', 'is', null)
+        .executeTakeFirst();
+      if (Number(result.numUpdatedRows) === 0) return false;
+      await tx
+        .updateTable('deliveries')
+        .set({ status: 'stopped', last_error: 'destination deleted', completed_at: now, updated_at: now })
+        .where('tenant_id', '=', tenantId)
+        .where('destination_id', '=', id)
+        .where('status', '=', 'pending')
+        .execute();
+      return true;
+    });
+  }
+
+  private seal(tenantId: string, id: string, secrets: DestinationSecrets): Promise<Buffer> {
+    return this.cipher.encryptJson({ url: secrets.url, headers: secrets.headers }, destinationConfigContext(tenantId, id));
+  }
+
+  private async toDestination(row: Row): Promise<Destination> {
+    const secrets = await this.cipher.decryptJson<DestinationSecrets>(Buffer.from(row.config_sealed), destinationConfigContext(row.tenant_id, row.id));
+    return {
+      id: row.id,
+      tenantId: row.tenant_id,
+      url: secrets.url,
+      headers: secrets.headers,
+      eventTypes: row.event_types === null ? null : (JSON.parse(row.event_types) as string[]),
+      enabled: row.enabled === 1,
+      disabledReason: row.disabled_reason,
+      timeoutMs: row.timeout_ms,
+      maxConcurrency: row.max_concurrency,
+      failingSince: row.failing_since,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    };
+  }
+}

@@ -1,0 +1,138 @@
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { authOf, requireScope } from '../identity/auth.plugin.js';
+import type { DeliveryApiDeps } from './delivery-api.deps.js';
+import { DeliveryRepository } from './delivery.repository.js';
+import { DestinationRepository, type Destination } from './destination.repository.js';
+import { DestinationService, MAX_URL_LENGTH } from './destination.service.js';
+import { MAX_CUSTOM_HEADERS } from './forwarded-request.js';
+
+const ULID = '[0-9A-HJKMNP-TV-Z]{26}';
+const MAX_PAGE = 100;
+/** Request timeouts a destination may choose: long enough for slow receivers, short enough to keep leases short. */
+const MIN_TIMEOUT_MS = 1_000;
+const MAX_TIMEOUT_MS = 300_000;
+const MAX_DESTINATION_CONCURRENCY = 100;
+
+const IdParams = Type.Object({ id: Type.String({ pattern: `^dst_${ULID}$` }) });
+// One JSON type list rather than anyOf: Fastify's type coercion could otherwise rewrite a null into an array.
+const EventTypes = Type.Unsafe<string[] | null>({
+  type: ['array', 'null'],
+  items: { type: 'string', pattern: '^[a-z][a-z0-9_.-]{0,99}$' },
+  maxItems: 50,
+  uniqueItems: true,
+});
+const fields = {
+  url: Type.String({ minLength: 1, maxLength: MAX_URL_LENGTH }),
+  event_types: Type.Optional(EventTypes),
+  enabled: Type.Optional(Type.Boolean()),
+  headers: Type.Optional(Type.Record(Type.String(), Type.String({ maxLength: 4_096 }), { maxProperties: MAX_CUSTOM_HEADERS })),
+  timeout_ms: Type.Optional(Type.Integer({ minimum: MIN_TIMEOUT_MS, maximum: MAX_TIMEOUT_MS })),
+  max_concurrency: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_DESTINATION_CONCURRENCY })),
+};
+const CreateBody = Type.Object(fields, { additionalProperties: false });
+const PatchBody = Type.Object({ ...fields, url: Type.Optional(fields.url) }, { additionalProperties: false, minProperties: 1 });
+const ListQuery = Type.Object({
+  cursor: Type.Optional(Type.String({ pattern: `^dst_${ULID}$` })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: 50 })),
+});
+const ReplayBody = Type.Object(
+  { from: Type.String({ format: 'date-time' }), to: Type.String({ format: 'date-time' }) },
+  { additionalProperties: false },
+);
+
+const NullableString = Type.Union([Type.String(), Type.Null()]);
+/** Header values may be credentials: only their names are ever shown. */
+const DestinationView = Type.Object({
+  id: Type.String(),
+  url: Type.String(),
+  event_types: Type.Union([Type.Array(Type.String()), Type.Null()]),
+  enabled: Type.Boolean(),
+  disabled_reason: NullableString,
+  header_names: Type.Array(Type.String()),
+  timeout_ms: Type.Integer(),
+  max_concurrency: Type.Integer(),
+  failing_since: NullableString,
+  created_at: Type.String(),
+  updated_at: Type.String(),
+});
+const ListView = Type.Object({ data: Type.Array(DestinationView), next_cursor: NullableString });
+
+function iso(t: number | null): string | null {
+  return t === null ? null : new Date(t).toISOString();
+}
+
+function view(d: Destination): Static<typeof DestinationView> {
+  return {
+    id: d.id,
+    url: d.url,
+    event_types: d.eventTypes === null ? null : [...d.eventTypes],
+    enabled: d.enabled,
+    disabled_reason: d.disabledReason,
+    header_names: Object.keys(d.headers),
+    timeout_ms: d.timeoutMs,
+    max_concurrency: d.maxConcurrency,
+    failing_since: iso(d.failingSince),
+    created_at: new Date(d.createdAt).toISOString(),
+    updated_at: new Date(d.updatedAt).toISOString(),
+  };
+}
+
+function toInput(body: Partial<Static<typeof CreateBody>>) {
+  return {
+    ...(body.url === undefined ? {} : { url: body.url }),
+    ...(body.event_types === undefined ? {} : { eventTypes: body.event_types }),
+    ...(body.enabled === undefined ? {} : { enabled: body.enabled }),
+    ...(body.headers === undefined ? {} : { headers: body.headers }),
+    ...(body.timeout_ms === undefined ? {} : { timeoutMs: body.timeout_ms }),
+    ...(body.max_concurrency === undefined ? {} : { maxConcurrency: body.max_concurrency }),
+  };
+}
+
+/** `/v1/destinations`: CRUD and bulk replay. Needs the destinations:manage scope. */
+export async function destinationRoutes(app: FastifyInstance, deps: DeliveryApiDeps): Promise<void> {
+  const destinations = new DestinationService(new DestinationRepository(deps.db, deps.cipher), new DeliveryRepository(deps.db, deps.cipher), deps);
+  const manage = { preHandler: requireScope('destinations:manage') };
+
+  app.post<{ Body: Static<typeof CreateBody> }>(
+    '/v1/destinations',
+    { ...manage, schema: { body: CreateBody, response: { 201: DestinationView } } },
+    async (request, reply) => {
+      const created = await destinations.create(authOf(request).tenantId, { ...toInput(request.body), url: request.body.url });
+      return reply.code(201).send(view(created));
+    },
+  );
+
+  app.get<{ Querystring: Static<typeof ListQuery> }>(
+    '/v1/destinations',
+    { ...manage, schema: { querystring: ListQuery, response: { 200: ListView } } },
+    async (request) => {
+      const limit = request.query.limit ?? 50;
+      const page = await destinations.list(authOf(request).tenantId, { after: request.query.cursor, limit });
+      return { data: page.map(view), next_cursor: page.length === limit ? (page[page.length - 1]?.id ?? null) : null };
+    },
+  );
+
+  app.get<{ Params: Static<typeof IdParams> }>(
+    '/v1/destinations/:id',
+    { ...manage, schema: { params: IdParams, response: { 200: DestinationView } } },
+    async (request) => view(await destinations.get(authOf(request).tenantId, request.params.id)),
+  );
+
+  app.patch<{ Params: Static<typeof IdParams>; Body: Static<typeof PatchBody> }>(
+    '/v1/destinations/:id',
+    { ...manage, schema: { params: IdParams, body: PatchBody, response: { 200: DestinationView } } },
+    async (request) => view(await destinations.update(authOf(request).tenantId, request.params.id, toInput(request.body))),
+  );
+
+  app.delete<{ Params: Static<typeof IdParams> }>('/v1/destinations/:id', { ...manage, schema: { params: IdParams } }, async (request, reply) => {
+    await destinations.delete(authOf(request).tenantId, request.params.id);
+    return reply.code(204).send();
+  });
+
+  app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof ReplayBody> }>(
+    '/v1/destinations/:id/replay',
+    { ...manage, schema: { params: IdParams, body: ReplayBody, response: { 200: Type.Object({ count: Type.Integer() }) } } },
+    async (request) => ({ count: await destinations.replay(authOf(request).tenantId, request.params.id, request.body) }),
+  );
+}

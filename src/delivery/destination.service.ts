@@ -1,0 +1,152 @@
+import { ulid } from 'ulid';
+import { SealpostError } from '../errors/sealpost-error.js';
+import type { DeliveryApiDeps } from './delivery-api.deps.js';
+import type { DeliveryRepository } from './delivery.repository.js';
+import type { Destination, DestinationRepository } from './destination.repository.js';
+import { validateCustomHeaders } from './forwarded-request.js';
+import { AddressPolicy, checkDestinationHost, systemResolver, type HostResolver } from './ssrf-guard.js';
+
+/** Longer URLs are not portable (many servers and proxies cap the request line near 8 KB, some at 2 KB). */
+export const MAX_URL_LENGTH = 2_048;
+export const DEFAULT_MAX_CONCURRENCY = 10;
+
+export interface DestinationInput {
+  readonly url: string;
+  readonly eventTypes?: readonly string[] | null;
+  readonly enabled?: boolean;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly timeoutMs?: number;
+  readonly maxConcurrency?: number;
+}
+
+export type DestinationPatch = Partial<DestinationInput>;
+
+function invalidUrl(message: string): SealpostError {
+  return new SealpostError('SP_ERR_DESTINATION_URL_INVALID', message);
+}
+
+function notFound(): SealpostError {
+  return new SealpostError('SP_ERR_RESOURCE_NOT_FOUND', 'No such destination');
+}
+
+/** The rules for destinations: what URL and headers are accepted, and what enabling or deleting one does to its queue. */
+export class DestinationService {
+  private readonly policy: AddressPolicy;
+  private readonly resolver: HostResolver;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly repository: DestinationRepository,
+    private readonly deliveries: DeliveryRepository,
+    private readonly deps: Pick<DeliveryApiDeps, 'config' | 'poke' | 'resolver' | 'now'>,
+  ) {
+    this.policy = AddressPolicy.from(deps.config.allowPrivateDestinations);
+    this.resolver = deps.resolver ?? systemResolver;
+    this.now = deps.now ?? Date.now;
+  }
+
+  /**
+   * A URL that may be saved: absolute, https (http only when the operator allows it), no
+   * user:password, and a host that is not (and does not resolve to) a refused address.
+   * Returns the normalised URL (WHATWG: `0x7f.1` becomes `127.0.0.1` before it is checked).
+   */
+  async checkUrl(raw: string): Promise<string> {
+    if (raw.length > MAX_URL_LENGTH) throw invalidUrl(`Destination URL is longer than ${MAX_URL_LENGTH} characters`);
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      throw invalidUrl('Destination URL is not a valid absolute URL');
+    }
+    if (url.protocol === 'http:' && !this.deps.config.allowHttpDestinations) {
+      throw invalidUrl('Destination URL must use https:// (plain http:// is not enabled on this server)');
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw invalidUrl('Destination URL must use https://');
+    if (url.username !== '' || url.password !== '') {
+      throw invalidUrl('Destination URL must not contain user:password; send credentials in a custom header such as Authorization');
+    }
+    if (url.hostname === '') throw invalidUrl('Destination URL has no host');
+    await checkDestinationHost(url.hostname, this.policy, this.resolver);
+    url.hash = '';
+    return url.href;
+  }
+
+  async create(tenantId: string, input: DestinationInput): Promise<Destination> {
+    const url = await this.checkUrl(input.url);
+    const headers = input.headers ?? {};
+    validateCustomHeaders(headers);
+    const now = this.now();
+    const destination: Destination = {
+      id: `dst_${ulid()}`,
+      tenantId,
+      url,
+      headers,
+      eventTypes: input.eventTypes ?? null,
+      enabled: input.enabled ?? true,
+      disabledReason: input.enabled === false ? 'disabled by API' : null,
+      timeoutMs: input.timeoutMs ?? this.deps.config.deliveryTimeoutSeconds * 1000,
+      maxConcurrency: input.maxConcurrency ?? DEFAULT_MAX_CONCURRENCY,
+      failingSince: null,
+      createdAt: now,
+      updatedAt: now,
+    };
+    await this.repository.insert(destination);
+    return destination;
+  }
+
+  async get(tenantId: string, id: string): Promise<Destination> {
+    const found = await this.repository.find(tenantId, id);
+    if (!found) throw notFound();
+    return found;
+  }
+
+  list(tenantId: string, page: { after: string | undefined; limit: number }): Promise<Destination[]> {
+    return this.repository.list(tenantId, page);
+  }
+
+  /**
+   * Applies a partial change. Enabling a disabled destination clears its failure record and
+   * makes its queued deliveries due at once.
+   */
+  async update(tenantId: string, id: string, patch: DestinationPatch): Promise<Destination> {
+    const current = await this.get(tenantId, id);
+    const url = patch.url === undefined ? current.url : await this.checkUrl(patch.url);
+    const headers = patch.headers ?? current.headers;
+    if (patch.headers !== undefined) validateCustomHeaders(headers);
+    const enabled = patch.enabled ?? current.enabled;
+    const resumeQueue = enabled && !current.enabled;
+    const next: Destination = {
+      ...current,
+      url,
+      headers,
+      eventTypes: patch.eventTypes === undefined ? current.eventTypes : patch.eventTypes,
+      enabled,
+      disabledReason: enabled ? null : (current.disabledReason ?? 'disabled by API'),
+      failingSince: resumeQueue ? null : current.failingSince,
+      timeoutMs: patch.timeoutMs ?? current.timeoutMs,
+      maxConcurrency: patch.maxConcurrency ?? current.maxConcurrency,
+      updatedAt: this.now(),
+    };
+    await this.repository.update(next, { resumeQueue });
+    if (resumeQueue) this.deps.poke?.();
+    return next;
+  }
+
+  /** Deletes the destination and stops its pending deliveries. */
+  async delete(tenantId: string, id: string): Promise<void> {
+    if (!(await this.repository.delete(tenantId, id, this.now()))) throw notFound();
+  }
+
+  /** Re-queues the destination's dead and stopped deliveries created in [from, to). */
+  async replay(tenantId: string, id: string, range: { from: string; to: string }): Promise<number> {
+    const from = Date.parse(range.from);
+    const to = Date.parse(range.to);
+    if (!Number.isFinite(from) || !Number.isFinite(to) || from >= to) {
+      throw new SealpostError('SP_ERR_DELIVERY_REPLAY_RANGE_INVALID', '`from` and `to` must be ISO 8601 times with `from` before `to`');
+    }
+    await this.get(tenantId, id);
+    const count = await this.deliveries.replayRange(tenantId, id, { from, to }, this.now());
+    if (count > 0) this.deps.poke?.();
+    return count;
+  }
+}

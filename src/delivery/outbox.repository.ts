@@ -1,0 +1,253 @@
+import { sql, type Kysely, type RawBuilder } from 'kysely';
+import { ulid } from 'ulid';
+import type { RecordCipher } from '../crypto/record-cipher.js';
+import type { Dialect } from '../db/database.js';
+import type { Database } from '../db/schema.js';
+import { destinationConfigContext, type DestinationSecrets } from './destination.repository.js';
+
+/**
+ * The worker looks at this many of the earliest due deliveries per claim, so one destination's
+ * backlog cannot make a claim scan the whole table; destinations already at their concurrency
+ * limit are left out before the cut.
+ */
+const CLAIM_SCAN_ROWS = 500;
+/**
+ * A lease lasts the destination's request timeout plus this margin (decrypting, recording the
+ * attempt), so a live worker never loses its lease mid-send and a dead worker's claims come
+ * back soon after.
+ */
+export const LEASE_MARGIN_MS = 30_000;
+
+/**
+ * Writes one pending delivery per enabled destination of the tenant whose event filter matches,
+ * due at once. Called inside the ingest transaction (DESIGN §7: a payload is acknowledged only
+ * with its outbox rows). Returns how many were written.
+ */
+export async function enqueueDeliveries(
+  tx: Kysely<Database>,
+  input: { tenantId: string; payloadId: string; type: string; now: number },
+): Promise<number> {
+  const destinations = await tx
+    .selectFrom('destinations')
+    .select(['id', 'event_types'])
+    .where('tenant_id', '=', input.tenantId)
+    .where('enabled', '=', 1)
+    .where('deleted_at', 'is', null)
+    .execute();
+  const matching = destinations.filter((d) => d.event_types === null || (JSON.parse(d.event_types) as string[]).includes(input.type));
+  if (matching.length === 0) return 0;
+  await tx
+    .insertInto('deliveries')
+    .values(
+      matching.map((d) => ({
+        id: `dlv_${ulid()}`,
+        tenant_id: input.tenantId,
+        payload_id: input.payloadId,
+        destination_id: d.id,
+        status: 'pending' as const,
+        attempts: 0,
+        next_attempt_at: input.now,
+        lease_owner: null,
+        lease_expires_at: null,
+        last_status_code: null,
+        last_error: null,
+        created_at: input.now,
+        updated_at: input.now,
+        completed_at: null,
+      })),
+    )
+    .execute();
+  return matching.length;
+}
+
+/** A delivery leased to this worker. `attempt` is the number of the attempt it is about to make. */
+export interface ClaimedDelivery {
+  readonly id: string;
+  readonly tenantId: string;
+  readonly payloadId: string;
+  readonly destinationId: string;
+  readonly attempt: number;
+  readonly timeoutMs: number;
+  readonly failingSince: number | null;
+  /** Set when the previous lease expired unreleased: that worker died mid-attempt. */
+  readonly lostLeaseOwner: string | null;
+}
+
+export interface SendMaterial extends DestinationSecrets {
+  /** The canonical envelope bytes, exactly as stored. */
+  readonly body: Buffer;
+}
+
+interface ClaimRow {
+  id: string;
+  tenant_id: string;
+  payload_id: string;
+  destination_id: string;
+  attempts: number;
+  prev_owner: string | null;
+  timeout_ms: number;
+  failing_since: number | null;
+}
+
+interface LeaseRequest {
+  readonly workerId: string;
+  readonly now: number;
+  readonly limit: number;
+  readonly marginMs: number;
+}
+
+function bigint(value: number): RawBuilder<number> {
+  // PostgreSQL would otherwise type the parameter after the int4 column it meets first.
+  return sql<number>`cast(${value} as bigint)`;
+}
+
+/**
+ * Due, unleased deliveries of enabled destinations, ranked per destination so that no
+ * destination gets more than its max_concurrency minus the leases it already has (any worker's).
+ */
+function rankedDue(now: number): RawBuilder<unknown> {
+  const t = bigint(now);
+  return sql`
+    active as (
+      select destination_id, count(*) as n from deliveries
+      where status = 'pending' and next_attempt_at <= ${t} and lease_owner is not null and lease_expires_at >= ${t}
+      group by destination_id
+    ),
+    due as (
+      select d.id, d.destination_id, d.next_attempt_at, ds.max_concurrency - coalesce(a.n, 0) as capacity
+      from deliveries d
+      join destinations ds on ds.id = d.destination_id
+      left join active a on a.destination_id = d.destination_id
+      where d.status = 'pending' and d.next_attempt_at <= ${t}
+        and (d.lease_expires_at is null or d.lease_expires_at < ${t})
+        and ds.enabled = 1 and ds.deleted_at is null
+        and coalesce(a.n, 0) < ds.max_concurrency
+      order by d.next_attempt_at
+      limit ${CLAIM_SCAN_ROWS}
+    ),
+    ranked as (
+      select id, next_attempt_at, capacity,
+        row_number() over (partition by destination_id order by next_attempt_at, id) as rn
+      from due
+    )`;
+}
+
+/** The worker's side of the outbox: claim with a lease, load what to send. */
+export class OutboxRepository {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: Dialect,
+    private readonly cipher: RecordCipher,
+  ) {}
+
+  /**
+   * Leases up to `limit` due deliveries to `workerId` and counts the attempt. PostgreSQL: one
+   * statement whose candidate rows are locked `FOR UPDATE SKIP LOCKED`, so concurrent workers
+   * pass each other by. SQLite: the same inside one immediate (write-locked) transaction.
+   */
+  async claim(workerId: string, now: number, limit: number, leaseMarginMs = LEASE_MARGIN_MS): Promise<ClaimedDelivery[]> {
+    if (limit <= 0) return [];
+    const lease = { workerId, now, limit, marginMs: leaseMarginMs };
+    const rows = this.dialect === 'postgres' ? await this.claimPostgres(lease) : await this.claimSqlite(lease);
+    return rows.map((r) => ({
+      id: r.id,
+      tenantId: r.tenant_id,
+      payloadId: r.payload_id,
+      destinationId: r.destination_id,
+      attempt: Number(r.attempts),
+      timeoutMs: Number(r.timeout_ms),
+      failingSince: r.failing_since === null ? null : Number(r.failing_since),
+      lostLeaseOwner: r.prev_owner,
+    }));
+  }
+
+  private async claimPostgres({ workerId, now, limit, marginMs }: LeaseRequest): Promise<ClaimRow[]> {
+    const t = bigint(now);
+    const result = await sql<ClaimRow>`
+      with ${rankedDue(now)},
+      picked as (
+        select d.id, d.lease_owner as prev_owner
+        from deliveries d join ranked r on r.id = d.id
+        where r.rn <= r.capacity and d.status = 'pending'
+          and (d.lease_expires_at is null or d.lease_expires_at < ${t})
+        order by r.next_attempt_at
+        limit ${limit}
+        for update of d skip locked
+      )
+      update deliveries
+      set lease_owner = ${workerId}, lease_expires_at = ${t} + ds.timeout_ms + ${marginMs},
+          attempts = deliveries.attempts + 1, updated_at = ${t}
+      from picked, destinations ds
+      where deliveries.id = picked.id and ds.id = deliveries.destination_id
+      returning deliveries.id, deliveries.tenant_id, deliveries.payload_id, deliveries.destination_id,
+        deliveries.attempts, picked.prev_owner, ds.timeout_ms, ds.failing_since`.execute(this.db);
+    return result.rows;
+  }
+
+  private async claimSqlite({ workerId, now, limit, marginMs }: LeaseRequest): Promise<ClaimRow[]> {
+    return this.db.connection().execute(async (conn) => {
+      // BEGIN IMMEDIATE takes the write lock first, so a reader cannot fail to upgrade (SQLITE_BUSY).
+      await sql`begin immediate`.execute(conn);
+      try {
+        const picked = await sql<ClaimRow>`
+          with ${rankedDue(now)}
+          select d.id, d.tenant_id, d.payload_id, d.destination_id, d.attempts + 1 as attempts,
+            d.lease_owner as prev_owner, ds.timeout_ms, ds.failing_since
+          from ranked r
+          join deliveries d on d.id = r.id
+          join destinations ds on ds.id = d.destination_id
+          where r.rn <= r.capacity
+          order by r.next_attempt_at
+          limit ${limit}`.execute(conn);
+        const ids = picked.rows.map((r) => r.id);
+        if (ids.length > 0) {
+          await sql`
+            update deliveries
+            set lease_owner = ${workerId},
+                lease_expires_at = ${now} + (select timeout_ms from destinations ds where ds.id = deliveries.destination_id) + ${marginMs},
+                attempts = attempts + 1, updated_at = ${now}
+            where id in (${sql.join(ids)})`.execute(conn);
+        }
+        await sql`commit`.execute(conn);
+        return picked.rows;
+      } catch (err) {
+        await sql`rollback`.execute(conn).catch(() => undefined);
+        throw err;
+      }
+    });
+  }
+
+  /**
+   * Decrypted envelope bytes, URL and headers for claimed deliveries, by delivery id; an Error
+   * for a row that cannot be decrypted, so one bad row does not hold up the others.
+   */
+  async loadMaterial(claimed: readonly ClaimedDelivery[]): Promise<Map<string, SendMaterial | Error>> {
+    const material = new Map<string, SendMaterial | Error>();
+    if (claimed.length === 0) return material;
+    const rows = await this.db
+      .selectFrom('deliveries as d')
+      .innerJoin('payloads as p', 'p.id', 'd.payload_id')
+      .innerJoin('destinations as ds', 'ds.id', 'd.destination_id')
+      .select(['d.id', 'd.tenant_id', 'd.payload_id', 'd.destination_id', 'p.envelope_sealed', 'ds.config_sealed'])
+      .where('d.id', 'in', claimed.map((c) => c.id))
+      .execute();
+    for (const row of rows) {
+      try {
+        const body = await this.cipher.decrypt(Buffer.from(row.envelope_sealed), {
+          tenant: row.tenant_id,
+          table: 'payloads',
+          id: row.payload_id,
+          field: 'envelope',
+        });
+        const secrets = await this.cipher.decryptJson<DestinationSecrets>(
+          Buffer.from(row.config_sealed),
+          destinationConfigContext(row.tenant_id, row.destination_id),
+        );
+        material.set(row.id, { body, url: secrets.url, headers: secrets.headers });
+      } catch (err) {
+        material.set(row.id, err instanceof Error ? err : new Error(String(err)));
+      }
+    }
+    return material;
+  }
+}

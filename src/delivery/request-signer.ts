@@ -1,0 +1,44 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/schema.js';
+
+/**
+ * The one place forwarded requests are signed (DESIGN §4). Called afresh for every attempt with
+ * that attempt's time; returns the headers to add (`webhook-signature`, `sealpost-key-id`).
+ * Custom destination headers can never override them.
+ */
+export interface RequestSigner {
+  sign(input: { webhookId: string; /** unix seconds */ timestamp: number; body: Buffer }): Promise<Record<string, string>>;
+}
+
+/** Until the signing issue lands: requests go out without a signature. */
+export const unsignedRequestSigner: RequestSigner = {
+  sign: async () => ({}),
+};
+
+export interface DeliverySucceededInfo {
+  readonly tenantId: string;
+  readonly payloadId: string;
+  readonly deliveryId: string;
+  readonly destinationId: string;
+  readonly attempt: number;
+  readonly statusCode: number;
+  /** Hex SHA-256 of the forwarded body (the canonical envelope). */
+  readonly bodySha256: string;
+}
+
+export interface DestinationDisabledInfo {
+  readonly tenantId: string;
+  readonly destinationId: string;
+  readonly reason: string;
+}
+
+/**
+ * Callbacks run inside the delivery engine's own transactions, so what they write (receipts,
+ * audit events) commits or rolls back together with the state change they describe.
+ */
+export interface DeliveryHooks {
+  /** Inside the transaction that marks the delivery succeeded. */
+  onSucceeded?(tx: Kysely<Database>, info: DeliverySucceededInfo): Promise<void>;
+  /** Inside the transaction that disables a continuously failing destination. */
+  onDestinationDisabled?(tx: Kysely<Database>, info: DestinationDisabledInfo): Promise<void>;
+}

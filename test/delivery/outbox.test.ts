@@ -1,0 +1,61 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DestinationRepository } from '../../src/delivery/destination.repository.js';
+import { enqueueDeliveries } from '../../src/delivery/outbox.repository.js';
+import { testDialects } from '../support/test-database.js';
+import { openDeliveryFixture, type DeliveryFixture } from './delivery-fixture.js';
+
+describe.each(testDialects())('outbox on %s', (dialect) => {
+  let fx: DeliveryFixture;
+
+  beforeAll(async () => {
+    fx = await openDeliveryFixture(dialect);
+  });
+  afterAll(async () => {
+    await fx.dispose();
+  });
+
+  it('writes one pending, due delivery per enabled, live, matching destination of the tenant only', async () => {
+    const tenant = await fx.tenant();
+    const other = await fx.tenant();
+    const all = await fx.destination(tenant, { url: 'https://a.example/' });
+    const payloadsOnly = await fx.destination(tenant, { url: 'https://b.example/', eventTypes: ['payload.received'] });
+    await fx.destination(tenant, { url: 'https://c.example/', eventTypes: ['email.received'] });
+    await fx.destination(tenant, { url: 'https://d.example/', enabled: false });
+    const deleted = await fx.destination(tenant, { url: 'https://e.example/' });
+    await new DestinationRepository(fx.handle.db, fx.cipher).delete(tenant, deleted.id, Date.now());
+    await fx.destination(other, { url: 'https://f.example/' });
+
+    const stored = await fx.payload(tenant);
+    const now = 1_900_000_000_000;
+    const count = await fx.handle.db.transaction().execute((tx) => enqueueDeliveries(tx, { tenantId: tenant, payloadId: stored.id, type: 'payload.received', now }));
+    expect(count).toBe(2);
+    const rows = await fx.handle.db.selectFrom('deliveries').selectAll().where('payload_id', '=', stored.id).execute();
+    expect(new Set(rows.map((r) => r.destination_id))).toEqual(new Set([all.id, payloadsOnly.id]));
+    for (const r of rows) {
+      expect(r).toMatchObject({ tenant_id: tenant, status: 'pending', attempts: 0, next_attempt_at: now, lease_owner: null, created_at: now });
+      expect(r.id).toMatch(/^dlv_[0-9A-HJKMNP-TV-Z]{26}$/);
+    }
+  });
+
+  it('writes nothing when the ingest transaction rolls back', async () => {
+    const tenant = await fx.tenant();
+    await fx.destination(tenant, { url: 'https://a.example/' });
+    const stored = await fx.payload(tenant);
+    await expect(
+      fx.handle.db.transaction().execute(async (tx) => {
+        await enqueueDeliveries(tx, { tenantId: tenant, payloadId: stored.id, type: 'payload.received', now: Date.now() });
+        throw new Error('ingest failed');
+      }),
+    ).rejects.toThrow('ingest failed');
+    expect(await fx.handle.db.selectFrom('deliveries').select('id').where('payload_id', '=', stored.id).execute()).toEqual([]);
+  });
+
+  it('stops pending deliveries when their destination is deleted', async () => {
+    const tenant = await fx.tenant();
+    const d = await fx.destination(tenant, { url: 'https://a.example/' });
+    const sent = await fx.ingest(tenant);
+    await new DestinationRepository(fx.handle.db, fx.cipher).delete(tenant, d.id, Date.now());
+    const row = await fx.handle.db.selectFrom('deliveries').select(['status', 'last_error']).where('payload_id', '=', sent.id).executeTakeFirstOrThrow();
+    expect(row).toEqual({ status: 'stopped', last_error: 'destination deleted' });
+  });
+});
