@@ -5,7 +5,7 @@ import { logKeyRoutes } from '../audit/log-key.routes.js';
 import { SealpostError } from '../errors/sealpost-error.js';
 import { ApiKeyRepository } from '../identity/api-key.repository.js';
 import { apiKeyRoutes } from '../identity/api-key.routes.js';
-import { ApiKeyService } from '../identity/api-key.service.js';
+import { ApiKeyService, type AuditSink } from '../identity/api-key.service.js';
 import { authenticateHook, authOf } from '../identity/auth.plugin.js';
 import { PayloadRepository } from '../ingest/payload.repository.js';
 import { payloadRoutes } from '../ingest/payload.routes.js';
@@ -33,7 +33,10 @@ function rateLimited(seconds: number): SealpostError {
 /** Mounts the authenticated `/v1` API on the HTTPS server. */
 export async function registerApi(app: FastifyInstance, context: AppContext, options: ApiOptions): Promise<ApiServices> {
   const { db } = context.database;
-  const keys = new ApiKeyService(new ApiKeyRepository(db));
+  const audit: AuditSink = async (tx, event) => {
+    await context.audit.log.append(tx, { time: new Date().toISOString(), ...event });
+  };
+  const keys = new ApiKeyService(new ApiKeyRepository(db), Date.now, { db, audit });
   const repository = new PayloadRepository(db, context.cipher);
   const base = options.publicUrl.replace(/\/$/, '');
   const payloads = new PayloadService(context.committer, repository, options.ingestHooks, (id) => `${base}/v1/attachments/${id}`);

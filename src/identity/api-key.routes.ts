@@ -41,7 +41,8 @@ export async function apiKeyRoutes(app: FastifyInstance, deps: { keys: ApiKeySer
 
   app.post<{ Body: Static<typeof CreateBody> }>('/v1/api-keys', { ...manage, schema: { body: CreateBody } }, async (request, reply) => {
     const expiresAt = request.body.expires_at ? Date.parse(request.body.expires_at) : null;
-    const issued = await deps.keys.issue(authOf(request).tenantId, { name: request.body.name, scopes: request.body.scopes, expiresAt });
+    const auth = authOf(request);
+    const issued = await deps.keys.issueAudited(auth.tenantId, { name: request.body.name, scopes: request.body.scopes, expiresAt }, { type: 'api_key', id: auth.prefix });
     return reply.code(201).send({ ...view(issued.record, Date.now()), api_key: issued.token });
   });
 
@@ -51,7 +52,8 @@ export async function apiKeyRoutes(app: FastifyInstance, deps: { keys: ApiKeySer
   });
 
   app.delete<{ Params: Static<typeof IdParams> }>('/v1/api-keys/:id', { ...manage, schema: { params: IdParams } }, async (request, reply) => {
-    await deps.keys.revoke(authOf(request).tenantId, request.params.id);
+    const auth = authOf(request);
+    await deps.keys.revoke(auth.tenantId, request.params.id, { type: 'api_key', id: auth.prefix });
     return reply.code(204).send();
   });
 
@@ -59,8 +61,9 @@ export async function apiKeyRoutes(app: FastifyInstance, deps: { keys: ApiKeySer
     '/v1/api-keys/:id/rotate',
     { ...manage, schema: { params: IdParams, body: Type.Optional(RotateBody) } },
     async (request, reply) => {
-      const tenantId = authOf(request).tenantId;
-      const successor = await deps.keys.rotate(tenantId, request.params.id, request.body?.overlap_days ?? DEFAULT_ROTATION_OVERLAP_DAYS);
+      const auth = authOf(request);
+      const tenantId = auth.tenantId;
+      const successor = await deps.keys.rotate(tenantId, request.params.id, request.body?.overlap_days ?? DEFAULT_ROTATION_OVERLAP_DAYS, { type: 'api_key', id: auth.prefix });
       const previous = await deps.keys.get(tenantId, request.params.id);
       return reply.code(201).send({ ...view(successor.record, Date.now()), api_key: successor.token, previous: view(previous, Date.now()) });
     },

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import { ulid } from 'ulid';
+import type { AuditEvent } from '../audit/audit-event.js';
 import type { Database } from '../db/schema.js';
 import { SealpostError } from '../errors/sealpost-error.js';
 import { generateApiKey, parseApiKey, secretMatches } from './api-key.format.js';
@@ -32,13 +33,39 @@ export function keyAgeWarning(record: Pick<ApiKeyRecord, 'createdAt'>, now: numb
   return now - record.createdAt > KEY_AGE_WARNING_DAYS * DAY_MS;
 }
 
+/** Writes an audit event inside the caller's transaction (src/audit/audit-log.ts AuditLog.append). */
+export type AuditSink = (tx: Kysely<Database>, event: Omit<AuditEvent, 'time'>) => Promise<void>;
+
+/** Who asked for a key change: the calling key's prefix, or the CLI. */
+export type KeyActor = AuditEvent['actor'];
+
 export class ApiKeyService {
   private readonly lastTouched = new Map<string, number>();
 
   constructor(
     private readonly repository: ApiKeyRepository,
     private readonly now: () => number = Date.now,
+    /** With both set, key changes and their audit events commit together or not at all. */
+    private readonly audited?: { db: Kysely<Database>; audit: AuditSink },
   ) {}
+
+  private async write<T>(work: (tx: Kysely<Database> | undefined) => Promise<T>, event: (result: T) => Omit<AuditEvent, 'time'>): Promise<T> {
+    const audited = this.audited;
+    if (!audited) return work(undefined);
+    return audited.db.transaction().execute(async (tx) => {
+      const result = await work(tx);
+      await audited.audit(tx, event(result));
+      return result;
+    });
+  }
+
+  /** `issue`, recorded as `api_key.created` in the same transaction. */
+  issueAudited(tenantId: string, input: { name: string; scopes: readonly Scope[]; expiresAt?: number | null }, actor: KeyActor): Promise<IssuedKey> {
+    return this.write(
+      (tx) => this.issue(tenantId, input, tx),
+      (issued) => ({ tenant: tenantId, actor, action: 'api_key.created', resource: issued.record.id, details: { prefix: issued.record.prefix, scopes: [...issued.record.scopes] } }),
+    );
+  }
 
   async issue(
     tenantId: string,
@@ -95,16 +122,19 @@ export class ApiKeyService {
     return record;
   }
 
-  async revoke(tenantId: string, id: string): Promise<void> {
+  async revoke(tenantId: string, id: string, actor: KeyActor = { type: 'system', id: 'sealpost' }): Promise<void> {
     await this.get(tenantId, id);
-    await this.repository.revoke(tenantId, id, this.now());
+    await this.write(
+      (tx) => this.repository.revoke(tenantId, id, this.now(), tx),
+      () => ({ tenant: tenantId, actor, action: 'api_key.revoked', resource: id }),
+    );
   }
 
   /**
    * Issues a successor with the same name and scopes; the old key keeps working for the
    * overlap (default 7 days, at most 90) so deployments can switch without downtime.
    */
-  async rotate(tenantId: string, id: string, overlapDays = DEFAULT_ROTATION_OVERLAP_DAYS): Promise<IssuedKey> {
+  async rotate(tenantId: string, id: string, overlapDays = DEFAULT_ROTATION_OVERLAP_DAYS, actor: KeyActor = { type: 'system', id: 'sealpost' }): Promise<IssuedKey> {
     if (!Number.isInteger(overlapDays) || overlapDays < 0 || overlapDays > MAX_ROTATION_OVERLAP_DAYS) {
       throw new SealpostError('SP_ERR_HTTP_BAD_REQUEST', `overlap_days must be an integer from 0 to ${MAX_ROTATION_OVERLAP_DAYS}`);
     }
@@ -112,8 +142,13 @@ export class ApiKeyService {
     if (old.revokedAt !== null || (old.expiresAt !== null && old.expiresAt <= this.now())) {
       throw new SealpostError('SP_ERR_RESOURCE_NOT_FOUND', 'No such active API key');
     }
-    const successor = await this.issue(tenantId, { name: old.name, scopes: old.scopes, expiresAt: null, rotatedFrom: old.id });
-    await this.repository.expireBy(tenantId, id, this.now() + overlapDays * DAY_MS);
-    return successor;
+    return this.write(
+      async (tx) => {
+        const successor = await this.issue(tenantId, { name: old.name, scopes: old.scopes, expiresAt: null, rotatedFrom: old.id }, tx);
+        await this.repository.expireBy(tenantId, id, this.now() + overlapDays * DAY_MS, tx);
+        return successor;
+      },
+      (successor) => ({ tenant: tenantId, actor, action: 'api_key.rotated', resource: id, details: { successor: successor.record.id, overlap_days: overlapDays } }),
+    );
   }
 }

@@ -83,6 +83,26 @@ describe.each(testDialects())('API keys and authentication on %s', (dialect) => 
     expect(list.data.find((k) => k.id === created.id)?.age_warning).toBe(true);
   });
 
+  it('records key changes and every API call in the audit log', async () => {
+    const created = (await (await app.fetch('/v1/api-keys', { method: 'POST', token: tenant.apiKey, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'audited', scopes: ['payloads:read'] }) })).json()) as { id: string; api_key: string };
+    await app.fetch(`/v1/api-keys/${created.id}/rotate`, { method: 'POST', token: tenant.apiKey, headers: { 'content-type': 'application/json' }, body: '{}' });
+    await app.fetch(`/v1/api-keys/${created.id}`, { method: 'DELETE', token: tenant.apiKey });
+    await app.fetch('/v1/payloads', { token: 'sp_live_wrong' });
+    const rows = async () =>
+      app.context.database.db.selectFrom('audit_events').select(['action', 'resource', 'tenant_id', 'actor_id', 'event']).orderBy('log_index').execute();
+    // The api.request events are written after each response; wait until the last one is in.
+    for (let i = 0; i < 100 && !(await rows()).some((r) => r.action === 'api.request' && r.tenant_id === null); i++) await new Promise((r) => setTimeout(r, 50));
+    const events = await rows();
+    const forKey = events.filter((e) => e.resource === created.id).map((e) => e.action);
+    expect(forKey).toEqual(expect.arrayContaining(['api_key.created', 'api_key.rotated', 'api_key.revoked']));
+    const keyEvent = events.find((e) => e.action === 'api_key.created' && e.resource === created.id)!;
+    expect(keyEvent.tenant_id).toBe(tenant.tenant);
+    expect(keyEvent.actor_id).toBe(/^sp_live_([a-z2-7]{12})_/.exec(tenant.apiKey)![1]);
+    expect(events.some((e) => e.action === 'api.request' && e.tenant_id === null)).toBe(true);
+    // No secret ever reaches the log.
+    for (const e of events) expect(e.event ?? '').not.toContain(created.api_key.slice(-43));
+  });
+
   it("cannot see or revoke another tenant's keys (404)", async () => {
     const other = await app.createTenant();
     const mine = (await (await app.fetch('/v1/api-keys', { token: tenant.apiKey })).json()) as { data: { id: string }[] };

@@ -44,7 +44,25 @@ export function registerStart(program: Command): void {
       try {
         if (runs('worker')) {
           const { db, dialect } = context.database;
-          worker = startDeliveryWorker({ db, dialect, cipher: context.cipher, config, logger });
+          worker = startDeliveryWorker({
+            db,
+            dialect,
+            cipher: context.cipher,
+            config,
+            logger,
+            hooks: {
+              onDestinationDisabled: async (tx, info) => {
+                await context.audit.log.append(tx, {
+                  time: new Date().toISOString(),
+                  tenant: info.tenantId,
+                  actor: { type: 'system', id: 'delivery-worker' },
+                  action: 'destination.disabled',
+                  resource: info.destinationId,
+                  details: { reason: info.reason },
+                });
+              },
+            },
+          });
         }
         const lines: string[] = [];
         if (runs('api')) {
