@@ -3,6 +3,11 @@ import { auditRequestsHook } from '../audit/audit-request.hook.js';
 import { auditRoutes } from '../audit/audit.routes.js';
 import { logKeyRoutes } from '../audit/log-key.routes.js';
 import { SealpostError } from '../errors/sealpost-error.js';
+import { acceptedReceiptHook } from '../receipts/receipt.hooks.js';
+import { jwksRoutes } from '../receipts/jwks.routes.js';
+import { auditedReceipts } from '../receipts/receipt-audit.js';
+import { receiptProofRoutes } from '../receipts/receipt-proof.routes.js';
+import { receiptRoutes } from '../receipts/receipt.routes.js';
 import { ApiKeyRepository } from '../identity/api-key.repository.js';
 import { apiKeyRoutes } from '../identity/api-key.routes.js';
 import { ApiKeyService, type AuditSink } from '../identity/api-key.service.js';
@@ -26,6 +31,17 @@ export interface ApiServices {
   readonly payloads: PayloadService;
 }
 
+/**
+ * The ingest service shared by the HTTPS API and the SMTP ingress: accepted receipts are signed
+ * and logged (receipt.issued) inside the ingest transaction.
+ */
+export function createPayloadService(context: AppContext, publicUrl: string, ingestHooks: IngestHooks): PayloadService {
+  const repository = new PayloadRepository(context.database.db, context.cipher);
+  const acceptedReceipt = auditedReceipts(acceptedReceiptHook(context.receipts.receipts), context.audit.log, context.receipts.repository);
+  const base = publicUrl.replace(/\/$/, '');
+  return new PayloadService(context.committer, repository, { acceptedReceipt, ...ingestHooks }, (id) => `${base}/v1/attachments/${id}`);
+}
+
 function rateLimited(seconds: number): SealpostError {
   return new SealpostError('SP_ERR_HTTP_RATE_LIMITED', `Rate limit exceeded; retry in ${seconds} s`, { logDetail: { retryAfter: seconds } });
 }
@@ -38,12 +54,12 @@ export async function registerApi(app: FastifyInstance, context: AppContext, opt
   };
   const keys = new ApiKeyService(new ApiKeyRepository(db), Date.now, { db, audit });
   const repository = new PayloadRepository(db, context.cipher);
-  const base = options.publicUrl.replace(/\/$/, '');
-  const payloads = new PayloadService(context.committer, repository, options.ingestHooks, (id) => `${base}/v1/attachments/${id}`);
+  const payloads = createPayloadService(context, options.publicUrl, options.ingestHooks);
   const perIp = new RateLimiter(context.config.rateLimitPerIp);
   const perKey = new RateLimiter(context.config.rateLimitPerKey);
 
   await app.register(logKeyRoutes, { keys: context.audit.keys });
+  await app.register(jwksRoutes, { keys: context.receipts.keys });
   await app.register(async (v1) => {
     // Every API call is audited, refused ones included (DESIGN §1, "every action ──► audit log").
     v1.addHook('onResponse', auditRequestsHook(context.audit.log, context.committer));
@@ -65,6 +81,8 @@ export async function registerApi(app: FastifyInstance, context: AppContext, opt
     await v1.register(apiKeyRoutes, { keys });
     await v1.register(payloadRoutes, { payloads, repository, blobs: context.blobs, limits: context.config });
     await v1.register(auditRoutes, { audit: context.audit.audit });
+    await v1.register(receiptRoutes, { receipts: context.receipts.receipts });
+    await v1.register(receiptProofRoutes, { repository: context.receipts.repository, audit: context.audit.audit });
     for (const routes of options.routes ?? []) await v1.register(routes);
   });
   return { keys, payloads };

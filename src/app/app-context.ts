@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { createAuditServices, type AuditServices } from '../audit/audit-services.js';
 import type { SealpostConfig } from '../config/config.schema.js';
+import { createReceiptServices, type ReceiptServices } from '../receipts/receipt-services.js';
 import { DataKeyRepository } from '../crypto/data-key.repository.js';
 import type { KeyProvider } from '../crypto/key-provider.js';
 import { RecordCipher } from '../crypto/record-cipher.js';
@@ -23,13 +24,15 @@ export interface AppContext {
   /** Shared by every writer on the request path, so their commits are grouped. */
   readonly committer: GroupCommitter;
   readonly audit: AuditServices;
+  /** Ed25519 signing keys, the webhook signer and receipts (DESIGN §4–6). */
+  readonly receipts: ReceiptServices;
   close(): Promise<void>;
 }
 
 export async function openAppContext(config: SealpostConfig, logger: Logger): Promise<AppContext> {
   // The data dir holds the keyring and the database: nobody else may read it.
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const database = openDatabase(config.database);
+  const database = openDatabase(config.database, (err) => logger.warn({ err }, 'database connection lost while idle; reconnecting'));
   try {
     const applied = await migrateToLatest(database.db, database.dialect);
     if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
@@ -43,7 +46,7 @@ export async function openAppContext(config: SealpostConfig, logger: Logger): Pr
       await database.close();
     };
     const audit = createAuditServices({ db: database.db, dialect: database.dialect, cipher });
-    return { config, logger, database, keyProvider: provider, cipher, blobs, committer: new GroupCommitter(database.db), audit, close };
+    return { config, logger, database, keyProvider: provider, cipher, blobs, committer: new GroupCommitter(database.db), audit, receipts: createReceiptServices({ db: database.db, cipher }), close };
   } catch (err) {
     await database.close();
     throw err;

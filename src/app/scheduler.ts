@@ -1,3 +1,5 @@
+import { startSigningKeyScheduler } from '../crypto/signing-key.scheduler.js';
+import { LocalKeyring } from '../crypto/local-keyring.js';
 import type { AppContext } from './app-context.js';
 
 const HOUR_MS = 3_600_000;
@@ -8,14 +10,35 @@ export interface Scheduler {
 }
 
 /**
- * Periodic jobs (DESIGN §1 "scheduler"): signed audit checkpoints every minute while events
- * arrive; once a day the audit retention purge and the local keyring's yearly rotation check.
+ * Periodic jobs (DESIGN §1 "scheduler"): the quarterly signing-key rotation (checked every 10
+ * minutes), signed audit checkpoints every minute while events arrive, and daily the local
+ * keyring's yearly master-key rotation and the audit retention purge.
  * Each job is idempotent, so running the scheduler in more than one process is safe.
  */
 export function startScheduler(context: AppContext): Scheduler {
   const log = context.logger.child({ role: 'scheduler' });
+  const signing = startSigningKeyScheduler({ keys: context.receipts.keys, logger: log });
   const checkpointer = context.audit.checkpoints.startCheckpointer({ onError: (err) => log.error({ err }, 'audit checkpoint failed') });
   const daily = async (): Promise<void> => {
+    // The local keyring's yearly master key version (AWS KMS rotates its keys itself).
+    if (context.keyProvider instanceof LocalKeyring) {
+      try {
+        const { created } = context.keyProvider.open();
+        if (created !== undefined) {
+          context.cipher.retireCurrentKey();
+          await context.audit.log.appendInOwnTransaction(context.database.db, {
+            time: new Date().toISOString(),
+            tenant: null,
+            actor: { type: 'system', id: 'scheduler' },
+            action: 'kek.rotated',
+            details: { kek: `local:v${created}` },
+          });
+          log.info({ version: created }, 'local keyring: new master key version');
+        }
+      } catch (err) {
+        log.error({ err }, 'local keyring rotation check failed');
+      }
+    }
     try {
       const purged = await context.audit.retention.purgeExpired();
       if (purged.purged > 0) log.info({ purged: purged.purged }, 'audit retention purge');
@@ -30,6 +53,7 @@ export function startScheduler(context: AppContext): Scheduler {
     async stop() {
       clearInterval(timer);
       await checkpointer.stop();
+      await signing.stop();
     },
   };
 }

@@ -4,10 +4,12 @@ import { ConfigError } from '../config/config.load.js';
 import { isSealpostError } from '../errors/sealpost-error.js';
 import { registerAudit } from './commands/audit.command.js';
 import { registerConfig } from './commands/config.command.js';
+import { registerJcs } from './commands/jcs.command.js';
 import { registerKeys } from './commands/keys.command.js';
 import { registerMigrate } from './commands/migrate.command.js';
 import { registerStart } from './commands/start.command.js';
 import { registerTenants } from './commands/tenants.command.js';
+import { registerVerify } from './commands/verify.command.js';
 
 /** sysexits(3) EX_CONFIG: lets service managers tell a bad configuration from a crash. */
 const EXIT_CONFIG = 78;
@@ -24,6 +26,8 @@ registerKeys(program);
 registerConfig(program);
 registerAudit(program);
 registerTenants(program);
+registerJcs(program);
+registerVerify(program);
 
 try {
   await program.parseAsync(process.argv);

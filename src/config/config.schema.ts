@@ -51,6 +51,36 @@ export const CONFIG_FIELDS = {
   },
   httpPort: { env: 'SEALPOST_HTTP_PORT', type: port, default: '8443', description: 'HTTPS API port (0 picks a free one).' },
   smtpPort: { env: 'SEALPOST_SMTP_PORT', type: port, default: '2525', description: 'SMTP ingress port (25 in production).' },
+  smtpHost: {
+    env: 'SEALPOST_SMTP_HOST',
+    type: { kind: 'string' },
+    default: '0.0.0.0',
+    description: 'Address the SMTP ingress listens on.',
+  },
+  inboundDomain: {
+    env: 'SEALPOST_INBOUND_DOMAIN',
+    type: { kind: 'string' },
+    default: 'localhost',
+    description: 'Domain of inbox addresses (`<token>@<domain>`); point its MX record at the SMTP ingress.',
+  },
+  smtpMaxMessageBytes: {
+    env: 'SEALPOST_SMTP_MAX_MESSAGE_BYTES',
+    type: { kind: 'int', min: 1024, max: 1024 * 1024 * 1024 },
+    default: String(35 * 1024 * 1024),
+    description: 'Largest e-mail the SMTP ingress accepts, advertised with `SIZE`; larger ones get `552 5.3.4`.',
+  },
+  smtpMaxConnectionsPerIp: {
+    env: 'SEALPOST_SMTP_MAX_CONNECTIONS_PER_IP',
+    type: { kind: 'int', min: 1, max: 100_000 },
+    default: '20',
+    description: 'Concurrent SMTP connections from one client IP (per process); more get `421 4.7.0`.',
+  },
+  smtpRateLimitPerIp: {
+    env: 'SEALPOST_SMTP_RATE_LIMIT_PER_IP',
+    type: { kind: 'int', min: 1, max: 10_000_000 },
+    default: '300',
+    description: 'Messages per minute one client IP may send (per process); more get `421 4.7.0`.',
+  },
   publicUrl: {
     env: 'SEALPOST_PUBLIC_URL',
     type: { kind: 'url', protocols: ['https:', 'http:'] },

@@ -18,7 +18,7 @@ export interface DatabaseHandle {
 // node-postgres returns them as strings unless told otherwise.
 const PG_INT8_OID = 20;
 
-export function openDatabase(database: SealpostConfig['database']): DatabaseHandle {
+export function openDatabase(database: SealpostConfig['database'], onIdleError?: (err: Error) => void): DatabaseHandle {
   if (database.dialect === 'sqlite') {
     mkdirSync(path.dirname(database.file), { recursive: true, mode: 0o700 });
     const sqlite = new SQLite(database.file);
@@ -39,6 +39,10 @@ export function openDatabase(database: SealpostConfig['database']): DatabaseHand
         oid === PG_INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
     },
   });
+  // An idle pooled connection can be cut by the server (restart, failover, pg_terminate_backend);
+  // node-postgres then emits 'error' on the pool, which would crash the process if unhandled.
+  // The pool drops that client and opens a new one on the next query, so noting it is enough.
+  pool.on('error', (err) => onIdleError?.(err));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return { db, dialect: 'postgres', close: () => db.destroy() };
 }

@@ -36,6 +36,9 @@ export class GroupCommitter {
     this.flushing = true;
     try {
       while (this.queue.length > 0) {
+        // Let pending I/O callbacks run first: requests that arrived during the previous commit
+        // (SQLite's commit blocks the event loop while it fsyncs) join this batch instead of the next.
+        await new Promise((resolve) => setImmediate(resolve));
         const batch = this.queue.splice(0, MAX_BATCH);
         const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
         try {

@@ -3,6 +3,8 @@ import type { Dialect } from './database.js';
 import * as m0001 from './migrations/0001-data-keys.js';
 import * as m0002 from './migrations/0002-tenants-payloads-deliveries.js';
 import * as m0003 from './migrations/0003-audit-log.js';
+import * as m0004 from './migrations/0004-signing-keys-receipts.js';
+import * as m0005 from './migrations/0005-inboxes.js';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -14,6 +16,8 @@ const MIGRATIONS: readonly (readonly [string, MigrationModule])[] = [
   ['0001-data-keys', m0001],
   ['0002-tenants-payloads-deliveries', m0002],
   ['0003-audit-log', m0003],
+  ['0004-signing-keys-receipts', m0004],
+  ['0005-inboxes', m0005],
 ];
 
 export const MIGRATION_NAMES = MIGRATIONS.map(([name]) => name);

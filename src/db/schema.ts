@@ -187,6 +187,7 @@ export interface ReceiptsTable {
   /** Canonical JSON of the signed receipt, sealed by RecordCipher. */
   receipt_sealed: Buffer;
   issued_at: number;
+  audit_index: number | null;
 }
 
 export type InboxDmarcPolicy = 'accept' | 'reject';

@@ -4,7 +4,7 @@ import type { RecordCipher, RecordContext } from '../crypto/record-cipher.js';
 import type { Database } from '../db/schema.js';
 import type { ErrorClass } from './http-sender.js';
 import type { ClaimedDelivery } from './outbox.repository.js';
-import type { DeliveryHooks } from './request-signer.js';
+import type { DeliveryHooks, DeliverySucceededInfo } from './request-signer.js';
 import type { NextStep } from './retry-policy.js';
 
 export function attemptResponseContext(tenantId: string, attemptId: string): RecordContext {
@@ -81,7 +81,8 @@ export class AttemptRepository {
       inputs.map(async (input) => {
         const attemptId = `dla_${ulid()}`;
         const head = input.responseHead;
-        return { attemptId, responseSealed: head === null ? null : await this.cipher.encrypt(head, attemptResponseContext(input.claimed.tenantId, attemptId)) };
+        const prepared = input.step.status === 'succeeded' ? await this.hooks.prepareSucceeded?.(succeededInfo(input)) : undefined;
+        return { attemptId, responseSealed: head === null ? null : await this.cipher.encrypt(head, attemptResponseContext(input.claimed.tenantId, attemptId)), prepared };
       }),
     );
     return this.db.transaction().execute(async (tx) => {
@@ -106,30 +107,28 @@ export class AttemptRepository {
       // Destinations this batch marked failing: a later success in the same batch must clear the mark.
       const markedFailing = new Set<string>();
       const results: CompletionResult[] = [];
-      for (const input of inputs) {
-        results.push(settled.has(input.claimed.id) ? await this.applyOutcome(tx, input, markedFailing) : { leaseLost: true, destinationDisabled: false });
+      for (const [i, input] of inputs.entries()) {
+        results.push(settled.has(input.claimed.id) ? await this.applyOutcome(tx, input, markedFailing, sealed[i]!.prepared) : { leaseLost: true, destinationDisabled: false });
       }
       return results;
     });
   }
 
   /** The destination's health and the hooks, for a delivery whose new state was written. */
-  private async applyOutcome(tx: Kysely<Database>, input: AttemptResultInput, markedFailing: Set<string>): Promise<CompletionResult> {
+  private async applyOutcome(
+    tx: Kysely<Database>,
+    input: AttemptResultInput,
+    markedFailing: Set<string>,
+    prepared: { store(tx: Kysely<Database>): Promise<void> } | undefined,
+  ): Promise<CompletionResult> {
     const { claimed, step } = input;
     if (step.status === 'succeeded') {
       if (claimed.failingSince !== null || markedFailing.has(claimed.destinationId)) {
         await tx.updateTable('destinations').set({ failing_since: null }).where('id', '=', claimed.destinationId).execute();
         markedFailing.delete(claimed.destinationId);
       }
-      await this.hooks.onSucceeded?.(tx, {
-        tenantId: claimed.tenantId,
-        payloadId: claimed.payloadId,
-        deliveryId: claimed.id,
-        destinationId: claimed.destinationId,
-        attempt: claimed.attempt,
-        statusCode: input.statusCode ?? 0,
-        bodySha256: input.bodySha256,
-      });
+      await prepared?.store(tx);
+      await this.hooks.onSucceeded?.(tx, succeededInfo(input));
       return { leaseLost: false, destinationDisabled: false };
     }
     // Our own failure (a stored record we could not decrypt, a signer error) says nothing about the receiver.
@@ -157,6 +156,18 @@ export class AttemptRepository {
     await this.hooks.onDestinationDisabled?.(tx, { tenantId: claimed.tenantId, destinationId: claimed.destinationId, reason: input.disableReason });
     return true;
   }
+}
+
+function succeededInfo({ claimed, statusCode, bodySha256 }: AttemptResultInput): DeliverySucceededInfo {
+  return {
+    tenantId: claimed.tenantId,
+    payloadId: claimed.payloadId,
+    deliveryId: claimed.id,
+    destinationId: claimed.destinationId,
+    attempt: claimed.attempt,
+    statusCode: statusCode ?? 0,
+    bodySha256,
+  };
 }
 
 /**

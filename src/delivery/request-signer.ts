@@ -37,6 +37,12 @@ export interface DestinationDisabledInfo {
  * audit events) commits or rolls back together with the state change they describe.
  */
 export interface DeliveryHooks {
+  /**
+   * Before the transaction that records a 2xx attempt: signs and seals what it will write (the
+   * `delivered` receipt), since no cryptography may run while that transaction holds SQLite's
+   * only connection. `store(tx)` runs inside it, only if the delivery is settled as succeeded.
+   */
+  prepareSucceeded?(info: DeliverySucceededInfo): Promise<{ store(tx: Kysely<Database>): Promise<void> }>;
   /** Inside the transaction that marks the delivery succeeded. */
   onSucceeded?(tx: Kysely<Database>, info: DeliverySucceededInfo): Promise<void>;
   /** Inside the transaction that disables a continuously failing destination. */

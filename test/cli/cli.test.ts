@@ -75,7 +75,7 @@ describe.each(testDialects())('sealpost on %s', (dialect) => {
   });
 
   it('start serves /healthz over TLS with a generated certificate and stops cleanly on SIGTERM', async () => {
-    const child = spawnCli(['start'], { ...env, SEALPOST_HTTP_HOST: '127.0.0.1', SEALPOST_HTTP_PORT: '0', SEALPOST_LOG_LEVEL: 'warn' });
+    const child = spawnCli(['start'], { ...env, SEALPOST_HTTP_HOST: '127.0.0.1', SEALPOST_HTTP_PORT: '0', SEALPOST_SMTP_HOST: '127.0.0.1', SEALPOST_SMTP_PORT: '0', SEALPOST_LOG_LEVEL: 'warn' });
     try {
       const [, port] = await waitForOutput(child, /listening on https:\/\/127\.0\.0\.1:(\d+)/);
       const fingerprint = await waitForOutput(child, /SHA-256 fingerprint: ([0-9A-F:]{95})/);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { sql } from 'kysely';
 import { FormData } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyReceipt, type JwkSet } from '@sealpost/verify';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { testDialects } from '../support/test-database.js';
 
@@ -38,9 +39,12 @@ describe.each(testDialects())('ingest API on %s', (dialect) => {
   it('accepts a JSON payload with 202 only once it is stored, encrypted', async () => {
     const res = await post(JSON.stringify({ invoice: 'INV-4711', amount: 12.5, vendor: 'ACME Ünïcode' }));
     expect(res.status).toBe(202);
-    const body = (await res.json()) as { id: string; receipt: unknown };
+    const body = (await res.json()) as { id: string; receipt: Record<string, unknown> };
     expect(body.id).toMatch(/^msg_[0-9A-Z]{26}$/);
-    expect(body.receipt).toBeNull();
+    // The 202 carries a signed `accepted` receipt that verifies against the published JWKS.
+    const jwks = (await (await app.fetch('/.well-known/jwks.json')).json()) as JwkSet;
+    const verified = verifyReceipt(body.receipt, jwks);
+    expect(verified.receipt).toMatchObject({ kind: 'accepted', message_id: body.id, tenant: tenant.tenant });
 
     const row = await app.context.database.db.selectFrom('payloads').select(['envelope_sealed', 'tenant_id']).where('id', '=', body.id).executeTakeFirstOrThrow();
     expect(row.tenant_id).toBe(tenant.tenant);
@@ -58,6 +62,7 @@ describe.each(testDialects())('ingest API on %s', (dialect) => {
       attachments: [],
     });
     expect(read.body_sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(verified.receipt.body_sha256).toBe(read.body_sha256);
   });
 
   it.each([

@@ -70,7 +70,8 @@ export function waitForOutput(child: ChildProcess, pattern: RegExp): Promise<Reg
 
 export function waitForExit(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => {
-    if (child.exitCode !== null) resolve(child.exitCode);
+    // A child killed by a signal has exitCode null and signalCode set: it has exited all the same.
+    if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
     else child.once('exit', (code) => resolve(code));
   });
 }

@@ -1,8 +1,74 @@
 import type { Command } from 'commander';
 import { keyringDir, openKeyProvider } from '../../app/key-provider.factory.js';
+import type { SealpostConfig } from '../../config/config.schema.js';
+import { DataKeyRepository } from '../../crypto/data-key.repository.js';
 import { LocalKeyring } from '../../crypto/local-keyring.js';
+import { RecordCipher } from '../../crypto/record-cipher.js';
+import { keyStatus, type SigningKeyStatus } from '../../crypto/signing-key.js';
+import { SigningKeyRepository } from '../../crypto/signing-key.repository.js';
+import { ACTIVE_KEY_REFRESH_MS, SigningKeyService, type RotationResult } from '../../crypto/signing-key.service.js';
+import { openDatabase, type DatabaseHandle } from '../../db/database.js';
+import { migrateToLatest } from '../../db/migrator.js';
 import { SealpostError } from '../../errors/sealpost-error.js';
 import { configForCommand, print } from '../cli-support.js';
+
+/** The database, migrated (the signing key tables may be new), closed after `work`. */
+async function withDatabase<T>(config: SealpostConfig, work: (database: DatabaseHandle) => Promise<T>): Promise<T> {
+  const database = openDatabase(config.database);
+  try {
+    await migrateToLatest(database.db, database.dialect);
+    return await work(database);
+  } finally {
+    await database.close();
+  }
+}
+
+function rotateKek(config: SealpostConfig): string {
+  if (config.keyProvider !== 'local') {
+    throw new SealpostError('SP_ERR_CONFIG_INVALID', 'With AWS KMS the master key is rotated by KMS itself; enable automatic rotation on the key');
+  }
+  const keyring = new LocalKeyring(keyringDir(config), config.kekRotationDays);
+  keyring.open();
+  return `local:v${keyring.rotate()}`;
+}
+
+function rotateSigningKey(config: SealpostConfig, ifDue: boolean): Promise<RotationResult> {
+  return withDatabase(config, (database) => {
+    const cipher = new RecordCipher(openKeyProvider(config).provider, new DataKeyRepository(database.db));
+    return new SigningKeyService(new SigningKeyRepository(database.db), cipher).rotate({ ifDue });
+  });
+}
+
+function describeRotation(r: RotationResult): string {
+  const pickUp = `running processes sign with it within ${ACTIVE_KEY_REFRESH_MS / 1000} s`;
+  switch (r.reason) {
+    case 'created':
+      return `first signing key ${r.active} created and active`;
+    case 'rotated':
+      return `new signing key ${r.active} is active; ${pickUp}. ${r.replaced} stays valid for verification for 90 days, then moves to jwks-archive.json`;
+    case 'not-due':
+      return `signing key ${r.active} is not due for replacement (see sealpost keys status); nothing rotated`;
+    default:
+      return `another process rotated first; the active signing key is ${r.active}; nothing rotated`;
+  }
+}
+
+const DATE = (ms: number | null): string => (ms === null ? '-' : new Date(ms).toISOString());
+
+function describeStatus(keys: readonly SigningKeyStatus[]): string {
+  if (keys.length === 0) return 'no signing keys yet: `sealpost start` or `sealpost keys rotate --signing` creates the first';
+  return keys
+    .map((k) =>
+      [
+        `${k.kid}  ${k.state.toUpperCase()}`,
+        `  activated ${DATE(k.activatedAt)}`,
+        k.state === 'active' ? `  replacement due ${DATE(k.replaceDueAt)}` : `  replaced  ${DATE(k.replacedAt)}`,
+        ...(k.state === 'retired' ? [`  retired   ${DATE(k.retiredAt)}`] : []),
+        `  valid     ${DATE(k.notBefore)} .. ${DATE(k.expiresAt)}${k.state === 'active' ? ' (moves with the replacement)' : ''}`,
+      ].join('\n'),
+    )
+    .join('\n');
+}
 
 export function registerKeys(program: Command): void {
   const keys = program.command('keys').description('encryption and signing keys');
@@ -11,17 +77,44 @@ export function registerKeys(program: Command): void {
     .command('rotate')
     .description('rotate a key now instead of waiting for its schedule')
     .option('--kek', 'add a new local keyring master key version (new data keys are wrapped under it; old versions stay for reading)')
+    .option('--signing', 'replace the active Ed25519 signing key (the old one stays valid for verification for 90 days); safe to run from several hosts at once')
+    .option('--if-due', 'with --signing: only if the active key is 90 days old, as the scheduler does')
     .option('--json', 'print JSON')
-    .action(async (options: { kek?: boolean; json?: boolean }) => {
-      if (!options.kek) throw new SealpostError('SP_ERR_CONFIG_INVALID', 'Say which key to rotate: --kek');
+    .action(async (options: { kek?: boolean; signing?: boolean; ifDue?: boolean; json?: boolean }) => {
+      if (!options.kek && !options.signing) throw new SealpostError('SP_ERR_CONFIG_INVALID', 'Say which key to rotate: --kek or --signing');
+      if (options.ifDue && !options.signing) throw new SealpostError('SP_ERR_CONFIG_INVALID', '--if-due applies to --signing only');
       const config = configForCommand();
-      if (config.keyProvider !== 'local') {
-        throw new SealpostError('SP_ERR_CONFIG_INVALID', 'With AWS KMS the master key is rotated by KMS itself; enable automatic rotation on the key');
-      }
-      const keyring = new LocalKeyring(keyringDir(config), config.kekRotationDays);
-      keyring.open();
-      const version = keyring.rotate();
-      print({ kek: `local:v${version}` }, options.json === true, () => `new master key version local:v${version}; running processes use it for data keys created from now on`);
+      const kek = options.kek ? rotateKek(config) : undefined;
+      const signing = options.signing ? await rotateSigningKey(config, options.ifDue === true) : undefined;
+      print({ ...(kek ? { kek } : {}), ...(signing ? { signing } : {}) }, options.json === true, () =>
+        [
+          ...(kek ? [`new master key version ${kek}; running processes use it for data keys created from now on`] : []),
+          ...(signing ? [describeRotation(signing)] : []),
+        ].join('\n'),
+      );
+    });
+
+  keys
+    .command('status')
+    .description('show every signing key with its state (active, replaced, retired) and dates')
+    .option('--json', 'print JSON')
+    .action(async (options: { json?: boolean }) => {
+      const config = configForCommand();
+      const now = Date.now();
+      const status = await withDatabase(config, async (database) => (await new SigningKeyRepository(database.db).listAll()).map((k) => keyStatus(k, now)));
+      const asJson = status.map((k) => ({
+        kid: k.kid,
+        state: k.state,
+        created_at: DATE(k.createdAt),
+        activated_at: DATE(k.activatedAt),
+        replace_due_at: k.replaceDueAt === null ? null : DATE(k.replaceDueAt),
+        replaced_at: k.replacedAt === null ? null : DATE(k.replacedAt),
+        retired_at: k.retiredAt === null ? null : DATE(k.retiredAt),
+        nbf: Math.floor(k.notBefore / 1000),
+        exp: Math.ceil(k.expiresAt / 1000),
+        x: k.x,
+      }));
+      print({ signing_keys: asJson }, options.json === true, () => describeStatus(status));
     });
 
   keys

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { registerApi } from '../../app/api.js';
+import { createPayloadService, registerApi } from '../../app/api.js';
 import { openAppContext, type AppContext } from '../../app/app-context.js';
 import { createLogger } from '../../app/logger.js';
 import { startScheduler, type Scheduler } from '../../app/scheduler.js';
@@ -9,11 +9,16 @@ import { startDeliveryWorker, type DeliveryWorker } from '../../delivery/deliver
 import { destinationRoutes } from '../../delivery/destination.routes.js';
 import { enqueueDeliveries } from '../../delivery/outbox.repository.js';
 import { buildHttpServer, type HttpServer } from '../../http/server.js';
+import { createSmtpIngress, smtpApiRoutes } from '../../ingest/smtp/smtp-ingress.js';
+import type { SmtpServerHandle } from '../../ingest/smtp/smtp.server.js';
+import type { PayloadService } from '../../ingest/payload.service.js';
+import { auditedReceipts } from '../../receipts/receipt-audit.js';
+import { deliveredReceiptHook } from '../../receipts/receipt.hooks.js';
 import { installSignalHandlers } from '../../http/signal-handlers.js';
 import { configForCommand } from '../cli-support.js';
 
 /** Roles this build can run; `all` runs every one in this process (DESIGN §1). */
-const ROLES = ['all', 'api', 'worker', 'scheduler'] as const;
+const ROLES = ['all', 'api', 'smtp', 'worker', 'scheduler'] as const;
 type Role = (typeof ROLES)[number];
 
 /** Where customers reach the API (attachment links in envelopes). */
@@ -24,7 +29,7 @@ function publicUrl(context: AppContext): string {
 export function registerStart(program: Command): void {
   program
     .command('start')
-    .description('run Sealpost: HTTPS API (SEALPOST_HTTP_PORT, default 8443) and delivery worker; migrates the database first')
+    .description('run Sealpost: HTTPS API (SEALPOST_HTTP_PORT, default 8443), SMTP ingress (SEALPOST_SMTP_PORT, default 2525), delivery worker and scheduler; migrates the database first')
     .addOption(new Option('--role <role>', 'run only one role in this process (several workers may share one PostgreSQL)').choices(ROLES).default('all'))
     .action(async (options: { role: Role }) => {
       const config = configForCommand();
@@ -35,13 +40,17 @@ export function registerStart(program: Command): void {
       let worker: DeliveryWorker | undefined;
       let server: HttpServer | undefined;
       let scheduler: Scheduler | undefined;
+      let smtp: SmtpServerHandle | undefined;
       const shutdown = async (): Promise<void> => {
         await server?.close();
+        await smtp?.close();
         await worker?.stop();
         await scheduler?.stop();
         await context.close();
       };
       try {
+        // Creates the first signing key if there is none, so jwks.json is never empty.
+        await context.receipts.keys.currentKey();
         if (runs('worker')) {
           const { db, dialect } = context.database;
           worker = startDeliveryWorker({
@@ -50,7 +59,9 @@ export function registerStart(program: Command): void {
             cipher: context.cipher,
             config,
             logger,
+            signer: context.receipts.signer,
             hooks: {
+              prepareSucceeded: auditedReceipts(deliveredReceiptHook(context.receipts.receipts), context.audit.log, context.receipts.repository),
               onDestinationDisabled: async (tx, info) => {
                 await context.audit.log.append(tx, {
                   time: new Date().toISOString(),
@@ -65,15 +76,17 @@ export function registerStart(program: Command): void {
           });
         }
         const lines: string[] = [];
+        const poke = worker ? () => worker?.poke() : undefined;
+        const ingestHooks = { enqueue: enqueueDeliveries, ...(poke ? { afterCommit: poke } : {}) };
+        let payloads: PayloadService | undefined;
         if (runs('api')) {
           server = await buildHttpServer({ config, logger, readiness: () => pingDatabase(context.database.db) });
-          const poke = worker ? () => worker?.poke() : undefined;
           const deliveryDeps = { db: context.database.db, cipher: context.cipher, config, ...(poke ? { poke } : {}) };
-          await registerApi(server.app, context, {
+          ({ payloads } = await registerApi(server.app, context, {
             publicUrl: publicUrl(context),
-            ingestHooks: { enqueue: enqueueDeliveries, ...(poke ? { afterCommit: poke } : {}) },
-            routes: [(v1) => destinationRoutes(v1, deliveryDeps), (v1) => deliveryRoutes(v1, deliveryDeps)],
-          });
+            ingestHooks,
+            routes: [(v1) => destinationRoutes(v1, deliveryDeps), (v1) => deliveryRoutes(v1, deliveryDeps), ...smtpApiRoutes(context)],
+          }));
           const listening = await server.listen();
           const host = config.httpHost === '0.0.0.0' || config.httpHost === '::' ? 'localhost' : config.httpHost;
           lines.push(`Sealpost ${options.role === 'all' ? '' : `(${options.role}) `}listening on https://${host}:${listening.port}`);
@@ -85,10 +98,20 @@ export function registerStart(program: Command): void {
             );
           }
         }
+        if (runs('smtp')) {
+          smtp = await createSmtpIngress(context, payloads ?? createPayloadService(context, publicUrl(context), ingestHooks));
+          lines.push(`SMTP ingress (STARTTLS required) listening on ${config.smtpHost}:${smtp.port}`);
+        }
         if (worker) lines.push(`Delivery worker ${worker.id} running`);
         if (runs('scheduler')) scheduler = startScheduler(context);
         installSignalHandlers(
-          { reloadTls: () => server?.reloadTls() ?? Promise.resolve(), close: shutdown },
+          {
+            reloadTls: async () => {
+              await server?.reloadTls();
+              await smtp?.reloadTls();
+            },
+            close: shutdown,
+          },
           logger,
         );
         process.stderr.write(`${lines.join('\n')}\n`);

@@ -1,0 +1,46 @@
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { authOf, requireScope } from '../../identity/auth.plugin.js';
+import type { Inbox } from './inbox.repository.js';
+import type { InboxService } from './inbox.service.js';
+
+const DmarcPolicy = Type.Union([Type.Literal('accept'), Type.Literal('reject')]);
+const CreateBody = Type.Object({ dmarc_policy: Type.Optional(DmarcPolicy) }, { additionalProperties: false });
+const IdParams = Type.Object({ id: Type.String({ pattern: '^inb_[0-9A-HJKMNP-TV-Z]{26}$' }) });
+const InboxView = Type.Object({
+  id: Type.String(),
+  address: Type.String(),
+  dmarc_policy: DmarcPolicy,
+  created_at: Type.String(),
+});
+const ListView = Type.Object({ data: Type.Array(InboxView) });
+
+/** `/v1/inboxes`: the tenant's inbound e-mail addresses. Managed with the destinations:manage scope, like the other routing settings. */
+export async function inboxRoutes(app: FastifyInstance, deps: { inboxes: InboxService }): Promise<void> {
+  const manage = { preHandler: requireScope('destinations:manage') };
+  const view = (inbox: Inbox): Static<typeof InboxView> => ({
+    id: inbox.id,
+    address: deps.inboxes.address(inbox),
+    dmarc_policy: inbox.dmarcPolicy,
+    created_at: new Date(inbox.createdAt).toISOString(),
+  });
+
+  app.post<{ Body: Static<typeof CreateBody> | undefined }>(
+    '/v1/inboxes',
+    { ...manage, schema: { body: Type.Optional(CreateBody), response: { 201: InboxView } } },
+    async (request, reply) => {
+      const policy = request.body?.dmarc_policy;
+      const inbox = await deps.inboxes.create(authOf(request).tenantId, policy ? { dmarcPolicy: policy } : {});
+      return reply.code(201).send(view(inbox));
+    },
+  );
+
+  app.get('/v1/inboxes', { ...manage, schema: { response: { 200: ListView } } }, async (request) => ({
+    data: (await deps.inboxes.list(authOf(request).tenantId)).map(view),
+  }));
+
+  app.delete<{ Params: Static<typeof IdParams> }>('/v1/inboxes/:id', { ...manage, schema: { params: IdParams } }, async (request, reply) => {
+    await deps.inboxes.delete(authOf(request).tenantId, request.params.id);
+    return reply.code(204).send();
+  });
+}

@@ -1,0 +1,68 @@
+import { ulid } from 'ulid';
+import type { InboxDmarcPolicy } from '../../db/schema.js';
+import { isUniqueViolation } from '../../db/unique-violation.js';
+import { SealpostError } from '../../errors/sealpost-error.js';
+import { inboxAddress, newInboxToken, normalizeInboundDomain, parseRecipient } from './inbox-address.js';
+import type { Inbox, InboxRepository } from './inbox.repository.js';
+
+/** Enough for one address per vendor of a large tenant; more is an address farm, not a use case. */
+export const MAX_INBOXES_PER_TENANT = 1_000;
+/** A token collision is a 2^-80 event; retrying a few times turns it into "never". */
+const TOKEN_ATTEMPTS = 3;
+
+export interface InboxRecipient {
+  readonly inbox: Inbox;
+  /** The plus-tag of `<token>+<tag>@domain`, kept as written; null without one. */
+  readonly tag: string | null;
+}
+
+export class InboxService {
+  readonly domain: string;
+
+  constructor(
+    private readonly inboxes: InboxRepository,
+    inboundDomain: string,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.domain = normalizeInboundDomain(inboundDomain);
+  }
+
+  address(inbox: Pick<Inbox, 'token'>): string {
+    return inboxAddress(inbox.token, this.domain);
+  }
+
+  async create(tenantId: string, input: { dmarcPolicy?: InboxDmarcPolicy } = {}): Promise<Inbox> {
+    // Checked before the insert, not atomically: two racing creates may overshoot by one, which
+    // the limit (an abuse bound, not a billing one) tolerates.
+    if ((await this.inboxes.countActive(tenantId)) >= MAX_INBOXES_PER_TENANT) {
+      throw new SealpostError('SP_ERR_INBOX_LIMIT_REACHED', `A tenant may have at most ${MAX_INBOXES_PER_TENANT} inboxes`);
+    }
+    for (let attempt = 1; ; attempt++) {
+      const inbox: Inbox = { id: `inb_${ulid()}`, tenantId, token: newInboxToken(), dmarcPolicy: input.dmarcPolicy ?? 'accept', createdAt: this.now() };
+      try {
+        await this.inboxes.insert(inbox);
+        return inbox;
+      } catch (err) {
+        if (!isUniqueViolation(err) || attempt >= TOKEN_ATTEMPTS) throw err;
+      }
+    }
+  }
+
+  list(tenantId: string): Promise<Inbox[]> {
+    return this.inboxes.listActive(tenantId);
+  }
+
+  async delete(tenantId: string, id: string): Promise<void> {
+    if (!(await this.inboxes.softDelete(tenantId, id, this.now()))) {
+      throw new SealpostError('SP_ERR_RESOURCE_NOT_FOUND', 'No such inbox');
+    }
+  }
+
+  /** The inbox an SMTP recipient address reaches, or undefined (unknown, deleted, other domain). */
+  async resolveRecipient(address: string): Promise<InboxRecipient | undefined> {
+    const parsed = parseRecipient(address, this.domain);
+    if (!parsed) return undefined;
+    const inbox = await this.inboxes.findActiveByToken(parsed.token);
+    return inbox ? { inbox, tag: parsed.tag } : undefined;
+  }
+}

@@ -1,0 +1,37 @@
+import { createHash } from 'node:crypto';
+import type { Receipt } from '@sealpost/verify';
+import type { Kysely } from 'kysely';
+import type { AuditLog } from '../audit/audit-log.js';
+import { canonicalJson } from '../crypto/canonical-json.js';
+import type { Database } from '../db/schema.js';
+import type { ReceiptRepository } from './receipt.repository.js';
+
+type Prepare<I> = (input: I) => Promise<{ receipt: Receipt; store(tx: Kysely<Database>): Promise<void> }>;
+
+/**
+ * Makes storing a receipt also log it: a `receipt.issued` audit event with the receipt's id and
+ * the SHA-256 of its canonical JSON, in the same transaction, and the event's index kept with
+ * the receipt so `GET /v1/receipts/:id/proof` can prove it was logged.
+ */
+export function auditedReceipts<I>(prepare: Prepare<I>, log: AuditLog, repository: ReceiptRepository): Prepare<I> {
+  return async (input) => {
+    const prepared = await prepare(input);
+    const { receipt } = prepared;
+    const sha256 = createHash('sha256').update(canonicalJson(receipt)).digest('hex');
+    return {
+      receipt,
+      async store(tx) {
+        await prepared.store(tx);
+        const { index } = await log.append(tx, {
+          time: receipt.issued_at,
+          tenant: receipt.tenant,
+          actor: { type: 'system', id: 'sealpost' },
+          action: 'receipt.issued',
+          resource: receipt.id,
+          details: { kind: receipt.kind, message_id: receipt.message_id, sha256 },
+        });
+        await repository.setAuditIndex(tx, receipt.tenant, receipt.id, index);
+      },
+    };
+  };
+}

@@ -1,0 +1,30 @@
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import type { AuditService } from '../audit/audit.service.js';
+import { SealpostError } from '../errors/sealpost-error.js';
+import { authOf, requireScope } from '../identity/auth.plugin.js';
+import type { ReceiptRepository } from './receipt.repository.js';
+
+const Params = Type.Object({ id: Type.String({ pattern: '^rcp_[0-9A-HJKMNP-TV-Z]{26}$' }) });
+
+/**
+ * `GET /v1/receipts/:id/proof`: the inclusion proof of the receipt's `receipt.issued` audit
+ * event against the latest signed checkpoint (RFC 9162 §2.1.3), so a customer holding a receipt
+ * can show it was logged. Verify with `verifyInclusion` and `verifyCheckpoint` of @sealpost/verify.
+ */
+export async function receiptProofRoutes(app: FastifyInstance, deps: { repository: ReceiptRepository; audit: AuditService }): Promise<void> {
+  app.get<{ Params: Static<typeof Params> }>('/v1/receipts/:id/proof', { schema: { params: Params }, preHandler: requireScope('payloads:read') }, async (request) => {
+    const tenantId = authOf(request).tenantId;
+    const index = await deps.repository.findAuditIndex(tenantId, request.params.id);
+    if (index === undefined || index === null) throw new SealpostError('SP_ERR_RESOURCE_NOT_FOUND', 'No such receipt, or it was issued before receipts were logged');
+    const proof = await deps.audit.inclusionProof(tenantId, index);
+    return {
+      receipt_id: request.params.id,
+      index: proof.index,
+      tree_size: proof.treeSize,
+      leaf_hash: proof.leafHash.toString('base64'),
+      proof: proof.proof.map((h) => h.toString('base64')),
+      checkpoint: proof.checkpoint?.note,
+    };
+  });
+}
