@@ -36,3 +36,4 @@ export {
 export { EMPTY_TREE_ROOT, hashLeaf, MERKLE_HASH_BYTES, verifyConsistency, verifyInclusion } from './merkle.js';
 export { parseVerifierKey, verifyCheckpoint, type LogVerifierKey, type VerifiedCheckpoint } from './checkpoint.js';
 export { verifyAuditExport, type ExportedAuditEvent, type VerifiedAuditExport } from './audit-export.js';
+export { hasDuplicateNames } from './json-text.js';

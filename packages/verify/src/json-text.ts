@@ -1,4 +1,5 @@
-// Internal helpers for JSON text received from the network; not part of the public API.
+// Helpers for JSON text received from the network. `hasDuplicateNames` is exported for
+// tools that must refuse non-I-JSON input (RFC 7493 §2.3), such as `sealpost jcs`.
 import { MAX_CANONICAL_DEPTH } from './canonical-json.js';
 
 /**
