@@ -11,7 +11,7 @@ process.on('exit', () => {
 });
 
 /** Starts a TypeScript entry point as its own process and waits for the line that carries its port. */
-export function startProcess(entry: string, args: string[], env: Record<string, string>, portPattern: RegExp): Promise<{ child: ChildProcess; port: number }> {
+export function startProcess(entry: string, args: string[], env: Record<string, string>, portPattern: RegExp): Promise<{ child: ChildProcess; port: number; match: RegExpExecArray }> {
   const child = spawn(process.execPath, [...TSX, entry, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   child.on('exit', () => children.delete(child));
@@ -20,7 +20,7 @@ export function startProcess(entry: string, args: string[], env: Record<string, 
     const onData = (chunk: Buffer): void => {
       seen += chunk.toString();
       const match = portPattern.exec(seen);
-      if (match) resolve({ child, port: Number(match[1]) });
+      if (match) resolve({ child, port: Number(match[1]), match });
     };
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
