@@ -5,7 +5,7 @@
 //     from SMTP accept to stored (250) and to forwarded (the loopback destination answered 2xx);
 //     baseline: an smtp-server with the same TLS that reads each message and stores nothing.
 // (b) peak RSS of the server process while it takes a 25 MB attachment (streamed by the client).
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -14,40 +14,11 @@ import { Readable } from 'node:stream';
 import nodemailer from 'nodemailer';
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import { Agent, request } from 'undici';
+import { ROOT, startProcess, stopProcess } from './support/processes.js';
 
-const ROOT = path.resolve(import.meta.dirname, '..');
 const MESSAGES = Number(process.env.BENCH_SMTP_MESSAGES ?? 600);
 const CONNECTIONS = 8;
 const BIG_ATTACHMENT_BYTES = 25 * 1024 * 1024;
-const children = new Set<ChildProcess>();
-process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
-
-function start(entry: string, env: Record<string, string>, pattern: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
-  // BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to profile the servers.
-  const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  const child = spawn(process.execPath, [...nodeArgs, '--conditions=sealpost-source', '--import', 'tsx', entry], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  return new Promise((resolve, reject) => {
-    let seen = '';
-    const onData = (chunk: Buffer): void => {
-      seen += chunk.toString();
-      const match = pattern.exec(seen);
-      if (match) resolve({ child, match });
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`${entry} exited with ${code}:\n${seen}`)));
-  });
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
-}
-
 /** VmRSS (now) and VmHWM (peak since start) of a process, in MB, from Linux's /proc. */
 function memoryMb(child: ChildProcess): { rss: number; peak: number } {
   const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
@@ -93,11 +64,11 @@ try {
     return res.body.json();
   };
 
-  const receiver = await start('bench/servers/receiver.ts', {}, /PORT (\d+)/);
+  const receiver = await startProcess('bench/servers/receiver.ts', [], {}, /PORT (\d+)/);
   const receiverUrl = `http://127.0.0.1:${receiver.match[1]}`;
   const received = async (): Promise<{ count: number; last: number }> => (await (await request(receiverUrl)).body.json()) as { count: number; last: number };
 
-  let server = await start('bench/smtp-server.ts', env, SERVER_READY);
+  let server = await startProcess('bench/smtp-server.ts', [], env, SERVER_READY);
   let apiPort = Number(server.match[2]);
   await api(apiPort, '/v1/destinations', 'POST', { url: `${receiverUrl}/hook` });
   const inbox = (await api(apiPort, '/v1/inboxes', 'POST', {})) as { address: string };
@@ -141,20 +112,20 @@ try {
   const stats = await received();
   const storedRate = (MESSAGES * 1000) / storedMs;
   const forwardedRate = (stats.count * 1000) / (stats.last - t0);
-  await stop(server.child);
+  await stopProcess(server.child);
 
   // Baseline: same client, same TLS, nothing stored.
-  const baseline = await start('bench/smtp-server.ts', { ...env, BENCH_BASELINE: '1' }, SERVER_READY);
+  const baseline = await startProcess('bench/smtp-server.ts', [], { ...env, BENCH_BASELINE: '1' }, SERVER_READY);
   await sendAll(Number(baseline.match[1]), messages.slice(0, 20));
   const baselineMs = await sendAll(Number(baseline.match[1]), messages.slice(20));
   const baselineRate = (MESSAGES * 1000) / baselineMs;
-  await stop(baseline.child);
+  await stopProcess(baseline.child);
 
   console.log(`(a) accept → stored:    Sealpost ${storedRate.toFixed(0)} msg/s, read-and-discard smtp-server ${baselineRate.toFixed(0)} msg/s → ratio ${(storedRate / baselineRate).toFixed(2)}`);
   console.log(`    accept → forwarded: ${forwarded ? `${forwardedRate.toFixed(0)} msg/s (${stats.count} delivered with 2xx)` : `incomplete: ${stats.count}/${MESSAGES} delivered within 300 s`}`);
 
   // (b) Peak RSS for a 25 MB attachment, in a fresh server process.
-  server = await start('bench/smtp-server.ts', env, SERVER_READY);
+  server = await startProcess('bench/smtp-server.ts', [], env, SERVER_READY);
   apiPort = Number(server.match[2]);
   await sendAll(Number(server.match[1]), messages.slice(0, 5));
   const before = memoryMb(server.child);
@@ -180,8 +151,8 @@ try {
   const intact = stored?.size === BIG_ATTACHMENT_BYTES && stored.sha256 === hash.digest('hex');
   console.log(`(b) 25 MB attachment: stored in ${bigMs} ms (${intact ? 'hash matches' : 'HASH MISMATCH'}); server RSS ${before.rss} MB before, peak ${after.peak} MB (+${after.peak - before.rss} MB)`);
 
-  await stop(server.child);
-  await stop(receiver.child);
+  await stopProcess(server.child);
+  await stopProcess(receiver.child);
   await agent.close();
 } finally {
   rmSync(dataDir, { recursive: true, force: true });

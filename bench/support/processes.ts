@@ -12,7 +12,9 @@ process.on('exit', () => {
 
 /** Starts a TypeScript entry point as its own process and waits for the line that carries its port. */
 export function startProcess(entry: string, args: string[], env: Record<string, string>, portPattern: RegExp): Promise<{ child: ChildProcess; port: number; match: RegExpExecArray }> {
-  const child = spawn(process.execPath, [...TSX, entry, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to profile the servers.
+  const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, ...TSX, entry, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   child.on('exit', () => children.delete(child));
   return new Promise((resolve, reject) => {
