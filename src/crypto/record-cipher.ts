@@ -8,6 +8,7 @@ import type { KeyProvider } from './key-provider.js';
 const FORMAT_V1 = 0x01;
 const IV_BYTES = 12; // random 96-bit nonces (NIST SP 800-38D §8.2.2)
 const TAG_BYTES = 16;
+const DATA_KEY_ID = /^dek_[0-9A-HJKMNP-TV-Z]{26}$/; // dek_ + ULID, see createDataKey
 
 /**
  * A data key encrypts at most this many records before it is replaced. With random 96-bit
@@ -81,7 +82,7 @@ export class RecordCipher implements DataKeySource {
     const headerLength = 2 + idLength;
     if (ciphertext.length < headerLength + IV_BYTES + TAG_BYTES) throw fail('truncated');
     const header = ciphertext.subarray(0, headerLength);
-    const keyId = header.subarray(2).toString('ascii');
+    const keyId = header.subarray(2).toString('latin1');
     const key = await this.dataKeyById(keyId);
     const iv = ciphertext.subarray(headerLength, headerLength + IV_BYTES);
     const tag = ciphertext.subarray(ciphertext.length - TAG_BYTES);
@@ -121,7 +122,8 @@ export class RecordCipher implements DataKeySource {
   async dataKeyById(id: string): Promise<DataKey> {
     const cached = this.cache.get(id);
     if (cached) return { id, key: cached };
-    const wrapped = await this.repository.find(id);
+    // A damaged header must fail as undecryptable, not reach the database as a malformed key id.
+    const wrapped = DATA_KEY_ID.test(id) ? await this.repository.find(id) : undefined;
     if (!wrapped) {
       throw new SealpostError('SP_ERR_CRYPTO_DECRYPT_FAILED', 'Stored data could not be decrypted', { logDetail: { reason: 'unknown data key', id } });
     }
@@ -136,7 +138,7 @@ export class RecordCipher implements DataKeySource {
   }
 
   private async createDataKey(): Promise<CurrentKey> {
-    const id = `dek_${ulid()}`;
+    const id = `dek_${ulid()}`; // matches DATA_KEY_ID
     const generated = await this.provider.generateDataKey(id);
     // Persist before first use: a ciphertext must never name a key that is not stored.
     await this.repository.insert(id, generated, this.now());

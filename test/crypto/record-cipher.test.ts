@@ -73,6 +73,17 @@ describe.each(testDialects())('envelope encryption on %s', (dialect) => {
     await expect(c.decrypt(sealed.subarray(0, 20), ctx)).rejects.toMatchObject({ code: 'SP_ERR_CRYPTO_DECRYPT_FAILED' });
   });
 
+  it('refuses a header whose key id is not a valid id, without asking the database', async () => {
+    // CI once drew a nonce that made a bit-flipped length byte spill binary bytes into the key id,
+    // which PostgreSQL rejected as invalid UTF-8 instead of the ciphertext being reported as damaged.
+    const { cipher: c } = cipher();
+    const sealed = await c.encrypt('tamper me', ctx);
+    for (const junk of [Buffer.from([0x00, 0xff, 0xc3]), Buffer.from('dek_../../etc')]) {
+      const forged = Buffer.concat([Buffer.from([sealed[0] ?? 0, junk.length]), junk, sealed.subarray(2 + (sealed[1] ?? 0))]);
+      await expect(c.decrypt(forged, ctx)).rejects.toMatchObject({ code: 'SP_ERR_CRYPTO_DECRYPT_FAILED' });
+    }
+  });
+
   it('replaces the data key after its use limit', async () => {
     const { cipher: c } = cipher(keyringDir, { maxUses: 3, maxAgeMs: 3_600_000 });
     const ids = new Set<string>();
