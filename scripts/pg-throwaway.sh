@@ -31,13 +31,24 @@ case "$cmd" in
     initdb=$(find_bin initdb); pg_ctl=$(find_bin pg_ctl)
     mkdir -p "$dir"
     if [ "$(id -u)" = 0 ]; then chown "${PG_OS_USER:-postgres}" "$dir"; fi
-    port=$(free_port)
     as_owner "$initdb" -D "$dir/data" -U sealpost --auth=trust --encoding=UTF8 --no-locale >"$dir/initdb.log" 2>&1 \
       || { cat "$dir/initdb.log" >&2; exit 1; }
-    # Loopback only, socket in the cluster dir, durability off: this cluster is thrown away.
-    as_owner "$pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-      -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
-      start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
+    # PostgreSQL cannot be told to pick its own port, so a free one is chosen just before the
+    # start; another process may still take it first (the server then fails to bind), so a
+    # failed start is retried on a fresh port.
+    started=0
+    for attempt in 1 2 3 4 5; do
+      port=$(free_port)
+      # Loopback only, socket in the cluster dir, durability off: this cluster is thrown away.
+      if as_owner "$pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+        -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+        start >/dev/null; then
+        started=1
+        break
+      fi
+      echo "pg-throwaway: start on port $port failed (attempt $attempt)" >&2
+    done
+    [ "$started" = 1 ] || { cat "$dir/server.log" >&2; exit 1; }
     echo "$port" >"$dir/port"
     echo "postgres://sealpost@127.0.0.1:$port/postgres"
     ;;

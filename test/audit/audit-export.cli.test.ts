@@ -5,7 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
-describe('sealpost verify audit-export', () => {
+/** Each `sealpost` run is a cold start of Node and tsx: seconds apiece on a busy machine. */
+const CLI_TEST_TIMEOUT_MS = 180_000;
+
+describe('sealpost verify audit-export', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
   let app: TestApp;
   let dir: string;
   beforeAll(async () => {

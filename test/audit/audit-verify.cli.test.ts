@@ -8,8 +8,10 @@ import { createTestDatabase, testDialects, type TestDatabase } from '../support/
 import { appendMany, cliEnvFor, sampleEvent, servicesFor } from './audit-test-support.js';
 
 const EVENTS = 20;
+/** Each `sealpost` run is a cold start of Node and tsx: seconds apiece on a busy machine. */
+const CLI_TEST_TIMEOUT_MS = 180_000;
 
-describe.each(testDialects())('sealpost audit verify on %s', (dialect) => {
+describe.each(testDialects())('sealpost audit verify on %s', { timeout: CLI_TEST_TIMEOUT_MS }, (dialect) => {
   let testDb: TestDatabase | undefined;
   afterEach(async () => {
     await testDb?.dispose();

@@ -26,9 +26,9 @@ interface Problem {
   detail: string;
 }
 
-/** Polls until `check` passes (the request hook writes after the response). */
+/** Polls until `check` passes (the request hook writes after the response); gives up after 20 s at the earliest. */
 async function eventually(check: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 500; i += 1) {
+  for (let i = 0; i < 2_000; i += 1) {
     if (await check()) return;
     await new Promise((resolve) => setTimeout(resolve, 10));
   }

@@ -51,7 +51,7 @@ describe.runIf(testDialects().includes('postgres'))('concurrent audit writers on
     };
     await Promise.all([write(a, 'pool-a'), write(b, 'pool-b')]);
     await expectGapFree(a, 2 * PER_WRITER, ['pool-a', 'pool-b']);
-  });
+  }, 120_000);
 
   it('two processes appending 1,000 events each get gap-free indexes 0..1999 and a verifiable tree', async () => {
     testDb = await createTestDatabase('postgres');

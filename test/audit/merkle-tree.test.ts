@@ -62,7 +62,8 @@ const flip = (b: Buffer, at = 0): Buffer => {
   return copy;
 };
 
-describe('RFC 9162 Merkle tree', () => {
+// The exhaustive checks below are CPU-bound (seconds each, many more on a busy machine).
+describe('RFC 9162 Merkle tree', { timeout: 120_000 }, () => {
   const ctLeafHashes = CT_LEAVES.map(hashLeaf);
   const ct = treeOf(ctLeafHashes);
 

@@ -3,9 +3,9 @@ import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MIGRATION_NAMES } from '../../src/db/migrator.js';
-import { runCli, spawnCli, waitForExit, waitForOutput } from '../support/cli.js';
+import { killSpawnedClis, runCli, spawnCli, waitForExit, waitForOutput } from '../support/cli.js';
 import { createTestDatabase, testDialects, type TestDatabase } from '../support/test-database.js';
 
 function getJson(url: string, ca: Buffer): Promise<{ status: number; body: unknown }> {
@@ -20,7 +20,13 @@ function getJson(url: string, ca: Buffer): Promise<{ status: number; body: unkno
   });
 }
 
-describe('sealpost CLI', () => {
+/** Each `sealpost` run is a cold start of Node and tsx: seconds apiece on a busy machine. */
+const CLI_TEST_TIMEOUT_MS = 180_000;
+
+// A test that times out never reaches its `finally`: no `sealpost start` may outlive it.
+afterEach(killSpawnedClis);
+
+describe('sealpost CLI', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
   let dataDir: string;
   beforeAll(() => {
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'sealpost-cli-'));
@@ -50,7 +56,7 @@ describe('sealpost CLI', () => {
   });
 });
 
-describe.each(testDialects())('sealpost on %s', (dialect) => {
+describe.each(testDialects())('sealpost on %s', { timeout: CLI_TEST_TIMEOUT_MS }, (dialect) => {
   let testDb: TestDatabase;
   let env: Record<string, string>;
   beforeAll(async () => {

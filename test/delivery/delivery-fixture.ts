@@ -142,16 +142,23 @@ export interface Receiver {
   /** Requests being handled right now, and the most there ever were at once. */
   readonly inFlight: { now: number; max: number };
   handler: ReceiverHandler;
+  /**
+   * While true the receiver is down: each connection is reset as soon as it is accepted. It keeps
+   * its port meanwhile, so nothing else can take it (closing and listening again later could not
+   * promise that).
+   */
+  refuseConnections: boolean;
   close(): Promise<void>;
 }
 
-export async function startReceiver(port = 0): Promise<Receiver> {
+export async function startReceiver(): Promise<Receiver> {
   const requests: ReceivedRequest[] = [];
   const inFlight = { now: 0, max: 0 };
   const receiver = {
     handler: ((_r, res) => {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
     }) as ReceiverHandler,
+    refuseConnections: false,
   };
   const server = http.createServer((req, res) => {
     inFlight.now++;
@@ -167,9 +174,12 @@ export async function startReceiver(port = 0): Promise<Receiver> {
     });
   });
   server.on('clientError', (_err, socket) => socket.destroy());
+  server.on('connection', (socket) => {
+    if (receiver.refuseConnections) socket.resetAndDestroy();
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve());
+    server.listen(0, '127.0.0.1', () => resolve());
   });
   const actual = (server.address() as AddressInfo).port;
   return Object.assign(receiver, {
@@ -182,11 +192,4 @@ export async function startReceiver(port = 0): Promise<Receiver> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   });
-}
-
-/** A port that nothing listens on (it was free a moment ago). */
-export async function closedPort(): Promise<number> {
-  const r = await startReceiver();
-  await r.close();
-  return r.port;
 }

@@ -6,8 +6,10 @@ import { testDialects } from '../support/test-database.js';
 import { openDeliveryFixture, silentLogger, startReceiver, workerConfig, type DeliveryFixture, type Receiver } from './delivery-fixture.js';
 
 const POLL = { timeout: 30_000, interval: 20 };
+/** Above the default 30 s, so that a slow run fails on POLL's message, not on the test timeout. */
+const TEST_TIMEOUT_MS = 120_000;
 
-describe.each(testDialects())('delivery leases on %s', (dialect) => {
+describe.each(testDialects())('delivery leases on %s', { timeout: TEST_TIMEOUT_MS }, (dialect) => {
   let fx: DeliveryFixture;
   const cleanups: (() => Promise<void>)[] = [];
 

@@ -3,7 +3,7 @@ import { DeliveryRepository } from '../../src/delivery/delivery.repository.js';
 import { startDeliveryWorker, type DeliveryWorker, type DeliveryWorkerConfig } from '../../src/delivery/delivery.worker.js';
 import type { RequestSigner } from '../../src/delivery/request-signer.js';
 import { testDialects } from '../support/test-database.js';
-import { closedPort, openDeliveryFixture, silentLogger, startReceiver, workerConfig, type DeliveryFixture, type Receiver } from './delivery-fixture.js';
+import { openDeliveryFixture, silentLogger, startReceiver, workerConfig, type DeliveryFixture, type Receiver } from './delivery-fixture.js';
 
 const POLL = { timeout: 15_000, interval: 10 };
 
@@ -21,8 +21,8 @@ describe.each(testDialects())('delivery worker on %s', (dialect) => {
     await fx.dispose();
   });
 
-  async function receiver(port?: number): Promise<Receiver> {
-    const r = await startReceiver(port);
+  async function receiver(): Promise<Receiver> {
+    const r = await startReceiver();
     cleanups.push(() => r.close());
     return r;
   }
@@ -73,9 +73,10 @@ describe.each(testDialects())('delivery worker on %s', (dialect) => {
   });
 
   it('delivers everything once a receiver that was down comes back', async () => {
-    const port = await closedPort();
+    const r = await receiver();
+    r.refuseConnections = true;
     const tenant = await fx.tenant();
-    await fx.destination(tenant, { url: `http://127.0.0.1:${port}/hook` });
+    await fx.destination(tenant, { url: r.url });
     const sent = await Promise.all(Array.from({ length: 5 }, (_, i) => fx.ingest(tenant, { i })));
     worker({ retrySchedule: [0, 50, 100, ...Array<number>(40).fill(150)] });
 
@@ -83,7 +84,7 @@ describe.each(testDialects())('delivery worker on %s', (dialect) => {
     await vi.waitFor(async () => {
       for (const s of sent) expect((await delivery(s.id)).attempts).toBeGreaterThanOrEqual(2);
     }, POLL);
-    const r = await receiver(port);
+    r.refuseConnections = false;
     await vi.waitFor(async () => {
       for (const s of sent) expect((await delivery(s.id)).status).toBe('succeeded');
     }, POLL);

@@ -109,7 +109,11 @@ describe.each(testDialects())('auto-disable of failing destinations on %s', (dia
     r.handler = (_q, res) => res.writeHead(healthy ? 200 : 500).end();
     const tenant = await fx.tenant();
     const destination = await fx.destination(tenant, { url: r.url });
-    const worker = startDeliveryWorker({ db: fx.handle.db, dialect, cipher: fx.cipher, config: workerConfig({ retrySchedule: [0, 10, 10, 10, 10] }), logger: silentLogger, idlePollMs: 10 });
+    // Enough retries that the delivery is still being retried when the test has seen the failure
+    // and made the receiver healthy (four retries 10 ms apart could all fail before that on a busy
+    // machine, leaving the delivery dead and failing_since set for good).
+    const retrySchedule = [0, ...Array<number>(40).fill(50)];
+    const worker = startDeliveryWorker({ db: fx.handle.db, dialect, cipher: fx.cipher, config: workerConfig({ retrySchedule }), logger: silentLogger, idlePollMs: 10 });
     const failingSince = async () => (await fx.handle.db.selectFrom('destinations').select('failing_since').where('id', '=', destination.id).executeTakeFirstOrThrow()).failing_since;
     try {
       await fx.ingest(tenant);

@@ -8,8 +8,10 @@ import { openDeliveryFixture, startReceiver, type DeliveryFixture, type Receiver
 const root = path.resolve(import.meta.dirname, '../..');
 const SCRIPT = path.join(import.meta.dirname, 'worker-process.ts');
 const POLL = { timeout: 45_000, interval: 20 };
+/** Worker processes are cold starts of Node and tsx, and each test waits up to twice POLL.timeout. */
+const PROCESS_TEST_TIMEOUT_MS = 180_000;
 
-describe.each(testDialects())('worker processes on %s', (dialect: Dialect) => {
+describe.each(testDialects())('worker processes on %s', { timeout: PROCESS_TEST_TIMEOUT_MS }, (dialect: Dialect) => {
   let fx: DeliveryFixture;
   const children: ChildProcess[] = [];
   const cleanups: (() => Promise<void>)[] = [];
@@ -121,10 +123,13 @@ describe.each(testDialects())('worker processes on %s', (dialect: Dialect) => {
       if (answering) res.writeHead(200).end();
     };
     const tenant = await fx.tenant();
-    await fx.destination(tenant, { url: r.url, maxConcurrency: 100, timeoutMs: 2_000 });
-    const victim = await workerProcess('victim');
+    // The victim must die while its requests are still open, before their timeout ends them (and
+    // its lease, timeout + margin, is what the rescuer waits out). So everything is queued before
+    // the victim starts, and it sends its first 16 at once instead of as ingest trickles them in.
+    await fx.destination(tenant, { url: r.url, maxConcurrency: 100, timeoutMs: 5_000 });
     const sent = [];
     for (let i = 0; i < 40; i++) sent.push(await fx.ingest(tenant, { i }));
+    const victim = await workerProcess('victim');
     await vi.waitFor(() => expect(r.requests.length).toBeGreaterThanOrEqual(16), POLL);
     await kill(victim, 'SIGKILL');
     answering = true;

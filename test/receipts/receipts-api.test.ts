@@ -55,6 +55,9 @@ describe.each(testDialects())('receipts API on %s', (dialect) => {
       attempt: 1,
       status: 200,
       bodySha256: receipt.body_sha256,
+      // Receipts are listed by issue time, then id (a ULID, random within a millisecond): a
+      // delivered receipt issued in the accepted one's millisecond could be listed first.
+      now: Math.max(Date.now(), Date.parse(receipt.issued_at) + 1),
     });
     await app.context.database.db.transaction().execute((tx) => delivered.store(tx));
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { sql } from 'kysely';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, spawnCli, waitForExit, waitForOutput } from '../support/cli.js';
+import { killSpawnedClis, runCli, spawnCli, waitForExit, waitForOutput } from '../support/cli.js';
 import { createTestDatabase, testDialects, type TestDatabase } from '../support/test-database.js';
 
 const TOTAL = 2_000;
@@ -38,6 +38,8 @@ describe.each(testDialects())('kill -9 during ingest and delivery on %s', (diale
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   });
   afterAll(async () => {
+    // A timed-out test never reaches its `finally`: stop any `sealpost start` it left running.
+    await killSpawnedClis();
     await new Promise((r) => receiver.close(r));
     await testDb.dispose();
   });

@@ -28,8 +28,29 @@ export function runCli(args: string[], env: Record<string, string>, input?: stri
   });
 }
 
+/** CLI processes started by spawnCli that have not exited yet. */
+const running = new Set<ChildProcess>();
+
 export function spawnCli(args: string[], env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, [...NODE_ARGS, ...args], { cwd: root, env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...NODE_ARGS, ...args], { cwd: root, env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  return child;
+}
+
+/**
+ * SIGKILLs every process spawnCli started that still runs, and waits for them. For afterEach or
+ * afterAll: a test that times out never reaches its own `finally`, and a `sealpost start` left
+ * behind would outlive the test run.
+ */
+export async function killSpawnedClis(): Promise<void> {
+  await Promise.all(
+    [...running].map((child) => {
+      const exited = waitForExit(child);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      return exited;
+    }),
+  );
 }
 
 const stderrSeen = new WeakMap<ChildProcess, { text: string }>();
