@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Agent, request } from 'undici';
-import { ROOT, peakRssMb, runLoad, startProcess, stopProcess } from './support/processes.js';
+import { ROOT, cpuTimeMs, peakRssMb, runLoad, startProcess, stopProcess } from './support/processes.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -65,9 +65,21 @@ try {
 
   // (a) ingest only: no destinations yet, so nothing is forwarded.
   await runLoad(sealpostUrl, { seconds: 2, connections: CONNECTIONS, body, headers }); // warm-up
+  const cpuBefore = cpuTimeMs(sealpost.child);
   const ingest = await runLoad(sealpostUrl, { seconds: SECONDS, connections: CONNECTIONS, body, headers });
+  const sealpostCpuUs = ((cpuTimeMs(sealpost.child) - cpuBefore) * 1000) / (ingest.accepted || 1);
+  const bareCpuBefore = cpuTimeMs(bare.child);
   const bareIngest = await runLoad(`https://127.0.0.1:${bare.port}/v1/payloads`, { seconds: SECONDS, connections: CONNECTIONS, body, headers });
+  const bareCpuUs = ((cpuTimeMs(bare.child) - bareCpuBefore) * 1000) / (bareIngest.accepted || 1);
   console.log(`(a) ingest: Sealpost ${ingest.requestsPerSecond.toFixed(0)} req/s (p99 ${ingest.p99} ms), bare Fastify ${bareIngest.requestsPerSecond.toFixed(0)} req/s → ratio ${(ingest.requestsPerSecond / bareIngest.requestsPerSecond).toFixed(2)}`);
+  // Server CPU per accepted request: steadier than throughput on a shared machine.
+  console.log(`    server CPU per request: Sealpost ${sealpostCpuUs.toFixed(0)} µs, bare Fastify ${bareCpuUs.toFixed(0)} µs`);
+
+  // BENCH_INGEST_ONLY=1 stops here, e.g. to profile ingest alone with BENCH_NODE_ARGS.
+  if (process.env.BENCH_INGEST_ONLY) {
+    for (const p of [relay, bare, sealpost, receiver]) await stopProcess(p.child);
+    process.exit(0);
+  }
 
   // (b) end to end: ingest → stored → delivered to the loopback receiver.
   const agent = new Agent({ connect: { rejectUnauthorized: false } });

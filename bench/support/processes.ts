@@ -44,6 +44,13 @@ export function peakRssMb(child: ChildProcess): number {
   return Math.round(kb / 1024);
 }
 
+/** CPU time (user + system) a process has used so far, in milliseconds, from /proc/PID/stat. */
+export function cpuTimeMs(child: ChildProcess): number {
+  // Fields after the parenthesised command name; utime and stime are the 12th and 13th of them.
+  const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ is 100 on Linux
+}
+
 export interface LoadResult {
   readonly requestsPerSecond: number;
   readonly accepted: number;

@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { ulid } from 'ulid';
+import { ulid } from '../crypto/ulid.js';
 import type { RecordCipher, RecordContext } from '../crypto/record-cipher.js';
 import { isValidKeyName, rawPublicKey, verifierKey, type NoteKey } from './checkpoint.js';
 import type { LogKeyRepository } from './log-key.repository.js';

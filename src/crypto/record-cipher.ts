@@ -1,9 +1,10 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { ulid } from 'ulid';
+import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { ulid } from './ulid.js';
 import { SealpostError } from '../errors/sealpost-error.js';
 import type { DataKeyRepository } from './data-key.repository.js';
 import type { DataKey, DataKeySource } from './data-key-source.js';
 import type { KeyProvider } from './key-provider.js';
+import { pooledRandomBytes } from './random-pool.js';
 
 const FORMAT_V1 = 0x01;
 const IV_BYTES = 12; // random 96-bit nonces (NIST SP 800-38D §8.2.2)
@@ -64,7 +65,7 @@ export class RecordCipher implements DataKeySource {
     const key = await this.currentDataKey();
     const idBytes = Buffer.from(key.id, 'ascii');
     const header = Buffer.concat([Buffer.from([FORMAT_V1, idBytes.length]), idBytes]);
-    const iv = randomBytes(IV_BYTES);
+    const iv = pooledRandomBytes(IV_BYTES);
     const cipher = createCipheriv('aes-256-gcm', key.key, iv);
     cipher.setAAD(contextAad(header, ctx));
     const body = Buffer.concat([cipher.update(typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext), cipher.final()]);

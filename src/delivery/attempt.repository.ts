@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import { ulid } from 'ulid';
+import { ulid } from '../crypto/ulid.js';
 import type { RecordCipher, RecordContext } from '../crypto/record-cipher.js';
 import type { Database } from '../db/schema.js';
 import type { ErrorClass } from './http-sender.js';

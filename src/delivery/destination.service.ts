@@ -1,4 +1,4 @@
-import { ulid } from 'ulid';
+import { ulid } from '../crypto/ulid.js';
 import { SealpostError } from '../errors/sealpost-error.js';
 import type { DeliveryApiDeps } from './delivery-api.deps.js';
 import type { DeliveryRepository } from './delivery.repository.js';

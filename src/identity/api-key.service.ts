@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { ulid } from 'ulid';
+import { ulid } from '../crypto/ulid.js';
 import type { AuditEvent } from '../audit/audit-event.js';
 import type { Database } from '../db/schema.js';
 import { SealpostError } from '../errors/sealpost-error.js';

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { ulid } from 'ulid';
+import { ulid } from '../crypto/ulid.js';
 import type { Database } from '../db/schema.js';
 import type { ApiKeyService } from './api-key.service.js';
 import type { Tenant, TenantRepository } from './tenant.repository.js';

@@ -1,6 +1,6 @@
 import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ulid } from 'ulid';
+import { ulid } from '../crypto/ulid.js';
 import { SealpostError } from '../errors/sealpost-error.js';
 import type { EncryptedBlobStore } from '../storage/encrypted-blob-store.js';
 import type { AttachmentRecord } from './payload.repository.js';

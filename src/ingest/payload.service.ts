@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { ulid } from 'ulid';
+import { ulid } from '../crypto/ulid.js';
 import { canonicalJson } from '../crypto/canonical-json.js';
 import type { GroupCommitter } from '../db/group-commit.js';
 import type { Database } from '../db/schema.js';

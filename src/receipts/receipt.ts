@@ -1,6 +1,6 @@
 import { sign } from 'node:crypto';
 import type { AcceptedReceipt, DeliveredReceipt, Receipt } from '@sealpost/verify';
-import { ulid } from 'ulid';
+import { ulid } from '../crypto/ulid.js';
 import { canonicalJson } from '../crypto/canonical-json.js';
 import type { ActiveSigningKey } from '../crypto/signing-key.js';
 import { SealpostError } from '../errors/sealpost-error.js';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { ulid } from 'ulid';
+import { ulid } from '../../crypto/ulid.js';
 import type { InboxDmarcPolicy } from '../../db/schema.js';
 import { SealpostError } from '../../errors/sealpost-error.js';
 import type { EncryptedBlobStore } from '../../storage/encrypted-blob-store.js';

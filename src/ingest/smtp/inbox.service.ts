@@ -1,4 +1,4 @@
-import { ulid } from 'ulid';
+import { ulid } from '../../crypto/ulid.js';
 import type { InboxDmarcPolicy } from '../../db/schema.js';
 import { isUniqueViolation } from '../../db/unique-violation.js';
 import { SealpostError } from '../../errors/sealpost-error.js';
