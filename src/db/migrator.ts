@@ -5,6 +5,7 @@ import * as m0002 from './migrations/0002-tenants-payloads-deliveries.js';
 import * as m0003 from './migrations/0003-audit-log.js';
 import * as m0004 from './migrations/0004-signing-keys-receipts.js';
 import * as m0005 from './migrations/0005-inboxes.js';
+import * as m0006 from './migrations/0006-delivery-lease-index.js';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -18,6 +19,7 @@ const MIGRATIONS: readonly (readonly [string, MigrationModule])[] = [
   ['0003-audit-log', m0003],
   ['0004-signing-keys-receipts', m0004],
   ['0005-inboxes', m0005],
+  ['0006-delivery-lease-index', m0006],
 ];
 
 export const MIGRATION_NAMES = MIGRATIONS.map(([name]) => name);

@@ -20,6 +20,12 @@ const DAY_MS = 86_400_000;
 export const IDLE_POLL_MS = 250;
 /** Free slots are refilled once this fraction (1/n) of them is free, so one claim serves several sends. */
 const REFILL_FRACTION = 4;
+/**
+ * While sends are in flight, claims are at least this far apart: each finished send wakes the
+ * worker, and with destinations at their concurrency limit every wake-up claimed again — one
+ * claim query per delivery. Waiting a little lets one claim serve the sends that finished meanwhile.
+ */
+const CLAIM_GATHER_MS = 10;
 /** After a failed claim (database down) the worker waits this long before the next try. */
 const CLAIM_ERROR_BACKOFF_MS = 1_000;
 
@@ -77,7 +83,10 @@ export function startDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWor
 
   const inFlight = new Set<Promise<void>>();
   let stopping = false;
-  // Set by poke() (new work somewhere) and by the idle timer: claim even if only one slot is free.
+  // Set by the idle timer: claim even if only one slot is free. A poke (new work) only wakes the
+  // loop: with nothing in flight or a batch of free slots it claims at once; otherwise the sends
+  // in flight refill the slots as they finish. Claiming on every poke cost a claim query per
+  // ingest commit under load (a quarter of the CPU in the end-to-end benchmark).
   let claimAny = true;
   let woken = false;
   let wake: (() => void) | undefined;
@@ -86,10 +95,7 @@ export function startDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWor
     woken = true;
     wake?.();
   };
-  const poke = (): void => {
-    claimAny = true;
-    wakeUp();
-  };
+  const poke = (): void => wakeUp();
 
   /** Waits until woken or `ms` pass; a timeout counts as a reason to claim. */
   const pause = (ms: number): Promise<void> => {
@@ -194,12 +200,13 @@ export function startDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWor
       const free = config.workerConcurrency - inFlight.size;
       let backoff = idlePollMs;
       // A finished send frees one slot; claiming for every single one would cost a claim query
-      // per delivery, so slots are refilled in batches unless there is news or nothing in flight.
+      // per delivery, so slots are refilled in batches unless the idle timer fired or nothing is in flight.
       if (free > 0 && (claimAny || free >= refillAt || inFlight.size === 0)) {
         claimAny = false;
         try {
           const claimed = await outbox.claim(id, now(), free, options.leaseMarginMs);
           if (claimed.length > 0) await dispatch(claimed);
+          if (inFlight.size > 0 && !stopping) await new Promise((resolve) => setTimeout(resolve, CLAIM_GATHER_MS));
         } catch (err) {
           log.error({ err }, 'claiming deliveries failed');
           backoff = CLAIM_ERROR_BACKOFF_MS;

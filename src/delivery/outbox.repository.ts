@@ -1,16 +1,15 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
-import { ulid } from 'ulid';
+import { ulid } from '../crypto/ulid.js';
 import type { RecordCipher } from '../crypto/record-cipher.js';
 import type { Dialect } from '../db/database.js';
 import type { Database } from '../db/schema.js';
 import { destinationConfigContext, type DestinationSecrets } from './destination.repository.js';
 
 /**
- * The worker looks at this many of the earliest due deliveries per claim, so one destination's
- * backlog cannot make a claim scan the whole table; destinations already at their concurrency
- * limit are left out before the cut.
+ * A claim considers at most this many destinations (those whose oldest due delivery is oldest),
+ * so its cost is bounded by the work it can hand out, not by the backlog or the tenant count.
  */
-const CLAIM_SCAN_ROWS = 500;
+const CLAIM_MAX_DESTINATIONS = 64;
 /**
  * A lease lasts the destination's request timeout plus this margin (decrypting, recording the
  * attempt), so a live worker never loses its lease mid-send and a dead worker's claims come
@@ -101,35 +100,57 @@ function bigint(value: number): RawBuilder<number> {
   return sql<number>`cast(${value} as bigint)`;
 }
 
+/** A destination with due work and `capacity` free slots (max_concurrency minus leases in flight). */
+interface OpenDestination {
+  id: string;
+  capacity: number;
+}
+
 /**
- * Due, unleased deliveries of enabled destinations, ranked per destination so that no
- * destination gets more than its max_concurrency minus the leases it already has (any worker's).
+ * Enabled destinations below their concurrency limit that have a due, unleased delivery, the
+ * longest-waiting first. Destinations at their limit are left out here, before any delivery is
+ * read: scanning the due rows and discarding a saturated destination's afterwards made every
+ * claim read that destination's whole backlog.
  */
-function rankedDue(now: number): RawBuilder<unknown> {
+async function openDestinations(db: Kysely<Database>, now: number, max: number, onlyIds?: readonly string[]): Promise<OpenDestination[]> {
   const t = bigint(now);
-  return sql`
-    active as (
+  const only = onlyIds ? sql`and ds.id in (${sql.join(onlyIds)})` : sql``;
+  const { rows } = await sql<{ id: string; capacity: number }>`
+    with active as (
+      -- Leases in flight: only those rows have an owner (completing an attempt clears it), and the
+      -- partial index deliveries_leased holds just them.
       select destination_id, count(*) as n from deliveries
-      where status = 'pending' and next_attempt_at <= ${t} and lease_owner is not null and lease_expires_at >= ${t}
+      where lease_owner is not null and lease_expires_at >= ${t}
       group by destination_id
     ),
-    due as (
-      select d.id, d.destination_id, d.next_attempt_at, ds.max_concurrency - coalesce(a.n, 0) as capacity
-      from deliveries d
-      join destinations ds on ds.id = d.destination_id
-      left join active a on a.destination_id = d.destination_id
-      where d.status = 'pending' and d.next_attempt_at <= ${t}
-        and (d.lease_expires_at is null or d.lease_expires_at < ${t})
-        and ds.enabled = 1 and ds.deleted_at is null
-        and coalesce(a.n, 0) < ds.max_concurrency
-      order by d.next_attempt_at
-      limit ${CLAIM_SCAN_ROWS}
-    ),
-    ranked as (
-      select id, next_attempt_at, capacity,
-        row_number() over (partition by destination_id order by next_attempt_at, id) as rn
-      from due
-    )`;
+    open as (
+      select ds.id, ds.max_concurrency - coalesce(a.n, 0) as capacity,
+        (select min(d.next_attempt_at) from deliveries d
+          where d.destination_id = ds.id and d.status = 'pending' and d.next_attempt_at <= ${t}
+            and (d.lease_expires_at is null or d.lease_expires_at < ${t})) as oldest
+      from destinations ds
+      left join active a on a.destination_id = ds.id
+      where ds.enabled = 1 and ds.deleted_at is null and coalesce(a.n, 0) < ds.max_concurrency ${only}
+    )
+    select id, capacity from open where oldest is not null order by oldest, id limit ${max}`.execute(db);
+  return rows.map((r) => ({ id: r.id, capacity: Number(r.capacity) }));
+}
+
+/**
+ * The due, unleased deliveries to lease from `open`: at most `capacity` of each destination,
+ * its oldest first (index deliveries_destination_due), so a claim reads only what it may take.
+ */
+function dueCandidates(open: readonly OpenDestination[], now: number): RawBuilder<unknown> {
+  const t = bigint(now);
+  const perDestination = open.map(
+    (o) => sql`select * from (
+      select id, next_attempt_at from deliveries
+      where destination_id = ${o.id} and status = 'pending' and next_attempt_at <= ${t}
+        and (lease_expires_at is null or lease_expires_at < ${t})
+      order by next_attempt_at, id
+      limit ${o.capacity}) as one_destination`,
+  );
+  return sql`candidates as (${sql.join(perDestination, sql` union all `)})`;
 }
 
 /** The worker's side of the outbox: claim with a lease, load what to send. */
@@ -141,9 +162,10 @@ export class OutboxRepository {
   ) {}
 
   /**
-   * Leases up to `limit` due deliveries to `workerId` and counts the attempt. PostgreSQL: one
-   * statement whose candidate rows are locked `FOR UPDATE SKIP LOCKED`, so concurrent workers
-   * pass each other by. SQLite: the same inside one immediate (write-locked) transaction.
+   * Leases up to `limit` due deliveries to `workerId` and counts the attempt, never more per
+   * destination than its max_concurrency minus the leases in flight (any worker's). PostgreSQL:
+   * the destinations' rows serialise concurrent claims, and delivery rows are taken `FOR UPDATE
+   * SKIP LOCKED`. SQLite: the same inside one immediate (write-locked) transaction.
    */
   async claim(workerId: string, now: number, limit: number, leaseMarginMs = LEASE_MARGIN_MS): Promise<ClaimedDelivery[]> {
     if (limit <= 0) return [];
@@ -162,15 +184,28 @@ export class OutboxRepository {
   }
 
   private async claimPostgres({ workerId, now, limit, marginMs }: LeaseRequest): Promise<ClaimRow[]> {
+    const seen = await openDestinations(this.db, now, Math.min(limit, CLAIM_MAX_DESTINATIONS));
+    if (seen.length === 0) return [];
+    return this.db.transaction().execute(async (tx) => {
+      // Concurrent claims for one destination queue up on its row (in id order, so two claims
+      // cannot deadlock), and each then counts the leases the one before it committed: that is
+      // what keeps max_concurrency exact across workers. Claims are short; sends happen outside.
+      await sql`select id from destinations where id in (${sql.join(seen.map((o) => o.id))}) order by id for update`.execute(tx);
+      const open = await openDestinations(tx, now, seen.length, seen.map((o) => o.id));
+      if (open.length === 0) return [];
+      return this.leasePostgres(tx, open, { workerId, now, limit, marginMs });
+    });
+  }
+
+  private async leasePostgres(tx: Kysely<Database>, open: readonly OpenDestination[], { workerId, now, limit, marginMs }: LeaseRequest): Promise<ClaimRow[]> {
     const t = bigint(now);
     const result = await sql<ClaimRow>`
-      with ${rankedDue(now)},
+      with ${dueCandidates(open, now)},
       picked as (
         select d.id, d.lease_owner as prev_owner
-        from deliveries d join ranked r on r.id = d.id
-        where r.rn <= r.capacity and d.status = 'pending'
-          and (d.lease_expires_at is null or d.lease_expires_at < ${t})
-        order by r.next_attempt_at
+        from deliveries d join candidates c on c.id = d.id
+        where d.status = 'pending' and (d.lease_expires_at is null or d.lease_expires_at < ${t})
+        order by c.next_attempt_at, d.id
         limit ${limit}
         for update of d skip locked
       )
@@ -180,7 +215,7 @@ export class OutboxRepository {
       from picked, destinations ds
       where deliveries.id = picked.id and ds.id = deliveries.destination_id
       returning deliveries.id, deliveries.tenant_id, deliveries.payload_id, deliveries.destination_id,
-        deliveries.attempts, picked.prev_owner, ds.timeout_ms, ds.failing_since`.execute(this.db);
+        deliveries.attempts, picked.prev_owner, ds.timeout_ms, ds.failing_since`.execute(tx);
     return result.rows;
   }
 
@@ -189,15 +224,18 @@ export class OutboxRepository {
       // BEGIN IMMEDIATE takes the write lock first, so a reader cannot fail to upgrade (SQLITE_BUSY).
       await sql`begin immediate`.execute(conn);
       try {
-        const picked = await sql<ClaimRow>`
-          with ${rankedDue(now)}
+        const open = await openDestinations(conn, now, Math.min(limit, CLAIM_MAX_DESTINATIONS));
+        const picked =
+          open.length === 0
+            ? { rows: [] as ClaimRow[] }
+            : await sql<ClaimRow>`
+          with ${dueCandidates(open, now)}
           select d.id, d.tenant_id, d.payload_id, d.destination_id, d.attempts + 1 as attempts,
             d.lease_owner as prev_owner, ds.timeout_ms, ds.failing_since
-          from ranked r
-          join deliveries d on d.id = r.id
+          from candidates c
+          join deliveries d on d.id = c.id
           join destinations ds on ds.id = d.destination_id
-          where r.rn <= r.capacity
-          order by r.next_attempt_at
+          order by c.next_attempt_at, d.id
           limit ${limit}`.execute(conn);
         const ids = picked.rows.map((r) => r.id);
         if (ids.length > 0) {
