@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { auditRequestsHook } from '../audit/audit-request.hook.js';
+import { auditRequestsHook, offerInTransactionAudit } from '../audit/audit-request.hook.js';
 import { auditRoutes } from '../audit/audit.routes.js';
 import { logKeyRoutes } from '../audit/log-key.routes.js';
 import { SealpostError } from '../errors/sealpost-error.js';
@@ -67,7 +67,10 @@ export async function registerApi(app: FastifyInstance, context: AppContext, opt
   await app.register(jwksRoutes, { keys: context.receipts.keys });
   await app.register(async (v1) => {
     // Every API call is audited, refused ones included (DESIGN §1, "every action ──► audit log").
-    if (options.auditRequests !== false) v1.addHook('onResponse', auditRequestsHook(context.audit.log, context.committer));
+    if (options.auditRequests !== false) {
+      v1.addHook('onRequest', offerInTransactionAudit(context.audit.log));
+      v1.addHook('onResponse', auditRequestsHook(context.audit.log, context.committer));
+    }
     v1.addHook('onRequest', async (request, reply) => {
       const wait = perIp.hit(request.ip);
       if (wait > 0) {

@@ -46,6 +46,12 @@ export async function payloadRoutes(app: FastifyInstance, deps: PayloadRoutesDep
     const auth = authOf(request);
     const key = idempotencyKey(request);
     const source = { channel: 'https', api_key: auth.apiKeyId } as const;
+    // The request's audit event goes into the ingest transaction (it commits or fails with the payload).
+    const audit = request.auditInTransaction?.(202);
+    const auditWork = audit ? { alsoInTransaction: audit } : {};
+    const ingested = (result: { replayed: boolean }): void => {
+      if (audit && !result.replayed) request.auditedInTransaction = true;
+    };
 
     if (request.isMultipart()) {
       const upload = await readMultipartUpload(request, auth.tenantId, deps.blobs);
@@ -60,7 +66,9 @@ export async function payloadRoutes(app: FastifyInstance, deps: PayloadRoutesDep
           data,
           attachments: upload.attachments,
           ...(key ? { idempotency: { key, requestSha256: hash.digest('hex') } } : {}),
+          ...auditWork,
         });
+        ingested(result);
         if (result.replayed) await removeBlobs(deps.blobs, upload.attachments);
         return accepted(reply, result);
       } catch (err) {
@@ -79,7 +87,9 @@ export async function payloadRoutes(app: FastifyInstance, deps: PayloadRoutesDep
       data,
       attachments: [],
       ...(key ? { idempotency: { key, requestSha256: createHash('sha256').update(body).digest('hex') } } : {}),
+      ...auditWork,
     });
+    ingested(result);
     return accepted(reply, result);
   });
 

@@ -33,6 +33,8 @@ export interface IngestInput {
   /** Already streamed to the blob store; removed again if the payload is not stored. */
   readonly attachments: readonly AttachmentRecord[];
   readonly idempotency?: { readonly key: string; readonly requestSha256: string };
+  /** More writes for the ingest transaction (the request's audit event); not run for a replay. */
+  readonly alsoInTransaction?: (tx: Kysely<Database>, payloadId: string) => Promise<unknown>;
 }
 
 export interface IngestResult {
@@ -95,6 +97,7 @@ export class PayloadService {
         await this.hooks.enqueue(tx, { tenantId: input.tenantId, payloadId: id, type: input.type, now });
         await accepted?.store(tx);
         if (idempotencyRow) await this.payloads.insertIdempotent(tx, idempotencyRow, now - IDEMPOTENCY_WINDOW_MS);
+        await input.alsoInTransaction?.(tx, id);
       });
     } catch (err) {
       // Two requests with one idempotency key raced: the loser answers like a retry would.
