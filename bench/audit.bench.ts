@@ -4,13 +4,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { runLoad, startProcess, stopProcess } from './support/processes.js';
+import { cpuTimeMs, runLoad, startProcess, stopProcess } from './support/processes.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const body = JSON.stringify({ invoice: 'INV-2026-4711', lines: Array.from({ length: 14 }, (_, i) => ({ sku: `SKU-${i}`, qty: i + 1 })) }).padEnd(2048, ' ');
 
-async function measure(audit: 'on' | 'off'): Promise<{ rps: number; auditPerSecond: number }> {
+async function measure(audit: 'on' | 'off'): Promise<{ rps: number; cpuUs: number; auditPerSecond: number }> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), `sealpost-audit-bench-${audit}-`));
   try {
     const env = {
@@ -27,11 +27,13 @@ async function measure(audit: 'on' | 'off'): Promise<{ rps: number; auditPerSeco
     await runLoad(url, { seconds: 2, connections: CONNECTIONS, body, headers }); // warm-up
     const sqlite = new Database(path.join(dataDir, 'sealpost.db'), { readonly: true });
     const before = (sqlite.prepare('select count(*) as n from audit_events').get() as { n: number }).n;
+    const cpuBefore = cpuTimeMs(server.child);
     const load = await runLoad(url, { seconds: SECONDS, connections: CONNECTIONS, body, headers });
+    const cpuUs = ((cpuTimeMs(server.child) - cpuBefore) * 1000) / (load.accepted || 1);
     const after = (sqlite.prepare('select count(*) as n from audit_events').get() as { n: number }).n;
     sqlite.close();
     await stopProcess(server.child);
-    return { rps: load.requestsPerSecond, auditPerSecond: (after - before) / SECONDS };
+    return { rps: load.requestsPerSecond, cpuUs, auditPerSecond: (after - before) / SECONDS };
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }
@@ -39,6 +41,6 @@ async function measure(audit: 'on' | 'off'): Promise<{ rps: number; auditPerSeco
 
 const off = await measure('off');
 const on = await measure('on');
-console.log(`ingest without per-request audit: ${off.rps.toFixed(0)} req/s`);
-console.log(`ingest with every call audited:   ${on.rps.toFixed(0)} req/s (${on.auditPerSecond.toFixed(0)} audit events/s appended)`);
-console.log(`audit log cost: ${((1 - on.rps / off.rps) * 100).toFixed(0)} % of ingest throughput (target: under 15 %)`);
+console.log(`ingest without per-request audit: ${off.rps.toFixed(0)} req/s, ${off.cpuUs.toFixed(0)} µs server CPU per request`);
+console.log(`ingest with every call audited:   ${on.rps.toFixed(0)} req/s, ${on.cpuUs.toFixed(0)} µs server CPU per request (${on.auditPerSecond.toFixed(0)} audit events/s appended)`);
+console.log(`audit log cost: ${((1 - on.rps / off.rps) * 100).toFixed(0)} % of ingest throughput, ${((1 - off.cpuUs / on.cpuUs) * 100).toFixed(0)} % of server CPU per request (target: under 15 %)`);
