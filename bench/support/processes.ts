@@ -60,19 +60,28 @@ export interface LoadResult {
   readonly p99: number;
 }
 
-/** autocannon as a separate process, so the load generator does not share the server's event loop. */
+/** autocannon (or, for a fixed rate, bench/support/paced-load.ts) as a separate process, so the load generator does not share the server's event loop. */
 export function runLoad(url: string, options: { seconds: number; connections: number; body: string; headers: Record<string, string>; rate?: number }): Promise<LoadResult> {
-  const args = [path.join(ROOT, 'node_modules/autocannon/autocannon.js'), '-j', '-d', String(options.seconds), '-c', String(options.connections), '-m', 'POST', '-b', options.body];
-  for (const [k, v] of Object.entries(options.headers)) args.push('-H', `${k}=${v}`);
-  if (options.rate) args.push('-R', String(options.rate));
-  args.push(url);
+  // A paced run uses our open-loop generator: autocannon's -R sends each second's quota in a burst.
+  const args = options.rate
+    ? [...TSX, path.join(ROOT, 'bench/support/paced-load.ts'), url, String(options.rate), String(options.seconds), String(options.connections)]
+    : [path.join(ROOT, 'node_modules/autocannon/autocannon.js'), '-j', '-d', String(options.seconds), '-c', String(options.connections), '-m', 'POST', '-b', options.body];
+  if (!options.rate) {
+    for (const [k, v] of Object.entries(options.headers)) args.push('-H', `${k}=${v}`);
+    args.push(url);
+  }
   // Loopback benchmark against a self-signed certificate.
-  const child = spawn(process.execPath, args, { env: { ...process.env, NODE_TLS_REJECT_UNAUTHORIZED: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, NODE_TLS_REJECT_UNAUTHORIZED: '0', BENCH_HEADERS: JSON.stringify(options.headers) },
+    stdio: [options.rate ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+  });
+  if (options.rate) child.stdin?.end(options.body);
   return new Promise((resolve, reject) => {
     let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
     child.once('exit', (code) => {
-      if (code !== 0) return reject(new Error(`autocannon exited with ${code}`));
+      if (code !== 0) return reject(new Error(`load generator exited with ${code}`));
       const r = JSON.parse(out) as { requests: { average: number }; '2xx': number; non2xx: number; errors: number; latency: { p50: number; p99: number } };
       resolve({ requestsPerSecond: r.requests.average, accepted: r['2xx'], non2xx: r.non2xx, errors: r.errors, p50: r.latency.p50, p99: r.latency.p99 });
     });
