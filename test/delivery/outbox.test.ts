@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DestinationRepository } from '../../src/delivery/destination.repository.js';
-import { enqueueDeliveries } from '../../src/delivery/outbox.repository.js';
+import { OutboxRepository, enqueueDeliveries } from '../../src/delivery/outbox.repository.js';
 import { testDialects } from '../support/test-database.js';
 import { openDeliveryFixture, type DeliveryFixture } from './delivery-fixture.js';
 
@@ -57,5 +57,24 @@ describe.each(testDialects())('outbox on %s', (dialect) => {
     await new DestinationRepository(fx.handle.db, fx.cipher).delete(tenant, d.id, Date.now());
     const row = await fx.handle.db.selectFrom('deliveries').select(['status', 'last_error']).where('payload_id', '=', sent.id).executeTakeFirstOrThrow();
     expect(row).toEqual({ status: 'stopped', last_error: 'destination deleted' });
+  });
+
+  it('does not let a destination at its concurrency limit with a long backlog starve another one', { timeout: 120_000 }, async () => {
+    const slow = await fx.tenant();
+    await fx.destination(slow, { url: 'http://127.0.0.1:9/slow', maxConcurrency: 1 });
+    const other = await fx.tenant();
+    const waiting = await fx.destination(other, { url: 'http://127.0.0.1:9/other' });
+    const start = Date.now() - 3_600_000;
+    // A backlog far longer than one claim takes, all of it older than the other tenant's delivery.
+    for (let i = 0; i < 520; i++) await fx.ingest(slow, { i }, start + i);
+    await fx.ingest(other, { late: true }, start + 10_000);
+
+    const outbox = new OutboxRepository(fx.handle.db, dialect, fx.cipher);
+    const first = await outbox.claim('worker-a', Date.now(), 1);
+    expect(first.map((c) => c.destinationId)).not.toContain(waiting.id);
+    // The slow destination now has its one lease in flight; the next claim must reach past its backlog.
+    const next = await outbox.claim('worker-a', Date.now(), 10);
+    expect(next.map((c) => c.destinationId)).toEqual([waiting.id]);
+    expect(await outbox.claim('worker-a', Date.now(), 10)).toEqual([]);
   });
 });
