@@ -7,23 +7,25 @@ import { randomFillSync } from 'node:crypto';
 const pool = Buffer.alloc(8192);
 let offset = pool.length;
 
-/** `length` (≤ 256) fresh CSPRNG bytes, copied out of the pool. */
-export function pooledRandomBytes(length: number): Buffer {
-  if (length > 256) throw new RangeError('pooledRandomBytes is for small values');
+/** Reserves `length` unused bytes of the pool, refilling it first if too few are left; returns where they start. */
+function take(length: number): number {
   if (offset + length > pool.length) {
     randomFillSync(pool);
     offset = 0;
   }
-  const bytes = Buffer.from(pool.subarray(offset, offset + length));
+  const start = offset;
   offset += length;
-  return bytes;
+  return start;
+}
+
+/** `length` (≤ 256) fresh CSPRNG bytes, copied out of the pool. */
+export function pooledRandomBytes(length: number): Buffer {
+  if (length > 256) throw new RangeError('pooledRandomBytes is for small values');
+  const start = take(length);
+  return Buffer.from(pool.subarray(start, start + length));
 }
 
 /** One fresh CSPRNG byte. */
 export function pooledRandomByte(): number {
-  if (offset >= pool.length) {
-    randomFillSync(pool);
-    offset = 0;
-  }
-  return pool[offset++]!;
+  return pool[take(1)]!;
 }
