@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { cpuTimeMs, runLoad, startProcess, stopProcess } from './support/processes.js';
+import { runLoad, runLoadMeasuringCpu, startProcess, stopProcess } from './support/processes.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -27,13 +27,11 @@ async function measure(audit: 'on' | 'off'): Promise<{ rps: number; cpuUs: numbe
     await runLoad(url, { seconds: 2, connections: CONNECTIONS, body, headers }); // warm-up
     const sqlite = new Database(path.join(dataDir, 'sealpost.db'), { readonly: true });
     const before = (sqlite.prepare('select count(*) as n from audit_events').get() as { n: number }).n;
-    const cpuBefore = cpuTimeMs(server.child);
-    const load = await runLoad(url, { seconds: SECONDS, connections: CONNECTIONS, body, headers });
-    const cpuUs = ((cpuTimeMs(server.child) - cpuBefore) * 1000) / (load.accepted || 1);
+    const load = await runLoadMeasuringCpu(server.child, url, { seconds: SECONDS, connections: CONNECTIONS, body, headers });
     const after = (sqlite.prepare('select count(*) as n from audit_events').get() as { n: number }).n;
     sqlite.close();
     await stopProcess(server.child);
-    return { rps: load.requestsPerSecond, cpuUs, auditPerSecond: (after - before) / SECONDS };
+    return { rps: load.requestsPerSecond, cpuUs: load.cpuUsPerRequest, auditPerSecond: (after - before) / SECONDS };
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Agent, request } from 'undici';
-import { ROOT, cpuTimeMs, peakRssMb, runLoad, startProcess, stopProcess } from './support/processes.js';
+import { ROOT, peakRssMb, runLoad, runLoadMeasuringCpu, startProcess, stopProcess } from './support/processes.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -65,15 +65,10 @@ try {
 
   // (a) ingest only: no destinations yet, so nothing is forwarded.
   await runLoad(sealpostUrl, { seconds: 2, connections: CONNECTIONS, body, headers }); // warm-up
-  const cpuBefore = cpuTimeMs(sealpost.child);
-  const ingest = await runLoad(sealpostUrl, { seconds: SECONDS, connections: CONNECTIONS, body, headers });
-  const sealpostCpuUs = ((cpuTimeMs(sealpost.child) - cpuBefore) * 1000) / (ingest.accepted || 1);
-  const bareCpuBefore = cpuTimeMs(bare.child);
-  const bareIngest = await runLoad(`https://127.0.0.1:${bare.port}/v1/payloads`, { seconds: SECONDS, connections: CONNECTIONS, body, headers });
-  const bareCpuUs = ((cpuTimeMs(bare.child) - bareCpuBefore) * 1000) / (bareIngest.accepted || 1);
+  const ingest = await runLoadMeasuringCpu(sealpost.child, sealpostUrl, { seconds: SECONDS, connections: CONNECTIONS, body, headers });
+  const bareIngest = await runLoadMeasuringCpu(bare.child, `https://127.0.0.1:${bare.port}/v1/payloads`, { seconds: SECONDS, connections: CONNECTIONS, body, headers });
   console.log(`(a) ingest: Sealpost ${ingest.requestsPerSecond.toFixed(0)} req/s (p99 ${ingest.p99} ms), bare Fastify ${bareIngest.requestsPerSecond.toFixed(0)} req/s → ratio ${(ingest.requestsPerSecond / bareIngest.requestsPerSecond).toFixed(2)}`);
-  // Server CPU per accepted request: steadier than throughput on a shared machine.
-  console.log(`    server CPU per request: Sealpost ${sealpostCpuUs.toFixed(0)} µs, bare Fastify ${bareCpuUs.toFixed(0)} µs`);
+  console.log(`    server CPU per request: Sealpost ${ingest.cpuUsPerRequest.toFixed(0)} µs, bare Fastify ${bareIngest.cpuUsPerRequest.toFixed(0)} µs`);
 
   // BENCH_INGEST_ONLY=1 stops here, e.g. to profile ingest alone with BENCH_NODE_ARGS.
   if (process.env.BENCH_INGEST_ONLY) {

@@ -1,5 +1,6 @@
 // A loopback destination that counts what arrives and how long after ingest it arrived.
 import http from 'node:http';
+import { percentile } from '../support/percentile.js';
 
 let count = 0;
 let first = 0;
@@ -8,8 +9,7 @@ const latencies: number[] = [];
 const server = http.createServer((req, res) => {
   if (req.method === 'GET') {
     const sorted = [...latencies].sort((a, b) => a - b);
-    const pick = (q: number): number | null => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : null);
-    res.end(JSON.stringify({ count, first, last, p50: pick(0.5), p99: pick(0.99) }));
+    res.end(JSON.stringify({ count, first, last, p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) }));
     if (req.url === '/reset') {
       count = 0;
       first = 0;

@@ -4,6 +4,7 @@
 // each burst. Run as its own process (like autocannon); prints one JSON line like autocannon -j.
 // Usage: tsx paced-load.ts URL RATE SECONDS CONNECTIONS (body on stdin, headers in BENCH_HEADERS)
 import { Pool } from 'undici';
+import { percentile } from './percentile.js';
 
 const [url, rateArg, secondsArg, connectionsArg] = process.argv.slice(2);
 if (!url || !rateArg || !secondsArg || !connectionsArg) throw new Error('usage: paced-load URL RATE SECONDS CONNECTIONS');
@@ -59,6 +60,5 @@ await new Promise<void>((resolve) => {
 await Promise.all([...pending]);
 await pool.close();
 const sorted = latencies.sort((a, b) => a - b);
-const pick = (q: number): number => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0);
 const elapsed = (performance.now() - start) / 1000;
-process.stdout.write(JSON.stringify({ requests: { average: accepted / elapsed }, '2xx': accepted, non2xx, errors, latency: { p50: pick(0.5), p99: pick(0.99) } }) + '\n');
+process.stdout.write(JSON.stringify({ requests: { average: accepted / elapsed }, '2xx': accepted, non2xx, errors, latency: { p50: Math.round(percentile(sorted, 0.5) ?? 0), p99: Math.round(percentile(sorted, 0.99) ?? 0) } }) + '\n');

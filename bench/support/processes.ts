@@ -60,16 +60,29 @@ export interface LoadResult {
   readonly p99: number;
 }
 
-/** autocannon (or, for a fixed rate, bench/support/paced-load.ts) as a separate process, so the load generator does not share the server's event loop. */
-export function runLoad(url: string, options: { seconds: number; connections: number; body: string; headers: Record<string, string>; rate?: number }): Promise<LoadResult> {
-  // A paced run uses our open-loop generator: autocannon's -R sends each second's quota in a burst.
+interface LoadOptions {
+  readonly seconds: number;
+  readonly connections: number;
+  readonly body: string;
+  readonly headers: Record<string, string>;
+  /** Requests per second, evenly paced; unset means as fast as the server answers. */
+  readonly rate?: number;
+}
+
+/**
+ * autocannon, or for a fixed rate bench/support/paced-load.ts (autocannon's -R sends each second's
+ * quota in one burst), as a separate process, so the load generator does not share the server's
+ * event loop. Both print autocannon's JSON summary.
+ */
+export function runLoad(url: string, options: LoadOptions): Promise<LoadResult> {
   const args = options.rate
     ? [...TSX, path.join(ROOT, 'bench/support/paced-load.ts'), url, String(options.rate), String(options.seconds), String(options.connections)]
-    : [path.join(ROOT, 'node_modules/autocannon/autocannon.js'), '-j', '-d', String(options.seconds), '-c', String(options.connections), '-m', 'POST', '-b', options.body];
-  if (!options.rate) {
-    for (const [k, v] of Object.entries(options.headers)) args.push('-H', `${k}=${v}`);
-    args.push(url);
-  }
+    : [
+        path.join(ROOT, 'node_modules/autocannon/autocannon.js'),
+        ...['-j', '-d', String(options.seconds), '-c', String(options.connections), '-m', 'POST', '-b', options.body],
+        ...Object.entries(options.headers).flatMap(([k, v]) => ['-H', `${k}=${v}`]),
+        url,
+      ];
   // Loopback benchmark against a self-signed certificate.
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
@@ -86,4 +99,11 @@ export function runLoad(url: string, options: { seconds: number; connections: nu
       resolve({ requestsPerSecond: r.requests.average, accepted: r['2xx'], non2xx: r.non2xx, errors: r.errors, p50: r.latency.p50, p99: r.latency.p99 });
     });
   });
+}
+
+/** runLoad, plus the server CPU time (user + system) spent per accepted request, in µs: steadier than throughput on a shared machine. */
+export async function runLoadMeasuringCpu(server: ChildProcess, url: string, options: LoadOptions): Promise<LoadResult & { cpuUsPerRequest: number }> {
+  const before = cpuTimeMs(server);
+  const load = await runLoad(url, options);
+  return { ...load, cpuUsPerRequest: ((cpuTimeMs(server) - before) * 1000) / (load.accepted || 1) };
 }
