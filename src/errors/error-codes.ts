@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   SP_ERR_TLS_SELF_SIGNED_FAILED: { status: 500, title: 'Self-signed TLS certificate could not be created' },
   SP_ERR_AUTH_UNAUTHENTICATED: { status: 401, title: 'Unauthenticated' },
   SP_ERR_AUTH_SCOPE_MISSING: { status: 403, title: 'API key lacks the required scope' },
+  SP_ERR_AUTH_SCOPE_ESCALATION: { status: 403, title: 'API key cannot grant scopes it does not hold' },
   SP_ERR_AUTH_PLAN_REQUIRED: { status: 403, title: 'Not available on this plan' },
   SP_ERR_RESOURCE_NOT_FOUND: { status: 404, title: 'Resource not found' },
   SP_ERR_INGEST_INVALID_JSON: { status: 400, title: 'Invalid JSON' },

@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { authOf, requireScope } from './auth.plugin.js';
-import { DEFAULT_ROTATION_OVERLAP_DAYS, MAX_ROTATION_OVERLAP_DAYS, keyAgeWarning, type ApiKeyService } from './api-key.service.js';
+import { DEFAULT_ROTATION_OVERLAP_DAYS, MAX_ROTATION_OVERLAP_DAYS, keyAgeWarning, type ApiKeyService, type AuthContext, type KeyManager } from './api-key.service.js';
 import type { ApiKeyRecord } from './api-key.repository.js';
 import { SCOPES } from './scopes.js';
 
@@ -19,6 +19,11 @@ const RotateBody = Type.Object(
   { additionalProperties: false },
 );
 const IdParams = Type.Object({ id: Type.String({ pattern: '^key_[0-9A-HJKMNP-TV-Z]{26}$' }) });
+
+/** The calling key acts with its own scopes as its authority over other keys. */
+function managerOf(auth: AuthContext): KeyManager {
+  return { actor: { type: 'api_key', id: auth.prefix }, scopes: auth.scopes };
+}
 
 function view(record: ApiKeyRecord, now: number): Record<string, unknown> {
   const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
@@ -42,7 +47,7 @@ export async function apiKeyRoutes(app: FastifyInstance, deps: { keys: ApiKeySer
   app.post<{ Body: Static<typeof CreateBody> }>('/v1/api-keys', { ...manage, schema: { body: CreateBody } }, async (request, reply) => {
     const expiresAt = request.body.expires_at ? Date.parse(request.body.expires_at) : null;
     const auth = authOf(request);
-    const issued = await deps.keys.issueAudited(auth.tenantId, { name: request.body.name, scopes: request.body.scopes, expiresAt }, { type: 'api_key', id: auth.prefix });
+    const issued = await deps.keys.issueAudited(auth.tenantId, { name: request.body.name, scopes: request.body.scopes, expiresAt }, managerOf(auth));
     return reply.code(201).send({ ...view(issued.record, Date.now()), api_key: issued.token });
   });
 
@@ -53,7 +58,7 @@ export async function apiKeyRoutes(app: FastifyInstance, deps: { keys: ApiKeySer
 
   app.delete<{ Params: Static<typeof IdParams> }>('/v1/api-keys/:id', { ...manage, schema: { params: IdParams } }, async (request, reply) => {
     const auth = authOf(request);
-    await deps.keys.revoke(auth.tenantId, request.params.id, { type: 'api_key', id: auth.prefix });
+    await deps.keys.revoke(auth.tenantId, request.params.id, managerOf(auth));
     return reply.code(204).send();
   });
 
@@ -63,7 +68,7 @@ export async function apiKeyRoutes(app: FastifyInstance, deps: { keys: ApiKeySer
     async (request, reply) => {
       const auth = authOf(request);
       const tenantId = auth.tenantId;
-      const successor = await deps.keys.rotate(tenantId, request.params.id, request.body?.overlap_days ?? DEFAULT_ROTATION_OVERLAP_DAYS, { type: 'api_key', id: auth.prefix });
+      const successor = await deps.keys.rotate(tenantId, request.params.id, request.body?.overlap_days ?? DEFAULT_ROTATION_OVERLAP_DAYS, managerOf(auth));
       const previous = await deps.keys.get(tenantId, request.params.id);
       return reply.code(201).send({ ...view(successor.record, Date.now()), api_key: successor.token, previous: view(previous, Date.now()) });
     },

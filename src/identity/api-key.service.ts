@@ -5,7 +5,7 @@ import type { Database } from '../db/schema.js';
 import { SealpostError } from '../errors/sealpost-error.js';
 import { generateApiKey, parseApiKey, secretMatches } from './api-key.format.js';
 import type { ApiKeyRecord, ApiKeyRepository } from './api-key.repository.js';
-import type { Scope } from './scopes.js';
+import { SCOPES, type Scope } from './scopes.js';
 
 const DAY_MS = 86_400_000;
 /** Customers promise their auditors a yearly key rotation; older keys are flagged. */
@@ -39,6 +39,18 @@ export type AuditSink = (tx: Kysely<Database>, event: Omit<AuditEvent, 'time'>) 
 /** Who asked for a key change: the calling key's prefix, or the CLI. */
 export type KeyActor = AuditEvent['actor'];
 
+/**
+ * Who changes a key, and with what authority. A key may only create, rotate or revoke keys
+ * whose scopes are all among its own, so `keys:manage` alone never yields a broader key.
+ * The CLI acts with every scope (it already holds the data directory).
+ */
+export interface KeyManager {
+  readonly actor: KeyActor;
+  readonly scopes: readonly Scope[];
+}
+
+export const SYSTEM_KEY_MANAGER: KeyManager = { actor: { type: 'system', id: 'sealpost' }, scopes: SCOPES };
+
 export class ApiKeyService {
   private readonly lastTouched = new Map<string, number>();
 
@@ -59,11 +71,29 @@ export class ApiKeyService {
     });
   }
 
+  /**
+   * Refuses (403, audited as `api_key.refused`) a change to a key with scopes the manager lacks.
+   * The refusal is recorded in its own transaction: nothing else was written.
+   */
+  private async requireWithin(tenantId: string, by: KeyManager, scopes: readonly Scope[], operation: 'create' | 'rotate' | 'revoke', resource?: string): Promise<void> {
+    const missing = [...new Set(scopes)].filter((scope) => !by.scopes.includes(scope));
+    if (missing.length === 0) return;
+    await this.write(
+      async () => undefined,
+      () => ({ tenant: tenantId, actor: by.actor, action: 'api_key.refused', ...(resource ? { resource } : {}), details: { operation, missing_scopes: missing } }),
+    );
+    throw new SealpostError('SP_ERR_AUTH_SCOPE_ESCALATION', `This API key cannot ${operation} a key with scopes it does not hold: ${missing.join(', ')}`);
+  }
+
   /** `issue`, recorded as `api_key.created` in the same transaction. */
-  issueAudited(tenantId: string, input: { name: string; scopes: readonly Scope[]; expiresAt?: number | null }, actor: KeyActor): Promise<IssuedKey> {
+  async issueAudited(tenantId: string, input: { name: string; scopes: readonly Scope[]; expiresAt?: number | null }, by: KeyManager): Promise<IssuedKey> {
+    await this.requireWithin(tenantId, by, input.scopes, 'create');
+    if (input.expiresAt != null && input.expiresAt <= this.now()) {
+      throw new SealpostError('SP_ERR_HTTP_BAD_REQUEST', 'expires_at must be in the future');
+    }
     return this.write(
       (tx) => this.issue(tenantId, input, tx),
-      (issued) => ({ tenant: tenantId, actor, action: 'api_key.created', resource: issued.record.id, details: { prefix: issued.record.prefix, scopes: [...issued.record.scopes] } }),
+      (issued) => ({ tenant: tenantId, actor: by.actor, action: 'api_key.created', resource: issued.record.id, details: { prefix: issued.record.prefix, scopes: [...issued.record.scopes] } }),
     );
   }
 
@@ -122,19 +152,21 @@ export class ApiKeyService {
     return record;
   }
 
-  async revoke(tenantId: string, id: string, actor: KeyActor = { type: 'system', id: 'sealpost' }): Promise<void> {
-    await this.get(tenantId, id);
+  async revoke(tenantId: string, id: string, by: KeyManager = SYSTEM_KEY_MANAGER): Promise<void> {
+    const target = await this.get(tenantId, id);
+    await this.requireWithin(tenantId, by, target.scopes, 'revoke', id);
     await this.write(
       (tx) => this.repository.revoke(tenantId, id, this.now(), tx),
-      () => ({ tenant: tenantId, actor, action: 'api_key.revoked', resource: id }),
+      () => ({ tenant: tenantId, actor: by.actor, action: 'api_key.revoked', resource: id }),
     );
   }
 
   /**
-   * Issues a successor with the same name and scopes; the old key keeps working for the
-   * overlap (default 7 days, at most 90) so deployments can switch without downtime.
+   * Issues a successor with the same name, scopes and expiry (so rotation never extends a
+   * key's life); the old key keeps working for the overlap (default 7 days, at most 90) so
+   * deployments can switch without downtime.
    */
-  async rotate(tenantId: string, id: string, overlapDays = DEFAULT_ROTATION_OVERLAP_DAYS, actor: KeyActor = { type: 'system', id: 'sealpost' }): Promise<IssuedKey> {
+  async rotate(tenantId: string, id: string, overlapDays = DEFAULT_ROTATION_OVERLAP_DAYS, by: KeyManager = SYSTEM_KEY_MANAGER): Promise<IssuedKey> {
     if (!Number.isInteger(overlapDays) || overlapDays < 0 || overlapDays > MAX_ROTATION_OVERLAP_DAYS) {
       throw new SealpostError('SP_ERR_HTTP_BAD_REQUEST', `overlap_days must be an integer from 0 to ${MAX_ROTATION_OVERLAP_DAYS}`);
     }
@@ -142,13 +174,14 @@ export class ApiKeyService {
     if (old.revokedAt !== null || (old.expiresAt !== null && old.expiresAt <= this.now())) {
       throw new SealpostError('SP_ERR_RESOURCE_NOT_FOUND', 'No such active API key');
     }
+    await this.requireWithin(tenantId, by, old.scopes, 'rotate', id);
     return this.write(
       async (tx) => {
-        const successor = await this.issue(tenantId, { name: old.name, scopes: old.scopes, expiresAt: null, rotatedFrom: old.id }, tx);
+        const successor = await this.issue(tenantId, { name: old.name, scopes: old.scopes, expiresAt: old.expiresAt, rotatedFrom: old.id }, tx);
         await this.repository.expireBy(tenantId, id, this.now() + overlapDays * DAY_MS, tx);
         return successor;
       },
-      (successor) => ({ tenant: tenantId, actor, action: 'api_key.rotated', resource: id, details: { successor: successor.record.id, overlap_days: overlapDays } }),
+      (successor) => ({ tenant: tenantId, actor: by.actor, action: 'api_key.rotated', resource: id, details: { successor: successor.record.id, overlap_days: overlapDays } }),
     );
   }
 }
