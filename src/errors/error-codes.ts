@@ -36,6 +36,7 @@ export const ERROR_CODES = {
   SP_ERR_RESOURCE_NOT_FOUND: { status: 404, title: 'Resource not found' },
   SP_ERR_INGEST_INVALID_JSON: { status: 400, title: 'Invalid JSON' },
   SP_ERR_INGEST_NOT_UTF8: { status: 400, title: 'Body is not valid UTF-8' },
+  SP_ERR_INGEST_JSON_UNREPRESENTABLE: { status: 400, title: 'JSON member cannot be signed exactly', smtp: { code: 550, enhanced: '5.6.0' } },
   SP_ERR_INGEST_TOO_DEEP: { status: 400, title: 'JSON nested too deeply' },
   SP_ERR_INGEST_MULTIPART_INVALID: { status: 400, title: 'Invalid multipart body' },
   SP_ERR_INGEST_ATTACHMENT_TOO_LARGE: { status: 413, title: 'Attachment too large' },

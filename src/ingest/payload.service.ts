@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { ulid } from '../crypto/ulid.js';
+import { JcsError } from '@sealpost/verify';
 import { canonicalJson } from '../crypto/canonical-json.js';
 import type { GroupCommitter } from '../db/group-commit.js';
 import type { Database } from '../db/schema.js';
 import { isUniqueViolation } from '../db/unique-violation.js';
 import { SealpostError } from '../errors/sealpost-error.js';
+import { findUnencodable, unrepresentable } from './json-body.js';
 import type { AttachmentRef, Envelope, EnvelopeSource } from './envelope.js';
 import type { AttachmentRecord, PayloadRepository } from './payload.repository.js';
 
@@ -44,6 +46,20 @@ export interface IngestResult {
   readonly replayed: boolean;
 }
 
+/**
+ * The envelope's canonical bytes, or a 400 (SMTP 550 5.6.0) naming the member of `data` that
+ * canonical JSON cannot encode: a permanent refusal, since the same input fails every time.
+ */
+function canonicalEnvelope(envelope: Envelope): Buffer {
+  try {
+    return canonicalJson(envelope);
+  } catch (err) {
+    if (!(err instanceof JcsError)) throw err;
+    const found = findUnencodable(envelope.data);
+    throw found ? unrepresentable(found.pointer, found.reason) : unrepresentable('', err.message);
+  }
+}
+
 export class PayloadService {
   constructor(
     private readonly committer: GroupCommitter,
@@ -71,7 +87,7 @@ export class PayloadService {
         (a): AttachmentRef => ({ id: a.id, filename: a.meta.filename, content_type: a.meta.contentType, size: a.size, sha256: a.sha256, url: this.attachmentUrl(a.id) }),
       ),
     };
-    const canonical = canonicalJson(envelope);
+    const canonical = canonicalEnvelope(envelope);
     const bodySha256 = createHash('sha256').update(canonical).digest('hex');
 
     if (input.idempotency) {
