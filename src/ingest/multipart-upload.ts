@@ -1,6 +1,7 @@
 import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ulid } from '../crypto/ulid.js';
+import { safeContentType } from './content-type.js';
 import { SealpostError } from '../errors/sealpost-error.js';
 import type { EncryptedBlobStore } from '../storage/encrypted-blob-store.js';
 import type { AttachmentRecord } from './payload.repository.js';
@@ -39,6 +40,7 @@ export async function readMultipartUpload(
   request: FastifyRequest,
   tenantId: string,
   blobs: EncryptedBlobStore,
+  maxJsonBytes: number,
 ): Promise<{ payloadJson: Buffer; attachments: AttachmentRecord[] }> {
   let payloadJson: Buffer | undefined;
   const attachments: AttachmentRecord[] = [];
@@ -53,14 +55,15 @@ export async function readMultipartUpload(
       }
       if (part.fieldname === 'payload') {
         if (payloadJson) throw invalid('more than one "payload" part');
-        payloadJson = await part.toBuffer();
+        // The JSON limit holds however the JSON arrives (the file-size limit is the attachments').
+        payloadJson = await readAtMost(part.file, maxJsonBytes);
         continue;
       }
       const id = `att_${ulid()}`;
       const filename = (part.filename || 'attachment').slice(0, MAX_FILENAME_LENGTH);
       const key = attachmentBlobKey(tenantId, id);
       // Recorded before the upload starts, so a failure midway still cleans this blob up.
-      attachments.push({ id, payloadId: '', size: 0, sha256: '', blobKey: key, meta: { filename, contentType: part.mimetype || 'application/octet-stream' } });
+      attachments.push({ id, payloadId: '', size: 0, sha256: '', blobKey: key, meta: { filename, contentType: safeContentType(part.mimetype) } });
       const stored = await blobs.putEncrypted(key, part.file, attachmentBlobContext(tenantId, id));
       const index = attachments.length - 1;
       attachments[index] = { ...attachments[index]!, size: stored.size, sha256: stored.sha256 };
@@ -71,6 +74,21 @@ export async function readMultipartUpload(
     await removeBlobs(blobs, attachments);
     throw mapMultipartError(err);
   }
+}
+
+/** Buffers a stream up to `limit` bytes; one byte more is a 413, and the rest is not read into memory. */
+async function readAtMost(stream: AsyncIterable<Buffer> & { resume(): unknown }, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    size += chunk.length;
+    if (size > limit) {
+      stream.resume(); // discard what is left of this part so the parser can finish the body
+      throw new SealpostError('SP_ERR_HTTP_BODY_TOO_LARGE', `The payload part exceeds the ${limit}-byte JSON limit`);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size);
 }
 
 export async function removeBlobs(blobs: EncryptedBlobStore, attachments: readonly AttachmentRecord[]): Promise<void> {

@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SealpostError } from '../errors/sealpost-error.js';
 import { authOf, requireScope } from '../identity/auth.plugin.js';
 import type { EncryptedBlobStore } from '../storage/encrypted-blob-store.js';
+import { safeContentType } from './content-type.js';
 import { parseJsonBody } from './json-body.js';
 import { attachmentBlobContext, readMultipartUpload, registerMultipart, removeBlobs, type UploadLimits } from './multipart-upload.js';
 import type { PayloadRepository } from './payload.repository.js';
@@ -54,7 +55,7 @@ export async function payloadRoutes(app: FastifyInstance, deps: PayloadRoutesDep
     };
 
     if (request.isMultipart()) {
-      const upload = await readMultipartUpload(request, auth.tenantId, deps.blobs);
+      const upload = await readMultipartUpload(request, auth.tenantId, deps.blobs, deps.limits.maxBodyBytes);
       try {
         const data = parseJsonBody(upload.payloadJson);
         const hash = createHash('sha256').update(upload.payloadJson);
@@ -113,7 +114,7 @@ export async function payloadRoutes(app: FastifyInstance, deps: PayloadRoutesDep
     if (!attachment) throw new SealpostError('SP_ERR_RESOURCE_NOT_FOUND', 'No such attachment');
     const stream = await deps.blobs.getDecrypted(attachment.blobKey, attachmentBlobContext(tenantId, attachment.id));
     return reply
-      .header('content-type', attachment.meta.contentType)
+      .header('content-type', safeContentType(attachment.meta.contentType)) // also for rows stored before intake sanitised it
       .header('content-length', attachment.size)
       .header('content-disposition', `attachment; filename*=UTF-8''${encodeURIComponent(attachment.meta.filename)}`)
       .header('x-content-sha256', attachment.sha256)

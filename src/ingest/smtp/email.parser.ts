@@ -1,5 +1,6 @@
 import { pipeline, type Readable } from 'node:stream';
 import { MailParser, type AddressObject, type AttachmentStream, type EmailAddress, type HeaderValue, type MessageText } from 'mailparser';
+import { safeContentType } from '../content-type.js';
 
 /** More MIME parts than this is not a document; it is an attempt to exhaust us (also mailsplit's default). */
 export const MAX_MIME_PARTS = 1_000;
@@ -126,8 +127,16 @@ export function parseEmail(source: Readable, options: ParseOptions): Promise<Par
         if (unsettled <= MAX_STORES_FINISHING) release();
         else waitingForSlot.push(release);
       });
+      let part: AttachmentPart;
+      try {
+        part = describeAttachment(item);
+      } catch (err) {
+        // Thrown from here it would vanish inside mailparser and the parse would never end.
+        fail(err);
+        return;
+      }
       stored.push(
-        options.storeAttachment(describeAttachment(item)).then(
+        options.storeAttachment(part).then(
           () => {
             inFlight.delete(item.content);
             unsettled -= 1;
@@ -154,7 +163,7 @@ export function parseEmail(source: Readable, options: ParseOptions): Promise<Par
 }
 
 function describeAttachment(item: AttachmentStream): AttachmentPart {
-  const contentType = (item.contentType || 'application/octet-stream').toLowerCase();
+  const contentType = safeContentType(item.contentType).toLowerCase();
   const fallback = contentType === 'message/rfc822' ? 'message.eml' : 'attachment';
   return {
     content: item.content,
