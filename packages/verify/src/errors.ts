@@ -124,14 +124,6 @@ export class TenantMismatchError extends VerifyError<'SP_VERIFY_TENANT_MISMATCH'
   }
 }
 
-/** Sealpost's tenant ids: `ten_` and up to 64 letters or digits. */
-export const TENANT_ID = /^ten_[0-9A-Za-z]{1,64}$/;
-
-/** Refuses a document signed for another tenant than `expected` (after its signature verified). */
-export function checkTenant(expected: string, actual: unknown): void {
-  if (actual !== expected) throw new TenantMismatchError(expected, typeof actual === 'string' ? actual : String(actual));
-}
-
 /**
  * Type guard for {@link VerifyError}, also true for {@link JcsError}.
  *

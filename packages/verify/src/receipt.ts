@@ -1,8 +1,9 @@
 import { verify } from 'node:crypto';
 import { canonicalize } from './canonical-json.js';
-import { checkTenant, TENANT_ID, VerifyError } from './errors.js';
+import { VerifyError } from './errors.js';
 import { hasDuplicateNames, isJsonObject, ownMembers } from './json-text.js';
 import { isKeyValidAt, isWellFormedKid, resolveKey, type JwkSet } from './jwks.js';
+import { checkTenant, expectedTenant, isTenantId } from './tenant.js';
 
 /**
  * A receipt's signature member (DESIGN §5).
@@ -170,7 +171,7 @@ function checkShape(receipt: Record<string, unknown>): { receipt: Receipt; issue
   if (doc.kind !== 'accepted' && doc.kind !== 'delivered') malformed('malformed receipt kind');
   if (typeof doc.id !== 'string' || !RECEIPT_ID.test(doc.id)) malformed('malformed receipt id');
   if (typeof doc.message_id !== 'string' || !MESSAGE_ID.test(doc.message_id)) malformed('malformed receipt message_id');
-  if (typeof doc.tenant !== 'string' || !TENANT_ID.test(doc.tenant)) malformed('malformed receipt tenant');
+  if (!isTenantId(doc.tenant)) malformed('malformed receipt tenant');
   if (typeof doc.body_sha256 !== 'string' || !SHA256_HEX.test(doc.body_sha256)) malformed('malformed receipt body_sha256');
   const issuedMs = typeof doc.issued_at === 'string' ? parseDateTime(doc.issued_at) : Number.NaN;
   if (!Number.isFinite(issuedMs)) malformed('malformed receipt issued_at');
@@ -254,8 +255,8 @@ function toDocument(input: object | string): Record<string, unknown> {
  */
 export function verifyReceipt(receipt: object | string, jwks: JwkSet, options: VerifyReceiptOptions): VerifiedReceipt {
   if (typeof options !== 'object' || options === null) malformed('options.tenant is required: your tenant id (ten_…)');
-  const { tenant, now = new Date(), maxFutureSeconds = DEFAULT_MAX_FUTURE_SECONDS } = options;
-  if (typeof tenant !== 'string' || !TENANT_ID.test(tenant)) malformed('options.tenant must be your tenant id (ten_…)');
+  const tenant = expectedTenant(options.tenant, 'options.tenant');
+  const { now = new Date(), maxFutureSeconds = DEFAULT_MAX_FUTURE_SECONDS } = options;
   const nowMs = now instanceof Date ? now.getTime() : Number.NaN;
   if (!Number.isFinite(nowMs)) malformed('now must be a valid Date');
   if (typeof maxFutureSeconds !== 'number' || !(maxFutureSeconds >= 0)) malformed('maxFutureSeconds must be a non-negative number');

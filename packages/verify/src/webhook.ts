@@ -1,8 +1,9 @@
 import { verify, type KeyObject } from 'node:crypto';
 import { canonicalize } from './canonical-json.js';
-import { checkTenant, TENANT_ID, VerifyError } from './errors.js';
+import { VerifyError } from './errors.js';
 import { hasDuplicateNames, isJsonObject } from './json-text.js';
 import { isKeyValidAt, isWellFormedKid, resolveKey, type JwkSet } from './jwks.js';
+import { checkTenant, expectedTenant } from './tenant.js';
 
 /**
  * Request headers as frameworks hand them over: a fetch `Headers` (or anything with
@@ -219,9 +220,9 @@ function parseJson(bytes: Uint8Array): { text: string; value: unknown } | undefi
  * ```
  */
 export function verifyWebhook(input: VerifyWebhookInput): VerifiedWebhook {
-  const { headers, body, jwks, tenant, toleranceSeconds = DEFAULT_TOLERANCE_SECONDS, now = new Date() } = input;
+  const { headers, body, jwks, toleranceSeconds = DEFAULT_TOLERANCE_SECONDS, now = new Date() } = input;
   if (typeof headers !== 'object' || headers === null) malformed('headers must be an object');
-  if (typeof tenant !== 'string' || !TENANT_ID.test(tenant)) malformed('tenant must be your tenant id (ten_…)');
+  const tenant = expectedTenant(input.tenant, 'tenant');
   if (typeof toleranceSeconds !== 'number' || !(toleranceSeconds >= 0)) malformed('toleranceSeconds must be a non-negative number');
   const nowMs = now instanceof Date ? now.getTime() : Number.NaN;
   if (!Number.isFinite(nowMs)) malformed('now must be a valid Date');
