@@ -8,6 +8,7 @@ import { jwksRoutes } from '../receipts/jwks.routes.js';
 import { auditedReceipts } from '../receipts/receipt-audit.js';
 import { receiptProofRoutes } from '../receipts/receipt-proof.routes.js';
 import { receiptRoutes } from '../receipts/receipt.routes.js';
+import { signingKeyRoutes } from '../receipts/signing-key.routes.js';
 import { ApiKeyRepository } from '../identity/api-key.repository.js';
 import { apiKeyRoutes } from '../identity/api-key.routes.js';
 import { ApiKeyService, type AuditSink } from '../identity/api-key.service.js';
@@ -91,6 +92,7 @@ export async function registerApi(app: FastifyInstance, context: AppContext, opt
     await v1.register(auditRoutes, { audit: context.audit.audit });
     await v1.register(receiptRoutes, { receipts: context.receipts.receipts });
     await v1.register(receiptProofRoutes, { repository: context.receipts.repository, audit: context.audit.audit });
+    await v1.register(signingKeyRoutes, { keys: context.receipts.keys, publicUrl: options.publicUrl });
     for (const routes of options.routes ?? []) await v1.register(routes);
   });
   return { keys, payloads };

@@ -46,7 +46,7 @@ export async function openAppContext(config: SealpostConfig, logger: Logger): Pr
       await database.close();
     };
     const audit = createAuditServices({ db: database.db, dialect: database.dialect, cipher });
-    return { config, logger, database, keyProvider: provider, cipher, blobs, committer: new GroupCommitter(database.db), audit, receipts: createReceiptServices({ db: database.db, cipher }), close };
+    return { config, logger, database, keyProvider: provider, cipher, blobs, committer: new GroupCommitter(database.db), audit, receipts: createReceiptServices({ db: database.db, cipher, audit: audit.log }), close };
   } catch (err) {
     await database.close();
     throw err;

@@ -15,11 +15,14 @@ export interface SigningKeyScheduler {
   stop(): Promise<void>;
 }
 
+const SCHEDULER = { type: 'system', id: 'scheduler' } as const;
+
 /**
- * The signing key schedule (DESIGN §6): creates the first key, replaces the active key once it
- * is 90 days old, retires replaced keys 90 days after their replacement. Every process may run
- * it: each step is conditional on the state it changes, so racing processes make exactly one
- * new key per rotation. The first check runs at once.
+ * The signing key schedule (DESIGN §6), for every tenant: replaces a tenant's active key once it
+ * is 90 days old (each rotation audited as `signing_key.rotated`), retires replaced keys 90 days
+ * after their replacement. A tenant's first key is made on its first signature. Every process
+ * may run it: each step is conditional on the state it changes, so racing processes make exactly
+ * one new key per rotation. The first check runs at once.
  */
 export function startSigningKeyScheduler(options: { keys: SigningKeyService; logger: Logger; intervalMs?: number }): SigningKeyScheduler {
   const { keys } = options;
@@ -31,10 +34,11 @@ export function startSigningKeyScheduler(options: { keys: SigningKeyService; log
 
   const check = async (): Promise<void> => {
     try {
-      const rotation = await keys.rotateIfDue();
-      if (rotation.rotated) log.info({ kid: rotation.active, replaced: rotation.replaced }, rotation.replaced ? 'signing key rotated' : 'first signing key created');
+      for (const rotation of await keys.rotateDue(SCHEDULER)) {
+        if (rotation.rotated) log.info({ tenant: rotation.tenant, kid: rotation.active, replaced: rotation.replaced }, 'signing key rotated');
+      }
       const retired = await keys.retireExpired();
-      if (retired.length > 0) log.info({ kids: retired }, 'signing keys retired; they stay listed in /.well-known/jwks-archive.json');
+      if (retired.length > 0) log.info({ keys: retired }, "signing keys retired; they stay listed in their tenant's jwks-archive.json");
     } catch (err) {
       log.error({ err }, 'signing key schedule check failed; retrying at the next check');
     }

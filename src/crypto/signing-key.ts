@@ -22,6 +22,8 @@ export const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex'
 /** A signing key as stored, without its private half. */
 export interface SigningKeyRecord {
   readonly kid: string;
+  /** The tenant it signs for; null for a legacy deployment-wide key, which never signs again. */
+  readonly tenantId: string | null;
   /** Raw 32 bytes. */
   readonly publicKey: Buffer;
   readonly state: SigningKeyState;
@@ -36,6 +38,8 @@ export interface SigningKeyRecord {
 /** A key's state and validity window at a given time, as `sealpost keys status` shows them. */
 export interface SigningKeyStatus {
   readonly kid: string;
+  /** null: a legacy deployment-wide key (before per-tenant keys). */
+  readonly tenantId: string | null;
   readonly state: SigningKeyState;
   readonly createdAt: number;
   readonly activatedAt: number;
@@ -54,14 +58,20 @@ export interface SigningKeyStatus {
 /** The key that signs now, ready for `crypto.sign`. */
 export interface ActiveSigningKey {
   readonly kid: string;
+  /** The tenant whose webhooks and receipts it signs. */
+  readonly tenantId: string;
   readonly privateKey: KeyObject;
   /** Raw 32 bytes. */
   readonly publicKey: Buffer;
 }
 
-/** Encryption context of a signing key's sealed private half: bound to its kid. */
-export function signingKeySealContext(kid: string): RecordContext {
-  return { tenant: '_system', table: 'signing_keys', id: kid, field: 'private_key' };
+/**
+ * Encryption context of a signing key's sealed private half: bound to its kid and its tenant,
+ * so a sealed key copied to another tenant's row does not open. `null`: a legacy
+ * deployment-wide key, sealed before per-tenant keys under the `_system` context.
+ */
+export function signingKeySealContext(kid: string, tenantId: string | null): RecordContext {
+  return { tenant: tenantId ?? '_system', table: 'signing_keys', id: kid, field: 'private_key' };
 }
 
 /**
@@ -106,6 +116,7 @@ export function keyStatus(key: SigningKeyRecord, now: number): SigningKeyStatus 
   const state = effectiveState(key, now);
   return {
     kid: key.kid,
+    tenantId: key.tenantId,
     state,
     createdAt: key.createdAt,
     activatedAt: key.activatedAt,

@@ -6,6 +6,7 @@ import * as m0003 from './migrations/0003-audit-log.js';
 import * as m0004 from './migrations/0004-signing-keys-receipts.js';
 import * as m0005 from './migrations/0005-inboxes.js';
 import * as m0006 from './migrations/0006-delivery-lease-index.js';
+import * as m0007 from './migrations/0007-tenant-signing-keys.js';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -20,6 +21,7 @@ const MIGRATIONS: readonly (readonly [string, MigrationModule])[] = [
   ['0004-signing-keys-receipts', m0004],
   ['0005-inboxes', m0005],
   ['0006-delivery-lease-index', m0006],
+  ['0007-tenant-signing-keys', m0007],
 ];
 
 export const MIGRATION_NAMES = MIGRATIONS.map(([name]) => name);
@@ -31,10 +33,11 @@ const PG_MIGRATION_LOCK = 0x5ea1_9057;
  * Applies pending migrations in one transaction that holds an exclusive lock (PostgreSQL:
  * an advisory transaction lock; SQLite: BEGIN IMMEDIATE), so several processes starting at
  * once apply each migration exactly once and a failed migration leaves nothing behind. Both
- * dialects have transactional DDL. Returns the names applied.
+ * dialects have transactional DDL. Returns the names applied. `stopAfter` (tests of a
+ * migration's data changes only) applies the migrations up to and including that one.
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- migrations run before the typed schema exists
-export async function migrateToLatest(db: Kysely<any>, dialect: Dialect): Promise<string[]> {
+export async function migrateToLatest(db: Kysely<any>, dialect: Dialect, options: { stopAfter?: string } = {}): Promise<string[]> {
   const apply = async (tx: Kysely<unknown>): Promise<string[]> => {
     await tx.schema
       .createTable('schema_migrations')
@@ -46,10 +49,12 @@ export async function migrateToLatest(db: Kysely<any>, dialect: Dialect): Promis
     const done = new Set(rows.rows.map((r) => r.name));
     const applied: string[] = [];
     for (const [name, module] of MIGRATIONS) {
-      if (done.has(name)) continue;
-      await module.up(tx, dialect);
-      await sql`insert into schema_migrations (name, applied_at) values (${name}, ${Date.now()})`.execute(tx);
-      applied.push(name);
+      if (!done.has(name)) {
+        await module.up(tx, dialect);
+        await sql`insert into schema_migrations (name, applied_at) values (${name}, ${Date.now()})`.execute(tx);
+        applied.push(name);
+      }
+      if (name === options.stopAfter) break;
     }
     return applied;
   };

@@ -163,6 +163,8 @@ export type SigningKeyState = 'active' | 'replaced' | 'retired';
 
 export interface SigningKeysTable {
   kid: string;
+  /** The tenant whose webhooks and receipts the key signs; null for a legacy deployment-wide key (before migration 0007), which never signs again. */
+  tenant_id: string | null;
   /** Raw 32-byte Ed25519 public key (the JWK `x`). */
   public_key: Buffer;
   /** PKCS#8 DER, sealed by RecordCipher; null once retired. */

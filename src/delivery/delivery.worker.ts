@@ -129,7 +129,7 @@ export function startDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWor
     const timestamp = Math.floor(startedAt / 1000);
     let signed: Record<string, string>;
     try {
-      signed = await signer.sign({ webhookId: claimed.payloadId, timestamp, body: material.body });
+      signed = await signer.sign({ tenantId: claimed.tenantId, webhookId: claimed.payloadId, timestamp, body: material.body });
     } catch (err) {
       log.error({ err, delivery: claimed.id }, 'signing the request failed');
       return internal('signing failed');

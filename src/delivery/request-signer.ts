@@ -3,11 +3,12 @@ import type { Database } from '../db/schema.js';
 
 /**
  * The one place forwarded requests are signed (DESIGN §4). Called afresh for every attempt with
- * that attempt's time; returns the headers to add (`webhook-signature`, `sealpost-key-id`).
- * Custom destination headers can never override them.
+ * that attempt's time and the tenant whose envelope it sends (signed with that tenant's key,
+ * DESIGN §6); returns the headers to add (`webhook-signature`, `sealpost-key-id`). Custom
+ * destination headers can never override them.
  */
 export interface RequestSigner {
-  sign(input: { webhookId: string; /** unix seconds */ timestamp: number; body: Buffer }): Promise<Record<string, string>>;
+  sign(input: { tenantId: string; webhookId: string; /** unix seconds */ timestamp: number; body: Buffer }): Promise<Record<string, string>>;
 }
 
 /** Until the signing issue lands: requests go out without a signature. */

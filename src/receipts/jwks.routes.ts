@@ -1,4 +1,4 @@
-import { Type } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { SigningKeyService } from '../crypto/signing-key.service.js';
 
@@ -10,7 +10,20 @@ const JWKS_MAX_AGE_SECONDS = 60;
 /** The archive changes only when a key retires, 90 days after its replacement. */
 const ARCHIVE_MAX_AGE_SECONDS = 3_600;
 
-const Jwk = Type.Object({
+/** The tenant ids Sealpost issues (and receipts carry): anything else is not looked up. */
+export const TENANT_ID_PATTERN = '^ten_[0-9A-Za-z]{1,64}$';
+
+/** Path of a tenant's public JWKS (DESIGN §6), the URL a tenant hands to its receivers. */
+export function tenantJwksPath(tenantId: string): string {
+  return `/.well-known/sealpost/tenants/${tenantId}/jwks.json`;
+}
+
+/** Path of a tenant's archive of retired keys, beside its JWKS. */
+export function tenantJwksArchivePath(tenantId: string): string {
+  return `/.well-known/sealpost/tenants/${tenantId}/jwks-archive.json`;
+}
+
+export const JwkSchema = Type.Object({
   kty: Type.Literal('OKP'),
   crv: Type.Literal('Ed25519'),
   kid: Type.String(),
@@ -19,21 +32,45 @@ const Jwk = Type.Object({
   nbf: Type.Integer({ description: 'unix seconds' }),
   exp: Type.Integer({ description: 'unix seconds' }),
 });
-const JwkSetSchema = Type.Object({ keys: Type.Array(Jwk) });
+export const JwkSetSchema = Type.Object({ keys: Type.Array(JwkSchema) });
+const TenantParams = Type.Object({ tenant: Type.String({ pattern: TENANT_ID_PATTERN }) });
 
 /**
- * Public, unauthenticated (DESIGN §6): `GET /.well-known/jwks.json` lists every signing key
- * valid now, as RFC 8037 OKP JWKs with their validity window (`nbf`/`exp`, unix seconds);
- * `GET /.well-known/jwks-archive.json` lists the retired ones, so old receipts stay verifiable.
+ * Public, unauthenticated (DESIGN §6). Per tenant, the URLs a tenant hands to its receivers:
+ * `GET /.well-known/sealpost/tenants/:tenant/jwks.json` lists that tenant's signing keys valid
+ * now, as RFC 8037 OKP JWKs with their validity window (`nbf`/`exp`, unix seconds), and
+ * `…/jwks-archive.json` its retired keys plus the legacy deployment-wide keys, so old receipts
+ * stay verifiable. An unknown tenant is 404, like any missing resource.
+ *
+ * `GET /.well-known/jwks.json` and `/.well-known/jwks-archive.json` list only the legacy
+ * deployment-wide keys, which signed before per-tenant keys and never sign again.
  */
 export async function jwksRoutes(app: FastifyInstance, deps: { keys: SigningKeyService }): Promise<void> {
   app.get('/.well-known/jwks.json', { schema: { response: { 200: JwkSetSchema } } }, async (_request, reply) => {
-    const jwks = await deps.keys.jwks();
-    return reply.type('application/jwk-set+json').header('cache-control', `public, max-age=${JWKS_MAX_AGE_SECONDS}`).send(jwks);
+    const { live } = await deps.keys.legacyJwks();
+    return reply.type('application/jwk-set+json').header('cache-control', `public, max-age=${JWKS_MAX_AGE_SECONDS}`).send(live);
   });
 
   app.get('/.well-known/jwks-archive.json', { schema: { response: { 200: JwkSetSchema } } }, async (_request, reply) => {
-    const jwks = await deps.keys.jwksArchive();
-    return reply.type('application/jwk-set+json').header('cache-control', `public, max-age=${ARCHIVE_MAX_AGE_SECONDS}`).send(jwks);
+    const { archive } = await deps.keys.legacyJwks();
+    return reply.type('application/jwk-set+json').header('cache-control', `public, max-age=${ARCHIVE_MAX_AGE_SECONDS}`).send(archive);
   });
+
+  app.get<{ Params: Static<typeof TenantParams> }>(
+    '/.well-known/sealpost/tenants/:tenant/jwks.json',
+    { schema: { params: TenantParams, response: { 200: JwkSetSchema } } },
+    async (request, reply) => {
+      const jwks = await deps.keys.jwks(request.params.tenant);
+      return reply.type('application/jwk-set+json').header('cache-control', `public, max-age=${JWKS_MAX_AGE_SECONDS}`).send(jwks);
+    },
+  );
+
+  app.get<{ Params: Static<typeof TenantParams> }>(
+    '/.well-known/sealpost/tenants/:tenant/jwks-archive.json',
+    { schema: { params: TenantParams, response: { 200: JwkSetSchema } } },
+    async (request, reply) => {
+      const jwks = await deps.keys.jwksArchive(request.params.tenant);
+      return reply.type('application/jwk-set+json').header('cache-control', `public, max-age=${ARCHIVE_MAX_AGE_SECONDS}`).send(jwks);
+    },
+  );
 }

@@ -32,13 +32,13 @@ export interface PrepareDeliveredInput {
 }
 
 /**
- * Issues and serves signed receipts (DESIGN §5). Issuing signs and seals first and returns a
+ * Issues and serves signed receipts (DESIGN §5), each signed with its tenant's key (DESIGN §6). Issuing signs and seals first and returns a
  * `store(tx)` step, so the caller's transaction only writes a row: no cryptography, and no
  * database access of the cipher, while a transaction holds SQLite's single connection.
  */
 export class ReceiptService {
   constructor(
-    private readonly keys: { currentKey(): Promise<ActiveSigningKey> },
+    private readonly keys: { currentKey(tenantId: string): Promise<ActiveSigningKey> },
     private readonly repository: ReceiptRepository,
     private readonly now: () => number = Date.now,
   ) {}
@@ -46,7 +46,7 @@ export class ReceiptService {
   /** The `accepted` receipt of a payload being stored; call before the ingest transaction. */
   async prepareAccepted(input: PrepareAcceptedInput): Promise<PreparedReceipt<AcceptedReceipt>> {
     const unsigned = acceptedReceipt({ tenantId: input.tenantId, messageId: input.messageId, bodySha256: input.bodySha256, issuedAt: input.now });
-    return this.prepare(signReceipt(unsigned, await this.keys.currentKey()), null, input.now);
+    return this.prepare(signReceipt(unsigned, await this.keys.currentKey(input.tenantId)), null, input.now);
   }
 
   /** The `delivered` receipt of a delivery a destination answered with 2xx; call before the transaction that records it. */
@@ -61,7 +61,7 @@ export class ReceiptService {
       attempt: input.attempt,
       status: input.status,
     });
-    return this.prepare(signReceipt(unsigned, await this.keys.currentKey()), input.deliveryId, issuedAt);
+    return this.prepare(signReceipt(unsigned, await this.keys.currentKey(input.tenantId)), input.deliveryId, issuedAt);
   }
 
   async get(tenantId: string, id: string): Promise<StoredReceipt> {

@@ -15,15 +15,16 @@ export function webhookSignatureHeaders(key: ActiveSigningKey, input: { webhookI
 }
 
 /**
- * Signs forwarded requests with the active Ed25519 key (DESIGN §4): `webhook-signature:
+ * Signs forwarded requests with the tenant's active Ed25519 key (DESIGN §4, §6): `webhook-signature:
  * v1a,<base64>` over `<webhook-id>.<webhook-timestamp>.<body>` and `sealpost-key-id: <kid>`.
- * During a key overlap only the current key signs. Called afresh for every attempt, outside
- * any database transaction (the key may have to be loaded and unsealed).
+ * Only the key of the tenant whose envelope it is signs, so a request never verifies against
+ * another tenant's keys. During a key overlap only the current key signs. Called afresh for
+ * every attempt, outside any database transaction (the key may have to be loaded and unsealed).
  */
 export class Ed25519RequestSigner implements RequestSigner {
-  constructor(private readonly keys: { currentKey(): Promise<ActiveSigningKey> }) {}
+  constructor(private readonly keys: { currentKey(tenantId: string): Promise<ActiveSigningKey> }) {}
 
-  async sign(input: { webhookId: string; timestamp: number; body: Buffer }): Promise<Record<string, string>> {
-    return webhookSignatureHeaders(await this.keys.currentKey(), input);
+  async sign(input: { tenantId: string; webhookId: string; timestamp: number; body: Buffer }): Promise<Record<string, string>> {
+    return webhookSignatureHeaders(await this.keys.currentKey(input.tenantId), input);
   }
 }

@@ -41,9 +41,9 @@ describe.each(testDialects())('ingest API on %s', (dialect) => {
     expect(res.status).toBe(202);
     const body = (await res.json()) as { id: string; receipt: Record<string, unknown> };
     expect(body.id).toMatch(/^msg_[0-9A-Z]{26}$/);
-    // The 202 carries a signed `accepted` receipt that verifies against the published JWKS.
-    const jwks = (await (await app.fetch('/.well-known/jwks.json')).json()) as JwkSet;
-    const verified = verifyReceipt(body.receipt, jwks);
+    // The 202 carries a signed `accepted` receipt that verifies against the tenant's published JWKS.
+    const jwks = (await (await app.fetch(`/.well-known/sealpost/tenants/${tenant.tenant}/jwks.json`)).json()) as JwkSet;
+    const verified = verifyReceipt(body.receipt, jwks, { tenant: tenant.tenant });
     expect(verified.receipt).toMatchObject({ kind: 'accepted', message_id: body.id, tenant: tenant.tenant });
 
     const row = await app.context.database.db.selectFrom('payloads').select(['envelope_sealed', 'tenant_id']).where('id', '=', body.id).executeTakeFirstOrThrow();

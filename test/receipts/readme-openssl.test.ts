@@ -48,12 +48,12 @@ describe.each(testDialects())('README openssl commands on %s', (dialect) => {
     const services = fx.services();
     const tenant = await fx.tenant();
     const payload = await fx.payload(tenant, { note: 'Grüße 😀', amount: 12.5 });
-    await services.keys.rotate(); // two keys in the set: the snippet must pick the right one
+    await services.keys.rotate(tenant); // two keys in the set: the snippet must pick the right one
     const timestamp = Math.floor(Date.now() / 1000);
-    const signed = await services.signer.sign({ webhookId: payload.id, timestamp, body: payload.body });
-    writeFileSync(path.join(dir, 'jwks.json'), JSON.stringify(await services.keys.jwks(), null, 2));
+    const signed = await services.signer.sign({ tenantId: tenant, webhookId: payload.id, timestamp, body: payload.body });
+    writeFileSync(path.join(dir, 'jwks.json'), JSON.stringify(await services.keys.jwks(tenant), null, 2));
     writeFileSync(path.join(dir, 'body.bin'), payload.body);
-    const env = { WEBHOOK_ID: payload.id, WEBHOOK_TIMESTAMP: String(timestamp), WEBHOOK_SIGNATURE: signed['webhook-signature']!, KID: signed['sealpost-key-id']! };
+    const env = { TENANT: tenant, WEBHOOK_ID: payload.id, WEBHOOK_TIMESTAMP: String(timestamp), WEBHOOK_SIGNATURE: signed['webhook-signature']!, KID: signed['sealpost-key-id']! };
 
     const good = await runSnippet(snippet('openssl-webhook'), dir, env);
     expect(good.output).toContain('Signature Verified Successfully');
@@ -65,13 +65,18 @@ describe.each(testDialects())('README openssl commands on %s', (dialect) => {
     const bad = await runSnippet(snippet('openssl-webhook'), dir, env);
     expect(bad.ok).toBe(false);
     expect(bad.output).toContain('Signature Verification Failure');
+
+    // A genuine request of this tenant, checked by a receiver of another tenant: refused.
+    writeFileSync(path.join(dir, 'body.bin'), payload.body);
+    const replayed = await runSnippet(snippet('openssl-webhook'), dir, { ...env, TENANT: await fx.tenant() });
+    expect(replayed.ok).toBe(false);
+    expect(replayed.output).toContain('signed for another tenant');
   });
 
   it.skipIf(!hasOpenssl || !hasJq)('verify accepted and delivered receipts as served, and refuse an altered one', async () => {
     const services = fx.services();
     const tenant = await fx.tenant();
     const payload = await fx.payload(tenant);
-    writeFileSync(path.join(dir, 'jwks.json'), JSON.stringify(await services.keys.jwks()));
     const accepted = await services.receipts.prepareAccepted({ tenantId: tenant, messageId: payload.id, bodySha256: payload.bodySha256, now: Date.now() });
     const delivered = await services.receipts.prepareDelivered({
       tenantId: tenant,
@@ -82,13 +87,17 @@ describe.each(testDialects())('README openssl commands on %s', (dialect) => {
       status: 202,
       bodySha256: payload.bodySha256,
     });
+    writeFileSync(path.join(dir, 'jwks.json'), JSON.stringify(await services.keys.jwks(tenant)));
     for (const { receipt } of [accepted, delivered]) {
       writeFileSync(path.join(dir, 'receipt.json'), JSON.stringify(receipt, null, 2));
-      const good = await runSnippet(snippet('openssl-receipt'), dir);
+      const good = await runSnippet(snippet('openssl-receipt'), dir, { TENANT: tenant });
       expect(good.output, receipt.kind).toContain('Signature Verified Successfully');
       expect(good.ok).toBe(true);
+      const theirs = await runSnippet(snippet('openssl-receipt'), dir, { TENANT: await fx.tenant() });
+      expect(theirs.ok).toBe(false);
+      expect(theirs.output).toContain('signed for another tenant');
     }
     writeFileSync(path.join(dir, 'receipt.json'), JSON.stringify({ ...delivered.receipt, attempt: 1 }));
-    expect((await runSnippet(snippet('openssl-receipt'), dir)).ok).toBe(false);
+    expect((await runSnippet(snippet('openssl-receipt'), dir, { TENANT: tenant })).ok).toBe(false);
   });
 });

@@ -38,9 +38,9 @@ describe.each(testDialects())('webhook signatures and receipts on %s', (dialect)
     tenant = await fx.tenant();
     payload = await fx.payload(tenant, { order: 4711, total: 1234.56, note: 'Grüße 😀 \u2028', lines: [{ sku: 'A-1', qty: 3 }], pad: 'x'.repeat(1500) });
     // Two valid keys, so a swapped kid names a key that exists but did not sign.
-    otherKid = (await services.keys.currentKey()).kid;
-    await services.keys.rotate();
-    jwks = await services.keys.jwks();
+    otherKid = (await services.keys.currentKey(tenant)).kid;
+    await services.keys.rotate(tenant);
+    jwks = await services.keys.jwks(tenant);
     expect(jwks.keys).toHaveLength(2);
   });
   afterAll(async () => {
@@ -50,17 +50,17 @@ describe.each(testDialects())('webhook signatures and receipts on %s', (dialect)
 
   async function signedWebhook(): Promise<{ headers: Record<string, string>; body: Buffer }> {
     const timestamp = Math.floor(clock() / 1000);
-    const signed = await services.signer.sign({ webhookId: payload.id, timestamp, body: payload.body });
+    const signed = await services.signer.sign({ tenantId: tenant, webhookId: payload.id, timestamp, body: payload.body });
     return { headers: { 'webhook-id': payload.id, 'webhook-timestamp': String(timestamp), ...signed }, body: payload.body };
   }
 
-  const verifyHook = (headers: Record<string, string>, body: Buffer | string): string => verifyCode(() => verifyWebhook({ headers, body, jwks, now: new Date(clock()) }));
+  const verifyHook = (headers: Record<string, string>, body: Buffer | string): string => verifyCode(() => verifyWebhook({ headers, body, jwks, tenant, now: new Date(clock()) }));
 
   it('signs forwarded requests in the DESIGN §4 format, verified by @sealpost/verify', async () => {
     const { headers, body } = await signedWebhook();
     expect(headers['webhook-signature']).toMatch(/^v1a,[A-Za-z0-9+/]{86}==$/);
     expect(headers['sealpost-key-id']).toBe(jwks.keys[0]!.kid);
-    const verified = verifyWebhook({ headers, body, jwks, now: new Date(clock()) });
+    const verified = verifyWebhook({ headers, body, jwks, tenant, now: new Date(clock()) });
     expect(verified).toMatchObject({ id: payload.id, kid: headers['sealpost-key-id'] });
     expect(verified.envelope.data).toMatchObject({ order: 4711 });
     // A receiver that parsed and re-serialised the body still verifies (it is canonical JSON).
@@ -125,10 +125,10 @@ describe.each(testDialects())('webhook signatures and receipts on %s', (dialect)
     for (const { receipt } of [accepted, delivered]) {
       expect(receipt.sig).toMatchObject({ alg: 'Ed25519', kid: jwks.keys[0]!.kid });
       expect(receipt.sig.value).toMatch(/^[A-Za-z0-9_-]{86}$/);
-      expect(verifyReceipt(receipt, jwks, { now: new Date(clock()) }).receipt.kind).toBe(receipt.kind);
+      expect(verifyReceipt(receipt, jwks, { tenant, now: new Date(clock()) }).receipt.kind).toBe(receipt.kind);
       // Re-serialised with other whitespace and member order, it still verifies.
       const reordered = JSON.stringify(Object.fromEntries(Object.entries(receipt).reverse()), null, 2);
-      expect(verifyReceipt(reordered, jwks, { now: new Date(clock()) }).receipt.id).toBe(receipt.id);
+      expect(verifyReceipt(reordered, jwks, { tenant, now: new Date(clock()) }).receipt.id).toBe(receipt.id);
     }
     await expect(
       services.receipts.prepareDelivered({ tenantId: tenant, messageId: payload.id, deliveryId: 'dlv_x', destinationId: 'dst_x', attempt: 1, status: 302, bodySha256: payload.bodySha256 }),
@@ -145,7 +145,7 @@ describe.each(testDialects())('webhook signatures and receipts on %s', (dialect)
       status: 204,
       bodySha256: payload.bodySha256,
     });
-    const check = (doc: object): string => verifyCode(() => verifyReceipt(doc, jwks, { now: new Date(clock()) }));
+    const check = (doc: object): string => verifyCode(() => verifyReceipt(doc, jwks, { tenant, now: new Date(clock()) }));
     expect(check(receipt)).toBe('VALID');
     const flipLast = (s: string, alphabet: string): string => s.slice(0, -1) + (s.endsWith(alphabet[0]!) ? alphabet[1]! : alphabet[0]!);
     const tampered: Record<string, Partial<Record<keyof Receipt | 'destination' | 'attempt' | 'status', unknown>>> = {

@@ -38,10 +38,10 @@ describe.each(testDialects())('signing keys on %s', (dialect) => {
 
   it('creates one active key on first use, its private half stored only sealed', async () => {
     const { keys } = fx.services({ now: clock });
-    const key = await keys.currentKey();
+    const key = await keys.currentKey(tenant);
     expect(key.kid).toMatch(/^sp_sig_20261124_[0-9a-f]{16}$/);
     expect(isWellFormedKid(key.kid)).toBe(true);
-    expect((await keys.currentKey()).kid).toBe(key.kid);
+    expect((await keys.currentKey(tenant)).kid).toBe(key.kid);
 
     const rows = await fx.handle.db.selectFrom('signing_keys').selectAll().execute();
     expect(rows).toHaveLength(1);
@@ -54,14 +54,17 @@ describe.each(testDialects())('signing keys on %s', (dialect) => {
     expect(sealed.includes(pkcs8.subarray(pkcs8.length - 32))).toBe(false);
     // Bound to its kid: the ciphertext does not open as another key's.
     const cipher = fx.cipherFor(fx.handle);
-    expect(Buffer.from(await cipher.decrypt(sealed, signingKeySealContext(key.kid))).equals(pkcs8)).toBe(true);
-    await expect(cipher.decrypt(sealed, signingKeySealContext('sp_sig_20261124_0000000000000000'))).rejects.toMatchObject({ code: 'SP_ERR_CRYPTO_DECRYPT_FAILED' });
+    expect(Buffer.from(await cipher.decrypt(sealed, signingKeySealContext(key.kid, tenant))).equals(pkcs8)).toBe(true);
+    await expect(cipher.decrypt(sealed, signingKeySealContext('sp_sig_20261124_0000000000000000', tenant))).rejects.toMatchObject({ code: 'SP_ERR_CRYPTO_DECRYPT_FAILED' });
+    // Bound to its tenant: it does not open as another tenant's (or a legacy deployment-wide) key.
+    await expect(cipher.decrypt(sealed, signingKeySealContext(key.kid, await fx.tenant()))).rejects.toMatchObject({ code: 'SP_ERR_CRYPTO_DECRYPT_FAILED' });
+    await expect(cipher.decrypt(sealed, signingKeySealContext(key.kid, null))).rejects.toMatchObject({ code: 'SP_ERR_CRYPTO_DECRYPT_FAILED' });
   });
 
   it('publishes the active key as an RFC 8037 OKP JWK whose exp is 90 days after its planned replacement', async () => {
     const { keys } = fx.services({ now: clock });
-    const key = await keys.currentKey();
-    const jwks = await keys.jwks();
+    const key = await keys.currentKey(tenant);
+    const jwks = await keys.jwks(tenant);
     expect(jwks.keys).toEqual([
       {
         kty: 'OKP',
@@ -73,32 +76,32 @@ describe.each(testDialects())('signing keys on %s', (dialect) => {
         exp: S(clock() + 180 * DAY_MS) + 1,
       },
     ]);
-    expect(await keys.jwksArchive()).toEqual({ keys: [] });
+    expect(await keys.jwksArchive(tenant)).toEqual({ keys: [] });
     // Overdue replacement (scheduler down): exp moves along, so what the key signs stays inside its window.
     clock.advance(200 * DAY_MS);
-    const later = (await fx.services({ now: clock }).keys.jwks()).keys[0]!;
+    const later = (await fx.services({ now: clock }).keys.jwks(tenant)).keys[0]!;
     expect(later.exp).toBeGreaterThanOrEqual(S(clock() + 90 * DAY_MS));
   });
 
   it('rotates to a new key that alone signs; the replaced key stays valid for 90 days', async () => {
     const { keys, signer } = fx.services({ now: clock });
-    const old = await keys.currentKey();
+    const old = await keys.currentKey(tenant);
     clock.advance(10 * DAY_MS);
     const rotatedAt = clock();
-    const result = await keys.rotate();
+    const result = await keys.rotate(tenant);
     expect(result).toMatchObject({ rotated: true, replaced: old.kid, reason: 'rotated' });
-    const current = await keys.currentKey();
+    const current = await keys.currentKey(tenant);
     expect(current.kid).toBe(result.active);
     expect(current.kid).not.toBe(old.kid);
 
-    const headers = await signer.sign({ webhookId: 'msg_01JDG3ZK8Q4W7N2M5R9T6V3X1Y', timestamp: S(clock()), body: Buffer.from('{}') });
+    const headers = await signer.sign({ tenantId: tenant, webhookId: 'msg_01JDG3ZK8Q4W7N2M5R9T6V3X1Y', timestamp: S(clock()), body: Buffer.from('{}') });
     expect(headers['sealpost-key-id']).toBe(current.kid);
     expect(headers['webhook-signature']!.split(' ')).toHaveLength(1);
 
-    const jwks = await keys.jwks();
+    const jwks = await keys.jwks(tenant);
     expect(jwks.keys.map((k) => k.kid)).toEqual([current.kid, old.kid]);
     expect(jwks.keys[1]!.exp).toBe(Math.ceil((rotatedAt + 90 * DAY_MS) / 1000));
-    const status = await keys.status();
+    const status = await keys.status(tenant);
     expect(status.map((k) => [k.kid, k.state])).toEqual([
       [old.kid, 'replaced'],
       [current.kid, 'active'],
@@ -109,64 +112,65 @@ describe.each(testDialects())('signing keys on %s', (dialect) => {
     const other = fx.testDb.open();
     const processA = fx.services({ now: clock });
     const processB = fx.services({ now: clock, handle: other });
-    const k1 = await processA.keys.currentKey();
-    expect((await processB.keys.currentKey()).kid).toBe(k1.kid);
+    const k1 = await processA.keys.currentKey(tenant);
+    expect((await processB.keys.currentKey(tenant)).kid).toBe(k1.kid);
 
     clock.advance(1_000);
-    const { active: k2 } = await processB.keys.rotate();
+    const { active: k2 } = await processB.keys.rotate(tenant);
     // A still signs with k1 for a moment; k1 is replaced, not retired, so that verifies.
-    const stale = await processA.signer.sign({ webhookId: 'msg_01JDG3ZK8Q4W7N2M5R9T6V3X1Y', timestamp: S(clock()), body: Buffer.from('{"a":1}') });
+    const stale = await processA.signer.sign({ tenantId: tenant, webhookId: 'msg_01JDG3ZK8Q4W7N2M5R9T6V3X1Y', timestamp: S(clock()), body: Buffer.from(`{"tenant":"${tenant}"}`) });
     expect(stale['sealpost-key-id']).toBe(k1.kid);
-    const jwks = await processB.keys.jwks();
+    const jwks = await processB.keys.jwks(tenant);
     expect(
       verifyWebhook({
         headers: { 'webhook-id': 'msg_01JDG3ZK8Q4W7N2M5R9T6V3X1Y', 'webhook-timestamp': String(S(clock())), ...stale },
-        body: '{"a":1}',
+        body: `{"tenant":"${tenant}"}`,
         jwks,
+        tenant,
         now: new Date(clock()),
       }).kid,
     ).toBe(k1.kid);
 
     clock.advance(ACTIVE_KEY_REFRESH_MS);
     expect(ACTIVE_KEY_REFRESH_MS).toBeLessThanOrEqual(60_000);
-    expect((await processA.keys.currentKey()).kid).toBe(k2);
+    expect((await processA.keys.currentKey(tenant)).kid).toBe(k2);
   });
 
   it('rotates only when due with ifDue, and creates the first key if there is none', async () => {
     const { keys } = fx.services({ now: clock });
-    const first = await keys.rotateIfDue();
+    const first = await keys.rotate(tenant, { ifDue: true });
     expect(first).toMatchObject({ rotated: true, reason: 'created', replaced: null });
     clock.advance(90 * DAY_MS - 1);
-    expect(await keys.rotateIfDue()).toMatchObject({ rotated: false, reason: 'not-due', active: first.active });
+    expect(await keys.rotate(tenant, { ifDue: true })).toMatchObject({ rotated: false, reason: 'not-due', active: first.active });
     clock.advance(1);
-    expect(await keys.rotateIfDue()).toMatchObject({ rotated: true, reason: 'rotated', replaced: first.active });
-    expect(await keys.rotate({ expectedKid: first.active })).toMatchObject({ rotated: false, reason: 'not-expected-key' });
+    expect(await keys.rotate(tenant, { ifDue: true })).toMatchObject({ rotated: true, reason: 'rotated', replaced: first.active });
+    expect(await keys.rotate(tenant, { expectedKid: first.active })).toMatchObject({ rotated: false, reason: 'not-expected-key' });
   });
 
   it('a receipt signed by a replaced key verifies during its 90-day overlap and fails after it with "expired key"; the retired key moves to the archive', async () => {
     const { keys, receipts } = fx.services({ now: clock });
     const payload = await fx.payload(tenant);
-    const old = await keys.currentKey();
+    const old = await keys.currentKey(tenant);
     const before = await receipts.prepareAccepted({ tenantId: tenant, messageId: payload.id, bodySha256: payload.bodySha256, now: clock() });
 
     clock.advance(DAY_MS);
     const rotatedAt = clock();
-    await keys.rotate();
+    await keys.rotate(tenant);
 
     // A process still holding the replaced key (it has not refreshed yet) signs a receipt.
     const duringOverlap = signReceipt(acceptedReceipt({ tenantId: tenant, messageId: payload.id, bodySha256: payload.bodySha256, issuedAt: clock() + 30_000 }), old);
     clock.set(rotatedAt + 89 * DAY_MS);
-    let live = await keys.jwks();
-    expect(verifyReceipt(before.receipt, live, { now: new Date(clock()) }).kid).toBe(old.kid);
-    expect(verifyReceipt(duringOverlap, live, { now: new Date(clock()) }).kid).toBe(old.kid);
+    let live = await keys.jwks(tenant);
+    expect(verifyReceipt(before.receipt, live, { tenant, now: new Date(clock()) }).kid).toBe(old.kid);
+    expect(verifyReceipt(duringOverlap, live, { tenant, now: new Date(clock()) }).kid).toBe(old.kid);
 
     // The same key signing after its overlap: its window has closed (exp is rounded up to whole seconds).
     clock.set(rotatedAt + 90 * DAY_MS + 2_000);
     const afterOverlap = signReceipt(acceptedReceipt({ tenantId: tenant, messageId: payload.id, bodySha256: payload.bodySha256, issuedAt: clock() }), old);
-    const archive = await keys.jwksArchive();
-    live = await keys.jwks();
+    const archive = await keys.jwksArchive(tenant);
+    live = await keys.jwks(tenant);
     const both: JwkSet = { keys: [...live.keys, ...archive.keys] };
-    expectVerifyError(() => verifyReceipt(afterOverlap, both, { now: new Date(clock()) }), 'SP_VERIFY_EXPIRED_KEY');
+    expectVerifyError(() => verifyReceipt(afterOverlap, both, { tenant, now: new Date(clock()) }), 'SP_VERIFY_EXPIRED_KEY');
     const webhookBody = Buffer.from('{"late":true}');
     const lateWebhook = webhookSignatureHeaders(old, { webhookId: 'msg_01JDG3ZK8Q4W7N2M5R9T6V3X1Y', timestamp: S(clock()), body: webhookBody });
     expectVerifyError(
@@ -175,6 +179,7 @@ describe.each(testDialects())('signing keys on %s', (dialect) => {
           headers: { 'webhook-id': 'msg_01JDG3ZK8Q4W7N2M5R9T6V3X1Y', 'webhook-timestamp': String(S(clock())), ...lateWebhook },
           body: webhookBody,
           jwks: both,
+          tenant,
           now: new Date(clock()),
         }),
       'SP_VERIFY_EXPIRED_KEY',
@@ -183,33 +188,34 @@ describe.each(testDialects())('signing keys on %s', (dialect) => {
     // Retired: listed in the archive only, even before the scheduler records it.
     expect(live.keys.map((k) => k.kid)).not.toContain(old.kid);
     expect(archive.keys.map((k) => k.kid)).toEqual([old.kid]);
-    expectVerifyError(() => verifyReceipt(before.receipt, live, { now: new Date(clock()) }), 'SP_VERIFY_UNKNOWN_KEY');
+    expectVerifyError(() => verifyReceipt(before.receipt, live, { tenant, now: new Date(clock()) }), 'SP_VERIFY_UNKNOWN_KEY');
     // Receipts it signed in time remain proofs, offline, with the archive.
-    expect(verifyReceipt(before.receipt, archive, { now: new Date(clock()) }).kid).toBe(old.kid);
+    expect(verifyReceipt(before.receipt, archive, { tenant, now: new Date(clock()) }).kid).toBe(old.kid);
 
-    expect(await keys.retireExpired()).toEqual([old.kid]);
+    expect(await keys.retireExpired()).toEqual([{ kid: old.kid, tenantId: tenant }]);
     const row = await fx.handle.db.selectFrom('signing_keys').selectAll().where('kid', '=', old.kid).executeTakeFirstOrThrow();
     expect(row.state).toBe('retired');
     expect(row.private_key_sealed).toBeNull();
-    expect((await keys.jwksArchive()).keys.map((k) => k.kid)).toEqual([old.kid]);
+    expect((await keys.jwksArchive(tenant)).keys.map((k) => k.kid)).toEqual([old.kid]);
   });
 
-  it('the scheduler creates, replaces every 90 days and retires 90 days after replacement', async () => {
+  it('the scheduler replaces every 90 days and retires 90 days after replacement', async () => {
     const { keys } = fx.services({ now: clock });
+    await keys.currentKey(tenant);
     const scheduler = startSigningKeyScheduler({ keys, logger: createLogger('silent'), intervalMs: 3_600_000 });
     try {
       await scheduler.runOnce();
-      const [first] = await keys.status();
+      const [first] = await keys.status(tenant);
       expect(first).toMatchObject({ state: 'active' });
 
       clock.advance(90 * DAY_MS);
       await scheduler.runOnce();
-      const afterRotation = await keys.status();
+      const afterRotation = await keys.status(tenant);
       expect(afterRotation.map((k) => k.state)).toEqual(['replaced', 'active']);
 
       clock.advance(90 * DAY_MS + 1);
       await scheduler.runOnce();
-      const states = await keys.status();
+      const states = await keys.status(tenant);
       expect(states.map((k) => k.state)).toEqual(['retired', 'replaced', 'active']);
       expect(states[0]!.kid).toBe(first!.kid);
     } finally {
@@ -219,10 +225,10 @@ describe.each(testDialects())('signing keys on %s', (dialect) => {
 
   it.runIf(dialect === 'postgres')('rotation raced by several connections makes exactly one new key', async () => {
     const seed = fx.services({ now: clock });
-    const original = (await seed.keys.rotateIfDue()).active;
+    const original = (await seed.keys.rotate(tenant, { ifDue: true })).active;
     clock.advance(91 * DAY_MS);
     const processes = Array.from({ length: 6 }, () => fx.services({ now: clock, handle: fx.testDb.open() }));
-    const results = await Promise.all(processes.map((p) => p.keys.rotateIfDue()));
+    const results = await Promise.all(processes.map((p) => p.keys.rotate(tenant, { ifDue: true })));
     const winners = results.filter((r) => r.rotated);
     expect(winners).toHaveLength(1);
     expect(winners[0]!.replaced).toBe(original);
@@ -235,7 +241,7 @@ describe.each(testDialects())('signing keys on %s', (dialect) => {
 
   it.runIf(dialect === 'postgres')('several connections creating the first key agree on one', async () => {
     const processes = Array.from({ length: 6 }, () => fx.services({ now: clock, handle: fx.testDb.open() }));
-    const kids = await Promise.all(processes.map(async (p) => (await p.keys.currentKey()).kid));
+    const kids = await Promise.all(processes.map(async (p) => (await p.keys.currentKey(tenant)).kid));
     expect(new Set(kids).size).toBe(1);
     expect(await fx.handle.db.selectFrom('signing_keys').select('kid').execute()).toHaveLength(1);
   });

@@ -15,6 +15,7 @@ export const VERIFY_ERROR_CODES = {
   SP_VERIFY_EXPIRED_KEY: 'the key was not valid at the signing time (before its nbf or after its exp)',
   SP_VERIFY_BAD_SIGNATURE: 'no signature verifies with the key',
   SP_VERIFY_STALE_TIMESTAMP: 'the timestamp is further from now than the tolerance allows',
+  SP_VERIFY_TENANT_MISMATCH: 'the envelope or receipt is for another tenant than the one expected, even if its signature is valid',
   SP_VERIFY_JCS_LONE_SURROGATE: 'a string or member name holds a lone UTF-16 surrogate (RFC 8785 §3.2.2.2)',
   SP_VERIFY_JCS_NON_FINITE: 'a number is NaN or infinite (RFC 8785 §3.2.2.3)',
   SP_VERIFY_JCS_UNSUPPORTED: 'a value has no JSON form (undefined, function, symbol, bigint, boxed primitive)',
@@ -51,7 +52,7 @@ export type JcsErrorCode = Extract<VerifyErrorCode, `SP_VERIFY_JCS_${string}`>;
  * ```ts
  * import { verifyWebhook, VerifyError } from '@sealpost/verify';
  * try {
- *   verifyWebhook({ headers, body, jwks });
+ *   verifyWebhook({ headers, body, jwks, tenant: 'ten_01JDG3ZK8Q4W7N2M5R9T6V3X1Z' });
  * } catch (err) {
  *   if (err instanceof VerifyError && err.code === 'SP_VERIFY_UNKNOWN_KEY') {
  *     // the key was published after our copy of jwks.json: fetch it again and retry once
@@ -89,6 +90,37 @@ export class JcsError extends VerifyError<JcsErrorCode> {
   constructor(code: JcsErrorCode, message: string) {
     super(code, message);
     this.name = 'JcsError';
+  }
+}
+
+/**
+ * Thrown when a webhook envelope or receipt carries another `tenant` than the one the caller
+ * expects: a signature proves Sealpost made the document, and this check proves it was made
+ * for you (DESIGN §6), so another tenant's genuine request replayed to your endpoint is
+ * refused. A `VerifyError`, so one `catch` handles both.
+ *
+ * @example
+ * ```ts
+ * import { verifyWebhook, TenantMismatchError } from '@sealpost/verify';
+ * try {
+ *   verifyWebhook({ headers, body, jwks, tenant: 'ten_01JDG3ZK8Q4W7N2M5R9T6V3X1Z' });
+ * } catch (err) {
+ *   if (err instanceof TenantMismatchError) console.warn('replayed from another tenant', err.actual);
+ *   throw err;
+ * }
+ * ```
+ */
+export class TenantMismatchError extends VerifyError<'SP_VERIFY_TENANT_MISMATCH'> {
+  /** The tenant the caller expected. */
+  readonly expected: string;
+  /** The tenant the signed document names. */
+  readonly actual: string;
+
+  constructor(expected: string, actual: string) {
+    super('SP_VERIFY_TENANT_MISMATCH', 'signed for another tenant');
+    this.name = 'TenantMismatchError';
+    this.expected = expected;
+    this.actual = actual;
   }
 }
 

@@ -8,14 +8,15 @@
  * @example
  * ```ts
  * import { verifyWebhook, verifyReceipt } from '@sealpost/verify';
- * const { envelope } = verifyWebhook({ headers: req.headers, body: rawBody, jwks });
- * const { receipt } = verifyReceipt(receiptJson, jwks);
+ * const tenant = 'ten_01JDG3ZK8Q4W7N2M5R9T6V3X1Z'; // yours; jwks from /.well-known/sealpost/tenants/<tenant>/jwks.json
+ * const { envelope } = verifyWebhook({ headers: req.headers, body: rawBody, jwks, tenant });
+ * const { receipt } = verifyReceipt(receiptJson, jwks, { tenant });
  * ```
  *
  * @packageDocumentation
  */
 export { canonicalize, canonicalizeToBuffer, MAX_CANONICAL_DEPTH } from './canonical-json.js';
-export { isVerifyError, JcsError, VERIFY_ERROR_CODES, VerifyError, type JcsErrorCode, type VerifyErrorCode } from './errors.js';
+export { isVerifyError, JcsError, TenantMismatchError, VERIFY_ERROR_CODES, VerifyError, type JcsErrorCode, type VerifyErrorCode } from './errors.js';
 export { isKeyValidAt, isWellFormedKid, resolveKey, type Ed25519Jwk, type JwkSet, type ResolvedKey } from './jwks.js';
 export {
   verifyReceipt,

@@ -3,6 +3,7 @@ import { canonicalize } from './canonical-json.js';
 import { VerifyError } from './errors.js';
 import { hasDuplicateNames, isJsonObject, ownMembers } from './json-text.js';
 import { isKeyValidAt, isWellFormedKid, resolveKey, type JwkSet } from './jwks.js';
+import { checkTenant, expectedTenant, isTenantId } from './tenant.js';
 
 /**
  * A receipt's signature member (DESIGN §5).
@@ -84,10 +85,12 @@ export type Receipt = AcceptedReceipt | DeliveredReceipt;
  * @example
  * ```ts
  * import type { VerifyReceiptOptions } from '@sealpost/verify';
- * const options: VerifyReceiptOptions = { now: new Date(), maxFutureSeconds: 300 };
+ * const options: VerifyReceiptOptions = { tenant: 'ten_01JDG3ZK8Q4W7N2M5R9T6V3X1Z', now: new Date(), maxFutureSeconds: 300 };
  * ```
  */
 export interface VerifyReceiptOptions {
+  /** Your tenant id (`ten_…`). A receipt of another tenant is refused, even with a valid signature. */
+  readonly tenant: string;
   /** The current time; defaults to the system clock. */
   readonly now?: Date;
   /** How far `issued_at` may lie ahead of `now` (clock skew), in seconds; default 300. */
@@ -99,7 +102,7 @@ export interface VerifyReceiptOptions {
  *
  * @example
  * ```ts
- * const { receipt, issuedAt } = verifyReceipt(doc, jwks);
+ * const { receipt, issuedAt } = verifyReceipt(doc, jwks, { tenant: 'ten_01JDG3ZK8Q4W7N2M5R9T6V3X1Z' });
  * if (receipt.kind === 'delivered') console.log(receipt.destination, issuedAt.toISOString());
  * ```
  */
@@ -116,7 +119,6 @@ export interface VerifiedReceipt {
 const DEFAULT_MAX_FUTURE_SECONDS = 300;
 
 const RECEIPT_ID = /^rcp_[0-9A-Za-z]{1,64}$/;
-const TENANT_ID = /^ten_[0-9A-Za-z]{1,64}$/;
 const DESTINATION_ID = /^dst_[0-9A-Za-z]{1,64}$/;
 // The webhook-id of the message: msg_ + ULID (DESIGN §4).
 const MESSAGE_ID = /^msg_[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
@@ -169,7 +171,7 @@ function checkShape(receipt: Record<string, unknown>): { receipt: Receipt; issue
   if (doc.kind !== 'accepted' && doc.kind !== 'delivered') malformed('malformed receipt kind');
   if (typeof doc.id !== 'string' || !RECEIPT_ID.test(doc.id)) malformed('malformed receipt id');
   if (typeof doc.message_id !== 'string' || !MESSAGE_ID.test(doc.message_id)) malformed('malformed receipt message_id');
-  if (typeof doc.tenant !== 'string' || !TENANT_ID.test(doc.tenant)) malformed('malformed receipt tenant');
+  if (!isTenantId(doc.tenant)) malformed('malformed receipt tenant');
   if (typeof doc.body_sha256 !== 'string' || !SHA256_HEX.test(doc.body_sha256)) malformed('malformed receipt body_sha256');
   const issuedMs = typeof doc.issued_at === 'string' ? parseDateTime(doc.issued_at) : Number.NaN;
   if (!Number.isFinite(issuedMs)) malformed('malformed receipt issued_at');
@@ -222,29 +224,38 @@ function toDocument(input: object | string): Record<string, unknown> {
  * Checks, in order: the receipt's shape (`SP_VERIFY_MALFORMED_INPUT`), `issued_at` not more
  * than `maxFutureSeconds` ahead of `now` (`SP_VERIFY_STALE_TIMESTAMP`), `sig.kid` in the JWKS
  * (`SP_VERIFY_UNKNOWN_KEY`), the key valid when the receipt was issued, `nbf` ≤ `issued_at` ≤
- * `exp` (`SP_VERIFY_EXPIRED_KEY`), and the signature (`SP_VERIFY_BAD_SIGNATURE`).
+ * `exp` (`SP_VERIFY_EXPIRED_KEY`), the signature (`SP_VERIFY_BAD_SIGNATURE`), and last the
+ * receipt's `tenant` equal to `options.tenant` (`SP_VERIFY_TENANT_MISMATCH`, a
+ * {@link TenantMismatchError}).
  *
  * The key's window is checked at `issued_at`, not at `now`: a receipt stays a proof after its
- * key is retired. Sealpost lists a key in `/.well-known/jwks.json` until 90 days after it is
- * replaced and then moves it to `/.well-known/jwks-archive.json` (DESIGN §6). So an old
- * receipt gives `SP_VERIFY_UNKNOWN_KEY` against the live set and verifies against the archive;
- * pass the archive (or both sets' keys merged) to check receipts of any age offline.
+ * key is retired. Each tenant's keys are listed in
+ * `/.well-known/sealpost/tenants/<tenant>/jwks.json` until 90 days after they are replaced, then
+ * in `jwks-archive.json` beside it, which also lists the deployment-wide keys that signed
+ * receipts before per-tenant keys (DESIGN §6). So an old receipt gives `SP_VERIFY_UNKNOWN_KEY`
+ * against the live set and verifies against the archive; pass the archive (or both sets' keys
+ * merged) to check receipts of any age offline.
  *
  * @param receipt - the receipt object, or its JSON text as fetched from `GET /v1/receipts/:id`.
- * @param jwks - Sealpost's JWKS: the live set, the archive, or their keys merged.
+ * @param jwks - your tenant's JWKS: the live set, the archive, or their keys merged.
+ * @param options - `tenant` (required): your tenant id.
  * @throws {@link VerifyError} with one of the codes above.
  *
  * @example
  * ```ts
  * import { verifyReceipt } from '@sealpost/verify';
  *
- * const live = await (await fetch('https://relay.example.com/.well-known/jwks.json')).json();
- * const archive = await (await fetch('https://relay.example.com/.well-known/jwks-archive.json')).json();
- * const { receipt } = verifyReceipt(receiptText, { keys: [...live.keys, ...archive.keys] });
+ * const tenant = 'ten_01JDG3ZK8Q4W7N2M5R9T6V3X1Z';
+ * const base = `https://relay.example.com/.well-known/sealpost/tenants/${tenant}`;
+ * const live = await (await fetch(`${base}/jwks.json`)).json();
+ * const archive = await (await fetch(`${base}/jwks-archive.json`)).json();
+ * const { receipt } = verifyReceipt(receiptText, { keys: [...live.keys, ...archive.keys] }, { tenant });
  * console.log(receipt.kind, receipt.message_id, receipt.issued_at);
  * ```
  */
-export function verifyReceipt(receipt: object | string, jwks: JwkSet, options: VerifyReceiptOptions = {}): VerifiedReceipt {
+export function verifyReceipt(receipt: object | string, jwks: JwkSet, options: VerifyReceiptOptions): VerifiedReceipt {
+  if (typeof options !== 'object' || options === null) malformed('options.tenant is required: your tenant id (ten_…)');
+  const tenant = expectedTenant(options.tenant, 'options.tenant');
   const { now = new Date(), maxFutureSeconds = DEFAULT_MAX_FUTURE_SECONDS } = options;
   const nowMs = now instanceof Date ? now.getTime() : Number.NaN;
   if (!Number.isFinite(nowMs)) malformed('now must be a valid Date');
@@ -269,5 +280,6 @@ export function verifyReceipt(receipt: object | string, jwks: JwkSet, options: V
   if (!verify(null, signed, resolved.key, Buffer.from(value, 'base64url'))) {
     throw new VerifyError('SP_VERIFY_BAD_SIGNATURE', 'invalid signature');
   }
+  checkTenant(tenant, checked.tenant);
   return { receipt: checked, kid, issuedAt: new Date(issuedMs) };
 }

@@ -3,6 +3,7 @@ import { canonicalize } from './canonical-json.js';
 import { VerifyError } from './errors.js';
 import { hasDuplicateNames, isJsonObject } from './json-text.js';
 import { isKeyValidAt, isWellFormedKid, resolveKey, type JwkSet } from './jwks.js';
+import { checkTenant, expectedTenant } from './tenant.js';
 
 /**
  * Request headers as frameworks hand them over: a fetch `Headers` (or anything with
@@ -54,15 +55,17 @@ export interface WebhookEnvelope {
  * @example
  * ```ts
  * import type { VerifyWebhookInput } from '@sealpost/verify';
- * const input: VerifyWebhookInput = { headers: req.headers, body: rawBody, jwks, toleranceSeconds: 300 };
+ * const input: VerifyWebhookInput = { headers: req.headers, body: rawBody, jwks, tenant: 'ten_01JDG3ZK8Q4W7N2M5R9T6V3X1Z', toleranceSeconds: 300 };
  * ```
  */
 export interface VerifyWebhookInput {
   readonly headers: WebhookHeaders;
   /** The body exactly as received (raw bytes, or their UTF-8 text); see {@link verifyWebhook} for re-serialised bodies. */
   readonly body: string | Uint8Array;
-  /** Sealpost's `/.well-known/jwks.json`. */
+  /** Your tenant's JWKS: `/.well-known/sealpost/tenants/<tenant>/jwks.json` (the `jwks_url` of `GET /v1/signing-keys`). */
   readonly jwks: JwkSet;
+  /** Your tenant id (`ten_…`). A request whose envelope names another tenant is refused, even with a valid signature. */
+  readonly tenant: string;
   /** Largest accepted |now − webhook-timestamp| in seconds; default 300, as Standard Webhooks recommends. */
   readonly toleranceSeconds?: number;
   /** The current time; defaults to the system clock. */
@@ -74,7 +77,7 @@ export interface VerifyWebhookInput {
  *
  * @example
  * ```ts
- * const { id, envelope } = verifyWebhook({ headers, body, jwks });
+ * const { id, envelope } = verifyWebhook({ headers, body, jwks, tenant: 'ten_01JDG3ZK8Q4W7N2M5R9T6V3X1Z' });
  * if (await alreadyProcessed(id)) return; // delivery is at-least-once: de-duplicate on id
  * ```
  */
@@ -182,8 +185,14 @@ function parseJson(bytes: Uint8Array): { text: string; value: unknown } | undefi
  * `toleranceSeconds` of `now` (`SP_VERIFY_STALE_TIMESTAMP`), the `sealpost-key-id` in the JWKS
  * (`SP_VERIFY_UNKNOWN_KEY`: fetch jwks.json again and retry once), the key valid at the
  * timestamp, `nbf` ≤ ts ≤ `exp` (`SP_VERIFY_EXPIRED_KEY`), and a signature that verifies
- * (`SP_VERIFY_BAD_SIGNATURE`). `webhook-signature` may list several signatures: `v1,` (HMAC)
- * and other versions are ignored, and one verifying `v1a` signature is enough.
+ * (`SP_VERIFY_BAD_SIGNATURE`), and last the envelope's `tenant` equal to `tenant`
+ * (`SP_VERIFY_TENANT_MISMATCH`, a {@link TenantMismatchError}): a genuine request Sealpost
+ * signed for another tenant, replayed to your endpoint, is refused. `webhook-signature` may list
+ * several signatures: `v1,` (HMAC) and other versions are ignored, and one verifying `v1a`
+ * signature is enough.
+ *
+ * Use your tenant's own JWKS (`/.well-known/sealpost/tenants/<tenant>/jwks.json`): each tenant's
+ * requests are signed with that tenant's keys only.
  *
  * Pass the raw body. If your framework already parsed it, `JSON.stringify` it and pass that:
  * the body Sealpost signs is RFC 8785 canonical JSON, so when the bytes do not verify as given
@@ -197,10 +206,11 @@ function parseJson(bytes: Uint8Array): { text: string; value: unknown } | undefi
  * import express from 'express';
  * import { verifyWebhook, isVerifyError } from '@sealpost/verify';
  *
- * const jwks = await (await fetch('https://relay.example.com/.well-known/jwks.json')).json();
+ * const tenant = 'ten_01JDG3ZK8Q4W7N2M5R9T6V3X1Z'; // yours: GET /v1/signing-keys shows it
+ * const jwks = await (await fetch(`https://relay.example.com/.well-known/sealpost/tenants/${tenant}/jwks.json`)).json();
  * app.post('/hooks/sealpost', express.raw({ type: 'application/json' }), (req, res) => {
  *   try {
- *     const { id, envelope } = verifyWebhook({ headers: req.headers, body: req.body, jwks });
+ *     const { id, envelope } = verifyWebhook({ headers: req.headers, body: req.body, jwks, tenant });
  *     enqueue(id, envelope);
  *     res.sendStatus(204);
  *   } catch (err) {
@@ -212,6 +222,7 @@ function parseJson(bytes: Uint8Array): { text: string; value: unknown } | undefi
 export function verifyWebhook(input: VerifyWebhookInput): VerifiedWebhook {
   const { headers, body, jwks, toleranceSeconds = DEFAULT_TOLERANCE_SECONDS, now = new Date() } = input;
   if (typeof headers !== 'object' || headers === null) malformed('headers must be an object');
+  const tenant = expectedTenant(input.tenant, 'tenant');
   if (typeof toleranceSeconds !== 'number' || !(toleranceSeconds >= 0)) malformed('toleranceSeconds must be a non-negative number');
   const nowMs = now instanceof Date ? now.getTime() : Number.NaN;
   if (!Number.isFinite(nowMs)) malformed('now must be a valid Date');
@@ -240,6 +251,7 @@ export function verifyWebhook(input: VerifyWebhookInput): VerifiedWebhook {
   if (anyVerifies(prefix, bodyBytes, signatures, resolved.key)) {
     const envelope = parseJson(bodyBytes)?.value;
     if (!isJsonObject(envelope)) malformed('body is not a JSON object');
+    checkTenant(tenant, envelope.tenant);
     return { id, timestamp, kid, envelope: envelope as unknown as WebhookEnvelope };
   }
 
@@ -256,5 +268,6 @@ export function verifyWebhook(input: VerifyWebhookInput): VerifiedWebhook {
   if (canonical.equals(bodyBytes)) badSignature();
   if (hasDuplicateNames(json.text, parsed)) badSignature();
   if (!anyVerifies(prefix, canonical, signatures, resolved.key)) badSignature();
+  checkTenant(tenant, parsed.tenant);
   return { id, timestamp, kid, envelope: parsed as unknown as WebhookEnvelope };
 }

@@ -10,6 +10,10 @@ export const NOW_S = Math.floor(NOW.getTime() / 1000);
 const DAY = 86_400;
 
 export const MESSAGE_ID = 'msg_01JDG3ZK8Q4W7N2M5R9T6V3X1Y';
+/** The tenant every fixture is signed for. */
+export const TENANT = 'ten_01JDG3ZK8Q4W7N2M5R9T6V3X1Z';
+/** Another tenant of the same relay. */
+export const OTHER_TENANT = 'ten_01JDG3ZK8Q4W7N2M5R9T6V3X99';
 
 export interface TestKey {
   readonly kid: string;
@@ -48,7 +52,7 @@ export function envelope(overrides: Record<string, unknown> = {}): Record<string
   return {
     id: MESSAGE_ID,
     type: 'payload.received',
-    tenant: 'ten_01JDG3ZK8Q4W7N2M5R9T6V3X1Z',
+    tenant: TENANT,
     received_at: '2026-11-24T21:07:28.123Z',
     source: { channel: 'https', api_key: 'key_01JDG3ZK8Q4W7N2M5R9T6V3X20' },
     data: { order: 4711, total: 1234.56, note: 'Grüße 😀', lines: [{ sku: 'A-1', qty: 3 }] },
@@ -96,7 +100,7 @@ export function unsignedReceipt(kind: 'accepted' | 'delivered' = 'delivered', ov
     kind,
     id: 'rcp_01JDG3ZK8Q4W7N2M5R9T6V3X22',
     message_id: MESSAGE_ID,
-    tenant: 'ten_01JDG3ZK8Q4W7N2M5R9T6V3X1Z',
+    tenant: TENANT,
     body_sha256: createHash('sha256').update(reference(envelope())).digest('hex'),
     issued_at: '2026-11-24T21:07:29.456Z',
   };

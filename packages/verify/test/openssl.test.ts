@@ -9,7 +9,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalizeToBuffer, verifyReceipt, verifyWebhook } from '../src/index.js';
-import { jwksOf, makeKey, NOW, signReceipt, signWebhook, unsignedReceipt } from './fixtures.js';
+import { jwksOf, makeKey, NOW, signReceipt, signWebhook, TENANT, unsignedReceipt } from './fixtures.js';
 
 const OPENSSL = '/usr/bin/openssl';
 const run = promisify(execFile);
@@ -43,7 +43,7 @@ describe.skipIf(!existsSync(OPENSSL))('openssl accepts the signatures this packa
 
   it('verifies a webhook v1a signature over <id>.<timestamp>.<body>', async () => {
     const signed = signWebhook(key);
-    expect(verifyWebhook({ headers: signed.headers, body: signed.body, jwks: jwksOf(key), now: NOW }).kid).toBe('sk_2026q4');
+    expect(verifyWebhook({ headers: signed.headers, body: signed.body, jwks: jwksOf(key), tenant: TENANT, now: NOW }).kid).toBe('sk_2026q4');
 
     // Rebuild what openssl needs from the wire alone: the headers and the body.
     const h = signed.headers;
@@ -58,7 +58,7 @@ describe.skipIf(!existsSync(OPENSSL))('openssl accepts the signatures this packa
 
   it('verifies a receipt signature over the canonical JSON without sig', async () => {
     const receipt = signReceipt(unsignedReceipt('delivered'), key);
-    expect(verifyReceipt(receipt, jwksOf(key), { now: NOW }).kid).toBe('sk_2026q4');
+    expect(verifyReceipt(receipt, jwksOf(key), { tenant: TENANT, now: NOW }).kid).toBe('sk_2026q4');
 
     const { sig, ...unsigned } = receipt;
     const signature = Buffer.from((sig as { value: string }).value, 'base64url');

@@ -1,12 +1,12 @@
 import { sign } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { verifyReceipt, VerifyError, type VerifyErrorCode } from '../src/index.js';
-import { jwksOf, makeKey, NOW, NOW_S, signReceipt, unsignedReceipt } from './fixtures.js';
+import { TenantMismatchError, verifyReceipt, VerifyError, type VerifyErrorCode } from '../src/index.js';
+import { jwksOf, makeKey, NOW, NOW_S, OTHER_TENANT, signReceipt, TENANT, unsignedReceipt } from './fixtures.js';
 
 const DAY = 86_400;
 const key = makeKey('sk_2026q4');
 const jwks = jwksOf(key);
-const options = { now: NOW };
+const options = { tenant: TENANT, now: NOW };
 
 function codeOf(fn: () => unknown): VerifyErrorCode | undefined {
   try {
@@ -68,6 +68,24 @@ describe('verifyReceipt: tampering is detected', () => {
     expect(codeOf(() => verifyReceipt({ ...receipt, [field]: value }, jwks, options))).toBe('SP_VERIFY_BAD_SIGNATURE');
   });
 
+  it.each(['accepted', 'delivered'] as const)('refuses a %s receipt of another tenant, even with a valid signature', (kind) => {
+    const theirs = signReceipt(unsignedReceipt(kind, { tenant: OTHER_TENANT }), key);
+    let caught: unknown;
+    try {
+      verifyReceipt(theirs, jwks, options);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(TenantMismatchError);
+    expect(caught).toMatchObject({ code: 'SP_VERIFY_TENANT_MISMATCH', expected: TENANT, actual: OTHER_TENANT });
+    expect(verifyReceipt(theirs, jwks, { ...options, tenant: OTHER_TENANT }).receipt.tenant).toBe(OTHER_TENANT);
+  });
+
+  it.each([undefined, '', 'ten_', 'acme', 42])('requires the expected tenant as a tenant id: %s', (tenant) => {
+    expect(codeOf(() => verifyReceipt(receipt, jwks, { now: NOW, tenant: tenant as string }))).toBe('SP_VERIFY_MALFORMED_INPUT');
+    expect(codeOf(() => (verifyReceipt as (r: unknown, j: unknown) => unknown)(receipt, jwks))).toBe('SP_VERIFY_MALFORMED_INPUT');
+  });
+
   it('detects a delivered receipt turned into an accepted one', () => {
     const { destination: _d, attempt: _a, status: _s, ...rest } = receipt;
     expect(codeOf(() => verifyReceipt({ ...rest, kind: 'accepted' }, jwks, options))).toBe('SP_VERIFY_BAD_SIGNATURE');
@@ -123,7 +141,7 @@ describe('verifyReceipt: key windows and time', () => {
   it('refuses a receipt issued further in the future than the allowed clock skew', () => {
     const future = signReceipt(unsignedReceipt('accepted', { issued_at: new Date((NOW_S + 301) * 1000).toISOString() }), key);
     expect(codeOf(() => verifyReceipt(future, jwks, options))).toBe('SP_VERIFY_STALE_TIMESTAMP');
-    expect(verifyReceipt(future, jwks, { now: NOW, maxFutureSeconds: 302 }).kid).toBe('sk_2026q4');
+    expect(verifyReceipt(future, jwks, { tenant: TENANT, now: NOW, maxFutureSeconds: 302 }).kid).toBe('sk_2026q4');
     const slightlyAhead = signReceipt(unsignedReceipt('accepted', { issued_at: new Date((NOW_S + 300) * 1000).toISOString() }), key);
     expect(verifyReceipt(slightlyAhead, jwks, options).kid).toBe('sk_2026q4');
   });
@@ -213,7 +231,7 @@ describe('verifyReceipt: malformed input', () => {
   });
 
   it('refuses a bad now or maxFutureSeconds', () => {
-    expect(codeOf(() => verifyReceipt(receipt, jwks, { now: new Date('nope') }))).toBe('SP_VERIFY_MALFORMED_INPUT');
-    expect(codeOf(() => verifyReceipt(receipt, jwks, { now: NOW, maxFutureSeconds: -1 }))).toBe('SP_VERIFY_MALFORMED_INPUT');
+    expect(codeOf(() => verifyReceipt(receipt, jwks, { tenant: TENANT, now: new Date('nope') }))).toBe('SP_VERIFY_MALFORMED_INPUT');
+    expect(codeOf(() => verifyReceipt(receipt, jwks, { tenant: TENANT, now: NOW, maxFutureSeconds: -1 }))).toBe('SP_VERIFY_MALFORMED_INPUT');
   });
 });

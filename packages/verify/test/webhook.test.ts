@@ -1,7 +1,7 @@
 import { sign } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { verifyWebhook, VerifyError, type VerifyErrorCode, type VerifyWebhookInput } from '../src/index.js';
-import { envelope, jwksOf, makeKey, MESSAGE_ID, NOW, NOW_S, signWebhook, type SignedWebhook } from './fixtures.js';
+import { TenantMismatchError, verifyWebhook, VerifyError, type VerifyErrorCode, type VerifyWebhookInput } from '../src/index.js';
+import { envelope, jwksOf, makeKey, MESSAGE_ID, NOW, NOW_S, OTHER_TENANT, signWebhook, TENANT, type SignedWebhook } from './fixtures.js';
 
 const key = makeKey('sk_2026q4');
 const jwks = jwksOf(key);
@@ -17,7 +17,7 @@ function codeOf(fn: () => unknown): VerifyErrorCode | undefined {
 }
 
 function input(signed: SignedWebhook, overrides: Partial<VerifyWebhookInput> = {}): VerifyWebhookInput {
-  return { headers: signed.headers, body: signed.body, jwks, now: NOW, ...overrides };
+  return { headers: signed.headers, body: signed.body, jwks, tenant: TENANT, now: NOW, ...overrides };
 }
 
 function withHeader(signed: SignedWebhook, name: string, value: string | undefined): Record<string, string> {
@@ -77,6 +77,40 @@ describe('verifyWebhook: authentic requests', () => {
     }
     const old = signWebhook(key, { timestamp: NOW_S - 3600 });
     expect(verifyWebhook(input(old, { toleranceSeconds: 3600 })).timestamp).toBe(NOW_S - 3600);
+  });
+});
+
+describe('verifyWebhook: the expected tenant', () => {
+  it('refuses a request signed for another tenant, even with a valid signature', () => {
+    // Genuinely signed (same key, valid signature) for OTHER_TENANT, replayed to TENANT's endpoint.
+    const replayed = signWebhook(key, { body: envelope({ tenant: OTHER_TENANT }) });
+    let caught: unknown;
+    try {
+      verifyWebhook(input(replayed));
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(TenantMismatchError);
+    expect(caught).toMatchObject({ code: 'SP_VERIFY_TENANT_MISMATCH', expected: TENANT, actual: OTHER_TENANT });
+    // The same request verifies for the tenant it was signed for.
+    expect(verifyWebhook(input(replayed, { tenant: OTHER_TENANT })).envelope.tenant).toBe(OTHER_TENANT);
+  });
+
+  it('refuses another tenant also on the re-canonicalised path', () => {
+    const replayed = signWebhook(key, { body: envelope({ tenant: OTHER_TENANT }) });
+    const reserialised = JSON.stringify(JSON.parse(replayed.body.toString('utf8')), null, 2);
+    expect(codeOf(() => verifyWebhook(input(replayed, { body: reserialised })))).toBe('SP_VERIFY_TENANT_MISMATCH');
+    expect(verifyWebhook(input(replayed, { body: reserialised, tenant: OTHER_TENANT })).id).toBe(MESSAGE_ID);
+  });
+
+  it('refuses an envelope without a tenant', () => {
+    const { tenant: _t, ...rest } = envelope();
+    expect(codeOf(() => verifyWebhook(input(signWebhook(key, { body: rest }))))).toBe('SP_VERIFY_TENANT_MISMATCH');
+  });
+
+  it.each([undefined, '', 'ten_', 'acme', 'ten_01JDG3ZK8Q4W7N2M5R9T6V3X1Z ', 42])('requires the expected tenant as a tenant id: %s', (tenant) => {
+    const signed = signWebhook(key);
+    expect(codeOf(() => verifyWebhook(input(signed, { tenant: tenant as string })))).toBe('SP_VERIFY_MALFORMED_INPUT');
   });
 });
 
@@ -160,9 +194,9 @@ describe('verifyWebhook: time', () => {
   it('uses the system clock when now is not given', () => {
     const always = makeKey('sk_always', { nbf: 0, exp: 2 ** 40 });
     const current = signWebhook(always, { timestamp: Math.floor(Date.now() / 1000) });
-    expect(verifyWebhook({ headers: current.headers, body: current.body, jwks: jwksOf(always) }).kid).toBe('sk_always');
+    expect(verifyWebhook({ headers: current.headers, body: current.body, jwks: jwksOf(always), tenant: TENANT }).kid).toBe('sk_always');
     const tenDaysOld = signWebhook(always, { timestamp: Math.floor(Date.now() / 1000) - 10 * 86_400 });
-    expect(codeOf(() => verifyWebhook({ headers: tenDaysOld.headers, body: tenDaysOld.body, jwks: jwksOf(always) }))).toBe(
+    expect(codeOf(() => verifyWebhook({ headers: tenDaysOld.headers, body: tenDaysOld.body, jwks: jwksOf(always), tenant: TENANT }))).toBe(
       'SP_VERIFY_STALE_TIMESTAMP',
     );
   });

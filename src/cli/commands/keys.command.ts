@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { keyringDir, openKeyProvider } from '../../app/key-provider.factory.js';
+import { AuditLog } from '../../audit/audit-log.js';
 import type { SealpostConfig } from '../../config/config.schema.js';
 import { DataKeyRepository } from '../../crypto/data-key.repository.js';
 import { LocalKeyring } from '../../crypto/local-keyring.js';
@@ -10,6 +11,7 @@ import { ACTIVE_KEY_REFRESH_MS, SigningKeyService, type RotationResult } from '.
 import { openDatabase, type DatabaseHandle } from '../../db/database.js';
 import { migrateToLatest } from '../../db/migrator.js';
 import { SealpostError } from '../../errors/sealpost-error.js';
+import { TenantRepository } from '../../identity/tenant.repository.js';
 import { configForCommand, print } from '../cli-support.js';
 
 /** The database, migrated (the signing key tables may be new), closed after `work`. */
@@ -32,10 +34,25 @@ function rotateKek(config: SealpostConfig): string {
   return `local:v${keyring.rotate()}`;
 }
 
-function rotateSigningKey(config: SealpostConfig, ifDue: boolean): Promise<RotationResult> {
-  return withDatabase(config, (database) => {
+/** Who rotates from the command line, in the `signing_key.rotated` audit event. */
+const CLI_ACTOR = { type: 'system', id: 'sealpost-cli' } as const;
+
+/** Rotates one tenant's signing key, or every tenant's; each rotation is audited. */
+function rotateSigningKeys(config: SealpostConfig, options: { tenant?: string; ifDue: boolean }): Promise<RotationResult[]> {
+  return withDatabase(config, async (database) => {
     const cipher = new RecordCipher(openKeyProvider(config).provider, new DataKeyRepository(database.db));
-    return new SigningKeyService(new SigningKeyRepository(database.db), cipher).rotate({ ifDue });
+    const service = new SigningKeyService(new SigningKeyRepository(database.db), cipher, new AuditLog());
+    const tenants = new TenantRepository(database.db);
+    let ids: string[];
+    if (options.tenant !== undefined) {
+      if (!(await tenants.find(options.tenant))) throw new SealpostError('SP_ERR_CONFIG_INVALID', `No tenant ${options.tenant}`);
+      ids = [options.tenant];
+    } else {
+      ids = (await tenants.list()).map((t) => t.id);
+    }
+    const results: RotationResult[] = [];
+    for (const id of ids) results.push(await service.rotate(id, { ifDue: options.ifDue, actor: CLI_ACTOR }));
+    return results;
   });
 }
 
@@ -43,24 +60,24 @@ function describeRotation(r: RotationResult): string {
   const pickUp = `running processes sign with it within ${ACTIVE_KEY_REFRESH_MS / 1000} s`;
   switch (r.reason) {
     case 'created':
-      return `first signing key ${r.active} created and active`;
+      return `${r.tenant}: first signing key ${r.active} created and active`;
     case 'rotated':
-      return `new signing key ${r.active} is active; ${pickUp}. ${r.replaced} stays valid for verification for 90 days, then moves to jwks-archive.json`;
+      return `${r.tenant}: new signing key ${r.active} is active; ${pickUp}. ${r.replaced} stays valid for verification for 90 days, then moves to the tenant's jwks-archive.json`;
     case 'not-due':
-      return `signing key ${r.active} is not due for replacement (see sealpost keys status); nothing rotated`;
+      return `${r.tenant}: signing key ${r.active} is not due for replacement (see sealpost keys status); nothing rotated`;
     default:
-      return `another process rotated first; the active signing key is ${r.active}; nothing rotated`;
+      return `${r.tenant}: another process rotated first; the active signing key is ${r.active}; nothing rotated`;
   }
 }
 
 const DATE = (ms: number | null): string => (ms === null ? '-' : new Date(ms).toISOString());
 
 function describeStatus(keys: readonly SigningKeyStatus[]): string {
-  if (keys.length === 0) return 'no signing keys yet: `sealpost start` or `sealpost keys rotate --signing` creates the first';
+  if (keys.length === 0) return "no signing keys yet: a tenant's first signature, or `sealpost keys rotate --signing`, creates its first";
   return keys
     .map((k) =>
       [
-        `${k.kid}  ${k.state.toUpperCase()}`,
+        `${k.tenantId ?? 'legacy (deployment-wide, never signs again)'}  ${k.kid}  ${k.state.toUpperCase()}`,
         `  activated ${DATE(k.activatedAt)}`,
         k.state === 'active' ? `  replacement due ${DATE(k.replaceDueAt)}` : `  replaced  ${DATE(k.replacedAt)}`,
         ...(k.state === 'retired' ? [`  retired   ${DATE(k.retiredAt)}`] : []),
@@ -77,32 +94,39 @@ export function registerKeys(program: Command): void {
     .command('rotate')
     .description('rotate a key now instead of waiting for its schedule')
     .option('--kek', 'add a new local keyring master key version (new data keys are wrapped under it; old versions stay for reading)')
-    .option('--signing', 'replace the active Ed25519 signing key (the old one stays valid for verification for 90 days); safe to run from several hosts at once')
+    .option('--signing', "replace each tenant's active Ed25519 signing key (the old one stays valid for verification for 90 days); audited; safe to run from several hosts at once")
+    .option('--tenant <id>', 'with --signing: only this tenant\'s key (default: every tenant)')
     .option('--if-due', 'with --signing: only if the active key is 90 days old, as the scheduler does')
     .option('--json', 'print JSON')
-    .action(async (options: { kek?: boolean; signing?: boolean; ifDue?: boolean; json?: boolean }) => {
+    .action(async (options: { kek?: boolean; signing?: boolean; tenant?: string; ifDue?: boolean; json?: boolean }) => {
       if (!options.kek && !options.signing) throw new SealpostError('SP_ERR_CONFIG_INVALID', 'Say which key to rotate: --kek or --signing');
       if (options.ifDue && !options.signing) throw new SealpostError('SP_ERR_CONFIG_INVALID', '--if-due applies to --signing only');
+      if (options.tenant !== undefined && !options.signing) throw new SealpostError('SP_ERR_CONFIG_INVALID', '--tenant applies to --signing only');
       const config = configForCommand();
       const kek = options.kek ? rotateKek(config) : undefined;
-      const signing = options.signing ? await rotateSigningKey(config, options.ifDue === true) : undefined;
+      const signing = options.signing ? await rotateSigningKeys(config, { tenant: options.tenant, ifDue: options.ifDue === true }) : undefined;
       print({ ...(kek ? { kek } : {}), ...(signing ? { signing } : {}) }, options.json === true, () =>
         [
           ...(kek ? [`new master key version ${kek}; running processes use it for data keys created from now on`] : []),
-          ...(signing ? [describeRotation(signing)] : []),
+          ...(signing ? (signing.length === 0 ? ['no tenants: no signing key to rotate'] : signing.map(describeRotation)) : []),
         ].join('\n'),
       );
     });
 
   keys
     .command('status')
-    .description('show every signing key with its state (active, replaced, retired) and dates')
+    .description('show every signing key, per tenant, with its state (active, replaced, retired) and dates; legacy deployment-wide keys too')
+    .option('--tenant <id>', 'only this tenant\'s keys')
     .option('--json', 'print JSON')
-    .action(async (options: { json?: boolean }) => {
+    .action(async (options: { tenant?: string; json?: boolean }) => {
       const config = configForCommand();
       const now = Date.now();
-      const status = await withDatabase(config, async (database) => (await new SigningKeyRepository(database.db).listAll()).map((k) => keyStatus(k, now)));
+      const status = await withDatabase(config, async (database) => {
+        const repository = new SigningKeyRepository(database.db);
+        return (options.tenant === undefined ? await repository.listAll() : await repository.listForTenant(options.tenant)).map((k) => keyStatus(k, now));
+      });
       const asJson = status.map((k) => ({
+        tenant: k.tenantId,
         kid: k.kid,
         state: k.state,
         created_at: DATE(k.createdAt),

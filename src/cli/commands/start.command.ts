@@ -49,8 +49,6 @@ export function registerStart(program: Command): void {
         await context.close();
       };
       try {
-        // Creates the first signing key if there is none, so jwks.json is never empty.
-        await context.receipts.keys.currentKey();
         if (runs('worker')) {
           const { db, dialect } = context.database;
           worker = startDeliveryWorker({

@@ -44,7 +44,7 @@ async function readInput(file: string, limit: number): Promise<Buffer> {
 }
 
 async function jwksFrom(sources: readonly string[]): Promise<JwkSet> {
-  if (sources.length === 0) throw new InputError('--jwks is required: a file or URL of /.well-known/jwks.json (repeat it to add jwks-archive.json)');
+  if (sources.length === 0) throw new InputError("--jwks is required: a file or URL of your tenant's jwks.json, /.well-known/sealpost/tenants/<tenant>/jwks.json (repeat it to add jwks-archive.json)");
   return mergeJwks(await Promise.all(sources.map(loadJwks)));
 }
 
@@ -79,8 +79,8 @@ async function run(json: boolean, verify: () => Promise<Record<string, unknown>>
 }
 
 /**
- * `sealpost verify [receipt] <file> --jwks …` and `sealpost verify webhook --headers … --body …
- * --jwks …`: the checks customers run, with @sealpost/verify, against keys fetched from a file
+ * `sealpost verify [receipt] <file> --tenant … --jwks …` and `sealpost verify webhook --headers …
+ * --body … --tenant … --jwks …`: the checks customers run, with @sealpost/verify, against keys fetched from a file
  * or URL.
  */
 export function registerVerify(program: Command): void {
@@ -89,15 +89,16 @@ export function registerVerify(program: Command): void {
   verify
     .command('receipt <file>', { isDefault: true })
     .description('verify a signed receipt (a JSON file, or - for standard input); `sealpost verify <file>` does the same')
-    .option('--jwks <file-or-url>', 'the relay\'s /.well-known/jwks.json (https, a file, or plain http to loopback); repeat it to add jwks-archive.json for old receipts', collect, [])
+    .requiredOption('--tenant <id>', 'your tenant id (ten_…): a receipt of any other tenant is refused, even with a valid signature')
+    .option('--jwks <file-or-url>', "your tenant's /.well-known/sealpost/tenants/<tenant>/jwks.json (https, a file, or plain http to loopback); repeat it to add jwks-archive.json for old receipts", collect, [])
     .option('--json', 'print JSON')
-    .action(async (file: string, options: { jwks: string[]; json?: boolean }) => {
+    .action(async (file: string, options: { tenant: string; jwks: string[]; json?: boolean }) => {
       await run(
         options.json === true,
         async () => {
           const text = (await readInput(file, MAX_DOCUMENT_BYTES)).toString('utf8');
           const jwks = await jwksFrom(options.jwks);
-          const { receipt, kid } = verifyReceipt(text, jwks);
+          const { receipt, kid } = verifyReceipt(text, jwks, { tenant: options.tenant });
           return { kind: receipt.kind, id: receipt.id, message_id: receipt.message_id, tenant: receipt.tenant, issued_at: receipt.issued_at, kid };
         },
         (r) => `valid ${String(r.kind)} receipt ${String(r.id)} for ${String(r.message_id)}, issued ${String(r.issued_at)}, signed by ${String(r.kid)}`,
@@ -109,17 +110,18 @@ export function registerVerify(program: Command): void {
     .description('verify a forwarded request from its headers (a JSON object) and its body bytes exactly as received')
     .requiredOption('--headers <file>', 'JSON object of the request headers, e.g. {"webhook-id": "msg_…", "webhook-timestamp": "…", …}')
     .requiredOption('--body <file>', 'the request body exactly as received (- for standard input)')
-    .option('--jwks <file-or-url>', 'the relay\'s /.well-known/jwks.json (https, a file, or plain http to loopback); may be repeated', collect, [])
+    .requiredOption('--tenant <id>', 'your tenant id (ten_…): a request for any other tenant is refused, even with a valid signature')
+    .option('--jwks <file-or-url>', "your tenant's /.well-known/sealpost/tenants/<tenant>/jwks.json (https, a file, or plain http to loopback); may be repeated", collect, [])
     .option('--tolerance <seconds>', 'largest accepted difference between webhook-timestamp and now', seconds, 300)
     .option('--json', 'print JSON')
-    .action(async (options: { headers: string; body: string; jwks: string[]; tolerance: number; json?: boolean }) => {
+    .action(async (options: { headers: string; body: string; tenant: string; jwks: string[]; tolerance: number; json?: boolean }) => {
       await run(
         options.json === true,
         async () => {
           const headers = parseHeaders(await readInput(options.headers, MAX_DOCUMENT_BYTES), options.headers);
           const body = await readInput(options.body, MAX_BODY_BYTES);
           const jwks = await jwksFrom(options.jwks);
-          const verified = verifyWebhook({ headers, body, jwks, toleranceSeconds: options.tolerance });
+          const verified = verifyWebhook({ headers, body, jwks, tenant: options.tenant, toleranceSeconds: options.tolerance });
           return { id: verified.id, timestamp: verified.timestamp, kid: verified.kid, type: verified.envelope.type, tenant: verified.envelope.tenant };
         },
         (r) => `valid webhook ${String(r.id)} (${String(r.type)}), sent ${new Date(Number(r.timestamp) * 1000).toISOString()}, signed by ${String(r.kid)}`,
