@@ -25,6 +25,8 @@ export const ERROR_CODES = {
   SP_ERR_HTTP_BODY_TOO_LARGE: { status: 413, title: 'Request body too large' },
   SP_ERR_HTTP_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
   SP_ERR_HTTP_RATE_LIMITED: { status: 429, title: 'Too many requests' },
+  SP_ERR_HTTP_HEADERS_TOO_LARGE: { status: 431, title: 'Request header fields too large' },
+  SP_ERR_HTTP_REQUEST_TIMEOUT: { status: 408, title: 'Request timeout' },
   SP_ERR_HTTP_NOT_READY: { status: 503, title: 'Not ready' },
   SP_ERR_TLS_CERT_INVALID: { status: 500, title: 'TLS certificate or key is unreadable or invalid' },
   SP_ERR_TLS_KEY_MISMATCH: { status: 500, title: 'TLS private key does not match the certificate' },
