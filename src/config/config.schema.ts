@@ -184,6 +184,18 @@ export const CONFIG_FIELDS = {
     default: 'false',
     description: 'Allow plain `http://` destination URLs (otherwise HTTPS only).',
   },
+  maxDestinationsPerTenant: {
+    env: 'SEALPOST_MAX_DESTINATIONS_PER_TENANT',
+    type: { kind: 'int', min: 1, max: 10_000 },
+    default: '50',
+    description: 'Destinations one tenant may have; creating one more answers 409 `SP_ERR_DESTINATION_LIMIT_REACHED`.',
+  },
+  maxFanoutPerPayload: {
+    env: 'SEALPOST_MAX_FANOUT_PER_PAYLOAD',
+    type: { kind: 'int', min: 1, max: 10_000 },
+    default: undefined,
+    description: 'Deliveries one payload may create; unset means `SEALPOST_MAX_DESTINATIONS_PER_TENANT`. A payload matching more destinations is refused (409 `SP_ERR_INGEST_FANOUT_EXCEEDED`), never partly delivered.',
+  },
   retrySchedule: {
     env: 'SEALPOST_RETRY_SCHEDULE',
     type: { kind: 'durations' },
