@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { ulid } from 'ulid';
 import { DeliveryRepository } from '../../src/delivery/delivery.repository.js';
+import { DestinationRepository, type Destination } from '../../src/delivery/destination.repository.js';
 import { startDeliveryWorker, type DeliveryWorker } from '../../src/delivery/delivery.worker.js';
 import { destinationRoutes } from '../../src/delivery/destination.routes.js';
 import { OwnListeners } from '../../src/delivery/own-listeners.js';
@@ -159,5 +161,36 @@ describe.each(testDialects())('forwarding never reaches Sealpost itself on %s', 
     const list = (await (await app.fetch('/v1/destinations?limit=1', { token: t.apiKey })).json()) as { data: { id: string }[] };
     expect((await app.fetch(`/v1/destinations/${list.data[0]!.id}`, { method: 'DELETE', token: t.apiKey })).status).toBe(204);
     expect((await createDestination({ url: 'https://hooks50.example.com/in' }, t.apiKey)).status).toBe(201);
+  });
+
+  it('keeps the destination cap under concurrent creates', async () => {
+    const t = await app.createTenant();
+    for (let i = 0; i < 45; i++) expect((await createDestination({ url: `https://pre${i}.example.com/in` }, t.apiKey)).status).toBe(201);
+    const statuses = await Promise.all(Array.from({ length: 12 }, (_, i) => createDestination({ url: `https://race${i}.example.com/in` }, t.apiKey).then((r) => r.status)));
+    expect(statuses.filter((s) => s === 201)).toHaveLength(5);
+    expect(statuses.filter((s) => s === 409)).toHaveLength(7);
+    const live = await app.context.database.db.selectFrom('destinations').select('id').where('tenant_id', '=', t.tenant).where('deleted_at', 'is', null).execute();
+    expect(live).toHaveLength(50);
+
+    // The same straight at the repository, where the transactions overlap on the connection pool.
+    const u = await app.createTenant();
+    const repository = new DestinationRepository(app.context.database.db, app.context.cipher);
+    const row = (i: number): Destination => ({
+      id: `dst_${ulid()}`,
+      tenantId: u.tenant,
+      url: `https://r${i}.example.com/`,
+      headers: {},
+      eventTypes: null,
+      enabled: true,
+      disabledReason: null,
+      timeoutMs: 5_000,
+      maxConcurrency: 1,
+      failingSince: null,
+      createdAt: Date.now(),
+      updatedAt: Date.now(),
+    });
+    for (let i = 0; i < 45; i++) await repository.insert(row(i), { maxPerTenant: 50 });
+    const inserted = await Promise.all(Array.from({ length: 20 }, (_, i) => repository.insert(row(100 + i), { maxPerTenant: 50 })));
+    expect(inserted.filter(Boolean)).toHaveLength(5);
   });
 });
