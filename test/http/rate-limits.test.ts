@@ -61,6 +61,20 @@ describe.each(testDialects())('rate limits and refused requests on %s', (dialect
     });
   });
 
+  it("counts a key's refusals under its tenant", async () => {
+    const a = await app({ SEALPOST_RATE_LIMIT_PER_KEY: '3' });
+    const { tenant, apiKey } = await a.createTenant();
+    const statuses: number[] = [];
+    for (let i = 0; i < 20; i++) statuses.push((await a.fetch('/v1/payloads', { token: apiKey })).status);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(17);
+    await vi.waitFor(() => expect(a.services.refused.pending).toBe(17 - REFUSALS_STORED_PER_MINUTE), POLL);
+    await a.services.refused.flush();
+    await vi.waitFor(async () => expect((await auditRows(a)).filter((r) => r.action === 'api.refused')).toHaveLength(1), POLL);
+    const aggregate = (await auditRows(a)).find((r) => r.action === 'api.refused')!;
+    expect(aggregate.tenant_id).toBe(tenant);
+    expect(JSON.parse(aggregate.event!)).toMatchObject({ details: { count: 17 - REFUSALS_STORED_PER_MINUTE, statuses: { '429': 17 - REFUSALS_STORED_PER_MINUTE } } });
+  });
+
   it('the per-IP limit applies before authentication', async () => {
     const a = await app({ SEALPOST_RATE_LIMIT_PER_IP: '5', SEALPOST_RATE_LIMIT_PER_KEY: '1000' });
     const { apiKey } = await a.createTenant();
