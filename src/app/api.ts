@@ -1,5 +1,5 @@
-import type { FastifyInstance } from 'fastify';
-import { auditRequestsHook, offerInTransactionAudit } from '../audit/audit-request.hook.js';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { auditRequestsHook, offerInTransactionAudit, RefusedRequests } from '../audit/audit-request.hook.js';
 import { auditRoutes } from '../audit/audit.routes.js';
 import { logKeyRoutes } from '../audit/log-key.routes.js';
 import { SealpostError } from '../errors/sealpost-error.js';
@@ -16,7 +16,8 @@ import { authenticateHook, authOf } from '../identity/auth.plugin.js';
 import { PayloadRepository } from '../ingest/payload.repository.js';
 import { payloadRoutes } from '../ingest/payload.routes.js';
 import { PayloadService, type IngestHooks } from '../ingest/payload.service.js';
-import { RateLimiter } from '../http/rate-limiter.js';
+import { RateLimitRepository } from '../http/rate-limit.repository.js';
+import { leaseFor, MemoryCounterStore, WindowRateLimiter, type WindowCounterStore } from '../http/rate-limiter.js';
 import type { AppContext } from './app-context.js';
 
 export interface ApiOptions {
@@ -30,11 +31,15 @@ export interface ApiOptions {
    * measure what the log costs; the server has no setting for it.
    */
   readonly auditRequests?: boolean;
+  /** Clock of the rate limits and the refusal counts (tests move it). */
+  readonly now?: () => number;
 }
 
 export interface ApiServices {
   readonly keys: ApiKeyService;
   readonly payloads: PayloadService;
+  /** Refused requests counted but not yet written; `flush()` writes their `api.refused` events now. */
+  readonly refused: RefusedRequests;
 }
 
 /**
@@ -52,6 +57,27 @@ function rateLimited(seconds: number): SealpostError {
   return new SealpostError('SP_ERR_HTTP_RATE_LIMITED', `Rate limit exceeded; retry in ${seconds} s`, { logDetail: { retryAfter: seconds } });
 }
 
+/** onRequest hook: counts the request in `limiter` under `key`, or answers 429 with retry-after. */
+function limitBy(limiter: WindowRateLimiter, key: (request: FastifyRequest) => string) {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const wait = await limiter.hit(key(request));
+    if (wait > 0) {
+      reply.header('retry-after', String(wait));
+      throw rateLimited(wait);
+    }
+  };
+}
+
+/**
+ * Where the API's rate-limit counts live: with PostgreSQL several API processes may serve the
+ * same clients, so the counts are shared in the database (each process reserving a small lease,
+ * see leaseFor); with SQLite there is one process and they stay in its memory.
+ */
+function rateLimitStore(context: AppContext): { store: WindowCounterStore; shared: boolean } {
+  if (context.database.dialect === 'postgres') return { store: new RateLimitRepository(context.database.db), shared: true };
+  return { store: new MemoryCounterStore(), shared: false };
+}
+
 /** Mounts the authenticated `/v1` API on the HTTPS server. */
 export async function registerApi(app: FastifyInstance, context: AppContext, options: ApiOptions): Promise<ApiServices> {
   const { db } = context.database;
@@ -61,8 +87,24 @@ export async function registerApi(app: FastifyInstance, context: AppContext, opt
   const keys = new ApiKeyService(new ApiKeyRepository(db), Date.now, { db, audit });
   const repository = new PayloadRepository(db, context.cipher);
   const payloads = createPayloadService(context, options.publicUrl, options.ingestHooks);
-  const perIp = new RateLimiter(context.config.rateLimitPerIp);
-  const perKey = new RateLimiter(context.config.rateLimitPerKey);
+  const now = options.now ?? Date.now;
+  const { store, shared } = rateLimitStore(context);
+  const onStoreError = (err: unknown): void => context.logger.warn({ err }, 'rate-limit store unavailable; counting in this process only');
+  const limiter = (limitPerMinute: number): WindowRateLimiter =>
+    new WindowRateLimiter({ limitPerMinute, store, lease: shared ? leaseFor(limitPerMinute) : 1, now, onStoreError });
+  const perIp = limiter(context.config.rateLimitPerIp);
+  const perKey = limiter(context.config.rateLimitPerKey);
+  const refused = new RefusedRequests(
+    (event) => context.committer.run((tx) => context.audit.log.append(tx, event)),
+    now,
+    (err) => context.logger.error({ err }, 'api.refused audit event could not be written'),
+  );
+
+  // On every route of the server, health probes and /.well-known included, before any other
+  // work (authentication above all). Public routes count in a bucket of their own, so a client's
+  // API traffic cannot starve its load balancer's health probes.
+  app.addHook('onRequest', limitBy(perIp, (request) => `${request.url.startsWith('/v1/') ? 'ip' : 'public'}:${request.ip || 'unknown'}`));
+  app.addHook('onClose', async () => refused.flush());
 
   await app.register(logKeyRoutes, { keys: context.audit.keys });
   await app.register(jwksRoutes, { keys: context.receipts.keys });
@@ -70,23 +112,10 @@ export async function registerApi(app: FastifyInstance, context: AppContext, opt
     // Every API call is audited, refused ones included (DESIGN §1, "every action ──► audit log").
     if (options.auditRequests !== false) {
       v1.addHook('onRequest', offerInTransactionAudit(context.audit.log));
-      v1.addHook('onResponse', auditRequestsHook(context.audit.log, context.committer));
+      v1.addHook('onResponse', auditRequestsHook(context.audit.log, context.committer, () => new Date(now()), refused));
     }
-    v1.addHook('onRequest', async (request, reply) => {
-      const wait = perIp.hit(request.ip);
-      if (wait > 0) {
-        reply.header('retry-after', String(wait));
-        throw rateLimited(wait);
-      }
-    });
     v1.addHook('onRequest', authenticateHook(keys));
-    v1.addHook('onRequest', async (request, reply) => {
-      const wait = perKey.hit(authOf(request).apiKeyId);
-      if (wait > 0) {
-        reply.header('retry-after', String(wait));
-        throw rateLimited(wait);
-      }
-    });
+    v1.addHook('onRequest', limitBy(perKey, (request) => `key:${authOf(request).apiKeyId}`));
     await v1.register(apiKeyRoutes, { keys });
     await v1.register(payloadRoutes, { payloads, repository, blobs: context.blobs, limits: context.config });
     await v1.register(auditRoutes, { audit: context.audit.audit });
@@ -95,5 +124,5 @@ export async function registerApi(app: FastifyInstance, context: AppContext, opt
     await v1.register(signingKeyRoutes, { keys: context.receipts.keys, publicUrl: options.publicUrl });
     for (const routes of options.routes ?? []) await v1.register(routes);
   });
-  return { keys, payloads };
+  return { keys, payloads, refused };
 }

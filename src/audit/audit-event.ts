@@ -5,6 +5,8 @@ import { hashLeaf } from './merkle-tree.js';
 /** What the log records. New actions are added here, never renamed: auditors filter on them. */
 export const AUDIT_ACTIONS = [
   'api.request',
+  // Refused API requests past the first few per client and minute, counted into one event (audit-request.hook.ts).
+  'api.refused',
   'api_key.created',
   'api_key.rotated',
   'api_key.revoked',

@@ -17,6 +17,109 @@ declare module 'fastify' {
   }
 }
 
+/** Answers that refuse a request before any action: no valid key (401), over a rate limit (429). */
+const REFUSED_STATUSES = new Set([401, 429]);
+/** Refusals stored one event each, per client IP (and tenant) and minute; the rest are counted. */
+export const REFUSALS_STORED_PER_MINUTE = 5;
+/**
+ * Distinct clients tracked per minute; refusals from clients beyond it are counted under one
+ * `other` entry, so a flood from many addresses (IPv6 gives plenty) cannot grow memory without bound.
+ */
+const MAX_TRACKED_CLIENTS = 10_000;
+const MINUTE_MS = 60_000;
+
+interface RefusalCount {
+  readonly ip: string;
+  readonly tenant: string | null;
+  stored: number;
+  counted: number;
+  statuses: Record<string, number>;
+}
+
+/**
+ * Refused API requests (401, 429) per client IP (and tenant, for a key over its limit) and
+ * minute: the first REFUSALS_STORED_PER_MINUTE are recorded as ordinary `api.request` events,
+ * the rest only counted here and written as one `api.refused` event {ip, minute, count,
+ * statuses} per client and minute when the minute is over (or the server closes). A flood of
+ * refused requests thus costs a bounded number of rows: per process, at most
+ * REFUSALS_STORED_PER_MINUTE + 1 per client and minute. The counts are in this process's
+ * memory: with several API processes each writes its own aggregate, and a crash loses at most
+ * the current minute's count (never an event of an accepted action).
+ */
+export class RefusedRequests {
+  private minute = -1;
+  private counts = new Map<string, RefusalCount>();
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly write: (event: AuditEvent) => Promise<unknown>,
+    private readonly now: () => number = Date.now,
+    private readonly onError: (err: unknown) => void = () => {},
+  ) {}
+
+  /** Refusals counted and not yet written. */
+  get pending(): number {
+    let n = 0;
+    for (const entry of this.counts.values()) n += entry.counted;
+    return n;
+  }
+
+  /** Counts one refusal; true when it should still be stored as its own event. */
+  admit(ip: string, status: number, tenant: string | null): boolean {
+    const now = this.now();
+    const minute = now - (now % MINUTE_MS);
+    if (minute !== this.minute) {
+      void this.flush();
+      this.minute = minute;
+    }
+    let key = `${ip}\n${tenant ?? ''}`;
+    if (!this.counts.has(key) && this.counts.size >= MAX_TRACKED_CLIENTS) key = `other\n${tenant ?? ''}`;
+    let entry = this.counts.get(key);
+    if (!entry) {
+      entry = { ip: key.startsWith('other\n') ? 'other' : ip, tenant, stored: 0, counted: 0, statuses: {} };
+      this.counts.set(key, entry);
+    }
+    if (entry.stored < REFUSALS_STORED_PER_MINUTE) {
+      entry.stored += 1;
+      return true;
+    }
+    entry.counted += 1;
+    entry.statuses[String(status)] = (entry.statuses[String(status)] ?? 0) + 1;
+    if (!this.timer) {
+      // Written once the minute is over; unref'd, so a pending count never holds the process up.
+      this.timer = setTimeout(() => void this.flush(), Math.max(0, minute + MINUTE_MS - now)).unref();
+    }
+    return false;
+  }
+
+  /** Writes one `api.refused` event per client with counted refusals, and starts counting afresh. */
+  flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const minute = this.minute;
+    const entries = [...this.counts.values()];
+    this.counts = new Map();
+    this.flushing = this.flushing.then(async () => {
+      for (const entry of entries) {
+        if (entry.counted === 0) continue;
+        try {
+          await this.write({
+            time: new Date(this.now()).toISOString(),
+            tenant: entry.tenant,
+            actor: { type: 'system', id: 'api-refusal-counter' },
+            action: 'api.refused',
+            details: { ip: entry.ip, minute: new Date(minute).toISOString(), count: entry.counted, statuses: entry.statuses },
+          });
+        } catch (err) {
+          this.onError(err);
+        }
+      }
+    });
+    return this.flushing;
+  }
+}
+
 /** Route parameters that name the resource a request acts on. */
 const RESOURCE_PARAM = 'id';
 
@@ -62,9 +165,16 @@ export function requestEvent(request: FastifyRequest, status: number, now: Date,
  * which fails with them; this event only adds who called which route with what answer. A
  * failure here is logged, never turned into an error: the caller already has the answer.
  */
-export function auditRequestsHook(auditLog: AuditLog, committer: Pick<GroupCommitter, 'run'>, now: () => Date = () => new Date()) {
+export function auditRequestsHook(
+  auditLog: AuditLog,
+  committer: Pick<GroupCommitter, 'run'>,
+  now: () => Date = () => new Date(),
+  refused?: Pick<RefusedRequests, 'admit'>,
+) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     if (request.auditedInTransaction) return;
+    // Past a few per client and minute, refused requests are counted, not stored one by one.
+    if (refused && REFUSED_STATUSES.has(reply.statusCode) && !refused.admit(request.ip || 'unknown', reply.statusCode, request.auth?.tenantId ?? null)) return;
     try {
       const event = requestEvent(request, reply.statusCode, now());
       await committer.run((tx) => auditLog.append(tx, event));

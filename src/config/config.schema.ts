@@ -164,13 +164,13 @@ export const CONFIG_FIELDS = {
     env: 'SEALPOST_RATE_LIMIT_PER_KEY',
     type: { kind: 'int', min: 1, max: 10_000_000 },
     default: '6000',
-    description: 'Requests per minute one API key may make (per process).',
+    description: 'Requests per minute one API key may make. Shared by all API processes on PostgreSQL (counted in the database), per process on SQLite.',
   },
   rateLimitPerIp: {
     env: 'SEALPOST_RATE_LIMIT_PER_IP',
     type: { kind: 'int', min: 1, max: 10_000_000 },
     default: '12000',
-    description: 'Requests per minute from one client IP, authenticated or not (per process).',
+    description: 'Requests per minute from one client IP, checked before authentication; `/healthz`, `/readyz` and `/.well-known/*` count in a bucket of their own with the same limit. Shared like the per-key limit. Past 5 refusals (401/429) per IP and minute, refused requests are counted into one `api.refused` audit event instead of one each.',
   },
   allowPrivateDestinations: {
     env: 'SEALPOST_ALLOW_PRIVATE_DESTINATIONS',
@@ -183,6 +183,18 @@ export const CONFIG_FIELDS = {
     type: { kind: 'bool' },
     default: 'false',
     description: 'Allow plain `http://` destination URLs (otherwise HTTPS only).',
+  },
+  maxDestinationsPerTenant: {
+    env: 'SEALPOST_MAX_DESTINATIONS_PER_TENANT',
+    type: { kind: 'int', min: 1, max: 10_000 },
+    default: '50',
+    description: 'Destinations one tenant may have; creating one more answers 409 `SP_ERR_DESTINATION_LIMIT_REACHED`.',
+  },
+  maxFanoutPerPayload: {
+    env: 'SEALPOST_MAX_FANOUT_PER_PAYLOAD',
+    type: { kind: 'int', min: 1, max: 10_000 },
+    default: undefined,
+    description: 'Deliveries one payload may create; unset means `SEALPOST_MAX_DESTINATIONS_PER_TENANT`. A payload matching more destinations is refused (409 `SP_ERR_INGEST_FANOUT_EXCEEDED`), never partly delivered.',
   },
   retrySchedule: {
     env: 'SEALPOST_RETRY_SCHEDULE',

@@ -204,6 +204,14 @@ export interface InboxesTable {
   deleted_at: number | null;
 }
 
+/** Requests counted per bucket and minute, shared by API processes (src/http/rate-limit.repository.ts). */
+export interface RateLimitWindowsTable {
+  bucket: string;
+  /** Unix milliseconds of the minute's start. */
+  window_start: number;
+  count: number;
+}
+
 export interface Database {
   data_keys: DataKeysTable;
   tenants: TenantsTable;
@@ -221,4 +229,5 @@ export interface Database {
   inboxes: InboxesTable;
   signing_keys: SigningKeysTable;
   receipts: ReceiptsTable;
+  rate_limit_windows: RateLimitWindowsTable;
 }

@@ -2,13 +2,17 @@ import type { Kysely } from 'kysely';
 import type { SealpostConfig } from '../config/config.schema.js';
 import type { RecordCipher } from '../crypto/record-cipher.js';
 import type { Database } from '../db/schema.js';
+import type { OwnListeners } from './own-listeners.js';
 import type { HostResolver } from './ssrf-guard.js';
 
 /** What `destinationRoutes` and `deliveryRoutes` need. Both assume `request.auth` is set (authenticateHook). */
 export interface DeliveryApiDeps {
   readonly db: Kysely<Database>;
   readonly cipher: RecordCipher;
-  readonly config: Pick<SealpostConfig, 'allowPrivateDestinations' | 'allowHttpDestinations' | 'deliveryTimeoutSeconds'>;
+  readonly config: Pick<SealpostConfig, 'allowPrivateDestinations' | 'allowHttpDestinations' | 'deliveryTimeoutSeconds'> &
+    Partial<Pick<SealpostConfig, 'maxDestinationsPerTenant'>>;
+  /** This deployment's own listeners, which no destination may reach (no self-loops). */
+  readonly ownListeners?: OwnListeners;
   /** Wakes the in-process delivery worker when deliveries become due (retry, replay, re-enable). */
   readonly poke?: () => void;
   /** DNS used to check a destination's host when it is saved; the system resolver by default. */

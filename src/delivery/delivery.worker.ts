@@ -10,6 +10,7 @@ import { AttemptRecorder } from './attempt.recorder.js';
 import { AttemptRepository, type AttemptResultInput, type CompletionResult } from './attempt.repository.js';
 import { forwardHeaders } from './forwarded-request.js';
 import { HttpSender, type SendOutcome } from './http-sender.js';
+import type { OwnListeners } from './own-listeners.js';
 import { OutboxRepository, type ClaimedDelivery, type SendMaterial } from './outbox.repository.js';
 import { unsignedRequestSigner, type DeliveryHooks, type RequestSigner } from './request-signer.js';
 import { nextStep, type AttemptResult } from './retry-policy.js';
@@ -53,6 +54,10 @@ export interface DeliveryWorkerOptions {
   readonly extraCa?: string;
   /** Added to the destination's timeout to make the lease; tests shorten it to see dead workers' leases expire. */
   readonly leaseMarginMs?: number;
+  /** This deployment's API listeners: a send that would reach one is refused (`loop_refused`). */
+  readonly ownListeners?: OwnListeners;
+  /** DNS for destination names (tests); the system resolver by default. */
+  readonly lookup?: ConstructorParameters<typeof HttpSender>[4];
 }
 
 export interface DeliveryWorker {
@@ -77,7 +82,7 @@ export function startDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWor
   const outbox = new OutboxRepository(options.db, options.dialect, options.cipher);
   const attempts = new AttemptRepository(options.db, options.cipher, options.hooks);
   const recorder = new AttemptRecorder(attempts);
-  const sender = new HttpSender(AddressPolicy.from(config.allowPrivateDestinations), config.allowHttpDestinations, options.extraCa);
+  const sender = new HttpSender(AddressPolicy.from(config.allowPrivateDestinations), config.allowHttpDestinations, options.extraCa, options.ownListeners, options.lookup);
   const log = logger.child({ worker: id });
   const refillAt = Math.max(1, Math.ceil(config.workerConcurrency / REFILL_FRACTION));
 

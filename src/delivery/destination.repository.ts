@@ -47,13 +47,35 @@ export class DestinationRepository {
     private readonly cipher: RecordCipher,
   ) {}
 
-  async insert(d: Destination): Promise<void> {
-    await this.db
+  /**
+   * Inserts the destination unless the tenant already has `maxPerTenant` (not deleted) ones;
+   * returns false then. The count and the insert share a transaction that first writes the
+   * tenant's row: on PostgreSQL that row lock queues concurrent creates of one tenant, so two
+   * cannot both see room for one more (SQLite runs one write transaction at a time anyway).
+   */
+  async insert(d: Destination, limit: { maxPerTenant: number } = { maxPerTenant: Number.POSITIVE_INFINITY }): Promise<boolean> {
+    const configSealed = await this.seal(d.tenantId, d.id, d);
+    return this.db.transaction().execute(async (tx) => {
+      await tx.updateTable('tenants').set((eb) => ({ id: eb.ref('id') })).where('id', '=', d.tenantId).execute();
+      const { n } = await tx
+        .selectFrom('destinations')
+        .select((eb) => eb.fn.countAll<number | string>().as('n'))
+        .where('tenant_id', '=', d.tenantId)
+        .where('deleted_at', 'is', null)
+        .executeTakeFirstOrThrow();
+      if (Number(n) >= limit.maxPerTenant) return false;
+      await this.insertRow(tx, d, configSealed);
+      return true;
+    });
+  }
+
+  private async insertRow(db: Kysely<Database>, d: Destination, configSealed: Buffer): Promise<void> {
+    await db
       .insertInto('destinations')
       .values({
         id: d.id,
         tenant_id: d.tenantId,
-        config_sealed: await this.seal(d.tenantId, d.id, d),
+        config_sealed: configSealed,
         event_types: d.eventTypes === null ? null : JSON.stringify(d.eventTypes),
         enabled: d.enabled ? 1 : 0,
         timeout_ms: d.timeoutMs,

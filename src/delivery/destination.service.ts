@@ -4,11 +4,14 @@ import type { DeliveryApiDeps } from './delivery-api.deps.js';
 import type { DeliveryRepository } from './delivery.repository.js';
 import type { Destination, DestinationRepository } from './destination.repository.js';
 import { validateCustomHeaders } from './forwarded-request.js';
+import { checkNotOwnListener, OwnListeners } from './own-listeners.js';
 import { AddressPolicy, checkDestinationHost, systemResolver, type HostResolver } from './ssrf-guard.js';
 
 /** Longer URLs are not portable (many servers and proxies cap the request line near 8 KB, some at 2 KB). */
 export const MAX_URL_LENGTH = 2_048;
 export const DEFAULT_MAX_CONCURRENCY = 10;
+/** SEALPOST_MAX_DESTINATIONS_PER_TENANT's default: one payload fans out to at most this many requests. */
+export const DEFAULT_MAX_DESTINATIONS_PER_TENANT = 50;
 
 export interface DestinationInput {
   readonly url: string;
@@ -34,20 +37,25 @@ export class DestinationService {
   private readonly policy: AddressPolicy;
   private readonly resolver: HostResolver;
   private readonly now: () => number;
+  private readonly own: OwnListeners;
+  private readonly maxPerTenant: number;
 
   constructor(
     private readonly repository: DestinationRepository,
     private readonly deliveries: DeliveryRepository,
-    private readonly deps: Pick<DeliveryApiDeps, 'config' | 'poke' | 'resolver' | 'now'>,
+    private readonly deps: Pick<DeliveryApiDeps, 'config' | 'poke' | 'resolver' | 'now' | 'ownListeners'>,
   ) {
     this.policy = AddressPolicy.from(deps.config.allowPrivateDestinations);
     this.resolver = deps.resolver ?? systemResolver;
     this.now = deps.now ?? Date.now;
+    this.own = deps.ownListeners ?? new OwnListeners();
+    this.maxPerTenant = deps.config.maxDestinationsPerTenant ?? DEFAULT_MAX_DESTINATIONS_PER_TENANT;
   }
 
   /**
    * A URL that may be saved: absolute, https (http only when the operator allows it), no
-   * user:password, and a host that is not (and does not resolve to) a refused address.
+   * user:password, a host that is not (and does not resolve to) a refused address, and not one
+   * of this deployment's own listeners.
    * Returns the normalised URL (WHATWG: `0x7f.1` becomes `127.0.0.1` before it is checked).
    */
   async checkUrl(raw: string): Promise<string> {
@@ -67,6 +75,7 @@ export class DestinationService {
     }
     if (url.hostname === '') throw invalidUrl('Destination URL has no host');
     await checkDestinationHost(url.hostname, this.policy, this.resolver);
+    await checkNotOwnListener(url, this.own, this.resolver);
     url.hash = '';
     return url.href;
   }
@@ -90,7 +99,9 @@ export class DestinationService {
       createdAt: now,
       updatedAt: now,
     };
-    await this.repository.insert(destination);
+    if (!(await this.repository.insert(destination, { maxPerTenant: this.maxPerTenant }))) {
+      throw new SealpostError('SP_ERR_DESTINATION_LIMIT_REACHED', `A tenant may have at most ${this.maxPerTenant} destinations; delete unused ones first`);
+    }
     return destination;
   }
 

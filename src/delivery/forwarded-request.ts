@@ -3,6 +3,26 @@ import { SealpostError } from '../errors/sealpost-error.js';
 export const SEALPOST_VERSION = '0.1.0';
 export const USER_AGENT = `Sealpost/${SEALPOST_VERSION}`;
 
+/**
+ * Set on every forwarded request, so a Sealpost API that receives one (a destination pointing
+ * back at Sealpost, directly or through a relay that keeps headers) can refuse it instead of
+ * ingesting it again. Destinations cannot set or remove it: `sealpost-` headers are reserved.
+ */
+export const FORWARDED_MARKER_HEADER = 'sealpost-forwarded';
+
+/** A request that carries Sealpost's forwarding marker or its webhook signature headers. */
+export function isForwardedBySealpost(headers: Readonly<Record<string, string | string[] | undefined>>): boolean {
+  if (headers[FORWARDED_MARKER_HEADER] !== undefined) return true;
+  return headers['webhook-signature'] !== undefined && headers['sealpost-key-id'] !== undefined;
+}
+
+/** onRequest hook for ingest routes: a request Sealpost forwarded is refused before its body is read. */
+export async function refuseForwardedRequests(request: { readonly headers: Readonly<Record<string, string | string[] | undefined>> }): Promise<void> {
+  if (isForwardedBySealpost(request.headers)) {
+    throw new SealpostError('SP_ERR_INGEST_FORWARDING_LOOP', 'This request was forwarded by Sealpost; a destination points back at a Sealpost API');
+  }
+}
+
 /** A destination may add at most this many headers; more only serves to bloat every request. */
 export const MAX_CUSTOM_HEADERS = 20;
 const MAX_HEADER_NAME_LENGTH = 256;
@@ -75,5 +95,6 @@ export function forwardHeaders(input: {
   headers['webhook-id'] = input.webhookId;
   headers['webhook-timestamp'] = String(input.timestamp);
   headers['user-agent'] = USER_AGENT;
+  headers[FORWARDED_MARKER_HEADER] = '1';
   return headers;
 }

@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { rootCertificates } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { Agent, buildConnector } from 'undici';
+import { isOwnListenerRefused, ownListenerRefused, type OwnListeners } from './own-listeners.js';
 import { AddressPolicy, addressRefused, guardedLookup, isAddressRefused } from './ssrf-guard.js';
 
 /** Bytes of the receiver's answer that are kept (sealed) in the attempt record. */
@@ -17,6 +18,7 @@ export type ErrorClass =
   | 'dns'
   | 'tls'
   | 'ssrf_refused'
+  | 'loop_refused'
   | 'scheme_refused'
   | 'http_status'
   | 'protocol'
@@ -60,8 +62,12 @@ function codeOf(error: unknown): string {
 
 export function classifySendError(error: unknown, deadlineHit: boolean): { errorClass: ErrorClass; detail: string } {
   if (deadlineHit) return { errorClass: 'timeout', detail: 'no complete answer within the timeout' };
-  if (isAddressRefused(error) || isAddressRefused((error as { cause?: unknown } | null)?.cause)) {
+  const cause = (error as { cause?: unknown } | null)?.cause;
+  if (isAddressRefused(error) || isAddressRefused(cause)) {
     return { errorClass: 'ssrf_refused', detail: 'destination address refused by the SSRF guard' };
+  }
+  if (isOwnListenerRefused(error) || isOwnListenerRefused(cause)) {
+    return { errorClass: 'loop_refused', detail: "destination reaches this deployment's own API" };
   }
   const code = codeOf(error);
   if (TIMEOUT_CODES.has(code)) return { errorClass: 'timeout', detail: code };
@@ -81,22 +87,30 @@ export function classifySendError(error: unknown, deadlineHit: boolean): { error
 export class HttpSender {
   private readonly agent: Agent;
 
-  /** `extraCa`: PEM certificates trusted besides the system's (receivers behind a private CA). */
+  /**
+   * `extraCa`: PEM certificates trusted besides the system's (receivers behind a private CA).
+   * `own`: this deployment's listeners; a connection that reaches one is closed before any
+   * request is written. `lookup`: DNS for tests.
+   */
   constructor(
     policy: AddressPolicy,
     private readonly allowHttp: boolean,
     extraCa?: string,
+    own?: OwnListeners,
+    lookup?: Parameters<typeof guardedLookup>[1],
   ) {
     const base = buildConnector({
       timeout: CONNECT_TIMEOUT_MS,
       minVersion: 'TLSv1.2',
-      lookup: guardedLookup(policy),
+      lookup: guardedLookup(policy, lookup),
       ...(extraCa === undefined ? {} : { ca: [...rootCertificates, extraCa] }),
     });
     const connect: buildConnector.connector = (options, callback) => {
       const host = options.hostname.replace(/^\[|\]$/g, '');
       const literal = isIP(host) !== 0 ? policy.refusal(host) : undefined;
       if (literal !== undefined) return callback(addressRefused(host, host, literal), null);
+      const port = Number(options.port) || (options.protocol === 'http:' ? 80 : 443);
+      if (own?.isPublicHost(host, port)) return callback(ownListenerRefused(host), null);
       base(options, (err, socket) => {
         if (err || !socket) return callback(err ?? new Error('no socket'), null);
         // Belt and braces: whatever resolved the name, the peer we reached must be allowed.
@@ -105,6 +119,11 @@ export class HttpSender {
         if (reason !== undefined) {
           socket.destroy();
           return callback(addressRefused(host, peer ?? '', reason), null);
+        }
+        // The address and port actually reached, however the name resolved: never our own listener.
+        if (own !== undefined && peer !== undefined && own.isOwnAddress(peer, socket.remotePort ?? port)) {
+          socket.destroy();
+          return callback(ownListenerRefused(host), null);
         }
         return callback(null, socket);
       });

@@ -3,6 +3,7 @@ import { ulid } from '../crypto/ulid.js';
 import type { RecordCipher } from '../crypto/record-cipher.js';
 import type { Dialect } from '../db/database.js';
 import type { Database } from '../db/schema.js';
+import { SealpostError } from '../errors/sealpost-error.js';
 import { destinationConfigContext, type DestinationSecrets } from './destination.repository.js';
 
 /**
@@ -17,14 +18,27 @@ const CLAIM_MAX_DESTINATIONS = 64;
  */
 export const LEASE_MARGIN_MS = 30_000;
 
+/** SEALPOST_MAX_FANOUT_PER_PAYLOAD's effective default: the default destination cap, so it never bites unless lowered. */
+export const DEFAULT_MAX_FANOUT = 50;
+
+/** The ingest hook with the configured fan-out cap (SEALPOST_MAX_FANOUT_PER_PAYLOAD, else the destination cap). */
+export function cappedEnqueue(config: { readonly maxFanoutPerPayload?: number | undefined; readonly maxDestinationsPerTenant: number }) {
+  const limits = { maxFanout: config.maxFanoutPerPayload ?? config.maxDestinationsPerTenant };
+  return (tx: Kysely<Database>, input: { tenantId: string; payloadId: string; type: string; now: number }): Promise<number> => enqueueDeliveries(tx, input, limits);
+}
+
 /**
  * Writes one pending delivery per enabled destination of the tenant whose event filter matches,
  * due at once. Called inside the ingest transaction (DESIGN §7: a payload is acknowledged only
  * with its outbox rows). Returns how many were written.
+ *
+ * A payload that matches more than `maxFanout` destinations is refused as a whole, which rolls
+ * back the ingest: the sender learns of it, and no destination silently misses the payload.
  */
 export async function enqueueDeliveries(
   tx: Kysely<Database>,
   input: { tenantId: string; payloadId: string; type: string; now: number },
+  limits: { maxFanout: number } = { maxFanout: DEFAULT_MAX_FANOUT },
 ): Promise<number> {
   const destinations = await tx
     .selectFrom('destinations')
@@ -35,6 +49,11 @@ export async function enqueueDeliveries(
     .execute();
   const matching = destinations.filter((d) => d.event_types === null || (JSON.parse(d.event_types) as string[]).includes(input.type));
   if (matching.length === 0) return 0;
+  if (matching.length > limits.maxFanout) {
+    throw new SealpostError('SP_ERR_INGEST_FANOUT_EXCEEDED', `This payload matches ${matching.length} destinations; at most ${limits.maxFanout} are allowed`, {
+      logDetail: { tenantId: input.tenantId, matching: matching.length, maxFanout: limits.maxFanout },
+    });
+  }
   await tx
     .insertInto('deliveries')
     .values(

@@ -1,7 +1,11 @@
+import { randomUUID } from 'node:crypto';
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from '../app/logger.js';
 import type { ErrorCode } from '../errors/error-codes.js';
 import { SealpostError, isSealpostError } from '../errors/sealpost-error.js';
 import { REQUEST_ID_HEADER } from './request-id.js';
+import { STATIC_SECURITY_HEADERS } from './security-headers.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
 const PROBLEM_TYPE_BASE = 'https://sealpost.dev/errors/';
@@ -46,6 +50,9 @@ const FASTIFY_ERRORS: Readonly<Record<string, { code: ErrorCode; detail?: string
   FST_ERR_CTP_INVALID_JSON_BODY: { code: 'SP_ERR_HTTP_BAD_REQUEST', detail: 'Request body is not valid JSON' },
   FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'SP_ERR_HTTP_BAD_REQUEST', detail: 'Request body is empty but must be JSON' },
   FST_ERR_NOT_FOUND: { code: 'SP_ERR_HTTP_NOT_FOUND', detail: 'No route matches this method and path' },
+  // Fastify's own message for these quotes the path back; ours never does (it may carry anything).
+  FST_ERR_BAD_URL: { code: 'SP_ERR_HTTP_BAD_REQUEST', detail: 'The request URL is not validly percent-encoded' },
+  FST_ERR_MAX_PARAM_LENGTH: { code: 'SP_ERR_HTTP_BAD_REQUEST', detail: 'A path segment of the request URL is too long' },
 };
 
 function statusOf(error: unknown): number | undefined {
@@ -95,4 +102,56 @@ export function registerErrorHandling(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) => {
     return sendProblem(request, reply, new SealpostError('SP_ERR_HTTP_NOT_FOUND', 'No route matches this method and path'));
   });
+}
+
+/**
+ * Fastify `frameworkErrors`: errors raised while routing (a malformed URL, a path segment over
+ * the length limit), before any hook ran. They leave through the same problem+json path, with
+ * the security headers set here because helmet's hook never saw the request.
+ */
+export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const mapped = toSealpostError(error, request.id);
+  if (mapped.code === 'SP_ERR_INTERNAL_ERROR') request.log.error({ err: error }, 'request failed while routing');
+  else request.log.info({ code: mapped.code, fastifyCode: error.code }, 'request rejected while routing');
+  reply.headers(STATIC_SECURITY_HEADERS);
+  void sendProblem(request, reply, mapped);
+}
+
+/** Node's parser errors that have their own answer; any other one is a plain 400. */
+const CLIENT_ERRORS: Readonly<Record<string, { code: ErrorCode; detail: string }>> = {
+  HPE_HEADER_OVERFLOW: { code: 'SP_ERR_HTTP_HEADERS_TOO_LARGE', detail: 'The request headers are larger than this server accepts' },
+  ERR_HTTP_REQUEST_TIMEOUT: { code: 'SP_ERR_HTTP_REQUEST_TIMEOUT', detail: 'The request did not arrive in time' },
+};
+
+/**
+ * The HTTP server's `clientError` handler (Fastify `clientErrorHandler`): the request could not
+ * be parsed (headers over the limit, a broken request line), so there is no Fastify request and
+ * the answer is written to the socket by hand. It is the same problem+json as every other error,
+ * with the security headers and a fresh reference (also in the log line) in place of a request
+ * id, and nothing of what the client sent; then the connection is closed, since the parser
+ * cannot find the next request's start.
+ */
+export function rawClientErrorHandler(logger: Pick<Logger, 'info'>) {
+  return (error: Error & { code?: string }, socket: Duplex): void => {
+    // A reset connection has no one to answer (https://nodejs.org/api/http.html#event-clienterror).
+    if (error.code === 'ECONNRESET' || socket.destroyed) return;
+    const known = error.code === undefined ? undefined : CLIENT_ERRORS[error.code];
+    const mapped = new SealpostError(known?.code ?? 'SP_ERR_HTTP_BAD_REQUEST', known?.detail ?? 'The request could not be parsed');
+    const reference = randomUUID();
+    logger.info({ code: mapped.code, parserCode: error.code, reference }, 'request rejected before parsing completed');
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const body = JSON.stringify(problemDetails(mapped, reference));
+    const head = [
+      `HTTP/1.1 ${mapped.status} ${mapped.title}`,
+      `content-type: ${PROBLEM_CONTENT_TYPE}`,
+      `content-length: ${Buffer.byteLength(body)}`,
+      'connection: close',
+      `${REQUEST_ID_HEADER}: ${reference}`,
+      ...Object.entries(STATIC_SECURITY_HEADERS).map(([name, value]) => `${name}: ${value}`),
+    ];
+    socket.end(`${head.join('\r\n')}\r\n\r\n${body}`, () => socket.destroy());
+  };
 }

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from '../app/logger.js';
 import type { SealpostConfig } from '../config/config.schema.js';
-import { registerErrorHandling } from './error-handler.js';
+import { frameworkErrorHandler, rawClientErrorHandler, registerErrorHandling } from './error-handler.js';
 import { healthRoutes } from './health.routes.js';
 import { REQUEST_ID_HEADER, genRequestId } from './request-id.js';
 import { registerSecurityHeaders } from './security-headers.js';
@@ -67,6 +67,10 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<HttpS
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     requestTimeout: REQUEST_TIMEOUT_MS,
+    // Errors before routing (malformed URL) and before parsing (oversized headers) leave as
+    // problem+json with the security headers too, instead of Fastify's default body that quotes the path.
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler: rawClientErrorHandler(logger),
   });
   const httpsServer: HttpsServer = fastify.server;
   // Route plugins are written against the default instance type; the raw server type is ours alone.

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { refuseForwardedRequests } from '../delivery/forwarded-request.js';
 import { SealpostError } from '../errors/sealpost-error.js';
 import { authOf, requireScope } from '../identity/auth.plugin.js';
 import type { EncryptedBlobStore } from '../storage/encrypted-blob-store.js';
@@ -43,7 +44,8 @@ export async function payloadRoutes(app: FastifyInstance, deps: PayloadRoutesDep
   app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: deps.limits.maxBodyBytes }, (_req, body, done) => done(null, body));
   await registerMultipart(app, deps.limits);
 
-  app.post('/v1/payloads', { preHandler: requireScope('payloads:write') }, async (request, reply) => {
+  // onRequest: a forwarding loop is refused before the body is read.
+  app.post('/v1/payloads', { onRequest: refuseForwardedRequests, preHandler: requireScope('payloads:write') }, async (request, reply) => {
     const auth = authOf(request);
     const key = idempotencyKey(request);
     const source = { channel: 'https', api_key: auth.apiKeyId } as const;

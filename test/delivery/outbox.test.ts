@@ -37,6 +37,19 @@ describe.each(testDialects())('outbox on %s', (dialect) => {
     }
   });
 
+  it('refuses a payload that matches more destinations than the fan-out cap, writing no delivery', async () => {
+    const tenant = await fx.tenant();
+    for (const host of ['a', 'b', 'c']) await fx.destination(tenant, { url: `https://${host}.example/` });
+    const stored = await fx.payload(tenant);
+    const enqueue = (maxFanout: number) =>
+      fx.handle.db.transaction().execute((tx) => enqueueDeliveries(tx, { tenantId: tenant, payloadId: stored.id, type: 'payload.received', now: Date.now() }, { maxFanout }));
+    await expect(enqueue(2)).rejects.toMatchObject({ code: 'SP_ERR_INGEST_FANOUT_EXCEEDED' });
+    expect(await fx.handle.db.selectFrom('deliveries').select('id').where('payload_id', '=', stored.id).execute()).toHaveLength(0);
+    expect(await enqueue(3)).toBe(3);
+    // Not left due: other tests here claim across tenants.
+    await fx.handle.db.deleteFrom('deliveries').where('payload_id', '=', stored.id).execute();
+  });
+
   it('writes nothing when the ingest transaction rolls back', async () => {
     const tenant = await fx.tenant();
     await fx.destination(tenant, { url: 'https://a.example/' });

@@ -36,7 +36,7 @@ describe('forwarded request headers', () => {
     const headers = forwardHeaders({
       webhookId: 'msg_1',
       timestamp: 1_700_000_000,
-      custom: { 'Webhook-Id': 'evil', 'USER-AGENT': 'evil', 'Webhook-Signature': 'forged', 'X-Team': 'ops', Authorization: 'Bearer t' },
+      custom: { 'Webhook-Id': 'evil', 'USER-AGENT': 'evil', 'Webhook-Signature': 'forged', 'X-Team': 'ops', Authorization: 'Bearer t', 'Sealpost-Forwarded': '0' },
       signed: { 'webhook-signature': 'v1a,sig', 'sealpost-key-id': 'kid' },
     });
     expect(headers).toEqual({
@@ -48,6 +48,8 @@ describe('forwarded request headers', () => {
       'webhook-id': 'msg_1',
       'webhook-timestamp': '1700000000',
       'user-agent': 'Sealpost/0.1.0',
+      // The loop marker: a Sealpost API refuses to ingest a request carrying it.
+      'sealpost-forwarded': '1',
     });
   });
 

@@ -1,8 +1,12 @@
+import tls from 'node:tls';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SealpostError } from '../../src/errors/sealpost-error.js';
 import { registerErrorHandling, toSealpostError } from '../../src/http/error-handler.js';
 import { healthRoutes } from '../../src/http/health.routes.js';
+import { STATIC_SECURITY_HEADERS } from '../../src/http/security-headers.js';
+import { buildHttpServer, type HttpServer } from '../../src/http/server.js';
+import { capturingLogger, makeTempDir, removeDirs, testConfig } from './http-test-support.js';
 
 function errorWith(props: Record<string, unknown>, message = 'raw message'): Error {
   return Object.assign(new Error(message), props);
@@ -52,5 +56,87 @@ describe('readiness timeout', () => {
 
     expect(res.statusCode).toBe(503);
     expect(res.json()).toMatchObject({ code: 'SP_ERR_HTTP_NOT_READY' });
+  });
+});
+
+/** Sends raw bytes over TLS and reads the whole answer until the server closes the connection. */
+function rawExchange(port: number, bytes: string): Promise<{ status: number; headers: Record<string, string>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => socket.write(bytes));
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const [head = '', ...rest] = text.split('\r\n\r\n');
+      const [statusLine = '', ...lines] = head.split('\r\n');
+      const headers: Record<string, string> = {};
+      for (const line of lines) {
+        const at = line.indexOf(':');
+        headers[line.slice(0, at).trim().toLowerCase()] = line.slice(at + 1).trim();
+      }
+      resolve({ status: Number(statusLine.split(' ')[1]), headers, body: rest.join('\r\n\r\n') });
+    });
+  });
+}
+
+describe('framework-level errors over a raw TLS socket', () => {
+  const dirs: string[] = [];
+  let server: HttpServer;
+  let port: number;
+
+  beforeAll(async () => {
+    const dataDir = await makeTempDir();
+    dirs.push(dataDir);
+    server = await buildHttpServer({ config: testConfig(dataDir), logger: capturingLogger().logger, readiness: async () => {} });
+    server.app.get('/v1/payloads/:id', async () => ({ ok: true }));
+    ({ port } = await server.listen());
+  });
+  afterAll(async () => {
+    await server?.close();
+    await removeDirs(dirs);
+  });
+
+  const expectProblem = (res: { status: number; headers: Record<string, string>; body: string }, status: number, code: string) => {
+    expect(res.status).toBe(status);
+    expect(res.headers['content-type']).toBe('application/problem+json; charset=utf-8');
+    for (const [name, value] of Object.entries(STATIC_SECURITY_HEADERS)) expect(res.headers[name]).toBe(value);
+    const body = JSON.parse(res.body) as { code: string; status: number; instance?: string };
+    expect(body).toMatchObject({ code, status });
+    expect(res.headers['x-request-id']).toMatch(/^[A-Za-z0-9._-]+$/);
+    expect(body.instance).toBe(res.headers['x-request-id']);
+    return body;
+  };
+
+  it('answers a malformed URL with problem+json that does not echo the path', async () => {
+    for (const path of ['/%%', '/v1/payloads/%E0%A4%A']) {
+      const res = await rawExchange(port, `GET ${path} HTTP/1.1\r\nhost: localhost\r\nx-request-id: bad-url-1\r\nconnection: close\r\n\r\n`);
+      expectProblem(res, 400, 'SP_ERR_HTTP_BAD_REQUEST');
+      // The request existed: its id is the caller's.
+      expect(res.headers['x-request-id']).toBe('bad-url-1');
+      expect(res.body).not.toContain('%');
+      expect(res.body).not.toContain('payloads');
+    }
+  });
+
+  it('answers headers over the limit with a 431 problem+json and the security headers', async () => {
+    const res = await rawExchange(port, `GET /v1/payloads/secret-path HTTP/1.1\r\nhost: localhost\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    expectProblem(res, 431, 'SP_ERR_HTTP_HEADERS_TOO_LARGE');
+    expect(res.headers.connection).toBe('close');
+    expect(res.body).not.toContain('secret-path');
+  });
+
+  it('answers an unparsable request line with a 400 problem+json', async () => {
+    const res = await rawExchange(port, 'NOT A REQUEST\r\n\r\n');
+    expectProblem(res, 400, 'SP_ERR_HTTP_BAD_REQUEST');
+  });
+
+  it('keeps the static security headers equal to what helmet sends', async () => {
+    const res = await rawExchange(port, 'GET /healthz HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n');
+    expect(res.status).toBe(200);
+    const helmetHeaders = Object.fromEntries(Object.keys(STATIC_SECURITY_HEADERS).map((name) => [name, res.headers[name]]));
+    expect(helmetHeaders).toEqual(STATIC_SECURITY_HEADERS);
+    const sent = Object.keys(res.headers).filter((n) => !['content-type', 'content-length', 'date', 'connection', 'x-request-id', 'keep-alive'].includes(n));
+    expect(sent.sort()).toEqual(Object.keys(STATIC_SECURITY_HEADERS).sort());
   });
 });

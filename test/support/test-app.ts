@@ -30,7 +30,7 @@ export interface TestApp {
 /** A complete Sealpost API (real database, keyring, blob store, TLS) on 127.0.0.1 with a free port. */
 export async function startTestApp(
   dialect: Dialect,
-  options: { env?: Record<string, string>; api?: Partial<ApiOptions> } = {},
+  options: { env?: Record<string, string>; api?: Partial<ApiOptions>; routes?: (context: AppContext) => NonNullable<ApiOptions['routes']> } = {},
 ): Promise<TestApp> {
   const testDb = await createTestDatabase(dialect);
   const dataDir = path.join(testDb.dir, 'data');
@@ -49,6 +49,7 @@ export async function startTestApp(
     publicUrl: 'https://localhost',
     ingestHooks: { enqueue: enqueueDeliveries },
     ...options.api,
+    ...(options.routes ? { routes: options.routes(context) } : {}),
   });
   const { port } = await server.listen();
   const ca = readFileSync(path.join(dataDir, 'tls', 'self-signed.crt'));

@@ -7,7 +7,8 @@ import { pingDatabase } from '../../db/database.js';
 import { deliveryRoutes } from '../../delivery/delivery.routes.js';
 import { startDeliveryWorker, type DeliveryWorker } from '../../delivery/delivery.worker.js';
 import { destinationRoutes } from '../../delivery/destination.routes.js';
-import { enqueueDeliveries } from '../../delivery/outbox.repository.js';
+import { cappedEnqueue } from '../../delivery/outbox.repository.js';
+import { OwnListeners } from '../../delivery/own-listeners.js';
 import { buildHttpServer, type HttpServer } from '../../http/server.js';
 import { createSmtpIngress, smtpApiRoutes } from '../../ingest/smtp/smtp-ingress.js';
 import type { SmtpServerHandle } from '../../ingest/smtp/smtp.server.js';
@@ -36,6 +37,8 @@ export function registerStart(program: Command): void {
       const logger = createLogger(config.logLevel);
       const context = await openAppContext(config, logger);
       const runs = (role: Exclude<Role, 'all'>): boolean => options.role === 'all' || options.role === role;
+      // The API's listeners as every role sees them from the shared configuration (no self-loops).
+      const ownListeners = OwnListeners.fromConfig({ ...config, publicUrl: publicUrl(context) });
 
       let worker: DeliveryWorker | undefined;
       let server: HttpServer | undefined;
@@ -58,6 +61,7 @@ export function registerStart(program: Command): void {
             config,
             logger,
             signer: context.receipts.signer,
+            ownListeners,
             hooks: {
               prepareSucceeded: auditedReceipts(deliveredReceiptHook(context.receipts.receipts), context.audit.log, context.receipts.repository),
               onDestinationDisabled: async (tx, info) => {
@@ -75,17 +79,18 @@ export function registerStart(program: Command): void {
         }
         const lines: string[] = [];
         const poke = worker ? () => worker?.poke() : undefined;
-        const ingestHooks = { enqueue: enqueueDeliveries, ...(poke ? { afterCommit: poke } : {}) };
+        const ingestHooks = { enqueue: cappedEnqueue(config), ...(poke ? { afterCommit: poke } : {}) };
         let payloads: PayloadService | undefined;
         if (runs('api')) {
           server = await buildHttpServer({ config, logger, readiness: () => pingDatabase(context.database.db) });
-          const deliveryDeps = { db: context.database.db, cipher: context.cipher, config, ...(poke ? { poke } : {}) };
+          const deliveryDeps = { db: context.database.db, cipher: context.cipher, config, ownListeners, ...(poke ? { poke } : {}) };
           ({ payloads } = await registerApi(server.app, context, {
             publicUrl: publicUrl(context),
             ingestHooks,
             routes: [(v1) => destinationRoutes(v1, deliveryDeps), (v1) => deliveryRoutes(v1, deliveryDeps), ...smtpApiRoutes(context)],
           }));
           const listening = await server.listen();
+          ownListeners.addBound(config.httpHost, listening.port);
           const host = config.httpHost === '0.0.0.0' || config.httpHost === '::' ? 'localhost' : config.httpHost;
           lines.push(`Sealpost ${options.role === 'all' ? '' : `(${options.role}) `}listening on https://${host}:${listening.port}`);
           if (listening.fingerprint) {
