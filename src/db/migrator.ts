@@ -6,6 +6,7 @@ import * as m0003 from './migrations/0003-audit-log.js';
 import * as m0004 from './migrations/0004-signing-keys-receipts.js';
 import * as m0005 from './migrations/0005-inboxes.js';
 import * as m0006 from './migrations/0006-delivery-lease-index.js';
+import * as m0008 from './migrations/0008-audit-checkpoint-sequence.js';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -20,6 +21,7 @@ const MIGRATIONS: readonly (readonly [string, MigrationModule])[] = [
   ['0004-signing-keys-receipts', m0004],
   ['0005-inboxes', m0005],
   ['0006-delivery-lease-index', m0006],
+  ['0008-audit-checkpoint-sequence', m0008],
 ];
 
 export const MIGRATION_NAMES = MIGRATIONS.map(([name]) => name);
