@@ -67,6 +67,18 @@ describe.each(testDialects())('audit retention on %s', (dialect) => {
     expect(await services.retention.purgeExpired()).toMatchObject({ purged: 0, index: 21 });
   });
 
+  it('does not purge a fresh event whose occurred_at copy was back-dated', async () => {
+    const fresh = await services.log.appendInOwnTransaction(handle.db, sampleEvent(50, { time: new Date(NOW - 86_400_000).toISOString(), tenant: 'ten_A' }));
+    if (dialect === 'postgres') await sql`alter table audit_events disable trigger user`.execute(handle.db);
+    await handle.db.updateTable('audit_events').set({ occurred_at: 0 }).where('log_index', '=', fresh.index).execute();
+    if (dialect === 'postgres') await sql`alter table audit_events enable trigger user`.execute(handle.db);
+    const result = await services.retention.purgeExpired();
+    expect(result).toMatchObject({ purged: 0, refused: [fresh.index] });
+    const row = await handle.db.selectFrom('audit_events').select(['event', 'purged_at']).where('log_index', '=', fresh.index).executeTakeFirstOrThrow();
+    expect(row).toMatchObject({ event: expect.any(String), purged_at: null });
+    expect(await verifyStoredAuditLog(handle.db, { now: NOW })).toMatchObject({ ok: false, firstBadIndex: fresh.index });
+  });
+
   it.runIf(dialect === 'postgres')('is the only way past the trigger', async () => {
     await expect(sql`update audit_events set event = null, purged_at = 1 where log_index = 15`.execute(handle.db)).rejects.toThrow(/append-only/);
   });
