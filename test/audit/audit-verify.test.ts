@@ -1,14 +1,15 @@
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AuditServices } from '../../src/audit/audit-services.js';
+import { auditOriginOf, createAuditServices, type AuditServices } from '../../src/audit/audit-services.js';
+import { verifyCheckpoint } from '../../packages/verify/src/checkpoint.js';
 import { verifyStoredAuditLog, type AuditVerifyReport } from '../../src/audit/audit-verify.js';
 import { checkpointBody, rawPublicKey, signNote, type NoteKey } from '../../src/audit/checkpoint.js';
 import { UNCHECKPOINTED_GRACE_MS } from '../../src/audit/checkpoint.service.js';
 import { MerkleTree } from '../../src/audit/merkle-tree.js';
 import type { Database } from '../../src/db/schema.js';
 import { createTestDatabase, testDialects, type TestDatabase } from '../support/test-database.js';
-import { ORIGIN, appendMany, sampleEvent, servicesFor } from './audit-test-support.js';
+import { ORIGIN, appendMany, cipherFor, sampleEvent, servicesFor } from './audit-test-support.js';
 
 const EVENTS = 20;
 /** After every sample event (January 2026), long past the grace for uncheckpointed events. */
@@ -22,7 +23,7 @@ describe.each(testDialects())('audit verify on %s', (dialect) => {
   });
 
   /** 20 events with signed checkpoints at sizes 8 and 20; the PostgreSQL triggers are off, so the test can tamper. */
-  async function seededLog(now = () => NOW): Promise<{ db: Kysely<Database>; services: AuditServices; pinned: NoteKey }> {
+  async function seededLog(now = () => NOW): Promise<{ db: Kysely<Database>; services: AuditServices; pinned: NoteKey; withOrigin: (origin: string) => AuditServices }> {
     testDb = await createTestDatabase(dialect);
     const handle = await testDb.openMigrated();
     const services = servicesFor(testDb, handle, now);
@@ -35,7 +36,8 @@ describe.each(testDialects())('audit verify on %s', (dialect) => {
       await sql`alter table audit_checkpoints disable trigger user`.execute(handle.db);
     }
     const key = await services.keys.currentKey();
-    return { db: handle.db, services, pinned: { name: key.name, publicKey: key.publicKey } };
+    const withOrigin = (origin: string): AuditServices => createAuditServices({ db: handle.db, dialect: handle.dialect, cipher: cipherFor(testDb as TestDatabase, handle), origin, now });
+    return { db: handle.db, services, pinned: { name: key.name, publicKey: key.publicKey }, withOrigin };
   }
 
   const verify = (db: Kysely<Database>, options: Parameters<typeof verifyStoredAuditLog>[1] = {}): Promise<AuditVerifyReport> => verifyStoredAuditLog(db, { now: NOW, ...options });
@@ -159,5 +161,34 @@ describe.each(testDialects())('audit verify on %s', (dialect) => {
     expect(report.ok).toBe(false);
     expect(report.problems.map((p) => p.reason)).toContain(`checkpoint ${EVENTS + 2}: note is not signed by ${ORIGIN}`);
     expect(report.firstBadIndex).toBe(EVENTS);
+  });
+  it('keeps checkpoints signed under an earlier origin verifiable after the origin setting changes, but not a return to it', async () => {
+    const { db, pinned, withOrigin } = await seededLog();
+    const renamed = withOrigin('sealpost.example.com/audit');
+    await appendMany(renamed, db, 2, (i) => sampleEvent(EVENTS + i));
+    const latest = await renamed.checkpoints.current();
+    // The log key keeps its name: verifier keys customers pinned stay valid.
+    expect((await renamed.keys.currentKey()).name).toBe(ORIGIN);
+    const verifierKey = (await renamed.keys.currentKey()).verifierKey;
+    expect(verifyCheckpoint(latest.note, verifierKey, { origin: 'sealpost.example.com/audit' }).treeSize).toBe(EVENTS + 2);
+    const first = await db.selectFrom('audit_checkpoints').select('note').where('tree_size', '=', 8).executeTakeFirstOrThrow();
+    expect(verifyCheckpoint(first.note, verifierKey, { origin: ORIGIN }).treeSize).toBe(8);
+    expect(await verify(db, { pinnedKey: pinned })).toMatchObject({ ok: true, checkpointsVerified: 3 });
+
+    const back = withOrigin(ORIGIN);
+    await appendMany(back, db, 1, (i) => sampleEvent(EVENTS + 2 + i));
+    await back.checkpoints.current();
+    const report = await verify(db);
+    expect(report.ok).toBe(false);
+    expect(report.problems[0]?.reason).toBe(`checkpoint ${EVENTS + 3}: its origin ${ORIGIN} was replaced by sealpost.example.com/audit before it`);
+  });
+});
+
+describe('the audit checkpoint origin', () => {
+  it('is the setting, else derived from the public URL, else the old default', () => {
+    expect(auditOriginOf({ auditOrigin: 'log.example.net/sealpost', publicUrl: 'https://relay.example.com' })).toBe('log.example.net/sealpost');
+    expect(auditOriginOf({ publicUrl: 'https://relay.example.com:8443/base/' })).toBe('relay.example.com:8443/base/audit');
+    expect(auditOriginOf({ publicUrl: 'https://relay.example.com' })).toBe('relay.example.com/audit');
+    expect(auditOriginOf({})).toBe('sealpost.local/audit');
   });
 });
