@@ -6,6 +6,7 @@ import type { Database } from '../db/schema.js';
 import { TenantRepository } from '../identity/tenant.repository.js';
 import { AuditEventRepository } from './audit-event.repository.js';
 import { AuditLog } from './audit-log.js';
+import { auditRecorder, type AuditRecorder } from './audit-recorder.js';
 import { AuditTree } from './audit-tree.js';
 import { AuditService } from './audit.service.js';
 import { CheckpointRepository } from './checkpoint.repository.js';
@@ -32,6 +33,8 @@ export function auditOriginOf(config: Pick<SealpostConfig, 'auditOrigin' | 'publ
 
 export interface AuditServices {
   readonly log: AuditLog;
+  /** Records an admin change's event in the change's transaction. */
+  readonly record: AuditRecorder;
   readonly tree: AuditTree;
   readonly keys: LogKeyService;
   readonly checkpoints: CheckpointService;
@@ -66,5 +69,5 @@ export function createAuditServices(options: {
     now,
   });
   const retention = new AuditRetention(options.db, options.dialect, log, events, now);
-  return { log, tree, keys, checkpoints, audit, retention };
+  return { log, record: auditRecorder(log, now), tree, keys, checkpoints, audit, retention };
 }

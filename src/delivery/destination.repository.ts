@@ -36,6 +36,9 @@ const COLUMNS = [
 ] as const;
 type Row = Pick<DestinationsTable, (typeof COLUMNS)[number]>;
 
+/** No companion write (fixtures and internal callers; the service always passes its audit event). */
+const nothing = async (): Promise<void> => {};
+
 export function destinationConfigContext(tenantId: string, id: string): RecordContext {
   return { tenant: tenantId, table: 'destinations', id, field: 'config' };
 }
@@ -47,13 +50,23 @@ export class DestinationRepository {
     private readonly cipher: RecordCipher,
   ) {}
 
-  async insert(d: Destination): Promise<void> {
-    await this.db
+  /** Inserts `d`; `alongside` runs in the same transaction (the audit event). */
+  async insert(d: Destination, alongside: (tx: Kysely<Database>) => Promise<void> = nothing): Promise<void> {
+    // Sealed outside the transaction: the cipher may store a new data key through its own connection.
+    const configSealed = await this.seal(d.tenantId, d.id, d);
+    await this.db.transaction().execute(async (tx) => {
+      await this.insertSealed(tx, d, configSealed);
+      await alongside(tx);
+    });
+  }
+
+  private async insertSealed(tx: Kysely<Database>, d: Destination, configSealed: Buffer): Promise<void> {
+    await tx
       .insertInto('destinations')
       .values({
         id: d.id,
         tenant_id: d.tenantId,
-        config_sealed: await this.seal(d.tenantId, d.id, d),
+        config_sealed: configSealed,
         event_types: d.eventTypes === null ? null : JSON.stringify(d.eventTypes),
         enabled: d.enabled ? 1 : 0,
         timeout_ms: d.timeoutMs,
@@ -88,9 +101,9 @@ export class DestinationRepository {
 
   /**
    * Writes the whole destination back (the service merged the change). Re-enabling makes its
-   * queued deliveries due at once, in the same transaction.
+   * queued deliveries due at once, in the same transaction, as does `alongside` (the audit event).
    */
-  async update(d: Destination, options: { resumeQueue: boolean }): Promise<void> {
+  async update(d: Destination, options: { resumeQueue: boolean }, alongside: (tx: Kysely<Database>) => Promise<void> = nothing): Promise<void> {
     const configSealed = await this.seal(d.tenantId, d.id, d);
     await this.db.transaction().execute(async (tx) => {
       await tx
@@ -119,14 +132,15 @@ export class DestinationRepository {
           .where('next_attempt_at', '>', d.updatedAt)
           .execute();
       }
+      await alongside(tx);
     });
   }
 
   /**
    * Soft delete (deliveries keep referring to it); its pending deliveries are stopped. Returns
-   * false when there was no such destination.
+   * false when there was no such destination. `alongside` (the audit event) runs in the same transaction.
    */
-  async delete(tenantId: string, id: string, now: number): Promise<boolean> {
+  async delete(tenantId: string, id: string, now: number, alongside: (tx: Kysely<Database>) => Promise<void> = nothing): Promise<boolean> {
     return this.db.transaction().execute(async (tx) => {
       const result = await tx
         .updateTable('destinations')
@@ -143,6 +157,7 @@ export class DestinationRepository {
         .where('destination_id', '=', id)
         .where('status', '=', 'pending')
         .execute();
+      await alongside(tx);
       return true;
     });
   }

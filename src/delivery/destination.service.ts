@@ -1,7 +1,9 @@
+import type { AuditActor } from '../audit/audit-event.js';
 import { ulid } from '../crypto/ulid.js';
 import { SealpostError } from '../errors/sealpost-error.js';
 import type { DeliveryApiDeps } from './delivery-api.deps.js';
 import type { DeliveryRepository } from './delivery.repository.js';
+import { createdDetails, updatedDetails } from './destination-audit.js';
 import type { Destination, DestinationRepository } from './destination.repository.js';
 import { validateCustomHeaders } from './forwarded-request.js';
 import { AddressPolicy, checkDestinationHost, systemResolver, type HostResolver } from './ssrf-guard.js';
@@ -29,7 +31,11 @@ function notFound(): SealpostError {
   return new SealpostError('SP_ERR_RESOURCE_NOT_FOUND', 'No such destination');
 }
 
-/** The rules for destinations: what URL and headers are accepted, and what enabling or deleting one does to its queue. */
+/**
+ * The rules for destinations: what URL and headers are accepted, and what enabling or deleting
+ * one does to its queue. Every change writes its audit event (`destination.created`, `.updated`,
+ * `.deleted`, `.replayed`) in its own transaction, with the changed settings but never header values.
+ */
 export class DestinationService {
   private readonly policy: AddressPolicy;
   private readonly resolver: HostResolver;
@@ -38,7 +44,7 @@ export class DestinationService {
   constructor(
     private readonly repository: DestinationRepository,
     private readonly deliveries: DeliveryRepository,
-    private readonly deps: Pick<DeliveryApiDeps, 'config' | 'poke' | 'resolver' | 'now'>,
+    private readonly deps: Pick<DeliveryApiDeps, 'config' | 'poke' | 'resolver' | 'now' | 'audit'>,
   ) {
     this.policy = AddressPolicy.from(deps.config.allowPrivateDestinations);
     this.resolver = deps.resolver ?? systemResolver;
@@ -71,7 +77,7 @@ export class DestinationService {
     return url.href;
   }
 
-  async create(tenantId: string, input: DestinationInput): Promise<Destination> {
+  async create(tenantId: string, input: DestinationInput, actor: AuditActor): Promise<Destination> {
     const url = await this.checkUrl(input.url);
     const headers = input.headers ?? {};
     validateCustomHeaders(headers);
@@ -90,7 +96,9 @@ export class DestinationService {
       createdAt: now,
       updatedAt: now,
     };
-    await this.repository.insert(destination);
+    await this.repository.insert(destination, (tx) =>
+      this.deps.audit(tx, { tenant: tenantId, actor, action: 'destination.created', resource: destination.id, details: createdDetails(destination) }),
+    );
     return destination;
   }
 
@@ -108,7 +116,7 @@ export class DestinationService {
    * Applies a partial change. Enabling a disabled destination clears its failure record and
    * makes its queued deliveries due at once.
    */
-  async update(tenantId: string, id: string, patch: DestinationPatch): Promise<Destination> {
+  async update(tenantId: string, id: string, patch: DestinationPatch, actor: AuditActor): Promise<Destination> {
     const current = await this.get(tenantId, id);
     const url = patch.url === undefined ? current.url : await this.checkUrl(patch.url);
     const headers = patch.headers ?? current.headers;
@@ -127,25 +135,46 @@ export class DestinationService {
       maxConcurrency: patch.maxConcurrency ?? current.maxConcurrency,
       updatedAt: this.now(),
     };
-    await this.repository.update(next, { resumeQueue });
+    // Turning a destination off is recorded as such, like the worker's automatic disabling.
+    const disabling = current.enabled && !enabled;
+    await this.repository.update(next, { resumeQueue }, (tx) =>
+      this.deps.audit(tx, {
+        tenant: tenantId,
+        actor,
+        action: disabling ? 'destination.disabled' : 'destination.updated',
+        resource: id,
+        details: { ...updatedDetails(current, next), ...(disabling ? { reason: next.disabledReason } : {}) },
+      }),
+    );
     if (resumeQueue) this.deps.poke?.();
     return next;
   }
 
   /** Deletes the destination and stops its pending deliveries. */
-  async delete(tenantId: string, id: string): Promise<void> {
-    if (!(await this.repository.delete(tenantId, id, this.now()))) throw notFound();
+  async delete(tenantId: string, id: string, actor: AuditActor): Promise<void> {
+    const deleted = await this.repository.delete(tenantId, id, this.now(), (tx) =>
+      this.deps.audit(tx, { tenant: tenantId, actor, action: 'destination.deleted', resource: id }),
+    );
+    if (!deleted) throw notFound();
   }
 
   /** Re-queues the destination's dead and stopped deliveries created in [from, to). */
-  async replay(tenantId: string, id: string, range: { from: string; to: string }): Promise<number> {
+  async replay(tenantId: string, id: string, range: { from: string; to: string }, actor: AuditActor): Promise<number> {
     const from = Date.parse(range.from);
     const to = Date.parse(range.to);
     if (!Number.isFinite(from) || !Number.isFinite(to) || from >= to) {
       throw new SealpostError('SP_ERR_DELIVERY_REPLAY_RANGE_INVALID', '`from` and `to` must be ISO 8601 times with `from` before `to`');
     }
     await this.get(tenantId, id);
-    const count = await this.deliveries.replayRange(tenantId, id, { from, to }, this.now());
+    const count = await this.deliveries.replayRange(tenantId, id, { from, to }, this.now(), (tx, replayed) =>
+      this.deps.audit(tx, {
+        tenant: tenantId,
+        actor,
+        action: 'destination.replayed',
+        resource: id,
+        details: { from: new Date(from).toISOString(), to: new Date(to).toISOString(), count: replayed },
+      }),
+    );
     if (count > 0) this.deps.poke?.();
     return count;
   }
