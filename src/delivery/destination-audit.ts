@@ -2,11 +2,6 @@ import { createHash } from 'node:crypto';
 import type { AuditDetailValue } from '../audit/audit-event.js';
 import type { Destination } from './destination.repository.js';
 
-/**
- * Longest URL recorded whole in an audit event; a longer one is recorded by its first
- * characters and its SHA-256, because one event's details are capped at 2 KB.
- */
-const MAX_AUDITED_URL_CHARS = 512;
 /** Header names and event types are listed while they fit; beyond it, counted and hashed. */
 const MAX_AUDITED_LIST_CHARS = 512;
 
@@ -14,9 +9,13 @@ function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
+/**
+ * A destination URL is sealed at rest because it may carry a credential, in its query or in
+ * its path (chat webhooks put theirs there), so the log names only its origin and its SHA-256:
+ * enough to see that it changed, where it points, and to confirm a URL one holds.
+ */
 function url(value: string): Record<string, AuditDetailValue> {
-  if (value.length <= MAX_AUDITED_URL_CHARS) return { url: value };
-  return { url: `${value.slice(0, MAX_AUDITED_URL_CHARS)}…`, url_sha256: sha256(value) };
+  return { url_origin: new URL(value).origin, url_sha256: sha256(value) };
 }
 
 function list(name: string, values: readonly string[] | null): Record<string, AuditDetailValue> {
@@ -27,8 +26,9 @@ function list(name: string, values: readonly string[] | null): Record<string, Au
 }
 
 /**
- * The non-secret settings of a destination, as its audit events record them. Custom header
- * values are credentials (DESIGN §4's receivers authenticate us with them): only their names.
+ * The non-secret settings of a destination, as its audit events record them (one event's
+ * details are capped at 2 KB). Custom header values are credentials (receivers authenticate
+ * us with them): only their names.
  */
 function settings(d: Destination, fields: readonly Field[]): Record<string, AuditDetailValue> {
   const out: Record<string, AuditDetailValue> = {};

@@ -34,7 +34,8 @@ function notFound(): SealpostError {
 /**
  * The rules for destinations: what URL and headers are accepted, and what enabling or deleting
  * one does to its queue. Every change writes its audit event (`destination.created`, `.updated`,
- * `.deleted`, `.replayed`) in its own transaction, with the changed settings but never header values.
+ * `.disabled`, `.deleted`, `.replayed`) in its own transaction, with the changed settings but
+ * never header values or the URL's path and query (see destination-audit.ts).
  */
 export class DestinationService {
   private readonly policy: AddressPolicy;

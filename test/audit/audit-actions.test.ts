@@ -27,6 +27,8 @@ const NOT_YET_EMITTED: readonly AuditAction[] = ['signing_key.rotated', 'plan.ch
 
 /** The secret a destination's custom header carries: it must never reach the log. */
 const HEADER_SECRET = 'hunter2-header-value';
+/** Chat-style webhook URLs carry their credential in the path or query: it must not reach the log either. */
+const URL_SECRET = 'T0KEN0000secret';
 
 describe.each(testDialects())('every declared audit action on %s', { timeout: 180_000 }, (dialect) => {
   let testDb: TestDatabase;
@@ -72,7 +74,7 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
     const successor = await call('POST', `/v1/api-keys/${String(key.id)}/rotate`, {});
     await call('DELETE', `/v1/api-keys/${String((successor as { id?: string }).id ?? key.id)}`);
 
-    const destination = await call('POST', '/v1/destinations', { url: 'https://hooks.example.com/in', headers: { 'X-Receiver-Auth': HEADER_SECRET } });
+    const destination = await call('POST', '/v1/destinations', { url: `https://hooks.example.com/in/${URL_SECRET}?key=${URL_SECRET}`, headers: { 'X-Receiver-Auth': HEADER_SECRET } });
     const id = String(destination.id);
     await call('PATCH', `/v1/destinations/${id}`, { timeout_ms: 5_000, headers: { 'X-Receiver-Auth': `${HEADER_SECRET}-2` } });
     await call('PATCH', `/v1/destinations/${id}`, { enabled: false });
@@ -104,9 +106,10 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
     // What the destination events record: the changed settings, header names, never header values.
     const text = JSON.stringify(events);
     expect(text).not.toContain(HEADER_SECRET);
+    expect(text).not.toContain(URL_SECRET);
     const ofDestination = events.filter((e) => e.resource === id && e.action.startsWith('destination.')).map((e) => [e.action, e.details]);
     expect(ofDestination).toEqual([
-      ['destination.created', expect.objectContaining({ url: 'https://hooks.example.com/in', header_names: ['X-Receiver-Auth'], enabled: true })],
+      ['destination.created', expect.objectContaining({ url_origin: 'https://hooks.example.com', url_sha256: expect.stringMatching(/^[0-9a-f]{64}$/), header_names: ['X-Receiver-Auth'], enabled: true })],
       ['destination.updated', { changed: ['headers', 'timeout_ms'], header_names: ['X-Receiver-Auth'], timeout_ms: 5_000 }],
       ['destination.disabled', { changed: ['enabled'], enabled: false, reason: 'disabled by API' }],
       ['destination.replayed', { from: '2026-01-01T00:00:00.000Z', to: '2026-02-01T00:00:00.000Z', count: 0 }],
