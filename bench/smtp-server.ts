@@ -36,7 +36,7 @@ if (process.env.BENCH_BASELINE === '1') {
   const context = await openAppContext(config, logger);
   const worker = startDeliveryWorker({ db: context.database.db, dialect: context.database.dialect, cipher: context.cipher, config, logger });
   const http = await buildHttpServer({ config, logger, readiness: async () => {} });
-  const deliveryDeps = { db: context.database.db, cipher: context.cipher, config, poke: () => worker.poke() };
+  const deliveryDeps = { db: context.database.db, cipher: context.cipher, audit: context.audit.record, config, poke: () => worker.poke() };
   const { payloads } = await registerApi(http.app, context, {
     publicUrl: 'https://localhost',
     ingestHooks: { enqueue: enqueueDeliveries, afterCommit: () => worker.poke() },

@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { createAuditServices, type AuditServices } from '../audit/audit-services.js';
+import { auditOriginOf, createAuditServices, type AuditServices } from '../audit/audit-services.js';
 import type { SealpostConfig } from '../config/config.schema.js';
 import { createReceiptServices, type ReceiptServices } from '../receipts/receipt-services.js';
 import { DataKeyRepository } from '../crypto/data-key.repository.js';
@@ -45,7 +45,7 @@ export async function openAppContext(config: SealpostConfig, logger: Logger): Pr
       await rawBlobs.close();
       await database.close();
     };
-    const audit = createAuditServices({ db: database.db, dialect: database.dialect, cipher });
+    const audit = createAuditServices({ db: database.db, dialect: database.dialect, cipher, origin: auditOriginOf(config) });
     return { config, logger, database, keyProvider: provider, cipher, blobs, committer: new GroupCommitter(database.db), audit, receipts: createReceiptServices({ db: database.db, cipher, audit: audit.log }), close };
   } catch (err) {
     await database.close();

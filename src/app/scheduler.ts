@@ -42,6 +42,9 @@ export function startScheduler(context: AppContext): Scheduler {
     try {
       const purged = await context.audit.retention.purgeExpired();
       if (purged.purged > 0) log.info({ purged: purged.purged }, 'audit retention purge');
+      if (purged.refused.length > 0) {
+        log.error({ refused: purged.refused.slice(0, 100), count: purged.refused.length }, 'audit retention left events whose stored columns do not match their leaf hash; run sealpost audit verify');
+      }
     } catch (err) {
       log.error({ err }, 'audit retention purge failed');
     }

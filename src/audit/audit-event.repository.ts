@@ -1,14 +1,8 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
+import type { AuditEventRow } from './audit-row.js';
 
-export interface AuditEventRow {
-  readonly index: number;
-  readonly tenantId: string | null;
-  readonly occurredAt: number;
-  /** Canonical JSON; null once purged. */
-  readonly event: string | null;
-  readonly leafHash: Buffer;
-}
+export type { AuditEventRow } from './audit-row.js';
 
 export interface AuditEventFilter {
   /** Inclusive, epoch milliseconds. */
@@ -24,10 +18,22 @@ export interface AuditEventFilter {
   readonly limit: number;
 }
 
-const ROW_COLUMNS = ['log_index', 'tenant_id', 'occurred_at', 'event', 'leaf_hash'] as const;
+// Every column a reader checks against the leaf (src/audit/audit-row.ts), so none is trusted unread.
+const ROW_COLUMNS = ['log_index', 'tenant_id', 'occurred_at', 'actor_type', 'actor_id', 'action', 'resource', 'event', 'leaf_hash', 'purged_at'] as const;
 
 function toRow(row: Pick<Database['audit_events'], (typeof ROW_COLUMNS)[number]>): AuditEventRow {
-  return { index: row.log_index, tenantId: row.tenant_id, occurredAt: row.occurred_at, event: row.event, leafHash: Buffer.from(row.leaf_hash) };
+  return {
+    index: Number(row.log_index),
+    tenantId: row.tenant_id,
+    occurredAt: Number(row.occurred_at),
+    actorType: row.actor_type,
+    actorId: row.actor_id,
+    action: row.action,
+    resource: row.resource,
+    event: row.event,
+    leafHash: Buffer.from(row.leaf_hash),
+    purgedAt: row.purged_at === null ? null : Number(row.purged_at),
+  };
 }
 
 /** Kysely queries on the audit tables; the rules live in AuditLog, the tree in AuditTree. */
@@ -131,14 +137,32 @@ export class AuditEventRepository {
   }
 
   /**
-   * Clears the content of events older than `before`, keeping index, tenant, time, leaf and
-   * chain hashes (the only change the PostgreSQL trigger lets through). Returns how many.
+   * Rows still holding content whose stored time is before `before`, in index order: the
+   * retention job's candidates, which it checks against their leaves before purging any.
    */
-  async purgeContentBefore(tx: Kysely<Database>, before: number, now: number): Promise<number> {
+  async contentBefore(db: Kysely<Database>, before: number, afterIndex: number, limit: number): Promise<AuditEventRow[]> {
+    const rows = await db
+      .selectFrom('audit_events')
+      .select(ROW_COLUMNS)
+      .where('occurred_at', '<', before)
+      .where('event', 'is not', null)
+      .where('log_index', '>', afterIndex)
+      .orderBy('log_index')
+      .limit(limit)
+      .execute();
+    return rows.map(toRow);
+  }
+
+  /**
+   * Clears the content of the events at `indexes`, keeping index, tenant, time, leaf and chain
+   * hashes (the only change the PostgreSQL trigger lets through). Returns how many.
+   */
+  async purgeContent(tx: Kysely<Database>, indexes: readonly number[], now: number): Promise<number> {
+    if (indexes.length === 0) return 0;
     const result = await tx
       .updateTable('audit_events')
       .set({ event: null, actor_type: null, actor_id: null, action: null, resource: null, purged_at: now })
-      .where('occurred_at', '<', before)
+      .where('log_index', 'in', indexes)
       .where('event', 'is not', null)
       .executeTakeFirst();
     return Number(result.numUpdatedRows);

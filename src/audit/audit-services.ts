@@ -1,10 +1,12 @@
 import type { Kysely } from 'kysely';
+import type { SealpostConfig } from '../config/config.schema.js';
 import type { RecordCipher } from '../crypto/record-cipher.js';
 import type { Dialect } from '../db/database.js';
 import type { Database } from '../db/schema.js';
 import { TenantRepository } from '../identity/tenant.repository.js';
 import { AuditEventRepository } from './audit-event.repository.js';
 import { AuditLog } from './audit-log.js';
+import { auditRecorder, type AuditRecorder } from './audit-recorder.js';
 import { AuditTree } from './audit-tree.js';
 import { AuditService } from './audit.service.js';
 import { CheckpointRepository } from './checkpoint.repository.js';
@@ -13,11 +15,26 @@ import { LogKeyRepository } from './log-key.repository.js';
 import { LogKeyService } from './log-key.service.js';
 import { AuditRetention } from './retention.js';
 
-/** Until it becomes a setting: the checkpoint origin and log key name. */
+/** The checkpoint origin (and new log key name) of a deployment with neither an origin nor a public URL configured. */
 export const DEFAULT_AUDIT_ORIGIN = 'sealpost.local/audit';
+
+/**
+ * The checkpoint origin in force: `SEALPOST_AUDIT_ORIGIN`, else the public URL's host and path
+ * followed by `/audit` (C2SP: a schema-less URL naming the log), else DEFAULT_AUDIT_ORIGIN.
+ * The log key keeps the name it was created with; only new checkpoints take a new origin, and
+ * `sealpost audit verify` accepts each checkpoint with the origin it was signed under.
+ */
+export function auditOriginOf(config: Pick<SealpostConfig, 'auditOrigin' | 'publicUrl'>): string {
+  if (config.auditOrigin !== undefined) return config.auditOrigin;
+  if (config.publicUrl === undefined) return DEFAULT_AUDIT_ORIGIN;
+  const url = new URL(config.publicUrl);
+  return `${url.host}${url.pathname.replace(/\/+$/, '')}/audit`;
+}
 
 export interface AuditServices {
   readonly log: AuditLog;
+  /** Records an admin change's event in the change's transaction. */
+  readonly record: AuditRecorder;
   readonly tree: AuditTree;
   readonly keys: LogKeyService;
   readonly checkpoints: CheckpointService;
@@ -52,5 +69,5 @@ export function createAuditServices(options: {
     now,
   });
   const retention = new AuditRetention(options.db, options.dialect, log, events, now);
-  return { log, tree, keys, checkpoints, audit, retention };
+  return { log, record: auditRecorder(log, now), tree, keys, checkpoints, audit, retention };
 }

@@ -3,6 +3,7 @@ import type { Database } from '../db/schema.js';
 import { SealpostError } from '../errors/sealpost-error.js';
 import type { Plan } from '../identity/scopes.js';
 import type { AuditEventRepository, AuditEventRow } from './audit-event.repository.js';
+import { auditRowProblem, inconsistent, verifiedEvent } from './audit-row.js';
 import type { AuditEvent } from './audit-event.js';
 import { csvEvent, csvHeader, jsonlEvent, jsonlHeader, type ExportFormat } from './audit-export.js';
 import type { AppendedEvent, AuditLog } from './audit-log.js';
@@ -44,8 +45,26 @@ function treeSizeError(message: string): SealpostError {
   return new SealpostError('SP_ERR_AUDIT_TREE_SIZE_INVALID', message);
 }
 
-function parseEvent(row: AuditEventRow): AuditEvent {
-  return JSON.parse(row.event as string) as AuditEvent;
+/**
+ * The row's event, after checking the row against its leaf and its tenant against the event:
+ * the repository selects by column copies, and a copy edited in the database must neither
+ * hand one tenant another's event nor pass unnoticed (SP_ERR_AUDIT_LOG_INCONSISTENT, logged
+ * with the index).
+ */
+function tenantEvent(row: AuditEventRow, tenantId: string): AuditEvent {
+  const event = verifiedEvent(row);
+  if (event.tenant !== tenantId) throw inconsistent(row.index, 'column tenant_id differs from the event under its leaf hash');
+  return event;
+}
+
+/** A purged row keeps no event to check against; its other columns must still be empty. */
+function checkTenantRow(row: AuditEventRow, tenantId: string): void {
+  if (row.event !== null) {
+    tenantEvent(row, tenantId);
+    return;
+  }
+  const problem = auditRowProblem(row);
+  if (problem !== undefined) throw inconsistent(row.index, problem);
 }
 
 /**
@@ -76,6 +95,7 @@ export class AuditService {
   async inclusionProof(tenantId: string, index: number, treeSize?: number): Promise<InclusionProof> {
     const row = await this.deps.events.findForTenant(this.deps.db, tenantId, index);
     if (!row) throw new SealpostError('SP_ERR_RESOURCE_NOT_FOUND', 'No such audit event');
+    checkTenantRow(row, tenantId);
     if (treeSize === undefined) {
       const checkpoint = await this.deps.checkpoints.current();
       return { index, treeSize: checkpoint.treeSize, leafHash: row.leafHash, proof: this.deps.tree.inclusionProof(index, checkpoint.treeSize), checkpoint };
@@ -106,7 +126,7 @@ export class AuditService {
     });
     const page = rows.slice(0, limit);
     return {
-      events: page.map((row) => ({ index: row.index, event: parseEvent(row) })),
+      events: page.map((row) => ({ index: row.index, event: tenantEvent(row, tenantId) })),
       nextAfter: rows.length > limit ? page[page.length - 1]?.index : undefined,
     };
   }
@@ -156,7 +176,7 @@ export class AuditService {
       });
       let chunk = '';
       for (const row of rows) {
-        const record = { index: row.index, event: parseEvent(row), proof: this.deps.tree.inclusionProof(row.index, checkpoint.treeSize) };
+        const record = { index: row.index, event: tenantEvent(row, tenantId), proof: this.deps.tree.inclusionProof(row.index, checkpoint.treeSize) };
         chunk += range.format === 'csv' ? csvEvent(record) : jsonlEvent(record);
       }
       if (chunk) yield chunk;

@@ -5,6 +5,14 @@ import type { LogKeyService } from './log-key.service.js';
 
 /** How often the checkpointer looks for new events: DESIGN promises a checkpoint at least every minute while events arrive. */
 export const DEFAULT_CHECKPOINT_INTERVAL_MS = 60_000;
+/**
+ * Events no checkpoint covers yet are accepted by `sealpost audit verify` while younger than
+ * this: ten checkpoint intervals, for a scheduler restart and clock skew between hosts. Older
+ * uncovered events mean checkpoints were deleted (or the checkpointer is down: also a failure).
+ */
+export const UNCHECKPOINTED_GRACE_MS = 10 * DEFAULT_CHECKPOINT_INTERVAL_MS;
+/** A signer that keeps losing the race for the next number gives up after this many tries. */
+const SIGN_ATTEMPTS = 5;
 
 export interface Checkpointer {
   /** Stops the timer and waits for a signing in progress. */
@@ -36,16 +44,29 @@ export class CheckpointService {
     return this.create(size);
   }
 
-  /** Signs and stores a checkpoint of the first `size` events; the tree must be synced that far. */
+  /**
+   * Signs and stores a checkpoint of the first `size` events, numbered after the newest one
+   * (see CheckpointSequence); the tree must be synced that far. Returns the newest checkpoint
+   * instead when another process already signed one at least as large.
+   */
   async create(size: number): Promise<StoredCheckpoint> {
     const key = await this.keys.currentKey();
     const rootHash = this.tree.root(size);
-    const note = signNote(checkpointBody(this.origin, size, rootHash), key, key.privateKey);
-    await this.repository.insertIfAbsent({ treeSize: size, rootHash, note, keyId: key.id, createdAt: this.now() });
-    // Another process may have stored this size first; the stored one is what everybody serves.
-    const stored = await this.repository.find(size);
-    if (!stored) throw new Error(`checkpoint ${size} vanished after it was stored`);
-    return stored;
+    for (let attempt = 1; attempt <= SIGN_ATTEMPTS; attempt += 1) {
+      const latest = await this.repository.latest();
+      if (latest && latest.treeSize >= size) {
+        await this.tree.syncTo(latest.treeSize);
+        return latest;
+      }
+      // Checkpoints from before numbering have no seq: the first numbered one counts them.
+      const seq = latest === undefined ? 0 : latest.seq === null ? await this.repository.count() : latest.seq + 1;
+      const note = signNote(checkpointBody(this.origin, size, rootHash, { seq, previousSize: latest?.treeSize ?? 0 }), key, key.privateKey);
+      await this.repository.insertIfAbsent({ treeSize: size, rootHash, note, keyId: key.id, createdAt: this.now(), seq });
+      // Another process may have taken this number first; the stored one is what everybody serves.
+      const stored = await this.repository.findBySeq(seq);
+      if (stored?.treeSize === size) return stored;
+    }
+    throw new Error(`checkpoint ${size}: lost the race for the next sequence number ${SIGN_ATTEMPTS} times`);
   }
 
   /** Signs a checkpoint when the tree grew since the newest one. Returns it, or undefined when nothing is new. */

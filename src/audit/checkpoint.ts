@@ -24,7 +24,23 @@ export interface Checkpoint {
   readonly origin: string;
   readonly treeSize: number;
   readonly rootHash: Buffer;
+  /** From the signed sequence extension line; absent on checkpoints signed before it existed. */
+  readonly sequence?: CheckpointSequence;
 }
+
+/**
+ * Where a checkpoint stands among all checkpoints the log issued: `seq` were issued before it,
+ * the newest of them of `previousSize` events. Signed with the body as a C2SP tlog-checkpoint
+ * extension line (verifiers that do not know it ignore it), so deleting any checkpoint but the
+ * newest leaves a gap in the numbers that no one without the log key can close.
+ */
+export interface CheckpointSequence {
+  readonly seq: number;
+  readonly previousSize: number;
+}
+
+/** First word of the sequence extension line: `sealpost-seq <seq> <previous tree size>`. */
+export const SEQUENCE_EXTENSION = 'sealpost-seq';
 
 /** C2SP: key names are non-empty and hold no Unicode space and no plus sign. */
 export function isValidKeyName(name: string): boolean {
@@ -71,12 +87,17 @@ export function publicKeyObject(raw: Buffer): KeyObject {
   return createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
 }
 
-export function checkpointBody(origin: string, treeSize: number, rootHash: Buffer): string {
+export function checkpointBody(origin: string, treeSize: number, rootHash: Buffer, sequence?: CheckpointSequence): string {
   // eslint-disable-next-line no-control-regex -- C2SP forbids control characters; these patterns find them
   if (origin.length === 0 || /[\u0000-\u001f]/.test(origin)) throw new TypeError('a checkpoint origin is one non-empty line');
   if (!Number.isSafeInteger(treeSize) || treeSize < 0) throw new RangeError('tree size must be a non-negative integer');
   if (rootHash.length !== HASH_BYTES) throw new TypeError('a root hash is 32 bytes');
-  return `${origin}\n${treeSize}\n${rootHash.toString('base64')}\n`;
+  const body = `${origin}\n${treeSize}\n${rootHash.toString('base64')}\n`;
+  if (sequence === undefined) return body;
+  if (!Number.isSafeInteger(sequence.seq) || sequence.seq < 0 || !Number.isSafeInteger(sequence.previousSize) || sequence.previousSize < 0 || sequence.previousSize > treeSize) {
+    throw new RangeError('a checkpoint sequence is two non-negative integers, the previous size at most the tree size');
+  }
+  return `${body}${SEQUENCE_EXTENSION} ${sequence.seq} ${sequence.previousSize}\n`;
 }
 
 /** The signed note: the text, a blank line, one signature line by `key`. */
@@ -121,13 +142,22 @@ export function openCheckpoint(note: string, key: NoteKey): Checkpoint {
   return parseCheckpointBody(text);
 }
 
-/** Origin, size and root of a checkpoint body; extension lines after the root are allowed and ignored. */
+const DECIMAL = /^(0|[1-9][0-9]{0,15})$/;
+
+/** Origin, size, root and sequence of a checkpoint body; other extension lines are allowed and ignored. */
 export function parseCheckpointBody(text: string): Checkpoint {
   const lines = text.split('\n');
-  const [origin, size, root] = lines;
+  const [origin, size, root, ...extensions] = lines;
   if (lines.length < 4 || origin === undefined || origin === '' || size === undefined || root === undefined) throw new Error('malformed checkpoint');
-  if (!/^(0|[1-9][0-9]{0,15})$/.test(size) || !Number.isSafeInteger(Number(size))) throw new Error('malformed checkpoint tree size');
+  if (!DECIMAL.test(size) || !Number.isSafeInteger(Number(size))) throw new Error('malformed checkpoint tree size');
   const rootHash = decodeBase64(root);
   if (!rootHash || rootHash.length !== HASH_BYTES) throw new Error('malformed checkpoint root hash');
-  return { origin, treeSize: Number(size), rootHash };
+  const checkpoint = { origin, treeSize: Number(size), rootHash };
+  const sequenceLines = extensions.filter((line) => line.split(' ')[0] === SEQUENCE_EXTENSION);
+  if (sequenceLines.length === 0) return checkpoint;
+  const [, seq, previous, ...rest] = (sequenceLines.length === 1 ? sequenceLines[0] : '')!.split(' ');
+  if (seq === undefined || previous === undefined || rest.length > 0 || !DECIMAL.test(seq) || !DECIMAL.test(previous) || Number(previous) > checkpoint.treeSize) {
+    throw new Error('malformed checkpoint sequence line');
+  }
+  return { ...checkpoint, sequence: { seq: Number(seq), previousSize: Number(previous) } };
 }

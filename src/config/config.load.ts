@@ -179,6 +179,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SealpostConfig
     problems.push('SEALPOST_S3_BUCKET: required when SEALPOST_BLOB_STORE=s3');
   }
 
+  // C2SP signed-note key names: non-empty, no Unicode space, no '+' (src/audit/checkpoint.ts isValidKeyName).
+  // eslint-disable-next-line no-control-regex -- control characters are what it refuses
+  if (out.auditOrigin !== undefined && !/^[^\s+\u0000-\u001f]+$/u.test(out.auditOrigin as string)) {
+    problems.push(`SEALPOST_AUDIT_ORIGIN=${JSON.stringify(out.auditOrigin)}: must be one line without spaces or '+' (it also names the log key), e.g. sealpost.example.com/audit`);
+  }
+
   if (problems.length > 0) throw new ConfigError(problems);
   const dataDir = path.resolve(out.dataDir as string);
   return {

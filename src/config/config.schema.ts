@@ -87,6 +87,13 @@ export const CONFIG_FIELDS = {
     default: undefined,
     description: 'Base URL customers reach Sealpost at; defaults to `https://localhost:<port>`.',
   },
+  auditOrigin: {
+    env: 'SEALPOST_AUDIT_ORIGIN',
+    type: { kind: 'string' },
+    default: undefined,
+    description:
+      'First line of every audit checkpoint (C2SP origin), and the name of a new log key. Unset: `<host of SEALPOST_PUBLIC_URL>/audit`, or `sealpost.local/audit` without one. Changing it later is safe: older checkpoints keep the origin they were signed with.',
+  },
   tlsCert: {
     env: 'SEALPOST_TLS_CERT',
     type: { kind: 'path' },

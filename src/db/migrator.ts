@@ -7,6 +7,7 @@ import * as m0004 from './migrations/0004-signing-keys-receipts.js';
 import * as m0005 from './migrations/0005-inboxes.js';
 import * as m0006 from './migrations/0006-delivery-lease-index.js';
 import * as m0007 from './migrations/0007-tenant-signing-keys.js';
+import * as m0008 from './migrations/0008-audit-checkpoint-sequence.js';
 import * as m0009 from './migrations/0009-rate-limit-windows.js';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
@@ -23,6 +24,7 @@ const MIGRATIONS: readonly (readonly [string, MigrationModule])[] = [
   ['0005-inboxes', m0005],
   ['0006-delivery-lease-index', m0006],
   ['0007-tenant-signing-keys', m0007],
+  ['0008-audit-checkpoint-sequence', m0008],
   ['0009-rate-limit-windows', m0009],
 ];
 

@@ -157,6 +157,8 @@ export interface AuditCheckpointsTable {
   note: string;
   key_id: string;
   created_at: number;
+  /** Checkpoints issued before this one (also signed in the note); null for those signed before migration 0008. */
+  seq: number | null;
 }
 
 export type SigningKeyState = 'active' | 'replaced' | 'retired';

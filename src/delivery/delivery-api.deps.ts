@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { AuditRecorder } from '../audit/audit-recorder.js';
 import type { SealpostConfig } from '../config/config.schema.js';
 import type { RecordCipher } from '../crypto/record-cipher.js';
 import type { Database } from '../db/schema.js';
@@ -9,6 +10,8 @@ import type { HostResolver } from './ssrf-guard.js';
 export interface DeliveryApiDeps {
   readonly db: Kysely<Database>;
   readonly cipher: RecordCipher;
+  /** Records each destination change's audit event in the change's transaction. */
+  readonly audit: AuditRecorder;
   readonly config: Pick<SealpostConfig, 'allowPrivateDestinations' | 'allowHttpDestinations' | 'deliveryTimeoutSeconds'> &
     Partial<Pick<SealpostConfig, 'maxDestinationsPerTenant'>>;
   /** This deployment's own listeners, which no destination may reach (no self-loops). */

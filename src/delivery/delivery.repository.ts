@@ -145,8 +145,23 @@ export class DeliveryRepository {
   }
 
   /** Re-queues a destination's dead and stopped deliveries created in [from, to). Returns how many. */
-  async replayRange(tenantId: string, destinationId: string, range: { from: number; to: number }, now: number): Promise<number> {
-    const result = await this.db
+  /** Re-queues; `alongside` (the audit event, given the count) runs in the same transaction. */
+  async replayRange(
+    tenantId: string,
+    destinationId: string,
+    range: { from: number; to: number },
+    now: number,
+    alongside: (tx: Kysely<Database>, count: number) => Promise<void>,
+  ): Promise<number> {
+    return this.db.transaction().execute(async (tx) => {
+      const count = await this.replayRangeIn(tx, tenantId, destinationId, range, now);
+      await alongside(tx, count);
+      return count;
+    });
+  }
+
+  private async replayRangeIn(tx: Kysely<Database>, tenantId: string, destinationId: string, range: { from: number; to: number }, now: number): Promise<number> {
+    const result = await tx
       .updateTable('deliveries')
       .set({ status: 'pending', next_attempt_at: now, lease_owner: null, lease_expires_at: null, completed_at: null, updated_at: now })
       .where('tenant_id', '=', tenantId)

@@ -36,6 +36,9 @@ const COLUMNS = [
 ] as const;
 type Row = Pick<DestinationsTable, (typeof COLUMNS)[number]>;
 
+/** No companion write (fixtures and internal callers; the service always passes its audit event). */
+const nothing = async (): Promise<void> => {};
+
 export function destinationConfigContext(tenantId: string, id: string): RecordContext {
   return { tenant: tenantId, table: 'destinations', id, field: 'config' };
 }
@@ -49,11 +52,17 @@ export class DestinationRepository {
 
   /**
    * Inserts the destination unless the tenant already has `maxPerTenant` (not deleted) ones;
-   * returns false then. The count and the insert share a transaction that first writes the
-   * tenant's row: on PostgreSQL that row lock queues concurrent creates of one tenant, so two
-   * cannot both see room for one more (SQLite runs one write transaction at a time anyway).
+   * returns false then. `alongside` runs in the same transaction (the audit event). The count
+   * and the insert share a transaction that first writes the tenant's row: on PostgreSQL that
+   * row lock queues concurrent creates of one tenant, so two cannot both see room for one more
+   * (SQLite runs one write transaction at a time anyway).
    */
-  async insert(d: Destination, limit: { maxPerTenant: number } = { maxPerTenant: Number.POSITIVE_INFINITY }): Promise<boolean> {
+  async insert(
+    d: Destination,
+    limit: { maxPerTenant: number } = { maxPerTenant: Number.POSITIVE_INFINITY },
+    alongside: (tx: Kysely<Database>) => Promise<void> = nothing,
+  ): Promise<boolean> {
+    // Sealed outside the transaction: the cipher may store a new data key through its own connection.
     const configSealed = await this.seal(d.tenantId, d.id, d);
     return this.db.transaction().execute(async (tx) => {
       await tx.updateTable('tenants').set((eb) => ({ id: eb.ref('id') })).where('id', '=', d.tenantId).execute();
@@ -64,13 +73,14 @@ export class DestinationRepository {
         .where('deleted_at', 'is', null)
         .executeTakeFirstOrThrow();
       if (Number(n) >= limit.maxPerTenant) return false;
-      await this.insertRow(tx, d, configSealed);
+      await this.insertSealed(tx, d, configSealed);
+      await alongside(tx);
       return true;
     });
   }
 
-  private async insertRow(db: Kysely<Database>, d: Destination, configSealed: Buffer): Promise<void> {
-    await db
+  private async insertSealed(tx: Kysely<Database>, d: Destination, configSealed: Buffer): Promise<void> {
+    await tx
       .insertInto('destinations')
       .values({
         id: d.id,
@@ -110,9 +120,9 @@ export class DestinationRepository {
 
   /**
    * Writes the whole destination back (the service merged the change). Re-enabling makes its
-   * queued deliveries due at once, in the same transaction.
+   * queued deliveries due at once, in the same transaction, as does `alongside` (the audit event).
    */
-  async update(d: Destination, options: { resumeQueue: boolean }): Promise<void> {
+  async update(d: Destination, options: { resumeQueue: boolean }, alongside: (tx: Kysely<Database>) => Promise<void> = nothing): Promise<void> {
     const configSealed = await this.seal(d.tenantId, d.id, d);
     await this.db.transaction().execute(async (tx) => {
       await tx
@@ -141,14 +151,15 @@ export class DestinationRepository {
           .where('next_attempt_at', '>', d.updatedAt)
           .execute();
       }
+      await alongside(tx);
     });
   }
 
   /**
    * Soft delete (deliveries keep referring to it); its pending deliveries are stopped. Returns
-   * false when there was no such destination.
+   * false when there was no such destination. `alongside` (the audit event) runs in the same transaction.
    */
-  async delete(tenantId: string, id: string, now: number): Promise<boolean> {
+  async delete(tenantId: string, id: string, now: number, alongside: (tx: Kysely<Database>) => Promise<void> = nothing): Promise<boolean> {
     return this.db.transaction().execute(async (tx) => {
       const result = await tx
         .updateTable('destinations')
@@ -165,6 +176,7 @@ export class DestinationRepository {
         .where('destination_id', '=', id)
         .where('status', '=', 'pending')
         .execute();
+      await alongside(tx);
       return true;
     });
   }

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { AuditActor } from '../audit/audit-event.js';
 import { authOf, requireScope } from '../identity/auth.plugin.js';
 import type { DeliveryApiDeps } from './delivery-api.deps.js';
 import { DeliveryRepository } from './delivery.repository.js';
@@ -93,12 +94,13 @@ function toInput(body: Partial<Static<typeof CreateBody>>) {
 export async function destinationRoutes(app: FastifyInstance, deps: DeliveryApiDeps): Promise<void> {
   const destinations = new DestinationService(new DestinationRepository(deps.db, deps.cipher), new DeliveryRepository(deps.db, deps.cipher), deps);
   const manage = { preHandler: requireScope('destinations:manage') };
+  const actor = (request: FastifyRequest): AuditActor => ({ type: 'api_key', id: authOf(request).prefix });
 
   app.post<{ Body: Static<typeof CreateBody> }>(
     '/v1/destinations',
     { ...manage, schema: { body: CreateBody, response: { 201: DestinationView } } },
     async (request, reply) => {
-      const created = await destinations.create(authOf(request).tenantId, { ...toInput(request.body), url: request.body.url });
+      const created = await destinations.create(authOf(request).tenantId, { ...toInput(request.body), url: request.body.url }, actor(request));
       return reply.code(201).send(view(created));
     },
   );
@@ -122,17 +124,17 @@ export async function destinationRoutes(app: FastifyInstance, deps: DeliveryApiD
   app.patch<{ Params: Static<typeof IdParams>; Body: Static<typeof PatchBody> }>(
     '/v1/destinations/:id',
     { ...manage, schema: { params: IdParams, body: PatchBody, response: { 200: DestinationView } } },
-    async (request) => view(await destinations.update(authOf(request).tenantId, request.params.id, toInput(request.body))),
+    async (request) => view(await destinations.update(authOf(request).tenantId, request.params.id, toInput(request.body), actor(request))),
   );
 
   app.delete<{ Params: Static<typeof IdParams> }>('/v1/destinations/:id', { ...manage, schema: { params: IdParams } }, async (request, reply) => {
-    await destinations.delete(authOf(request).tenantId, request.params.id);
+    await destinations.delete(authOf(request).tenantId, request.params.id, actor(request));
     return reply.code(204).send();
   });
 
   app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof ReplayBody> }>(
     '/v1/destinations/:id/replay',
     { ...manage, schema: { params: IdParams, body: ReplayBody, response: { 200: Type.Object({ count: Type.Integer() }) } } },
-    async (request) => ({ count: await destinations.replay(authOf(request).tenantId, request.params.id, request.body) }),
+    async (request) => ({ count: await destinations.replay(authOf(request).tenantId, request.params.id, request.body, actor(request)) }),
   );
 }

@@ -1,7 +1,9 @@
+import type { AuditActor } from '../audit/audit-event.js';
 import { ulid } from '../crypto/ulid.js';
 import { SealpostError } from '../errors/sealpost-error.js';
 import type { DeliveryApiDeps } from './delivery-api.deps.js';
 import type { DeliveryRepository } from './delivery.repository.js';
+import { createdDetails, updatedDetails } from './destination-audit.js';
 import type { Destination, DestinationRepository } from './destination.repository.js';
 import { validateCustomHeaders } from './forwarded-request.js';
 import { checkNotOwnListener, OwnListeners } from './own-listeners.js';
@@ -32,7 +34,12 @@ function notFound(): SealpostError {
   return new SealpostError('SP_ERR_RESOURCE_NOT_FOUND', 'No such destination');
 }
 
-/** The rules for destinations: what URL and headers are accepted, and what enabling or deleting one does to its queue. */
+/**
+ * The rules for destinations: what URL and headers are accepted, and what enabling or deleting
+ * one does to its queue. Every change writes its audit event (`destination.created`, `.updated`,
+ * `.disabled`, `.deleted`, `.replayed`) in its own transaction, with the changed settings but
+ * never header values or the URL's path and query (see destination-audit.ts).
+ */
 export class DestinationService {
   private readonly policy: AddressPolicy;
   private readonly resolver: HostResolver;
@@ -43,7 +50,7 @@ export class DestinationService {
   constructor(
     private readonly repository: DestinationRepository,
     private readonly deliveries: DeliveryRepository,
-    private readonly deps: Pick<DeliveryApiDeps, 'config' | 'poke' | 'resolver' | 'now' | 'ownListeners'>,
+    private readonly deps: Pick<DeliveryApiDeps, 'config' | 'poke' | 'resolver' | 'now' | 'ownListeners' | 'audit'>,
   ) {
     this.policy = AddressPolicy.from(deps.config.allowPrivateDestinations);
     this.resolver = deps.resolver ?? systemResolver;
@@ -80,7 +87,7 @@ export class DestinationService {
     return url.href;
   }
 
-  async create(tenantId: string, input: DestinationInput): Promise<Destination> {
+  async create(tenantId: string, input: DestinationInput, actor: AuditActor): Promise<Destination> {
     const url = await this.checkUrl(input.url);
     const headers = input.headers ?? {};
     validateCustomHeaders(headers);
@@ -99,7 +106,10 @@ export class DestinationService {
       createdAt: now,
       updatedAt: now,
     };
-    if (!(await this.repository.insert(destination, { maxPerTenant: this.maxPerTenant }))) {
+    const inserted = await this.repository.insert(destination, { maxPerTenant: this.maxPerTenant }, (tx) =>
+      this.deps.audit(tx, { tenant: tenantId, actor, action: 'destination.created', resource: destination.id, details: createdDetails(destination) }),
+    );
+    if (!inserted) {
       throw new SealpostError('SP_ERR_DESTINATION_LIMIT_REACHED', `A tenant may have at most ${this.maxPerTenant} destinations; delete unused ones first`);
     }
     return destination;
@@ -119,7 +129,7 @@ export class DestinationService {
    * Applies a partial change. Enabling a disabled destination clears its failure record and
    * makes its queued deliveries due at once.
    */
-  async update(tenantId: string, id: string, patch: DestinationPatch): Promise<Destination> {
+  async update(tenantId: string, id: string, patch: DestinationPatch, actor: AuditActor): Promise<Destination> {
     const current = await this.get(tenantId, id);
     const url = patch.url === undefined ? current.url : await this.checkUrl(patch.url);
     const headers = patch.headers ?? current.headers;
@@ -138,25 +148,46 @@ export class DestinationService {
       maxConcurrency: patch.maxConcurrency ?? current.maxConcurrency,
       updatedAt: this.now(),
     };
-    await this.repository.update(next, { resumeQueue });
+    // Turning a destination off is recorded as such, like the worker's automatic disabling.
+    const disabling = current.enabled && !enabled;
+    await this.repository.update(next, { resumeQueue }, (tx) =>
+      this.deps.audit(tx, {
+        tenant: tenantId,
+        actor,
+        action: disabling ? 'destination.disabled' : 'destination.updated',
+        resource: id,
+        details: { ...updatedDetails(current, next), ...(disabling ? { reason: next.disabledReason } : {}) },
+      }),
+    );
     if (resumeQueue) this.deps.poke?.();
     return next;
   }
 
   /** Deletes the destination and stops its pending deliveries. */
-  async delete(tenantId: string, id: string): Promise<void> {
-    if (!(await this.repository.delete(tenantId, id, this.now()))) throw notFound();
+  async delete(tenantId: string, id: string, actor: AuditActor): Promise<void> {
+    const deleted = await this.repository.delete(tenantId, id, this.now(), (tx) =>
+      this.deps.audit(tx, { tenant: tenantId, actor, action: 'destination.deleted', resource: id }),
+    );
+    if (!deleted) throw notFound();
   }
 
   /** Re-queues the destination's dead and stopped deliveries created in [from, to). */
-  async replay(tenantId: string, id: string, range: { from: string; to: string }): Promise<number> {
+  async replay(tenantId: string, id: string, range: { from: string; to: string }, actor: AuditActor): Promise<number> {
     const from = Date.parse(range.from);
     const to = Date.parse(range.to);
     if (!Number.isFinite(from) || !Number.isFinite(to) || from >= to) {
       throw new SealpostError('SP_ERR_DELIVERY_REPLAY_RANGE_INVALID', '`from` and `to` must be ISO 8601 times with `from` before `to`');
     }
     await this.get(tenantId, id);
-    const count = await this.deliveries.replayRange(tenantId, id, { from, to }, this.now());
+    const count = await this.deliveries.replayRange(tenantId, id, { from, to }, this.now(), (tx, replayed) =>
+      this.deps.audit(tx, {
+        tenant: tenantId,
+        actor,
+        action: 'destination.replayed',
+        resource: id,
+        details: { from: new Date(from).toISOString(), to: new Date(to).toISOString(), count: replayed },
+      }),
+    );
     if (count > 0) this.deps.poke?.();
     return count;
   }

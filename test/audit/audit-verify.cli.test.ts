@@ -106,6 +106,11 @@ describe.each(testDialects())('sealpost audit verify on %s', { timeout: CLI_TEST
     const other = generateKeyPairSync('ed25519');
     const { code, report } = await verify(env, ['--log-key', verifierKey({ name: 'sealpost.test/audit', publicKey: rawPublicKey(other.publicKey) })]);
     expect(code).toBe(1);
-    expect(report.problems.map((p) => p.reason)).toEqual([expect.stringMatching(/checkpoint 8: note is not signed/), expect.stringMatching(/checkpoint 20: note is not signed/)]);
+    expect(report.problems.map((p) => p.reason)).toEqual([
+      expect.stringMatching(/checkpoint 8: note is not signed/),
+      expect.stringMatching(/checkpoint 20: note is not signed/),
+      expect.stringMatching(/no checkpoint of these 20 events is signed by the pinned key/),
+      expect.stringMatching(/event 0 and later are older than 10 minutes and no signed checkpoint covers them/),
+    ]);
   });
 });

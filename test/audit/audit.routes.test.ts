@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { GroupCommitter } from '../../src/db/group-commit.js';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -260,5 +261,22 @@ describe.each(testDialects())('audit API on %s', (dialect) => {
     const actions = verifyAuditExport(res.rawPayload, logKey).events.map((e) => e.event.action);
     expect(actions).toContain('audit.exported');
     expect(actions).toContain('api.request');
+  });
+  it("neither lists nor proves another tenant's event whose tenant_id was edited to the caller's, and reports the edit", async () => {
+    const theirs = (await indexesOf(tenant.starter.id))[0] as number;
+    const set = (on: boolean) => (dialect === 'postgres' ? sql.raw(`alter table audit_events ${on ? 'enable' : 'disable'} trigger user`).execute(handle.db) : Promise.resolve());
+    await set(false);
+    await handle.db.updateTable('audit_events').set({ tenant_id: tenant.operation.id }).where('log_index', '=', theirs).execute();
+    try {
+      for (const url of ['/v1/audit/events?limit=1000', `/v1/audit/proof/inclusion?index=${theirs}`]) {
+        const res = await get(url);
+        expect([res.statusCode, res.json<Problem>().code]).toEqual([500, 'SP_ERR_AUDIT_LOG_INCONSISTENT']);
+        expect(res.body).not.toContain(tenant.starter.id);
+      }
+    } finally {
+      await handle.db.updateTable('audit_events').set({ tenant_id: tenant.starter.id }).where('log_index', '=', theirs).execute();
+      await set(true);
+    }
+    expect((await get(`/v1/audit/proof/inclusion?index=${theirs}`)).statusCode).toBe(404);
   });
 });

@@ -90,12 +90,17 @@ describe.each(testDialects())('audit checkpoints on %s', (dialect) => {
     const checkpoint = await services.checkpoints.current();
     const key = await services.keys.currentKey();
     const [body, signature] = checkpoint.note.split('\n\n');
-    expect(body).toBe(`${ORIGIN}\n5\n${services.tree.root(5).toString('base64')}`);
+    expect(body).toBe(`${ORIGIN}\n5\n${services.tree.root(5).toString('base64')}\nsealpost-seq 0 0`);
     expect(signature?.startsWith(`\u2014 ${ORIGIN} `)).toBe(true);
     // base64 of 4-byte key ID + 64-byte signature: 92 characters, one of them padding.
     expect(signature?.slice(`\u2014 ${ORIGIN} `.length)).toMatch(/^[A-Za-z0-9+/]{91}=\n$/);
 
-    expect(verifyCheckpoint(checkpoint.note, key.verifierKey, { origin: ORIGIN })).toEqual({ origin: ORIGIN, treeSize: 5, rootHash: services.tree.root(5) });
+    expect(verifyCheckpoint(checkpoint.note, key.verifierKey, { origin: ORIGIN })).toEqual({
+      origin: ORIGIN,
+      treeSize: 5,
+      rootHash: services.tree.root(5),
+      sequence: { seq: 0, previousSize: 0 },
+    });
     if (existsSync(OPENSSL)) {
       expect(await opensslVerifiesNote(dir, checkpoint.note, ORIGIN, key.publicKey)).toBe(true);
       const tampered = checkpoint.note.replace(`\n5\n`, '\n6\n');
@@ -130,6 +135,29 @@ describe.each(testDialects())('audit checkpoints on %s', (dialect) => {
     const wrongId = verifierKey(strangerKey).replace(/\+[0-9a-f]{8}\+/, `+${key.keyId.toString('hex')}+`);
     expect(codeOf(() => parseVerifierKey(wrongId))).toBe('SP_VERIFY_MALFORMED_INPUT');
     expect(codeOf(() => verifyCheckpoint('not a note', key))).toBe('SP_VERIFY_MALFORMED_INPUT');
+  });
+
+  it('numbers every checkpoint in its signed note, once per number even when processes race', async () => {
+    const before = await services.checkpoints.current();
+    const key = (await services.keys.currentKey()).verifierKey;
+    const others = [0, 1, 2].map(() => createAuditServices({ db: handle.db, dialect: handle.dialect, cipher: cipherFor(testDb, handle), origin: ORIGIN }));
+    for (let round = 0; round < 3; round += 1) {
+      await appendMany(services, handle.db, 2, (i) => sampleEvent(100 + round * 2 + i));
+      await Promise.all(others.map((o) => o.checkpoints.current()));
+    }
+    const stored = await handle.db.selectFrom('audit_checkpoints').select(['tree_size', 'note', 'seq']).orderBy('tree_size').execute();
+    stored.forEach((row, position) => {
+      const opened = verifyCheckpoint(row.note, key);
+      expect(opened.sequence).toEqual({ seq: position, previousSize: position === 0 ? 0 : stored[position - 1]!.tree_size });
+      expect(row.seq).toBe(position);
+    });
+    expect(stored[stored.length - 1]!.tree_size).toBe(before.treeSize + 6);
+  });
+
+  it('refuses a signed note whose sequence line is malformed', async () => {
+    const signing = await services.keys.currentKey();
+    const body = `${ORIGIN}\n3\n${Buffer.alloc(32, 1).toString('base64')}\nsealpost-seq 1 4\n`;
+    expect(() => verifyCheckpoint(signNote(body, signing, signing.privateKey), signing.verifierKey)).toThrow(/sequence line/);
   });
 
   it('proves each checkpoint consistent with the next', async () => {

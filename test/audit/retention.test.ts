@@ -40,7 +40,7 @@ describe.each(testDialects())('audit retention on %s', (dialect) => {
     const leavesBefore = await handle.db.selectFrom('audit_events').select(['log_index', 'leaf_hash']).orderBy('log_index').execute();
 
     const result = await services.retention.purgeExpired();
-    expect(result).toEqual({ before: '2026-06-15T12:00:00.000Z', purged: 10, index: 20 });
+    expect(result).toEqual({ before: '2026-06-15T12:00:00.000Z', purged: 10, index: 20, refused: [] });
 
     const rows = await handle.db.selectFrom('audit_events').selectAll().orderBy('log_index').execute();
     expect(rows.slice(0, 10).every((r) => r.event === null && r.actor_id === null && r.action === null && r.purged_at === NOW && r.tenant_id === 'ten_A')).toBe(true);
@@ -58,13 +58,25 @@ describe.each(testDialects())('audit retention on %s', (dialect) => {
     }
     // ...the old checkpoint is consistent with the new one, and the whole log still verifies.
     expect(verifyConsistency(before.treeSize, after.treeSize, await services.audit.consistencyProof(before.treeSize, after.treeSize), before.rootHash, after.rootHash)).toBe(true);
-    expect(await verifyStoredAuditLog(handle.db)).toMatchObject({ ok: true, events: 21 });
+    expect(await verifyStoredAuditLog(handle.db, { now: NOW })).toMatchObject({ ok: true, events: 21 });
     // Purged events are gone from listings.
     expect((await services.audit.listEvents('ten_A', {})).events.map((e) => e.index)).toEqual(Array.from({ length: 10 }, (_, i) => 10 + i));
   });
 
   it('records a run that found nothing to purge too', async () => {
     expect(await services.retention.purgeExpired()).toMatchObject({ purged: 0, index: 21 });
+  });
+
+  it('does not purge a fresh event whose occurred_at copy was back-dated', async () => {
+    const fresh = await services.log.appendInOwnTransaction(handle.db, sampleEvent(50, { time: new Date(NOW - 86_400_000).toISOString(), tenant: 'ten_A' }));
+    if (dialect === 'postgres') await sql`alter table audit_events disable trigger user`.execute(handle.db);
+    await handle.db.updateTable('audit_events').set({ occurred_at: 0 }).where('log_index', '=', fresh.index).execute();
+    if (dialect === 'postgres') await sql`alter table audit_events enable trigger user`.execute(handle.db);
+    const result = await services.retention.purgeExpired();
+    expect(result).toMatchObject({ purged: 0, refused: [fresh.index] });
+    const row = await handle.db.selectFrom('audit_events').select(['event', 'purged_at']).where('log_index', '=', fresh.index).executeTakeFirstOrThrow();
+    expect(row).toMatchObject({ event: expect.any(String), purged_at: null });
+    expect(await verifyStoredAuditLog(handle.db, { now: NOW })).toMatchObject({ ok: false, firstBadIndex: fresh.index });
   });
 
   it.runIf(dialect === 'postgres')('is the only way past the trigger', async () => {

@@ -54,6 +54,11 @@ describe('configuration', () => {
     ]);
   });
 
+  it('refuses an audit origin that cannot name a log key', () => {
+    expect(problems({ SEALPOST_AUDIT_ORIGIN: 'my log+1' })).toEqual([expect.stringMatching(/^SEALPOST_AUDIT_ORIGIN="my log\+1": must be one line without spaces or '\+'/)]);
+    expect(problems({ SEALPOST_AUDIT_ORIGIN: 'relay.example.com/audit' })).toEqual([]);
+  });
+
   it('reads the config file, with environment variables taking precedence', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'sealpost-config-'));
     try {

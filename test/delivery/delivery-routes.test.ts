@@ -8,6 +8,8 @@ import type { Scope } from '../../src/identity/scopes.js';
 import type { DeliveryApiDeps } from '../../src/delivery/delivery-api.deps.js';
 import { deliveryRoutes } from '../../src/delivery/delivery.routes.js';
 import { destinationRoutes } from '../../src/delivery/destination.routes.js';
+import { AuditLog } from '../../src/audit/audit-log.js';
+import { auditRecorder } from '../../src/audit/audit-recorder.js';
 import { testDialects } from '../support/test-database.js';
 import { openDeliveryFixture, silentLogger, type DeliveryFixture } from './delivery-fixture.js';
 
@@ -42,6 +44,7 @@ describe.each(testDialects())('destination and delivery routes on %s', (dialect)
     const deps: DeliveryApiDeps = {
       db: fx.handle.db,
       cipher: fx.cipher,
+      audit: auditRecorder(new AuditLog()),
       config,
       poke: () => void pokes++,
       resolver: async (host) => {

@@ -9,6 +9,8 @@ import { OutboxRepository, enqueueDeliveries } from '../../src/delivery/outbox.r
 import type { DestinationDisabledInfo } from '../../src/delivery/request-signer.js';
 import { testDialects } from '../support/test-database.js';
 import { openDeliveryFixture, silentLogger, startReceiver, workerConfig, type DeliveryFixture } from './delivery-fixture.js';
+import { AuditLog } from '../../src/audit/audit-log.js';
+import { auditRecorder } from '../../src/audit/audit-recorder.js';
 
 const POLL = { timeout: 15_000, interval: 10 };
 const HOUR = 3_600_000;
@@ -89,10 +91,11 @@ describe.each(testDialects())('auto-disable of failing destinations on %s', (dia
         config: { allowPrivateDestinations: true, allowHttpDestinations: true, deliveryTimeoutSeconds: 5 },
         poke: () => worker.poke(),
         now: () => clock,
+        audit: auditRecorder(new AuditLog(), () => clock),
       });
       // Not yet due by its schedule: re-enabling must make it due now.
       await fx.handle.db.updateTable('deliveries').set({ next_attempt_at: clock + 10 * DAY }).where('payload_id', '=', sent.id).execute();
-      const resumed = await service.update(tenant, destination.id, { enabled: true });
+      const resumed = await service.update(tenant, destination.id, { enabled: true }, { type: 'operator', id: 'op_test' });
       expect(resumed).toMatchObject({ enabled: true, disabledReason: null, failingSince: null });
       await vi.waitFor(async () => expect((await deliveryRow(sent.id)).status).toBe('succeeded'), POLL);
       expect(r.requests.length).toBe(requestsBefore + 1);

@@ -33,6 +33,7 @@ describe.each(testDialects())('forwarding never reaches Sealpost itself on %s', 
             destinationRoutes(v1, {
               db: context.database.db,
               cipher: context.cipher,
+              audit: context.audit.record,
               config: context.config,
               ownListeners: own,
               // At save time `localhost` does not resolve: only the connect-time check can see where it leads.

@@ -43,7 +43,25 @@ export interface VerifiedCheckpoint {
   readonly treeSize: number;
   /** RFC 9162 Merkle tree head, 32 bytes. */
   readonly rootHash: Buffer;
+  /**
+   * Where this checkpoint stands among all the log issued, from its signed `sealpost-seq`
+   * extension line: `seq` checkpoints came before it, the newest of them of `previousSize`
+   * events. Absent on checkpoints signed before Sealpost numbered them. Of two checkpoints you
+   * hold, one numbered right after the other must name the other's size as `previousSize`.
+   *
+   * @example
+   * ```ts
+   * import type { VerifiedCheckpoint } from '@sealpost/verify';
+   * const follows = (next: VerifiedCheckpoint, prev: VerifiedCheckpoint): boolean =>
+   *   next.sequence?.seq === (prev.sequence?.seq ?? -2) + 1 && next.sequence?.previousSize === prev.treeSize;
+   * ```
+   */
+  readonly sequence?: { readonly seq: number; readonly previousSize: number };
 }
+
+/** First word of Sealpost's checkpoint numbering extension line: `sealpost-seq <seq> <previous tree size>`. */
+const SEQUENCE_EXTENSION = 'sealpost-seq';
+const DECIMAL = /^(0|[1-9][0-9]{0,15})$/;
 
 function malformed(message: string): VerifyError {
   return new VerifyError('SP_VERIFY_MALFORMED_INPUT', message);
@@ -115,7 +133,14 @@ function parseBody(text: string): VerifiedCheckpoint {
   if (!/^(0|[1-9][0-9]{0,15})$/.test(size) || !Number.isSafeInteger(Number(size))) throw malformed('checkpoint tree size is not a decimal integer');
   const rootHash = decodeBase64(root);
   if (!rootHash || rootHash.length !== 32) throw malformed('checkpoint root hash is not 32 bytes of base64');
-  return { origin, treeSize: Number(size), rootHash };
+  const checkpoint = { origin, treeSize: Number(size), rootHash };
+  const numbering = lines.slice(3).filter((line) => line.split(' ')[0] === SEQUENCE_EXTENSION);
+  if (numbering.length === 0) return checkpoint;
+  const [, seq, previous, ...rest] = (numbering.length === 1 ? (numbering[0] as string) : '').split(' ');
+  if (seq === undefined || previous === undefined || rest.length > 0 || !DECIMAL.test(seq) || !DECIMAL.test(previous) || Number(previous) > checkpoint.treeSize) {
+    throw malformed('checkpoint sequence line is not "sealpost-seq <n> <previous tree size>"');
+  }
+  return { ...checkpoint, sequence: { seq: Number(seq), previousSize: Number(previous) } };
 }
 
 /**

@@ -3,6 +3,7 @@ import { parseVerifierKey, type NoteKey } from '../../audit/checkpoint.js';
 import { verifyStoredAuditLog } from '../../audit/audit-verify.js';
 import { openDatabase } from '../../db/database.js';
 import { configForCommand, print } from '../cli-support.js';
+import { progressBar } from '../progress-bar.js';
 
 function logKeyOption(value: string): NoteKey {
   try {
@@ -17,14 +18,18 @@ export function registerAudit(program: Command): void {
 
   audit
     .command('verify')
-    .description('recompute the audit log from the stored events and check every signed checkpoint; exits 1 at the first difference')
+    .description(
+      'recompute the audit log from the stored events and check every column, purge record and signed checkpoint; exits 1 and names the first bad index',
+    )
     .option('--log-key <key>', 'trust only this verifier key (from /.well-known/sealpost-log-key), not the keys stored in the database', logKeyOption)
     .option('--json', 'print JSON')
     .action(async (options: { logKey?: NoteKey; json?: boolean }) => {
       const config = configForCommand();
       const database = openDatabase(config.database);
       try {
-        const report = await verifyStoredAuditLog(database.db, { pinnedKey: options.logKey });
+        // The bar goes to a terminal only, never into --json output.
+        const bar = options.json === true ? undefined : progressBar('verifying audit log');
+        const report = await verifyStoredAuditLog(database.db, { pinnedKey: options.logKey, onProgress: (done, total) => bar?.update(done, total) }).finally(() => bar?.finish());
         print(report, options.json === true, () =>
           report.ok
             ? `audit log verified: ${report.events} events, ${report.checkpointsVerified} signed checkpoints match`

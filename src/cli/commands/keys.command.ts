@@ -25,13 +25,24 @@ async function withDatabase<T>(config: SealpostConfig, work: (database: Database
   }
 }
 
-function rotateKek(config: SealpostConfig): string {
+/**
+ * Adds a master key version and records `kek.rotated` in one transaction: the event is
+ * appended right after the new version file is in place, so a failure to record it rolls the
+ * command back with an error instead of leaving an unrecorded rotation unnoticed.
+ */
+async function rotateKek(config: SealpostConfig): Promise<string> {
   if (config.keyProvider !== 'local') {
     throw new SealpostError('SP_ERR_CONFIG_INVALID', 'With AWS KMS the master key is rotated by KMS itself; enable automatic rotation on the key');
   }
-  const keyring = new LocalKeyring(keyringDir(config), config.kekRotationDays);
-  keyring.open();
-  return `local:v${keyring.rotate()}`;
+  return withDatabase(config, (database) =>
+    database.db.transaction().execute(async (tx) => {
+      const keyring = new LocalKeyring(keyringDir(config), config.kekRotationDays);
+      keyring.open();
+      const kek = `local:v${keyring.rotate()}`;
+      await new AuditLog().append(tx, { time: new Date().toISOString(), tenant: null, actor: { type: 'system', id: 'cli' }, action: 'kek.rotated', details: { kek, trigger: 'keys rotate --kek' } });
+      return kek;
+    }),
+  );
 }
 
 /** Who rotates from the command line, in the `signing_key.rotated` audit event. */
@@ -103,7 +114,7 @@ export function registerKeys(program: Command): void {
       if (options.ifDue && !options.signing) throw new SealpostError('SP_ERR_CONFIG_INVALID', '--if-due applies to --signing only');
       if (options.tenant !== undefined && !options.signing) throw new SealpostError('SP_ERR_CONFIG_INVALID', '--tenant applies to --signing only');
       const config = configForCommand();
-      const kek = options.kek ? rotateKek(config) : undefined;
+      const kek = options.kek ? await rotateKek(config) : undefined;
       const signing = options.signing ? await rotateSigningKeys(config, { tenant: options.tenant, ifDue: options.ifDue === true }) : undefined;
       print({ ...(kek ? { kek } : {}), ...(signing ? { signing } : {}) }, options.json === true, () =>
         [

@@ -83,7 +83,7 @@ export function registerStart(program: Command): void {
         let payloads: PayloadService | undefined;
         if (runs('api')) {
           server = await buildHttpServer({ config, logger, readiness: () => pingDatabase(context.database.db) });
-          const deliveryDeps = { db: context.database.db, cipher: context.cipher, config, ownListeners, ...(poke ? { poke } : {}) };
+          const deliveryDeps = { db: context.database.db, cipher: context.cipher, audit: context.audit.record, config, ownListeners, ...(poke ? { poke } : {}) };
           ({ payloads } = await registerApi(server.app, context, {
             publicUrl: publicUrl(context),
             ingestHooks,

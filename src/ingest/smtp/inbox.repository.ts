@@ -19,11 +19,15 @@ function toInbox(row: { id: string; tenant_id: string; token: string; dmarc_poli
 export class InboxRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
-  async insert(inbox: Inbox): Promise<void> {
-    await this.db
-      .insertInto('inboxes')
-      .values({ id: inbox.id, tenant_id: inbox.tenantId, token: inbox.token, dmarc_policy: inbox.dmarcPolicy, created_at: inbox.createdAt, deleted_at: null })
-      .execute();
+  /** Inserts the inbox; `alongside` (its audit event) runs in the same transaction. */
+  async insert(inbox: Inbox, alongside: (tx: Kysely<Database>) => Promise<void>): Promise<void> {
+    await this.db.transaction().execute(async (tx) => {
+      await tx
+        .insertInto('inboxes')
+        .values({ id: inbox.id, tenant_id: inbox.tenantId, token: inbox.token, dmarc_policy: inbox.dmarcPolicy, created_at: inbox.createdAt, deleted_at: null })
+        .execute();
+      await alongside(tx);
+    });
   }
 
   async countActive(tenantId: string): Promise<number> {
@@ -47,16 +51,20 @@ export class InboxRepository {
     return rows.map(toInbox);
   }
 
-  /** Marks the inbox deleted; false when the tenant has no such (live) inbox. */
-  async softDelete(tenantId: string, id: string, now: number): Promise<boolean> {
-    const result = await this.db
-      .updateTable('inboxes')
-      .set({ deleted_at: now })
-      .where('tenant_id', '=', tenantId)
-      .where('id', '=', id)
-      .where('deleted_at', 'is', null)
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows) > 0;
+  /** Marks the inbox deleted, with `alongside` (its audit event) in the same transaction; false when the tenant has no such (live) inbox. */
+  async softDelete(tenantId: string, id: string, now: number, alongside: (tx: Kysely<Database>) => Promise<void>): Promise<boolean> {
+    return this.db.transaction().execute(async (tx) => {
+      const result = await tx
+        .updateTable('inboxes')
+        .set({ deleted_at: now })
+        .where('tenant_id', '=', tenantId)
+        .where('id', '=', id)
+        .where('deleted_at', 'is', null)
+        .executeTakeFirst();
+      if (Number(result.numUpdatedRows) === 0) return false;
+      await alongside(tx);
+      return true;
+    });
   }
 
   /** The live inbox an SMTP recipient names; the token is the whole credential here. */

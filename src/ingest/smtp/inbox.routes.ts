@@ -30,7 +30,8 @@ export async function inboxRoutes(app: FastifyInstance, deps: { inboxes: InboxSe
     { ...manage, schema: { body: Type.Optional(CreateBody), response: { 201: InboxView } } },
     async (request, reply) => {
       const policy = request.body?.dmarc_policy;
-      const inbox = await deps.inboxes.create(authOf(request).tenantId, policy ? { dmarcPolicy: policy } : {});
+      const auth = authOf(request);
+      const inbox = await deps.inboxes.create(auth.tenantId, policy ? { dmarcPolicy: policy } : {}, { type: 'api_key', id: auth.prefix });
       return reply.code(201).send(view(inbox));
     },
   );
@@ -40,7 +41,8 @@ export async function inboxRoutes(app: FastifyInstance, deps: { inboxes: InboxSe
   }));
 
   app.delete<{ Params: Static<typeof IdParams> }>('/v1/inboxes/:id', { ...manage, schema: { params: IdParams } }, async (request, reply) => {
-    await deps.inboxes.delete(authOf(request).tenantId, request.params.id);
+    const auth = authOf(request);
+    await deps.inboxes.delete(auth.tenantId, request.params.id, { type: 'api_key', id: auth.prefix });
     return reply.code(204).send();
   });
 }

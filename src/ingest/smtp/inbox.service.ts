@@ -1,3 +1,5 @@
+import type { AuditActor } from '../../audit/audit-event.js';
+import type { AuditRecorder } from '../../audit/audit-recorder.js';
 import { ulid } from '../../crypto/ulid.js';
 import type { InboxDmarcPolicy } from '../../db/schema.js';
 import { isUniqueViolation } from '../../db/unique-violation.js';
@@ -10,18 +12,29 @@ export const MAX_INBOXES_PER_TENANT = 1_000;
 /** A token collision is a 2^-80 event; retrying a few times turns it into "never". */
 const TOKEN_ATTEMPTS = 3;
 
+/** For an InboxService that only resolves SMTP recipients: changing an inbox through it fails and rolls back. */
+export const LOOKUP_ONLY: AuditRecorder = async () => {
+  throw new Error('this InboxService resolves recipients only; build it with an audit recorder to change inboxes');
+};
+
 export interface InboxRecipient {
   readonly inbox: Inbox;
   /** The plus-tag of `<token>+<tag>@domain`, kept as written; null without one. */
   readonly tag: string | null;
 }
 
+/**
+ * Inboxes: create, list, delete, and the SMTP recipient lookup. Creating and deleting one
+ * writes `inbox.created` / `inbox.deleted` in the same transaction; never the address, whose
+ * token is the inbox's whole credential.
+ */
 export class InboxService {
   readonly domain: string;
 
   constructor(
     private readonly inboxes: InboxRepository,
     inboundDomain: string,
+    private readonly audit: AuditRecorder,
     private readonly now: () => number = Date.now,
   ) {
     this.domain = normalizeInboundDomain(inboundDomain);
@@ -31,7 +44,7 @@ export class InboxService {
     return inboxAddress(inbox.token, this.domain);
   }
 
-  async create(tenantId: string, input: { dmarcPolicy?: InboxDmarcPolicy } = {}): Promise<Inbox> {
+  async create(tenantId: string, input: { dmarcPolicy?: InboxDmarcPolicy }, actor: AuditActor): Promise<Inbox> {
     // Checked before the insert, not atomically: two racing creates may overshoot by one, which
     // the limit (an abuse bound, not a billing one) tolerates.
     if ((await this.inboxes.countActive(tenantId)) >= MAX_INBOXES_PER_TENANT) {
@@ -40,7 +53,9 @@ export class InboxService {
     for (let attempt = 1; ; attempt++) {
       const inbox: Inbox = { id: `inb_${ulid()}`, tenantId, token: newInboxToken(), dmarcPolicy: input.dmarcPolicy ?? 'accept', createdAt: this.now() };
       try {
-        await this.inboxes.insert(inbox);
+        await this.inboxes.insert(inbox, (tx) =>
+          this.audit(tx, { tenant: tenantId, actor, action: 'inbox.created', resource: inbox.id, details: { dmarc_policy: inbox.dmarcPolicy } }),
+        );
         return inbox;
       } catch (err) {
         if (!isUniqueViolation(err) || attempt >= TOKEN_ATTEMPTS) throw err;
@@ -52,8 +67,8 @@ export class InboxService {
     return this.inboxes.listActive(tenantId);
   }
 
-  async delete(tenantId: string, id: string): Promise<void> {
-    if (!(await this.inboxes.softDelete(tenantId, id, this.now()))) {
+  async delete(tenantId: string, id: string, actor: AuditActor): Promise<void> {
+    if (!(await this.inboxes.softDelete(tenantId, id, this.now(), (tx) => this.audit(tx, { tenant: tenantId, actor, action: 'inbox.deleted', resource: id })))) {
       throw new SealpostError('SP_ERR_RESOURCE_NOT_FOUND', 'No such inbox');
     }
   }

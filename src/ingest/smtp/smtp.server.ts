@@ -9,7 +9,7 @@ import { buildTlsOptions, loadTlsMaterial } from '../../http/tls-options.js';
 import type { PayloadService } from '../payload.service.js';
 import { InboundMessageService, type InboundRecipient } from './inbound-message.service.js';
 import { InboxRepository } from './inbox.repository.js';
-import { InboxService } from './inbox.service.js';
+import { InboxService, LOOKUP_ONLY } from './inbox.service.js';
 import { systemResolver, type DnsResolver } from './sender-auth.js';
 import { smtpReplyFor } from './smtp-reply.js';
 
@@ -81,7 +81,7 @@ export async function startSmtpServer(options: StartSmtpServerOptions): Promise<
     ...options.limits,
   };
   const name = options.name ?? os.hostname();
-  const inboxes = new InboxService(new InboxRepository(options.context.database.db), config.inboundDomain);
+  const inboxes = new InboxService(new InboxRepository(options.context.database.db), config.inboundDomain, LOOKUP_ONLY);
   const messages = new InboundMessageService({
     blobs: options.context.blobs,
     payloads: options.payloads,
