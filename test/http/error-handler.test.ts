@@ -1,12 +1,11 @@
 import tls from 'node:tls';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { SealpostError } from '../../src/errors/sealpost-error.js';
 import { registerErrorHandling, toSealpostError } from '../../src/http/error-handler.js';
 import { healthRoutes } from '../../src/http/health.routes.js';
 import { STATIC_SECURITY_HEADERS } from '../../src/http/security-headers.js';
-import { buildHttpServer, type HttpServer } from '../../src/http/server.js';
-import { capturingLogger, makeTempDir, removeDirs, testConfig } from './http-test-support.js';
+import { serveForTests } from './http-test-support.js';
 
 function errorWith(props: Record<string, unknown>, message = 'raw message'): Error {
   return Object.assign(new Error(message), props);
@@ -81,21 +80,7 @@ function rawExchange(port: number, bytes: string): Promise<{ status: number; hea
 }
 
 describe('framework-level errors over a raw TLS socket', () => {
-  const dirs: string[] = [];
-  let server: HttpServer;
-  let port: number;
-
-  beforeAll(async () => {
-    const dataDir = await makeTempDir();
-    dirs.push(dataDir);
-    server = await buildHttpServer({ config: testConfig(dataDir), logger: capturingLogger().logger, readiness: async () => {} });
-    server.app.get('/v1/payloads/:id', async () => ({ ok: true }));
-    ({ port } = await server.listen());
-  });
-  afterAll(async () => {
-    await server?.close();
-    await removeDirs(dirs);
-  });
+  const listening = serveForTests((app) => app.get('/v1/payloads/:id', async () => ({ ok: true })));
 
   const expectProblem = (res: { status: number; headers: Record<string, string>; body: string }, status: number, code: string) => {
     expect(res.status).toBe(status);
@@ -110,7 +95,7 @@ describe('framework-level errors over a raw TLS socket', () => {
 
   it('answers a malformed URL with problem+json that does not echo the path', async () => {
     for (const path of ['/%%', '/v1/payloads/%E0%A4%A']) {
-      const res = await rawExchange(port, `GET ${path} HTTP/1.1\r\nhost: localhost\r\nx-request-id: bad-url-1\r\nconnection: close\r\n\r\n`);
+      const res = await rawExchange(listening.port, `GET ${path} HTTP/1.1\r\nhost: localhost\r\nx-request-id: bad-url-1\r\nconnection: close\r\n\r\n`);
       expectProblem(res, 400, 'SP_ERR_HTTP_BAD_REQUEST');
       // The request existed: its id is the caller's.
       expect(res.headers['x-request-id']).toBe('bad-url-1');
@@ -120,19 +105,19 @@ describe('framework-level errors over a raw TLS socket', () => {
   });
 
   it('answers headers over the limit with a 431 problem+json and the security headers', async () => {
-    const res = await rawExchange(port, `GET /v1/payloads/secret-path HTTP/1.1\r\nhost: localhost\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    const res = await rawExchange(listening.port, `GET /v1/payloads/secret-path HTTP/1.1\r\nhost: localhost\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`);
     expectProblem(res, 431, 'SP_ERR_HTTP_HEADERS_TOO_LARGE');
     expect(res.headers.connection).toBe('close');
     expect(res.body).not.toContain('secret-path');
   });
 
   it('answers an unparsable request line with a 400 problem+json', async () => {
-    const res = await rawExchange(port, 'NOT A REQUEST\r\n\r\n');
+    const res = await rawExchange(listening.port, 'NOT A REQUEST\r\n\r\n');
     expectProblem(res, 400, 'SP_ERR_HTTP_BAD_REQUEST');
   });
 
   it('keeps the static security headers equal to what helmet sends', async () => {
-    const res = await rawExchange(port, 'GET /healthz HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n');
+    const res = await rawExchange(listening.port, 'GET /healthz HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n');
     expect(res.status).toBe(200);
     const helmetHeaders = Object.fromEntries(Object.keys(STATIC_SECURITY_HEADERS).map((name) => [name, res.headers[name]]));
     expect(helmetHeaders).toEqual(STATIC_SECURITY_HEADERS);

@@ -4,8 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import type { Writable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll } from 'vitest';
 import { createLogger, type Logger } from '../../src/app/logger.js';
-import type { HttpConfig } from '../../src/http/server.js';
+import { buildHttpServer, type HttpConfig, type HttpServer } from '../../src/http/server.js';
 
 export async function makeTempDir(prefix = 'sealpost-http-'): Promise<string> {
   return mkdtemp(path.join(os.tmpdir(), prefix));
@@ -24,6 +26,28 @@ export function testConfig(dataDir: string, overrides: Partial<HttpConfig> = {})
     shutdownTimeoutSeconds: 5,
     ...overrides,
   };
+}
+
+/**
+ * A Sealpost HTTPS server (self-signed certificate, free port) for the tests of one describe
+ * block, started before them and removed after; `routes` adds test routes before it listens.
+ */
+export function serveForTests(routes?: (app: FastifyInstance) => void): { readonly port: number } {
+  const dirs: string[] = [];
+  let server: HttpServer | undefined;
+  const listening = { port: 0 };
+  beforeAll(async () => {
+    const dataDir = await makeTempDir();
+    dirs.push(dataDir);
+    server = await buildHttpServer({ config: testConfig(dataDir), logger: capturingLogger().logger, readiness: async () => {} });
+    routes?.(server.app);
+    ({ port: listening.port } = await server.listen());
+  });
+  afterAll(async () => {
+    await server?.close();
+    await removeDirs(dirs);
+  });
+  return listening;
 }
 
 /** A logger whose JSON lines are kept in memory, for assertions on what reaches the log. */

@@ -1,8 +1,7 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildHttpServer, type HttpServer } from '../../src/http/server.js';
-import { startSmtpHarness, type SmtpHarness } from '../ingest/smtp/smtp-test-support.js';
-import { capturingLogger, makeTempDir, removeDirs, testConfig } from './http-test-support.js';
+import { type SmtpHarness, startSmtpHarness } from '../ingest/smtp/smtp-test-support.js';
+import { serveForTests } from './http-test-support.js';
 
 const OPENSSL = '/usr/bin/openssl';
 
@@ -60,22 +59,9 @@ function suiteChecks(target: () => { port: number; starttls: string[] }): void {
 }
 
 describe('HTTPS cipher suites and renegotiation', () => {
-  const dirs: string[] = [];
-  let server: HttpServer;
-  let port = 0;
+  const listening = serveForTests();
 
-  beforeAll(async () => {
-    const dataDir = await makeTempDir();
-    dirs.push(dataDir);
-    server = await buildHttpServer({ config: testConfig(dataDir), logger: capturingLogger().logger, readiness: async () => {} });
-    ({ port } = await server.listen());
-  });
-  afterAll(async () => {
-    await server.close();
-    await removeDirs(dirs);
-  });
-
-  suiteChecks(() => ({ port, starttls: [] }));
+  suiteChecks(() => ({ port: listening.port, starttls: [] }));
 });
 
 describe('SMTP STARTTLS cipher suites and renegotiation', () => {

@@ -2,11 +2,11 @@ import { execFile } from 'node:child_process';
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { ensureSelfSignedCert } from '../../src/http/self-signed-cert.js';
-import { buildHttpServer, type HttpServer } from '../../src/http/server.js';
+import { buildHttpServer } from '../../src/http/server.js';
 import { loadTlsMaterial } from '../../src/http/tls-options.js';
-import { capturingLogger, handshake, makeTempDir, removeDirs, request, testConfig } from './http-test-support.js';
+import { capturingLogger, handshake, makeTempDir, removeDirs, request, serveForTests, testConfig } from './http-test-support.js';
 
 const OPENSSL = '/usr/bin/openssl';
 
@@ -33,41 +33,28 @@ async function makeCertPair(dirs: string[]): Promise<{ certFile: string; keyFile
 }
 
 describe('TLS versions (default minimum TLSv1.2)', () => {
-  const dirs: string[] = [];
-  let server: HttpServer;
-  let port: number;
-
-  beforeAll(async () => {
-    const dataDir = await makeTempDir();
-    dirs.push(dataDir);
-    server = await buildHttpServer({ config: testConfig(dataDir), logger: capturingLogger().logger, readiness: async () => {} });
-    ({ port } = await server.listen());
-  });
-  afterAll(async () => {
-    await server.close();
-    await removeDirs(dirs);
-  });
+  const listening = serveForTests();
 
   it('negotiates TLSv1.3 with a default client', async () => {
-    expect((await handshake(port)).protocol).toBe('TLSv1.3');
+    expect((await handshake(listening.port)).protocol).toBe('TLSv1.3');
   });
 
   it('accepts a TLSv1.2-only client with TLSv1.2', async () => {
-    expect((await handshake(port, { maxVersion: 'TLSv1.2' })).protocol).toBe('TLSv1.2');
+    expect((await handshake(listening.port, { maxVersion: 'TLSv1.2' })).protocol).toBe('TLSv1.2');
   });
 
   it('refuses a client that offers at most TLS 1.1 (RFC 8996)', async () => {
-    await expect(handshake(port, TLS11_CLIENT)).rejects.toMatchObject({ code: 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION' });
+    await expect(handshake(listening.port, TLS11_CLIENT)).rejects.toMatchObject({ code: 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION' });
   });
 
   it('completes an openssl s_client -tls1_3 handshake', async () => {
-    const result = await sClient(port, ['-tls1_3']);
+    const result = await sClient(listening.port, ['-tls1_3']);
     expect(result.code).toBe(0);
     expect(`${result.stdout}${result.stderr}`).toMatch(/Protocol version: TLSv1\.3/);
   });
 
   it('refuses openssl s_client -tls1_1', async () => {
-    const result = await sClient(port, ['-tls1_1', '-cipher', 'DEFAULT@SECLEVEL=0']);
+    const result = await sClient(listening.port, ['-tls1_1', '-cipher', 'DEFAULT@SECLEVEL=0']);
     expect(result.code).not.toBe(0);
     expect(result.stderr).toMatch(/alert protocol version/);
   });
