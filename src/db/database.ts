@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
@@ -22,6 +22,7 @@ const PG_INT8_OID = 20;
 export function openDatabase(database: SealpostConfig['database'], onIdleError?: (err: Error) => void): DatabaseHandle {
   if (database.dialect === 'sqlite') {
     mkdirSync(path.dirname(database.file), { recursive: true, mode: 0o700 });
+    restrictToOwner(database.file);
     const sqlite = new SQLite(database.file);
     // WAL lets readers run beside the single writer; synchronous=FULL makes every commit
     // durable before we acknowledge a payload (DESIGN §7), at the cost of one fsync per commit.
@@ -46,6 +47,18 @@ export function openDatabase(database: SealpostConfig['database'], onIdleError?:
   pool.on('error', (err) => onIdleError?.(err));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return { db, dialect: 'postgres', close: () => db.destroy() };
+}
+
+/**
+ * The database holds sealed records but also hashes, audit events and metadata: readable by the
+ * service user only. SQLite creates `-wal` and `-shm` with the database file's mode, so the file
+ * is created 0600 before SQLite opens it, and files from before this rule are tightened.
+ */
+function restrictToOwner(file: string): void {
+  closeSync(openSync(file, 'a', 0o600));
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+    if (existsSync(f)) chmodSync(f, 0o600);
+  }
 }
 
 /** A cheap round trip, for readiness checks. */

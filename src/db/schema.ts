@@ -61,7 +61,8 @@ export interface AttachmentsTable {
 
 export interface IdempotencyKeysTable {
   tenant_id: string;
-  key: string;
+  /** SHA-256 hex of tenant id and Idempotency-Key (payload.repository.ts); the key itself is never stored. */
+  key_sha256: string;
   request_sha256: string;
   payload_id: string;
   response_sealed: Buffer;
@@ -199,8 +200,16 @@ export type InboxDmarcPolicy = 'accept' | 'reject';
 export interface InboxesTable {
   id: string;
   tenant_id: string;
-  /** Local part of the address: lower-case base32, unique for ever. */
+  /**
+   * Before 0010 the plain token; now the row's own id once the token is sealed (the column is
+   * NOT NULL UNIQUE since 0005). A live inbox migrated by 0010 keeps its token here until the
+   * repository first reads and seals it.
+   */
   token: string;
+  /** SHA-256 hex of the token (the local part of the address: lower-case base32, unique for ever); the SMTP lookup. */
+  token_sha256: string;
+  /** The token under the record cipher, for showing the address. */
+  token_sealed: Buffer | null;
   dmarc_policy: InboxDmarcPolicy;
   created_at: number;
   deleted_at: number | null;

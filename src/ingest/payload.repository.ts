@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Insertable, Kysely } from 'kysely';
 import type { RecordCipher, RecordContext } from '../crypto/record-cipher.js';
 import type { AttachmentsTable, Database, IdempotencyKeysTable, PayloadsTable } from '../db/schema.js';
@@ -32,7 +33,17 @@ export interface AttachmentRecord {
 
 const envelopeContext = (tenant: string, id: string): RecordContext => ({ tenant, table: 'payloads', id, field: 'envelope' });
 const attachmentContext = (tenant: string, id: string): RecordContext => ({ tenant, table: 'attachments', id, field: 'meta' });
+// Bound to the key as presented: the stored row holds only its hash (idempotencyKeySha256).
 const idempotencyContext = (tenant: string, key: string): RecordContext => ({ tenant, table: 'idempotency_keys', id: key, field: 'response' });
+
+/**
+ * What identifies an idempotency record: an Idempotency-Key is a client's credential of a kind
+ * (whoever knows it reads the replayed response), so only SHA-256 of it, with the tenant id
+ * so that equal keys of two tenants never collide, is stored. Migration 0010 computes the same.
+ */
+export function idempotencyKeySha256(tenantId: string, key: string): string {
+  return createHash('sha256').update(`${tenantId}\n${key}`, 'utf8').digest('hex');
+}
 
 /**
  * Payloads, their attachments and idempotency records. Sealing and unsealing happen here, so
@@ -137,7 +148,7 @@ export class PayloadRepository {
       .selectFrom('idempotency_keys')
       .select(['request_sha256', 'response_sealed', 'created_at'])
       .where('tenant_id', '=', tenantId)
-      .where('key', '=', key)
+      .where('key_sha256', '=', idempotencyKeySha256(tenantId, key))
       .executeTakeFirst();
     if (!row || row.created_at < notBefore) return undefined;
     return {
@@ -149,7 +160,7 @@ export class PayloadRepository {
   async sealIdempotent(record: { tenantId: string; key: string; requestSha256: string; payloadId: string; response: unknown; createdAt: number }): Promise<Insertable<IdempotencyKeysTable>> {
     return {
       tenant_id: record.tenantId,
-      key: record.key,
+      key_sha256: idempotencyKeySha256(record.tenantId, record.key),
       request_sha256: record.requestSha256,
       payload_id: record.payloadId,
       response_sealed: await this.cipher.encryptJson(record.response, idempotencyContext(record.tenantId, record.key)),
@@ -159,7 +170,7 @@ export class PayloadRepository {
 
   async insertIdempotent(tx: Kysely<Database>, row: Insertable<IdempotencyKeysTable>, expiredBefore: number): Promise<void> {
     // An expired record under the same key is replaced, not kept forever.
-    await tx.deleteFrom('idempotency_keys').where('tenant_id', '=', row.tenant_id).where('key', '=', row.key).where('created_at', '<', expiredBefore).execute();
+    await tx.deleteFrom('idempotency_keys').where('tenant_id', '=', row.tenant_id).where('key_sha256', '=', row.key_sha256).where('created_at', '<', expiredBefore).execute();
     await tx.insertInto('idempotency_keys').values(row).execute();
   }
 }

@@ -242,5 +242,17 @@ describe('HTTPS server', () => {
       expect(all).not.toContain('sp_cookie456');
       expect(all).not.toContain('sp_key789');
     });
+
+    it('logs request URLs without cursor or token-like query values', async () => {
+      const cursor = 'eyJpZCI6Im1zZ18wMUpERzNaSjVZVjVXNVg2UTFTN1Q4SzlBQiJ9';
+      await request(port, { path: `/healthz?cursor=${cursor}&token=tok_plain_secret&limit=25`, headers: { 'x-request-id': 'req-query' } });
+      const ours = captured.lines.filter((line) => line.includes('"reqId":"req-query"'));
+      const incoming = ours.find((line) => line.includes('incoming request'));
+      expect(incoming).toBeDefined();
+      expect((JSON.parse(incoming!) as { req: { url: string } }).req.url).toBe('/healthz?cursor=[redacted]&token=[redacted]&limit=25');
+      const all = captured.lines.join('');
+      expect(all).not.toContain(cursor);
+      expect(all).not.toContain('tok_plain_secret');
+    });
   });
 });

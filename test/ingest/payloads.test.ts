@@ -102,6 +102,19 @@ describe.each(testDialects())('ingest API on %s', (dialect) => {
     expect(await count(app, 'payloads')).toBe(before + 2);
   });
 
+  it('stores only a hash of the Idempotency-Key, and still replays it and refuses another body', async () => {
+    const key = 'invoice-batch-secret-4242';
+    const first = await post('{"n":3}', { 'idempotency-key': key });
+    expect(first.status).toBe(202);
+    const rows = await app.context.database.db.selectFrom('idempotency_keys').selectAll().execute();
+    const stored = rows.flatMap((r) => Object.values(r)).map((v) => (v instanceof Uint8Array ? Buffer.from(v).toString('latin1') : String(v)));
+    expect(stored.join('\n')).not.toContain(key);
+    const again = await post('{"n":3}', { 'idempotency-key': key });
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(((await again.json()) as { id: string }).id).toBe(((await first.json()) as { id: string }).id);
+    expect((await post('{"n":4}', { 'idempotency-key': key })).status).toBe(409);
+  });
+
   it('stores concurrent requests with one Idempotency-Key once', async () => {
     const before = await count(app, 'payloads');
     const answers = await Promise.all([1, 2, 3, 4, 5].map(() => post('{"race":true}', { 'idempotency-key': 'race-1' })));

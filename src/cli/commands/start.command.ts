@@ -16,6 +16,7 @@ import type { PayloadService } from '../../ingest/payload.service.js';
 import { auditedReceipts } from '../../receipts/receipt-audit.js';
 import { deliveredReceiptHook } from '../../receipts/receipt.hooks.js';
 import { installSignalHandlers } from '../../http/signal-handlers.js';
+import { installCrashHandlers } from '../../logging/crash-handlers.js';
 import { configForCommand } from '../cli-support.js';
 
 /** Roles this build can run; `all` runs every one in this process (DESIGN §1). */
@@ -35,6 +36,8 @@ export function registerStart(program: Command): void {
     .action(async (options: { role: Role }) => {
       const config = configForCommand();
       const logger = createLogger(config.logLevel);
+      // A long-running process: an error nothing caught is logged and ends it for the supervisor to restart.
+      installCrashHandlers(logger);
       const context = await openAppContext(config, logger);
       const runs = (role: Exclude<Role, 'all'>): boolean => options.role === 'all' || options.role === role;
       // The API's listeners as every role sees them from the shared configuration (no self-loops).

@@ -115,6 +115,10 @@ export function parseEmail(source: Readable, options: ParseOptions): Promise<Par
         return;
       }
       inFlight.add(item.content);
+      // fail() destroys in-flight contents with its cause, possibly before their store has
+      // attached (putEncrypted first awaits a data key): without a listener that 'error' would be
+      // an uncaught exception. The cause is kept in `failure`; the store sees a destroyed stream.
+      item.content.on('error', ignoreContentError);
       unsettled += 1;
       let released = false;
       const release = (): void => {
@@ -161,6 +165,8 @@ export function parseEmail(source: Readable, options: ParseOptions): Promise<Par
     });
   });
 }
+
+function ignoreContentError(): void {}
 
 function describeAttachment(item: AttachmentStream): AttachmentPart {
   const contentType = safeContentType(item.contentType).toLowerCase();

@@ -72,6 +72,10 @@ export class InboundMessageService {
     const rawBranch = new PassThrough();
     const mimeBranch = new PassThrough();
     const authBranch = new PassThrough();
+    // abort() destroys the branches with its cause, possibly before their consumer has attached
+    // (putEncrypted first awaits a data key): an 'error' nobody listens for would be an uncaught
+    // exception. The cause is kept in `failure`; a late consumer still sees a destroyed stream.
+    for (const branch of [rawBranch, mimeBranch, authBranch]) branch.on('error', ignoreBranchError);
     let failure: { kind: FailureKind; error: unknown } | undefined;
     const abort = (kind: FailureKind, error: unknown): void => {
       if (failure) return;
@@ -164,6 +168,8 @@ export class InboundMessageService {
     }
   }
 }
+
+function ignoreBranchError(): void {}
 
 function smtpOf(tx: InboundTransaction): EmailData['smtp'] {
   return { mail_from: tx.mailFrom, helo: tx.helo, recipients: tx.recipients.map((r) => ({ address: r.address, inbox_id: r.inboxId, tag: r.tag })) };

@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
+import type { RecordCipher, RecordContext } from '../../crypto/record-cipher.js';
 import type { Database, InboxDmarcPolicy } from '../../db/schema.js';
 
 export interface Inbox {
@@ -9,22 +11,53 @@ export interface Inbox {
   readonly createdAt: number;
 }
 
-const COLUMNS = ['id', 'tenant_id', 'token', 'dmarc_policy', 'created_at'] as const;
+/**
+ * The token is the inbox's whole credential: rows hold SHA-256 of it (the SMTP lookup; 80 random
+ * bits, so a fast hash is enough, as for API keys) and the token sealed for showing the address.
+ * Migration 0010 computes the same hash.
+ */
+export function inboxTokenSha256(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
+}
 
-function toInbox(row: { id: string; tenant_id: string; token: string; dmarc_policy: InboxDmarcPolicy; created_at: number }): Inbox {
-  return { id: row.id, tenantId: row.tenant_id, token: row.token, dmarcPolicy: row.dmarc_policy, createdAt: Number(row.created_at) };
+const tokenContext = (tenant: string, id: string): RecordContext => ({ tenant, table: 'inboxes', id, field: 'token' });
+
+const COLUMNS = ['id', 'tenant_id', 'token', 'token_sealed', 'dmarc_policy', 'created_at'] as const;
+
+interface InboxRow {
+  readonly id: string;
+  readonly tenant_id: string;
+  /** Plain only on a live inbox from before 0010 that has not been read since (see sealLegacyToken). */
+  readonly token: string;
+  readonly token_sealed: Buffer | Uint8Array | null;
+  readonly dmarc_policy: InboxDmarcPolicy;
+  readonly created_at: number;
 }
 
 /** Inboxes. Every read takes the tenant id, except the SMTP recipient lookup, which is by token. */
 export class InboxRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly cipher: RecordCipher,
+  ) {}
 
   /** Inserts the inbox; `alongside` (its audit event) runs in the same transaction. */
   async insert(inbox: Inbox, alongside: (tx: Kysely<Database>) => Promise<void>): Promise<void> {
+    // Sealed before the transaction: the cipher may use the database (record-cipher.ts).
+    const sealed = await this.cipher.encrypt(inbox.token, tokenContext(inbox.tenantId, inbox.id));
     await this.db.transaction().execute(async (tx) => {
       await tx
         .insertInto('inboxes')
-        .values({ id: inbox.id, tenant_id: inbox.tenantId, token: inbox.token, dmarc_policy: inbox.dmarcPolicy, created_at: inbox.createdAt, deleted_at: null })
+        .values({
+          id: inbox.id,
+          tenant_id: inbox.tenantId,
+          token: inbox.id,
+          token_sha256: inboxTokenSha256(inbox.token),
+          token_sealed: sealed,
+          dmarc_policy: inbox.dmarcPolicy,
+          created_at: inbox.createdAt,
+          deleted_at: null,
+        })
         .execute();
       await alongside(tx);
     });
@@ -48,7 +81,7 @@ export class InboxRepository {
       .where('deleted_at', 'is', null)
       .orderBy('id')
       .execute();
-    return rows.map(toInbox);
+    return Promise.all(rows.map(async (row) => this.toInbox(row, await this.tokenOf(row))));
   }
 
   /** Marks the inbox deleted, with `alongside` (its audit event) in the same transaction; false when the tenant has no such (live) inbox. */
@@ -56,7 +89,7 @@ export class InboxRepository {
     return this.db.transaction().execute(async (tx) => {
       const result = await tx
         .updateTable('inboxes')
-        .set({ deleted_at: now })
+        .set({ deleted_at: now, token: id })
         .where('tenant_id', '=', tenantId)
         .where('id', '=', id)
         .where('deleted_at', 'is', null)
@@ -72,9 +105,31 @@ export class InboxRepository {
     const row = await this.db
       .selectFrom('inboxes')
       .select(COLUMNS)
-      .where('token', '=', token)
+      .where('token_sha256', '=', inboxTokenSha256(token))
       .where('deleted_at', 'is', null)
       .executeTakeFirst();
-    return row ? toInbox(row) : undefined;
+    if (!row) return undefined;
+    if (!row.token_sealed) await this.sealLegacyToken(row);
+    return this.toInbox(row, token);
+  }
+
+  private async tokenOf(row: InboxRow): Promise<string> {
+    if (!row.token_sealed) return this.sealLegacyToken(row);
+    return (await this.cipher.decrypt(Buffer.from(row.token_sealed), tokenContext(row.tenant_id, row.id))).toString('utf8');
+  }
+
+  /**
+   * A live inbox migrated by 0010 still holds its plain token (a migration has no cipher): sealed
+   * the first time it is read, and the plain column blanked to the row id. Returns the token.
+   */
+  private async sealLegacyToken(row: InboxRow): Promise<string> {
+    const sealed = await this.cipher.encrypt(row.token, tokenContext(row.tenant_id, row.id));
+    // Only if still unsealed: a concurrent reader may have sealed it first, with the same result.
+    await this.db.updateTable('inboxes').set({ token_sealed: sealed, token: row.id }).where('id', '=', row.id).where('token_sealed', 'is', null).execute();
+    return row.token;
+  }
+
+  private toInbox(row: InboxRow, token: string): Inbox {
+    return { id: row.id, tenantId: row.tenant_id, token, dmarcPolicy: row.dmarc_policy, createdAt: Number(row.created_at) };
   }
 }

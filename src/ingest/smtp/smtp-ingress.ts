@@ -37,7 +37,7 @@ export function createSmtpIngress(context: AppContext, payloads: PayloadService,
 /** The API side of e-mail ingest, for `registerApi`'s `routes`: `/v1/inboxes` and `GET /v1/payloads/:id/raw`. */
 export function smtpApiRoutes(context: AppContext): ReadonlyArray<(v1: FastifyInstance) => Promise<void>> {
   const { db } = context.database;
-  const inboxes = new InboxService(new InboxRepository(db), context.config.inboundDomain, context.audit.record);
+  const inboxes = new InboxService(new InboxRepository(db, context.cipher), context.config.inboundDomain, context.audit.record);
   const repository = new PayloadRepository(db, context.cipher);
   return [(v1) => inboxRoutes(v1, { inboxes }), (v1) => rawMessageRoutes(v1, { repository, blobs: context.blobs })];
 }

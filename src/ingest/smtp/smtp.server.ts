@@ -35,7 +35,7 @@ export interface SmtpLimits {
 }
 
 export interface StartSmtpServerOptions {
-  readonly context: Pick<AppContext, 'config' | 'logger' | 'database' | 'blobs'>;
+  readonly context: Pick<AppContext, 'config' | 'logger' | 'database' | 'blobs' | 'cipher'>;
   readonly payloads: PayloadService;
   readonly port: number;
   readonly host: string;
@@ -81,7 +81,7 @@ export async function startSmtpServer(options: StartSmtpServerOptions): Promise<
     ...options.limits,
   };
   const name = options.name ?? os.hostname();
-  const inboxes = new InboxService(new InboxRepository(options.context.database.db), config.inboundDomain, LOOKUP_ONLY);
+  const inboxes = new InboxService(new InboxRepository(options.context.database.db, options.context.cipher), config.inboundDomain, LOOKUP_ONLY);
   const messages = new InboundMessageService({
     blobs: options.context.blobs,
     payloads: options.payloads,

@@ -1,6 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ulid } from '../../../src/crypto/ulid.js';
+import { newInboxToken } from '../../../src/ingest/smtp/inbox-address.js';
+import { inboxTokenSha256 } from '../../../src/ingest/smtp/inbox.repository.js';
 import { testDialects } from '../../support/test-database.js';
 import {
   acceptedId,
@@ -154,6 +157,36 @@ describe.each(testDialects())('SMTP ingress on %s', (dialect) => {
     const envelope = await h.envelope(tenant.apiKey, reply.text);
     expect(envelope.data.smtp.mail_from).toBe('');
     expect(envelope.source.auth.spf).toBe('none');
+  });
+
+  it('stores an inbox token only hashed and sealed, and mail to the address is still accepted', async () => {
+    const inbox = await h.createInbox(tenant.apiKey);
+    const token = inbox.address.split('@')[0]!;
+    const rows = await h.app.context.database.db.selectFrom('inboxes').selectAll().where('id', '=', inbox.id).execute();
+    expect(rows).toHaveLength(1);
+    const stored = Object.values(rows[0]!).map((v) => (v instanceof Uint8Array ? Buffer.from(v).toString('latin1') : String(v)));
+    expect(stored.join('\n')).not.toContain(token);
+    const listed = (await (await h.api('/v1/inboxes', { token: tenant.apiKey })).json()) as { data: { id: string; address: string }[] };
+    expect(listed.data.find((i) => i.id === inbox.id)?.address).toBe(inbox.address);
+    const raw = await compose({ from: 'billing@vendor.example', to: inbox.address, subject: 'hashed', text: 'still arrives' });
+    const reply = await transport().sendMail({ envelope: { from: 'billing@vendor.example', to: [inbox.address] }, raw });
+    expect((await h.envelope(tenant.apiKey, reply.response)).data.smtp.recipients[0]?.inbox_id).toBe(inbox.id);
+  });
+
+  it('still delivers to an inbox whose plain token predates migration 0010, sealing it on first use', async () => {
+    const token = newInboxToken();
+    const id = `inb_${ulid()}`;
+    const db = h.app.context.database.db;
+    // What 0010 leaves of a live inbox: its plain token and the token's hash, not yet sealed.
+    await db.insertInto('inboxes').values({ id, tenant_id: tenant.tenant, token, token_sha256: inboxTokenSha256(token), token_sealed: null, dmarc_policy: 'accept', created_at: Date.now(), deleted_at: null }).execute();
+    const address = `${token}@${INBOUND_DOMAIN}`;
+    const raw = await compose({ from: 'billing@vendor.example', to: address, subject: 'legacy', text: 'old address' });
+    const reply = await transport().sendMail({ envelope: { from: 'billing@vendor.example', to: [address] }, raw });
+    expect((await h.envelope(tenant.apiKey, reply.response)).data.smtp.recipients[0]?.inbox_id).toBe(id);
+    const row = await db.selectFrom('inboxes').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    expect(Object.values(row).map((v) => (v instanceof Uint8Array ? Buffer.from(v).toString('latin1') : String(v))).join('\n')).not.toContain(token);
+    const listed = (await (await h.api('/v1/inboxes', { token: tenant.apiKey })).json()) as { data: { id: string; address: string }[] };
+    expect(listed.data.find((i) => i.id === id)?.address).toBe(address);
   });
 
   it('answers a resent identical message with the same payload, storing nothing twice', async () => {
