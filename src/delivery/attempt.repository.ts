@@ -1,3 +1,5 @@
+import type { AuditRecorder } from '../audit/audit-recorder.js';
+import { destinationDisabledEvent } from './destination-audit.js';
 import { sql, type Kysely } from 'kysely';
 import { ulid } from '../crypto/ulid.js';
 import type { RecordCipher, RecordContext } from '../crypto/record-cipher.js';
@@ -39,6 +41,7 @@ export class AttemptRepository {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly cipher: RecordCipher,
+    private readonly audit: AuditRecorder,
     private readonly hooks: DeliveryHooks = {},
   ) {}
 
@@ -153,6 +156,8 @@ export class AttemptRepository {
       .where('failing_since', '<=', input.disableFailingSince)
       .executeTakeFirst();
     if (Number(disabled.numUpdatedRows) === 0) return false;
+    // The disabling and its audit event commit together (DESIGN §1, "every action ──► audit log").
+    await this.audit(tx, destinationDisabledEvent({ tenantId: claimed.tenantId, destinationId: claimed.destinationId, reason: input.disableReason }));
     await this.hooks.onDestinationDisabled?.(tx, { tenantId: claimed.tenantId, destinationId: claimed.destinationId, reason: input.disableReason });
     return true;
   }

@@ -1,9 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { authOf, requireScope } from '../identity/auth.plugin.js';
-import type { DeliveryApiDeps } from './delivery-api.deps.js';
-import { DeliveryRepository, type AttemptRecord, type DeliveryRecord } from './delivery.repository.js';
-import { DeliveryService } from './delivery.service.js';
+import type { AttemptRecord, DeliveryRecord } from './delivery.repository.js';
+import type { DeliveryService } from './delivery.service.js';
 
 const ULID = '[0-9A-HJKMNP-TV-Z]{26}';
 const MAX_PAGE = 100;
@@ -81,8 +80,8 @@ function attemptView(a: AttemptRecord): Static<typeof AttemptView> {
 }
 
 /** `/v1/deliveries`: reading deliveries and attempts (payloads:read) and replaying one (destinations:manage). */
-export async function deliveryRoutes(app: FastifyInstance, deps: DeliveryApiDeps): Promise<void> {
-  const deliveries = new DeliveryService(new DeliveryRepository(deps.db, deps.cipher), deps);
+export async function deliveryRoutes(app: FastifyInstance, deps: { deliveries: DeliveryService }): Promise<void> {
+  const { deliveries } = deps;
   const read = { preHandler: requireScope('payloads:read') };
 
   app.get<{ Querystring: Static<typeof ListQuery> }>(

@@ -2,10 +2,8 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AuditActor } from '../audit/audit-event.js';
 import { authOf, requireScope } from '../identity/auth.plugin.js';
-import type { DeliveryApiDeps } from './delivery-api.deps.js';
-import { DeliveryRepository } from './delivery.repository.js';
-import { DestinationRepository, type Destination } from './destination.repository.js';
-import { DestinationService, MAX_URL_LENGTH } from './destination.service.js';
+import type { Destination } from './destination.repository.js';
+import { MAX_URL_LENGTH, type DestinationService } from './destination.service.js';
 import { MAX_CUSTOM_HEADERS } from './forwarded-request.js';
 
 const ULID = '[0-9A-HJKMNP-TV-Z]{26}';
@@ -91,8 +89,8 @@ function toInput(body: Partial<Static<typeof CreateBody>>) {
 }
 
 /** `/v1/destinations`: CRUD and bulk replay. Needs the destinations:manage scope. */
-export async function destinationRoutes(app: FastifyInstance, deps: DeliveryApiDeps): Promise<void> {
-  const destinations = new DestinationService(new DestinationRepository(deps.db, deps.cipher), new DeliveryRepository(deps.db, deps.cipher), deps);
+export async function destinationRoutes(app: FastifyInstance, deps: { destinations: DestinationService }): Promise<void> {
+  const { destinations } = deps;
   const manage = { preHandler: requireScope('destinations:manage') };
   const actor = (request: FastifyRequest): AuditActor => ({ type: 'api_key', id: authOf(request).prefix });
 
