@@ -1,13 +1,13 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AuditActor } from '../audit/audit-event.js';
+import { pageLimit, pageOf, pageQuery } from '../http/pagination.js';
 import { authOf, requireScope } from '../identity/auth.plugin.js';
 import type { Destination } from './destination.repository.js';
 import { MAX_URL_LENGTH, type DestinationService } from './destination.service.js';
 import { MAX_CUSTOM_HEADERS } from './forwarded-request.js';
 
 const ULID = '[0-9A-HJKMNP-TV-Z]{26}';
-const MAX_PAGE = 100;
 /** Request timeouts a destination may choose: long enough for slow receivers, short enough to keep leases short. */
 const MIN_TIMEOUT_MS = 1_000;
 const MAX_TIMEOUT_MS = 300_000;
@@ -31,10 +31,7 @@ const fields = {
 };
 const CreateBody = Type.Object(fields, { additionalProperties: false });
 const PatchBody = Type.Object({ ...fields, url: Type.Optional(fields.url) }, { additionalProperties: false, minProperties: 1 });
-const ListQuery = Type.Object({
-  cursor: Type.Optional(Type.String({ pattern: `^dst_${ULID}$` })),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: 50 })),
-});
+const ListQuery = pageQuery(Type.String({ pattern: `^dst_${ULID}$` }));
 const ReplayBody = Type.Object(
   { from: Type.String({ format: 'date-time' }), to: Type.String({ format: 'date-time' }) },
   { additionalProperties: false },
@@ -107,9 +104,9 @@ export async function destinationRoutes(app: FastifyInstance, deps: { destinatio
     '/v1/destinations',
     { ...manage, schema: { querystring: ListQuery, response: { 200: ListView } } },
     async (request) => {
-      const limit = request.query.limit ?? 50;
+      const limit = pageLimit(request.query);
       const page = await destinations.list(authOf(request).tenantId, { after: request.query.cursor, limit });
-      return { data: page.map(view), next_cursor: page.length === limit ? (page[page.length - 1]?.id ?? null) : null };
+      return pageOf(page, limit, view, (d) => d.id);
     },
   );
 

@@ -3,6 +3,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { refuseForwardedRequests } from '../delivery/forwarded-request.js';
 import { SealpostError } from '../errors/sealpost-error.js';
+import { pageLimit, pageOf, pageQuery } from '../http/pagination.js';
 import { authOf, requireScope } from '../identity/auth.plugin.js';
 import type { EncryptedBlobStore } from '../storage/encrypted-blob-store.js';
 import { safeContentType } from './content-type.js';
@@ -19,13 +20,9 @@ export interface PayloadRoutesDeps {
 }
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
-const MAX_PAGE = 100;
 
 const IdParams = Type.Object({ id: Type.String({ pattern: '^[a-z]+_[0-9A-HJKMNP-TV-Z]{26}$' }) });
-const ListQuery = Type.Object({
-  cursor: Type.Optional(Type.String({ pattern: '^msg_[0-9A-HJKMNP-TV-Z]{26}$' })),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: 50 })),
-});
+const ListQuery = pageQuery(Type.String({ pattern: '^msg_[0-9A-HJKMNP-TV-Z]{26}$' }));
 
 function idempotencyKey(request: FastifyRequest): string | undefined {
   const header = request.headers['idempotency-key'];
@@ -102,12 +99,14 @@ export async function payloadRoutes(app: FastifyInstance, deps: PayloadRoutesDep
   });
 
   app.get<{ Querystring: Static<typeof ListQuery> }>('/v1/payloads', { schema: { querystring: ListQuery }, preHandler: requireScope('payloads:read') }, async (request) => {
-    const limit = request.query.limit ?? 50;
+    const limit = pageLimit(request.query);
     const page = await deps.repository.list(authOf(request).tenantId, limit, request.query.cursor);
-    return {
-      data: page.map((p) => ({ id: p.id, type: p.type, channel: p.channel, size: p.size, body_sha256: p.bodySha256, received_at: new Date(p.receivedAt).toISOString() })),
-      next_cursor: page.length === limit ? page[page.length - 1]!.id : null,
-    };
+    return pageOf(
+      page,
+      limit,
+      (p) => ({ id: p.id, type: p.type, channel: p.channel, size: p.size, body_sha256: p.bodySha256, received_at: new Date(p.receivedAt).toISOString() }),
+      (p) => p.id,
+    );
   });
 
   app.get<{ Params: Static<typeof IdParams> }>('/v1/attachments/:id', { schema: { params: IdParams }, preHandler: requireScope('payloads:read') }, async (request, reply) => {
