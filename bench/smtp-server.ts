@@ -4,13 +4,13 @@
 // and answer 250, storing nothing.
 import { SMTPServer } from 'smtp-server';
 import { startApi } from '../src/app/api.js';
-import { createLogger } from '../src/app/logger.js';
+import { createLogger } from '../src/logging/logger.js';
 import { createSealpost } from '../src/app/sealpost.js';
 import { startSmtp } from '../src/app/smtp.js';
 import { startWorker } from '../src/app/worker.js';
 import { loadConfig } from '../src/config/config.load.js';
 import { enqueueDeliveries } from '../src/delivery/outbox.repository.js';
-import { buildTlsOptions, loadTlsMaterial } from '../src/http/tls-options.js';
+import { buildTlsOptions, loadTlsMaterial } from '../src/crypto/tls-options.js';
 
 const config = loadConfig(process.env);
 const logger = createLogger(config.logLevel);

@@ -1,7 +1,7 @@
 // The Sealpost API alone (no worker), optionally without the per-request audit events, so the
 // audit benchmark can compare the two in one run. Prints "PORT n API_KEY k".
 import { startApi } from '../../src/app/api.js';
-import { createLogger } from '../../src/app/logger.js';
+import { createLogger } from '../../src/logging/logger.js';
 import { createSealpost } from '../../src/app/sealpost.js';
 import { loadConfig } from '../../src/config/config.load.js';
 

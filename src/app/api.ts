@@ -9,7 +9,7 @@ import { receiptRoutes } from '../receipts/receipt.routes.js';
 import { signingKeyRoutes } from '../receipts/signing-key.routes.js';
 import { apiKeyRoutes } from '../identity/api-key.routes.js';
 import type { ApiKeyService } from '../identity/api-key.service.js';
-import { authenticateHook, authOf } from '../identity/auth.plugin.js';
+import { authenticateHook, authOf } from '../http/auth.plugin.js';
 import { payloadRoutes } from '../ingest/payload.routes.js';
 import type { PayloadService } from '../ingest/payload.service.js';
 import { inboxRoutes } from '../ingest/smtp/inbox.routes.js';
@@ -19,7 +19,7 @@ import { deliveryRoutes } from '../delivery/delivery.routes.js';
 import { destinationRoutes } from '../delivery/destination.routes.js';
 import { buildHttpServer, type HttpServer, type ListenResult } from '../http/server.js';
 import { RateLimitRepository } from '../http/rate-limit.repository.js';
-import { leaseFor, MemoryCounterStore, WindowRateLimiter, type WindowCounterStore } from '../http/rate-limiter.js';
+import { leaseFor, MemoryCounterStore, WindowRateLimiter, type WindowCounterStore } from '../util/rate-limiter.js';
 import type { Sealpost } from './sealpost.js';
 
 export interface ApiOptions {

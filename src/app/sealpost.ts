@@ -11,14 +11,13 @@ import type { DeliveryHooks } from '../delivery/request-signer.js';
 import type { HostResolver } from '../delivery/ssrf-guard.js';
 import { ApiKeyRepository } from '../identity/api-key.repository.js';
 import { ApiKeyService } from '../identity/api-key.service.js';
-import { TenantRepository } from '../identity/tenant.repository.js';
 import { TenantService } from '../identity/tenant.service.js';
 import { PayloadRepository } from '../ingest/payload.repository.js';
 import { PayloadService, type IngestHooks } from '../ingest/payload.service.js';
 import { InboxRepository } from '../ingest/smtp/inbox.repository.js';
 import { InboxService } from '../ingest/smtp/inbox.service.js';
 import { openAppContext, type AppContext } from './app-context.js';
-import { createLogger, type Logger } from './logger.js';
+import { createLogger, type Logger } from '../logging/logger.js';
 
 /** What tests, benchmarks and the CLI may replace; everything else is built from the configuration. */
 export interface SealpostOverrides {
@@ -86,7 +85,7 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
   const record = context.audit.record;
 
   const apiKeys = new ApiKeyService(new ApiKeyRepository(db), Date.now, { db, audit: record });
-  const tenants = new TenantService(db, new TenantRepository(db), apiKeys, record);
+  const tenants = new TenantService(db, context.tenantRepository, apiKeys, record);
   const payloadRepository = new PayloadRepository(db, context.cipher);
   const acceptedReceipt = auditedReceipts(acceptedReceiptHook(context.receipts.receipts), context.audit.log, context.receipts.repository);
   const base = publicUrl.replace(/\/$/, '');

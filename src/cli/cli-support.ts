@@ -1,6 +1,6 @@
 import { loadConfig } from '../config/config.load.js';
 import type { SealpostConfig } from '../config/config.schema.js';
-import { createLogger, type Logger } from '../app/logger.js';
+import { createLogger, type Logger } from '../logging/logger.js';
 import { createSealpost, type Sealpost } from '../app/sealpost.js';
 import { openDatabase, type DatabaseHandle } from '../db/database.js';
 import { migrateToLatest } from '../db/migrator.js';

@@ -1,4 +1,4 @@
-import type { Logger } from '../app/logger.js';
+import type { Logger } from '../logging/logger.js';
 import { startPeriodicJob } from '../util/periodic-job.js';
 import type { SigningKeyService } from './signing-key.service.js';
 

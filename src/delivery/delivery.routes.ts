@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { pageLimit, pageOf, pageQuery } from '../http/pagination.js';
-import { authOf, requireScope } from '../identity/auth.plugin.js';
+import { authOf, requireScope } from '../http/auth.plugin.js';
 import type { AttemptRecord, DeliveryRecord } from './delivery.repository.js';
 import type { DeliveryService } from './delivery.service.js';
 

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { Kysely } from 'kysely';
-import type { Logger } from '../app/logger.js';
+import type { Logger } from '../logging/logger.js';
 import type { AuditRecorder } from '../audit/audit-recorder.js';
 import type { SealpostConfig } from '../config/config.schema.js';
 import type { RecordCipher } from '../crypto/record-cipher.js';

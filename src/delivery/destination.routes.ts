@@ -2,7 +2,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AuditActor } from '../audit/audit-event.js';
 import { pageLimit, pageOf, pageQuery } from '../http/pagination.js';
-import { authOf, requireScope } from '../identity/auth.plugin.js';
+import { authOf, requireScope } from '../http/auth.plugin.js';
 import type { Destination } from './destination.repository.js';
 import { MAX_URL_LENGTH, type DestinationService } from './destination.service.js';
 import { MAX_CUSTOM_HEADERS } from './forwarded-request.js';

@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { authOf, requireScope } from './auth.plugin.js';
+import { authOf, requireScope } from '../http/auth.plugin.js';
 import { DEFAULT_ROTATION_OVERLAP_DAYS, MAX_ROTATION_OVERLAP_DAYS, keyAgeWarning, type ApiKeyService, type AuthContext, type KeyManager } from './api-key.service.js';
 import type { ApiKeyRecord } from './api-key.repository.js';
 import { SCOPES } from './scopes.js';

@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { refuseForwardedRequests } from '../delivery/forwarded-request.js';
 import { SealpostError } from '../errors/sealpost-error.js';
 import { pageLimit, pageOf, pageQuery } from '../http/pagination.js';
-import { authOf, requireScope } from '../identity/auth.plugin.js';
+import { authOf, requireScope } from '../http/auth.plugin.js';
 import type { EncryptedBlobStore } from '../storage/encrypted-blob-store.js';
 import { safeContentType } from './content-type.js';
 import { parseJsonBody } from './json-body.js';

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerApi } from '../../src/app/api.js';
-import { createLogger } from '../../src/app/logger.js';
+import { createLogger } from '../../src/logging/logger.js';
 import { createSealpost, type Sealpost } from '../../src/app/sealpost.js';
 import { AUDIT_ACTIONS, type AuditAction, type AuditEvent } from '../../src/audit/audit-event.js';
 import { loadConfig } from '../../src/config/config.load.js';

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerErrorHandling } from '../../src/http/error-handler.js';
 import { ApiKeyRepository } from '../../src/identity/api-key.repository.js';
 import { ApiKeyService } from '../../src/identity/api-key.service.js';
-import { authenticateHook } from '../../src/identity/auth.plugin.js';
+import { authenticateHook } from '../../src/http/auth.plugin.js';
 import type { Scope } from '../../src/identity/scopes.js';
 import type { DeliveryApiDeps } from '../../src/delivery/delivery-api.deps.js';
 import { deliveryRoutes } from '../../src/delivery/delivery.routes.js';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startDeliveryWorker } from '../../src/delivery/delivery.worker.js';
-import { ensureSelfSignedCert, type SelfSignedCert } from '../../src/http/self-signed-cert.js';
+import { ensureSelfSignedCert, type SelfSignedCert } from '../../src/crypto/self-signed-cert.js';
 import { testDialects } from '../support/test-database.js';
 import { openDeliveryFixture, silentLogger, workerConfig, type DeliveryFixture } from './delivery-fixture.js';
 import { noSignature, testAudit } from './worker-test-deps.js';

@@ -4,7 +4,7 @@
  * Prints "worker ready" on stderr; SIGTERM stops it gracefully. It exits when its stdin closes,
  * so it never outlives the test process that started it.
  */
-import { createLogger } from '../../src/app/logger.js';
+import { createLogger } from '../../src/logging/logger.js';
 import { DataKeyRepository } from '../../src/crypto/data-key.repository.js';
 import { LocalKeyring } from '../../src/crypto/local-keyring.js';
 import { RecordCipher } from '../../src/crypto/record-cipher.js';

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import type { Writable } from 'node:stream';
-import { createLogger, type Logger } from '../../src/app/logger.js';
+import { createLogger, type Logger } from '../../src/logging/logger.js';
 import type { HttpConfig } from '../../src/http/server.js';
 
 export async function makeTempDir(prefix = 'sealpost-http-'): Promise<string> {

@@ -4,7 +4,7 @@ import { Agent, fetch } from 'undici';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { registerApi } from '../../src/app/api.js';
 import { createSealpost } from '../../src/app/sealpost.js';
-import { createLogger } from '../../src/app/logger.js';
+import { createLogger } from '../../src/logging/logger.js';
 import { REFUSALS_STORED_PER_MINUTE } from '../../src/audit/audit-request.hook.js';
 import { enqueueDeliveries } from '../../src/delivery/outbox.repository.js';
 import { buildHttpServer } from '../../src/http/server.js';

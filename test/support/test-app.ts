@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Agent, fetch, type RequestInit, type Response } from 'undici';
 import { startApi, type ApiOptions, type ApiServices } from '../../src/app/api.js';
-import { createLogger } from '../../src/app/logger.js';
+import { createLogger } from '../../src/logging/logger.js';
 import { createSealpost, type Sealpost, type SealpostOverrides } from '../../src/app/sealpost.js';
 import { loadConfig } from '../../src/config/config.load.js';
 import type { Dialect } from '../../src/db/database.js';

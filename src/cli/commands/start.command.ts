@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
 import { startApi, type ApiRole } from '../../app/api.js';
-import { createLogger } from '../../app/logger.js';
+import { createLogger } from '../../logging/logger.js';
 import { startScheduler, type Scheduler } from '../../app/scheduler.js';
 import { createSealpost } from '../../app/sealpost.js';
 import { startSmtp } from '../../app/smtp.js';

@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { SealpostError } from '../../errors/sealpost-error.js';
-import { authOf, requireScope } from '../../identity/auth.plugin.js';
+import { authOf, requireScope } from '../../http/auth.plugin.js';
 import type { EncryptedBlobStore } from '../../storage/encrypted-blob-store.js';
 import type { PayloadRepository } from '../payload.repository.js';
 import { rawMessageBlobContext, rawMessageBlobKey, rawMessageRefOf } from './raw-message.js';
