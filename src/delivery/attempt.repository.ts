@@ -1,13 +1,13 @@
 import type { AuditRecorder } from '../audit/audit-recorder.js';
 import { destinationDisabledEvent } from './destination-audit.js';
 import { sql, type Kysely } from 'kysely';
-import { ulid } from '../crypto/ulid.js';
 import type { RecordCipher, RecordContext } from '../crypto/record-cipher.js';
 import type { Database } from '../db/schema.js';
 import type { ErrorClass } from './http-sender.js';
 import type { ClaimedDelivery } from './outbox.repository.js';
 import type { DeliveryHooks, DeliverySucceededInfo } from './request-signer.js';
 import type { NextStep } from './retry-policy.js';
+import { newId } from '../crypto/ids.js';
 
 export function attemptResponseContext(tenantId: string, attemptId: string): RecordContext {
   return { tenant: tenantId, table: 'delivery_attempts', id: attemptId, field: 'response' };
@@ -54,7 +54,7 @@ export class AttemptRepository {
     await this.db
       .insertInto('delivery_attempts')
       .values({
-        id: `dla_${ulid()}`,
+        id: newId('attempt'),
         tenant_id: claimed.tenantId,
         delivery_id: claimed.id,
         attempt: claimed.attempt - 1,
@@ -82,7 +82,7 @@ export class AttemptRepository {
     // Sealed before the transaction: a new data key is persisted through another connection.
     const sealed = await Promise.all(
       inputs.map(async (input) => {
-        const attemptId = `dla_${ulid()}`;
+        const attemptId = newId('attempt');
         const head = input.responseHead;
         const prepared = input.step.status === 'succeeded' ? await this.hooks.prepareSucceeded?.(succeededInfo(input)) : undefined;
         return { attemptId, responseSealed: head === null ? null : await this.cipher.encrypt(head, attemptResponseContext(input.claimed.tenantId, attemptId)), prepared };

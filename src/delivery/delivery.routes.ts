@@ -4,13 +4,13 @@ import { pageLimit, pageOf, pageQuery } from '../http/pagination.js';
 import { authOf, requireScope } from '../http/auth.plugin.js';
 import type { AttemptRecord, DeliveryRecord } from './delivery.repository.js';
 import type { DeliveryService } from './delivery.service.js';
+import { idPattern } from '../crypto/ids.js';
 
-const ULID = '[0-9A-HJKMNP-TV-Z]{26}';
 
-const IdParams = Type.Object({ id: Type.String({ pattern: `^dlv_${ULID}$` }) });
-const ListQuery = pageQuery(Type.String({ pattern: `^dlv_${ULID}$` }), {
-  payload: Type.Optional(Type.String({ pattern: `^msg_${ULID}$` })),
-  destination: Type.Optional(Type.String({ pattern: `^dst_${ULID}$` })),
+const IdParams = Type.Object({ id: Type.String({ pattern: idPattern('delivery') }) });
+const ListQuery = pageQuery(Type.String({ pattern: idPattern('delivery') }), {
+  payload: Type.Optional(Type.String({ pattern: idPattern('payload') })),
+  destination: Type.Optional(Type.String({ pattern: idPattern('destination') })),
   status: Type.Optional(Type.Union([Type.Literal('pending'), Type.Literal('succeeded'), Type.Literal('dead'), Type.Literal('stopped')])),
 });
 const AttemptsQuery = pageQuery(Type.Integer({ minimum: 0 }));

@@ -6,14 +6,14 @@ import { authOf, requireScope } from '../http/auth.plugin.js';
 import type { Destination } from './destination.repository.js';
 import { MAX_URL_LENGTH, type DestinationService } from './destination.service.js';
 import { MAX_CUSTOM_HEADERS } from './forwarded-request.js';
+import { idPattern } from '../crypto/ids.js';
 
-const ULID = '[0-9A-HJKMNP-TV-Z]{26}';
 /** Request timeouts a destination may choose: long enough for slow receivers, short enough to keep leases short. */
 const MIN_TIMEOUT_MS = 1_000;
 const MAX_TIMEOUT_MS = 300_000;
 const MAX_DESTINATION_CONCURRENCY = 100;
 
-const IdParams = Type.Object({ id: Type.String({ pattern: `^dst_${ULID}$` }) });
+const IdParams = Type.Object({ id: Type.String({ pattern: idPattern('destination') }) });
 // One JSON type list rather than anyOf: Fastify's type coercion could otherwise rewrite a null into an array.
 const EventTypes = Type.Unsafe<string[] | null>({
   type: ['array', 'null'],
@@ -31,7 +31,7 @@ const fields = {
 };
 const CreateBody = Type.Object(fields, { additionalProperties: false });
 const PatchBody = Type.Object({ ...fields, url: Type.Optional(fields.url) }, { additionalProperties: false, minProperties: 1 });
-const ListQuery = pageQuery(Type.String({ pattern: `^dst_${ULID}$` }));
+const ListQuery = pageQuery(Type.String({ pattern: idPattern('destination') }));
 const ReplayBody = Type.Object(
   { from: Type.String({ format: 'date-time' }), to: Type.String({ format: 'date-time' }) },
   { additionalProperties: false },

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { AuditActor } from '../audit/audit-event.js';
 import type { AuditRecorder } from '../audit/audit-recorder.js';
-import { ulid } from '../crypto/ulid.js';
+import { newId } from '../crypto/ids.js';
 import type { Database } from '../db/schema.js';
 import type { ApiKeyService } from './api-key.service.js';
 import type { Tenant, TenantRepository } from './tenant.repository.js';
@@ -25,7 +25,7 @@ export class TenantService {
    */
   async create(name: string, plan: Plan, actor: AuditActor = CLI_TENANT_ACTOR): Promise<{ tenant: Tenant; apiKey: string }> {
     return this.db.transaction().execute(async (tx) => {
-      const tenant: Tenant = { id: `ten_${ulid()}`, name, plan, createdAt: this.now() };
+      const tenant: Tenant = { id: newId('tenant'), name, plan, createdAt: this.now() };
       await this.tenants.insert(tenant, tx);
       await this.audit(tx, { tenant: tenant.id, actor, action: 'tenant.created', resource: tenant.id, details: { plan } });
       const issued = await this.keys.issue(tenant.id, { name: 'initial', scopes: SCOPES }, tx);

@@ -11,6 +11,7 @@ import { parseJsonBody } from './json-body.js';
 import { attachmentBlobContext, readMultipartUpload, registerMultipart, removeBlobs, type UploadLimits } from './multipart-upload.js';
 import type { PayloadRepository } from './payload.repository.js';
 import type { PayloadService } from './payload.service.js';
+import { idPattern } from '../crypto/ids.js';
 
 export interface PayloadRoutesDeps {
   readonly payloads: PayloadService;
@@ -21,8 +22,9 @@ export interface PayloadRoutesDeps {
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
-const IdParams = Type.Object({ id: Type.String({ pattern: '^[a-z]+_[0-9A-HJKMNP-TV-Z]{26}$' }) });
-const ListQuery = pageQuery(Type.String({ pattern: '^msg_[0-9A-HJKMNP-TV-Z]{26}$' }));
+const PayloadParams = Type.Object({ id: Type.String({ pattern: idPattern('payload') }) });
+const AttachmentParams = Type.Object({ id: Type.String({ pattern: idPattern('attachment') }) });
+const ListQuery = pageQuery(Type.String({ pattern: idPattern('payload') }));
 
 function idempotencyKey(request: FastifyRequest): string | undefined {
   const header = request.headers['idempotency-key'];
@@ -93,7 +95,7 @@ export async function payloadRoutes(app: FastifyInstance, deps: PayloadRoutesDep
     return accepted(reply, result);
   });
 
-  app.get<{ Params: Static<typeof IdParams> }>('/v1/payloads/:id', { schema: { params: IdParams }, preHandler: requireScope('payloads:read') }, async (request) => {
+  app.get<{ Params: Static<typeof PayloadParams> }>('/v1/payloads/:id', { schema: { params: PayloadParams }, preHandler: requireScope('payloads:read') }, async (request) => {
     const { summary, envelope } = await deps.payloads.get(authOf(request).tenantId, request.params.id);
     return { id: summary.id, type: summary.type, received_at: new Date(summary.receivedAt).toISOString(), size: summary.size, body_sha256: summary.bodySha256, envelope };
   });
@@ -109,7 +111,7 @@ export async function payloadRoutes(app: FastifyInstance, deps: PayloadRoutesDep
     );
   });
 
-  app.get<{ Params: Static<typeof IdParams> }>('/v1/attachments/:id', { schema: { params: IdParams }, preHandler: requireScope('payloads:read') }, async (request, reply) => {
+  app.get<{ Params: Static<typeof AttachmentParams> }>('/v1/attachments/:id', { schema: { params: AttachmentParams }, preHandler: requireScope('payloads:read') }, async (request, reply) => {
     const tenantId = authOf(request).tenantId;
     const attachment = await deps.repository.findAttachment(tenantId, request.params.id);
     if (!attachment) throw new SealpostError('SP_ERR_RESOURCE_NOT_FOUND', 'No such attachment');
