@@ -46,8 +46,6 @@ describe.each(testDialects())('destination and delivery routes on %s', (dialect)
     keys.b = (await keyService.issue(tenantB, { name: 'b', scopes: ALL })).token;
     keys.aReadOnly = (await keyService.issue(tenantA, { name: 'a-read', scopes: ['payloads:read'] })).token;
     const deps: DeliveryApiDeps = {
-      db: fx.handle.db,
-      cipher: fx.cipher,
       audit: auditRecorder(new AuditLog()),
       config,
       poke: () => void pokes++,
