@@ -19,4 +19,30 @@ export default tseslint.config(
       'security/detect-object-injection': 'off',
     },
   },
+  {
+    // One composition root (DESIGN §2, STYLE.md "Composition"): repositories and services are
+    // built in src/app/ only and handed to whoever needs them.
+    files: ['src/**/*.ts', 'bench/**/*.ts'],
+    ignores: [
+      'src/app/**',
+      'src/**/*.test.ts',
+      // Known exceptions, each building only its own internals: the worker's outbox and attempt
+      // writers, the offline `audit verify` reader, the SMTP session's per-server message service,
+      // and the audit log's default event repository.
+      'src/delivery/delivery.worker.ts',
+      'src/audit/audit-verify.ts',
+      'src/audit/audit-log.ts',
+      'src/audit/audit-tree.ts',
+      'src/ingest/smtp/smtp.server.ts',
+    ],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'NewExpression[callee.name=/(Repository|Service)$/]',
+          message: 'Repositories and services are constructed in src/app/ (the composition root) only; take them from createSealpost().',
+        },
+      ],
+    },
+  },
 );

@@ -3,29 +3,26 @@ import { auditRequestsHook, offerInTransactionAudit, RefusedRequests } from '../
 import { auditRoutes } from '../audit/audit.routes.js';
 import { logKeyRoutes } from '../audit/log-key.routes.js';
 import { SealpostError } from '../errors/sealpost-error.js';
-import { acceptedReceiptHook } from '../receipts/receipt.hooks.js';
 import { jwksRoutes } from '../receipts/jwks.routes.js';
-import { auditedReceipts } from '../receipts/receipt-audit.js';
 import { receiptProofRoutes } from '../receipts/receipt-proof.routes.js';
 import { receiptRoutes } from '../receipts/receipt.routes.js';
 import { signingKeyRoutes } from '../receipts/signing-key.routes.js';
-import { ApiKeyRepository } from '../identity/api-key.repository.js';
 import { apiKeyRoutes } from '../identity/api-key.routes.js';
-import { ApiKeyService, type AuditSink } from '../identity/api-key.service.js';
-import { authenticateHook, authOf } from '../identity/auth.plugin.js';
-import { PayloadRepository } from '../ingest/payload.repository.js';
+import type { ApiKeyService } from '../identity/api-key.service.js';
+import { authenticateHook, authOf } from '../http/auth.plugin.js';
 import { payloadRoutes } from '../ingest/payload.routes.js';
-import { PayloadService, type IngestHooks } from '../ingest/payload.service.js';
+import type { PayloadService } from '../ingest/payload.service.js';
+import { inboxRoutes } from '../ingest/smtp/inbox.routes.js';
+import { rawMessageRoutes } from '../ingest/smtp/raw-message.routes.js';
+import { pingDatabase } from '../db/database.js';
+import { deliveryRoutes } from '../delivery/delivery.routes.js';
+import { destinationRoutes } from '../delivery/destination.routes.js';
+import { buildHttpServer, type HttpServer, type ListenResult } from '../http/server.js';
 import { RateLimitRepository } from '../http/rate-limit.repository.js';
-import { leaseFor, MemoryCounterStore, WindowRateLimiter, type WindowCounterStore } from '../http/rate-limiter.js';
-import type { AppContext } from './app-context.js';
+import { leaseFor, MemoryCounterStore, WindowRateLimiter, type WindowCounterStore } from '../util/rate-limiter.js';
+import type { Sealpost } from './sealpost.js';
 
 export interface ApiOptions {
-  /** Base URL of this API as customers reach it (attachment links in envelopes). */
-  readonly publicUrl: string;
-  readonly ingestHooks: IngestHooks;
-  /** Further authenticated /v1 route plugins (destinations, deliveries, audit…). */
-  readonly routes?: ReadonlyArray<(v1: FastifyInstance) => Promise<void>>;
   /**
    * Record every API call in the audit log (default true). Only the benchmark turns it off, to
    * measure what the log costs; the server has no setting for it.
@@ -40,17 +37,6 @@ export interface ApiServices {
   readonly payloads: PayloadService;
   /** Refused requests counted but not yet written; `flush()` writes their `api.refused` events now. */
   readonly refused: RefusedRequests;
-}
-
-/**
- * The ingest service shared by the HTTPS API and the SMTP ingress: accepted receipts are signed
- * and logged (receipt.issued) inside the ingest transaction.
- */
-export function createPayloadService(context: AppContext, publicUrl: string, ingestHooks: IngestHooks): PayloadService {
-  const repository = new PayloadRepository(context.database.db, context.cipher);
-  const acceptedReceipt = auditedReceipts(acceptedReceiptHook(context.receipts.receipts), context.audit.log, context.receipts.repository);
-  const base = publicUrl.replace(/\/$/, '');
-  return new PayloadService(context.committer, repository, { acceptedReceipt, ...ingestHooks }, (id) => `${base}/v1/attachments/${id}`);
 }
 
 function rateLimited(seconds: number): SealpostError {
@@ -73,20 +59,16 @@ function limitBy(limiter: WindowRateLimiter, key: (request: FastifyRequest) => s
  * same clients, so the counts are shared in the database (each process reserving a small lease,
  * see leaseFor); with SQLite there is one process and they stay in its memory.
  */
-function rateLimitStore(context: AppContext): { store: WindowCounterStore; shared: boolean } {
+function rateLimitStore(context: Sealpost): { store: WindowCounterStore; shared: boolean } {
   if (context.database.dialect === 'postgres') return { store: new RateLimitRepository(context.database.db), shared: true };
   return { store: new MemoryCounterStore(), shared: false };
 }
 
-/** Mounts the authenticated `/v1` API on the HTTPS server. */
-export async function registerApi(app: FastifyInstance, context: AppContext, options: ApiOptions): Promise<ApiServices> {
-  const { db } = context.database;
-  const audit: AuditSink = async (tx, event) => {
-    await context.audit.log.append(tx, { time: new Date().toISOString(), ...event });
-  };
-  const keys = new ApiKeyService(new ApiKeyRepository(db), Date.now, { db, audit });
-  const repository = new PayloadRepository(db, context.cipher);
-  const payloads = createPayloadService(context, options.publicUrl, options.ingestHooks);
+/** Mounts the authenticated `/v1` API (and the public well-known routes) on the HTTPS server. */
+export async function registerApi(app: FastifyInstance, sealpost: Sealpost, options: ApiOptions = {}): Promise<ApiServices> {
+  const context = sealpost;
+  const keys = sealpost.apiKeys;
+  const payloads = sealpost.payloads;
   const now = options.now ?? Date.now;
   const { store, shared } = rateLimitStore(context);
   const onStoreError = (err: unknown): void => context.logger.warn({ err }, 'rate-limit store unavailable; counting in this process only');
@@ -117,12 +99,40 @@ export async function registerApi(app: FastifyInstance, context: AppContext, opt
     v1.addHook('onRequest', authenticateHook(keys));
     v1.addHook('onRequest', limitBy(perKey, (request) => `key:${authOf(request).apiKeyId}`));
     await v1.register(apiKeyRoutes, { keys });
-    await v1.register(payloadRoutes, { payloads, repository, blobs: context.blobs, limits: context.config });
+    await v1.register(payloadRoutes, { payloads, repository: sealpost.payloadRepository, blobs: context.blobs, limits: context.config });
     await v1.register(auditRoutes, { audit: context.audit.audit });
     await v1.register(receiptRoutes, { receipts: context.receipts.receipts });
     await v1.register(receiptProofRoutes, { repository: context.receipts.repository, audit: context.audit.audit });
-    await v1.register(signingKeyRoutes, { keys: context.receipts.keys, publicUrl: options.publicUrl });
-    for (const routes of options.routes ?? []) await v1.register(routes);
+    await v1.register(signingKeyRoutes, { keys: context.receipts.keys, publicUrl: sealpost.publicUrl });
+    await v1.register(destinationRoutes, { destinations: sealpost.destinations });
+    await v1.register(deliveryRoutes, { deliveries: sealpost.deliveries });
+    await v1.register(inboxRoutes, { inboxes: sealpost.inboxes });
+    await v1.register(rawMessageRoutes, { repository: sealpost.payloadRepository, blobs: context.blobs });
   });
   return { keys, payloads, refused };
+}
+
+export interface ApiRole {
+  readonly server: HttpServer;
+  readonly services: ApiServices;
+  readonly listening: ListenResult;
+  close(): Promise<void>;
+}
+
+/**
+ * The `api` role: the HTTPS server with the whole API, listening. Its bound port joins the
+ * deployment's own listeners, so no destination can loop back into it.
+ */
+export async function startApi(sealpost: Sealpost, options: ApiOptions & { readiness?: () => Promise<void> } = {}): Promise<ApiRole> {
+  const { config, logger } = sealpost;
+  const server = await buildHttpServer({ config, logger, readiness: options.readiness ?? (() => pingDatabase(sealpost.database.db)) });
+  try {
+    const services = await registerApi(server.app, sealpost, options);
+    const listening = await server.listen();
+    sealpost.ownListeners.addBound(config.httpHost, listening.port);
+    return { server, services, listening, close: () => server.close() };
+  } catch (err) {
+    await server.close();
+    throw err;
+  }
 }

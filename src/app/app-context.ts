@@ -1,17 +1,18 @@
 import { mkdirSync } from 'node:fs';
-import { auditOriginOf, createAuditServices, type AuditServices } from '../audit/audit-services.js';
+import { auditOriginOf, createAuditServices, type AuditServices } from './audit-services.js';
 import type { SealpostConfig } from '../config/config.schema.js';
-import { createReceiptServices, type ReceiptServices } from '../receipts/receipt-services.js';
+import { createReceiptServices, type ReceiptServices } from './receipt-services.js';
 import { DataKeyRepository } from '../crypto/data-key.repository.js';
 import type { KeyProvider } from '../crypto/key-provider.js';
 import { RecordCipher } from '../crypto/record-cipher.js';
 import { openDatabase, type DatabaseHandle } from '../db/database.js';
 import { GroupCommitter } from '../db/group-commit.js';
 import { migrateToLatest } from '../db/migrator.js';
+import { TenantRepository } from '../identity/tenant.repository.js';
 import { createBlobStore } from '../storage/create-blob-store.js';
 import { EncryptedBlobStore } from '../storage/encrypted-blob-store.js';
 import { openKeyProvider } from './key-provider.factory.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../logging/logger.js';
 
 /** The services every role shares, opened once per process. */
 export interface AppContext {
@@ -23,6 +24,7 @@ export interface AppContext {
   readonly blobs: EncryptedBlobStore;
   /** Shared by every writer on the request path, so their commits are grouped. */
   readonly committer: GroupCommitter;
+  readonly tenantRepository: TenantRepository;
   readonly audit: AuditServices;
   /** Ed25519 signing keys, the webhook signer and receipts (DESIGN §4–6). */
   readonly receipts: ReceiptServices;
@@ -45,8 +47,15 @@ export async function openAppContext(config: SealpostConfig, logger: Logger): Pr
       await rawBlobs.close();
       await database.close();
     };
-    const audit = createAuditServices({ db: database.db, dialect: database.dialect, cipher, origin: auditOriginOf(config) });
-    return { config, logger, database, keyProvider: provider, cipher, blobs, committer: new GroupCommitter(database.db), audit, receipts: createReceiptServices({ db: database.db, cipher, audit: audit.log }), close };
+    const tenantRepository = new TenantRepository(database.db);
+    const audit = createAuditServices({
+      db: database.db,
+      dialect: database.dialect,
+      cipher,
+      origin: auditOriginOf(config),
+      planOf: async (tenantId) => (await tenantRepository.find(tenantId))?.plan,
+    });
+    return { config, logger, database, keyProvider: provider, cipher, blobs, committer: new GroupCommitter(database.db), tenantRepository, audit, receipts: createReceiptServices({ db: database.db, cipher, audit: audit.log }), close };
   } catch (err) {
     await database.close();
     throw err;

@@ -1,5 +1,6 @@
 import { startSigningKeyScheduler } from '../crypto/signing-key.scheduler.js';
 import { LocalKeyring } from '../crypto/local-keyring.js';
+import { startPeriodicJob } from '../util/periodic-job.js';
 import type { AppContext } from './app-context.js';
 
 const HOUR_MS = 3_600_000;
@@ -13,7 +14,8 @@ export interface Scheduler {
  * Periodic jobs (DESIGN §1 "scheduler"): the quarterly signing-key rotation (checked every 10
  * minutes), signed audit checkpoints every minute while events arrive, and daily the local
  * keyring's yearly master-key rotation and the audit retention purge.
- * Each job is idempotent, so running the scheduler in more than one process is safe.
+ * Each job is idempotent, so running the scheduler in more than one process is safe; each runs on
+ * the one periodic-job runner (src/util/periodic-job.ts: no overlap, clean stop).
  */
 export function startScheduler(context: AppContext): Scheduler {
   const log = context.logger.child({ role: 'scheduler' });
@@ -49,12 +51,11 @@ export function startScheduler(context: AppContext): Scheduler {
       log.error({ err }, 'audit retention purge failed');
     }
   };
-  const timer = setInterval(() => void daily(), DAY_MS);
-  timer.unref();
-  void daily();
+  // Daily, moved by up to an hour either way so the processes of a fleet do not all run it at once.
+  const dailyJob = startPeriodicJob({ intervalMs: DAY_MS, jitter: HOUR_MS / DAY_MS, runAtStart: true, run: daily, onError: (err) => log.error({ err }, 'daily job failed') });
   return {
     async stop() {
-      clearInterval(timer);
+      await dailyJob.stop();
       await checkpointer.stop();
       await signing.stop();
     },

@@ -7,6 +7,7 @@ export const AUDIT_ACTIONS = [
   'api.request',
   // Refused API requests past the first few per client and minute, counted into one event (audit-request.hook.ts).
   'api.refused',
+  'tenant.created',
   'api_key.created',
   'api_key.rotated',
   'api_key.revoked',

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { SealpostError } from '../errors/sealpost-error.js';
-import { authOf, requireScope } from '../identity/auth.plugin.js';
+import { authOf, requireScope } from '../http/auth.plugin.js';
 import { AUDIT_ACTIONS } from './audit-event.js';
 import type { StoredCheckpoint } from './checkpoint.repository.js';
 import { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, type AuditService } from './audit.service.js';

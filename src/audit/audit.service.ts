@@ -1,7 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import { SealpostError } from '../errors/sealpost-error.js';
-import type { Plan } from '../identity/scopes.js';
 import type { AuditEventRepository, AuditEventRow } from './audit-event.repository.js';
 import { auditRowProblem, inconsistent, verifiedEvent } from './audit-row.js';
 import type { AuditEvent } from './audit-event.js';
@@ -12,7 +11,7 @@ import type { CheckpointService } from './checkpoint.service.js';
 import type { StoredCheckpoint } from './checkpoint.repository.js';
 
 /** The plan that may export its audit trail. */
-export const EXPORT_PLAN: Plan = 'operation';
+export const EXPORT_PLAN = 'operation';
 export const DEFAULT_LIST_LIMIT = 100;
 export const MAX_LIST_LIMIT = 1000;
 /** Events read per query while streaming an export. */
@@ -79,7 +78,8 @@ export class AuditService {
       readonly events: AuditEventRepository;
       readonly tree: AuditTree;
       readonly checkpoints: CheckpointService;
-      readonly planOf: (tenantId: string) => Promise<Plan | undefined>;
+      /** The tenant's plan (identity's), given by the composition root: audit does not read tenants itself. */
+      readonly planOf: (tenantId: string) => Promise<string | undefined>;
       readonly now?: () => number;
     },
   ) {}

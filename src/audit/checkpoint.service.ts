@@ -1,3 +1,4 @@
+import { startPeriodicJob } from '../util/periodic-job.js';
 import type { AuditTree } from './audit-tree.js';
 import { checkpointBody, signNote } from './checkpoint.js';
 import type { CheckpointRepository, StoredCheckpoint } from './checkpoint.repository.js';
@@ -83,27 +84,7 @@ export class CheckpointService {
    */
   startCheckpointer(options: { intervalMs?: number; onError?: (err: unknown) => void } = {}): Checkpointer {
     const intervalMs = options.intervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
-    let stopped = false;
-    let timer: NodeJS.Timeout | undefined;
-    let running: Promise<void> = Promise.resolve();
-    const tick = (): void => {
-      running = this.checkpointIfGrown()
-        .then(() => undefined, (err: unknown) => options.onError?.(err))
-        .finally(() => {
-          if (stopped) return;
-          timer = setTimeout(tick, intervalMs);
-          // The checkpointer alone must not keep a process alive.
-          timer.unref();
-        });
-    };
-    timer = setTimeout(tick, intervalMs);
-    timer.unref();
-    return {
-      async stop() {
-        stopped = true;
-        clearTimeout(timer);
-        await running;
-      },
-    };
+    // The checkpointer alone must not keep a process alive (the runner's timer is unref'd).
+    return startPeriodicJob({ intervalMs, run: async () => void (await this.checkpointIfGrown()), onError: (err) => options.onError?.(err) });
   }
 }

@@ -1,8 +1,8 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { ulid } from '../crypto/ulid.js';
 import type { RecordCipher, RecordContext } from '../crypto/record-cipher.js';
 import { isValidKeyName, rawPublicKey, verifierKey, type NoteKey } from './checkpoint.js';
 import type { LogKeyRepository } from './log-key.repository.js';
+import { newId } from '../crypto/ids.js';
 
 export interface LogSigningKey extends NoteKey {
   readonly id: string;
@@ -44,7 +44,7 @@ export class LogKeyService {
   private async load(): Promise<LogSigningKey> {
     let stored = await this.repository.findCurrentWithPrivateKey();
     if (!stored) {
-      const id = `alk_${ulid()}`;
+      const id = newId('auditLogKey');
       const pair = generateKeyPairSync('ed25519');
       // Sealed outside any transaction: the cipher may store a new data key through its own connection.
       const privateKeySealed = await this.cipher.encrypt(pair.privateKey.export({ type: 'pkcs8', format: 'der' }), sealContext(id));

@@ -1,22 +1,11 @@
-import { createHash } from 'node:crypto';
+import { EMPTY_TREE_ROOT, hashChildren, hashLeaf, MERKLE_HASH_BYTES } from '@sealpost/verify';
 
-/** RFC 9162 §2.1.1 domain separation: leaves and interior nodes can never be confused. */
-const LEAF_PREFIX = Buffer.from([0x00]);
-const NODE_PREFIX = Buffer.from([0x01]);
-export const HASH_BYTES = 32;
+// RFC 9162 §2.1.1 hashes (leaf 0x00, node 0x01): @sealpost/verify's, the ones customers check proofs with.
+export { hashChildren, hashLeaf };
+export const HASH_BYTES = MERKLE_HASH_BYTES;
 
 /** MTH({}) = SHA-256 of the empty string (RFC 9162 §2.1.1). */
-export const EMPTY_ROOT = createHash('sha256').digest();
-
-/** SHA-256(0x00 || data). */
-export function hashLeaf(data: Buffer): Buffer {
-  return createHash('sha256').update(LEAF_PREFIX).update(data).digest();
-}
-
-/** SHA-256(0x01 || left || right). */
-export function hashChildren(left: Buffer, right: Buffer): Buffer {
-  return createHash('sha256').update(NODE_PREFIX).update(left).update(right).digest();
-}
+export const EMPTY_ROOT = EMPTY_TREE_ROOT;
 
 /** The largest power of two strictly below n (n >= 2): RFC 9162's split point k. */
 function splitPoint(n: number): number {

@@ -1,4 +1,5 @@
-import type { Logger } from '../app/logger.js';
+import type { Logger } from '../logging/logger.js';
+import { startPeriodicJob } from '../util/periodic-job.js';
 import type { SigningKeyService } from './signing-key.service.js';
 
 /**
@@ -28,43 +29,17 @@ export function startSigningKeyScheduler(options: { keys: SigningKeyService; log
   const { keys } = options;
   const log = options.logger.child({ component: 'signing-key-scheduler' });
   const intervalMs = options.intervalMs ?? SIGNING_KEY_CHECK_MS;
-  let timer: NodeJS.Timeout | undefined;
-  let stopped = false;
-  let running: Promise<void> = Promise.resolve();
-
   const check = async (): Promise<void> => {
-    try {
-      for (const rotation of await keys.rotateDue(SCHEDULER)) {
-        if (rotation.rotated) log.info({ tenant: rotation.tenant, kid: rotation.active, replaced: rotation.replaced }, 'signing key rotated');
-      }
-      const retired = await keys.retireExpired();
-      if (retired.length > 0) log.info({ keys: retired }, "signing keys retired; they stay listed in their tenant's jwks-archive.json");
-    } catch (err) {
-      log.error({ err }, 'signing key schedule check failed; retrying at the next check');
+    for (const rotation of await keys.rotateDue(SCHEDULER)) {
+      if (rotation.rotated) log.info({ tenant: rotation.tenant, kid: rotation.active, replaced: rotation.replaced }, 'signing key rotated');
     }
+    const retired = await keys.retireExpired();
+    if (retired.length > 0) log.info({ keys: retired }, "signing keys retired; they stay listed in their tenant's jwks-archive.json");
   };
-
-  const runOnce = (): Promise<void> => {
-    running = running.then(check);
-    return running;
-  };
-
-  const schedule = (): void => {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      void runOnce().finally(schedule);
-    }, intervalMs);
-    timer.unref();
-  };
-
-  void runOnce().finally(schedule);
-
-  return {
-    runOnce,
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
-    },
-  };
+  return startPeriodicJob({
+    intervalMs,
+    runAtStart: true,
+    run: check,
+    onError: (err) => log.error({ err }, 'signing key schedule check failed; retrying at the next check'),
+  });
 }

@@ -1,5 +1,5 @@
-import { createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
-import type { Ed25519Jwk, JwkSet } from '@sealpost/verify';
+import { randomBytes, type KeyObject } from 'node:crypto';
+import { ed25519PublicKey, rawEd25519PublicKey, type Ed25519Jwk, type JwkSet } from '@sealpost/verify';
 import type { SigningKeyState } from '../db/schema.js';
 import type { RecordContext } from './record-cipher.js';
 
@@ -15,9 +15,6 @@ export const SIGNING_KEY_OVERLAP_MS = 90 * DAY_MS;
  * behind. Five minutes, the clock skew verifiers already tolerate for webhook timestamps.
  */
 export const SIGNING_KEY_NBF_LEEWAY_MS = 5 * 60_000;
-
-/** SubjectPublicKeyInfo DER of an Ed25519 key without its 32 key bytes (RFC 8410 §4). */
-export const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 
 /** A signing key as stored, without its private half. */
 export interface SigningKeyRecord {
@@ -83,14 +80,8 @@ export function newKid(now: number): string {
   return `sp_sig_${date}_${randomBytes(8).toString('hex')}`;
 }
 
-export function rawPublicKey(key: KeyObject): Buffer {
-  const spki = key.export({ type: 'spki', format: 'der' });
-  return Buffer.from(spki.subarray(spki.length - 32));
-}
-
-export function publicKeyObject(raw: Buffer): KeyObject {
-  return createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
-}
+export const rawPublicKey = rawEd25519PublicKey;
+export const publicKeyObject = ed25519PublicKey;
 
 /**
  * The state a key is in at `now`, from its dates: the stored state may lag (the scheduler

@@ -4,30 +4,33 @@ import type { Database } from './schema.js';
 /** Enough to amortise a commit's fsync; small enough that one batch stays a short transaction. */
 const MAX_BATCH = 256;
 
-interface Item {
-  work(tx: Kysely<Database>): Promise<unknown>;
-  resolve(value: unknown): void;
+/** What became of one item of a batch. */
+export type Outcome<O> = { readonly ok: true; readonly value: O } | { readonly ok: false; readonly error: unknown };
+
+interface Queued<I, O> {
+  readonly item: I;
+  resolve(value: O): void;
   reject(reason: unknown): void;
 }
 
 /**
- * Group commit: concurrent units of work that arrive while a commit is in progress share the
- * next transaction, so N ingests cost one fsync instead of N, with the same durability — each
- * caller's promise resolves only after the transaction holding its work has committed.
- *
- * Each unit runs inside its own savepoint: a unit that fails (a unique violation, say) is rolled
- * back alone and rejects its caller; the others still commit. If the commit itself fails, every
- * caller in the batch gets the error and none of the batch is stored.
+ * The group-commit mechanism: items that arrive while a batch is being written queue up and are
+ * written together in the next one, by one flusher. No timer is involved, so a lone item is
+ * written within one event-loop turn; under load one commit (one fsync) covers many.
+ * `writeBatch` returns one outcome per item; if it throws, every item of the batch rejects.
  */
-export class GroupCommitter {
-  private queue: Item[] = [];
+export class BatchWriter<I, O> {
+  private readonly queue: Queued<I, O>[] = [];
   private flushing = false;
 
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly writeBatch: (items: I[]) => Promise<Outcome<O>[]>,
+    private readonly maxBatch: number = MAX_BATCH,
+  ) {}
 
-  run<T>(work: (tx: Kysely<Database>) => Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
+  submit(item: I): Promise<O> {
+    return new Promise<O>((resolve, reject) => {
+      this.queue.push({ item, resolve, reject });
       if (!this.flushing) void this.flush();
     });
   }
@@ -36,38 +39,66 @@ export class GroupCommitter {
     this.flushing = true;
     try {
       while (this.queue.length > 0) {
-        // Let pending I/O callbacks run first: requests that arrived during the previous commit
-        // (SQLite's commit blocks the event loop while it fsyncs) join this batch instead of the next.
+        // Let pending I/O callbacks run first: work that arrived during the previous commit
+        // (SQLite's commit blocks the event loop while it fsyncs, and its driver is synchronous)
+        // joins this batch instead of the next.
         await new Promise((resolve) => setImmediate(resolve));
-        const batch = this.queue.splice(0, MAX_BATCH);
-        const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+        const batch = this.queue.splice(0, this.maxBatch);
+        let outcomes: Outcome<O>[];
         try {
-          await this.db.transaction().execute(async (tx) => {
-            for (const item of batch) {
-              await sql`savepoint group_commit_unit`.execute(tx);
-              try {
-                const value = await item.work(tx);
-                await sql`release savepoint group_commit_unit`.execute(tx);
-                outcomes.push({ ok: true, value });
-              } catch (error) {
-                await sql`rollback to savepoint group_commit_unit`.execute(tx);
-                await sql`release savepoint group_commit_unit`.execute(tx);
-                outcomes.push({ ok: false, error });
-              }
-            }
-          });
+          outcomes = await this.writeBatch(batch.map((q) => q.item));
         } catch (error) {
-          for (const item of batch) item.reject(error);
+          for (const q of batch) q.reject(error);
           continue;
         }
-        batch.forEach((item, i) => {
+        batch.forEach((q, i) => {
           const outcome = outcomes[i]!;
-          if (outcome.ok) item.resolve(outcome.value);
-          else item.reject(outcome.error);
+          if (outcome.ok) q.resolve(outcome.value);
+          else q.reject(outcome.error);
         });
       }
     } finally {
       this.flushing = false;
     }
+  }
+}
+
+type Work = (tx: Kysely<Database>) => Promise<unknown>;
+
+/**
+ * Group commit of units of work: concurrent units share the next transaction, so N ingests cost
+ * one fsync instead of N, with the same durability — each caller's promise resolves only after
+ * the transaction holding its work has committed.
+ *
+ * Each unit runs inside its own savepoint: a unit that fails (a unique violation, say) is rolled
+ * back alone and rejects its caller; the others still commit. If the commit itself fails, every
+ * caller in the batch gets the error and none of the batch is stored.
+ */
+export class GroupCommitter {
+  private readonly writer: BatchWriter<Work, unknown>;
+
+  constructor(db: Kysely<Database>) {
+    this.writer = new BatchWriter<Work, unknown>(async (batch) => {
+      const outcomes: Outcome<unknown>[] = [];
+      await db.transaction().execute(async (tx) => {
+        for (const work of batch) {
+          await sql`savepoint group_commit_unit`.execute(tx);
+          try {
+            const value = await work(tx);
+            await sql`release savepoint group_commit_unit`.execute(tx);
+            outcomes.push({ ok: true, value });
+          } catch (error) {
+            await sql`rollback to savepoint group_commit_unit`.execute(tx);
+            await sql`release savepoint group_commit_unit`.execute(tx);
+            outcomes.push({ ok: false, error });
+          }
+        }
+      });
+      return outcomes;
+    });
+  }
+
+  run<T>(work: (tx: Kysely<Database>) => Promise<T>): Promise<T> {
+    return this.writer.submit(work) as Promise<T>;
   }
 }

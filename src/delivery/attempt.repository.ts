@@ -1,11 +1,13 @@
+import type { AuditRecorder } from '../audit/audit-recorder.js';
+import { destinationDisabledEvent } from './destination-audit.js';
 import { sql, type Kysely } from 'kysely';
-import { ulid } from '../crypto/ulid.js';
 import type { RecordCipher, RecordContext } from '../crypto/record-cipher.js';
 import type { Database } from '../db/schema.js';
 import type { ErrorClass } from './http-sender.js';
 import type { ClaimedDelivery } from './outbox.repository.js';
 import type { DeliveryHooks, DeliverySucceededInfo } from './request-signer.js';
 import type { NextStep } from './retry-policy.js';
+import { newId } from '../crypto/ids.js';
 
 export function attemptResponseContext(tenantId: string, attemptId: string): RecordContext {
   return { tenant: tenantId, table: 'delivery_attempts', id: attemptId, field: 'response' };
@@ -39,6 +41,7 @@ export class AttemptRepository {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly cipher: RecordCipher,
+    private readonly audit: AuditRecorder,
     private readonly hooks: DeliveryHooks = {},
   ) {}
 
@@ -51,7 +54,7 @@ export class AttemptRepository {
     await this.db
       .insertInto('delivery_attempts')
       .values({
-        id: `dla_${ulid()}`,
+        id: newId('attempt'),
         tenant_id: claimed.tenantId,
         delivery_id: claimed.id,
         attempt: claimed.attempt - 1,
@@ -79,7 +82,7 @@ export class AttemptRepository {
     // Sealed before the transaction: a new data key is persisted through another connection.
     const sealed = await Promise.all(
       inputs.map(async (input) => {
-        const attemptId = `dla_${ulid()}`;
+        const attemptId = newId('attempt');
         const head = input.responseHead;
         const prepared = input.step.status === 'succeeded' ? await this.hooks.prepareSucceeded?.(succeededInfo(input)) : undefined;
         return { attemptId, responseSealed: head === null ? null : await this.cipher.encrypt(head, attemptResponseContext(input.claimed.tenantId, attemptId)), prepared };
@@ -153,6 +156,8 @@ export class AttemptRepository {
       .where('failing_since', '<=', input.disableFailingSince)
       .executeTakeFirst();
     if (Number(disabled.numUpdatedRows) === 0) return false;
+    // The disabling and its audit event commit together (DESIGN §1, "every action ──► audit log").
+    await this.audit(tx, destinationDisabledEvent({ tenantId: claimed.tenantId, destinationId: claimed.destinationId, reason: input.disableReason }));
     await this.hooks.onDestinationDisabled?.(tx, { tenantId: claimed.tenantId, destinationId: claimed.destinationId, reason: input.disableReason });
     return true;
   }

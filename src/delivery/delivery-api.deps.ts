@@ -1,15 +1,10 @@
-import type { Kysely } from 'kysely';
 import type { AuditRecorder } from '../audit/audit-recorder.js';
 import type { SealpostConfig } from '../config/config.schema.js';
-import type { RecordCipher } from '../crypto/record-cipher.js';
-import type { Database } from '../db/schema.js';
 import type { OwnListeners } from './own-listeners.js';
 import type { HostResolver } from './ssrf-guard.js';
 
-/** What `destinationRoutes` and `deliveryRoutes` need. Both assume `request.auth` is set (authenticateHook). */
+/** What the destination and delivery services need besides their repositories (built in src/app/sealpost.ts). */
 export interface DeliveryApiDeps {
-  readonly db: Kysely<Database>;
-  readonly cipher: RecordCipher;
   /** Records each destination change's audit event in the change's transaction. */
   readonly audit: AuditRecorder;
   readonly config: Pick<SealpostConfig, 'allowPrivateDestinations' | 'allowHttpDestinations' | 'deliveryTimeoutSeconds'> &

@@ -1,25 +1,19 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { authOf, requireScope } from '../identity/auth.plugin.js';
-import type { DeliveryApiDeps } from './delivery-api.deps.js';
-import { DeliveryRepository, type AttemptRecord, type DeliveryRecord } from './delivery.repository.js';
-import { DeliveryService } from './delivery.service.js';
+import { pageLimit, pageOf, pageQuery } from '../http/pagination.js';
+import { authOf, requireScope } from '../http/auth.plugin.js';
+import type { AttemptRecord, DeliveryRecord } from './delivery.repository.js';
+import type { DeliveryService } from './delivery.service.js';
+import { idPattern } from '../crypto/ids.js';
 
-const ULID = '[0-9A-HJKMNP-TV-Z]{26}';
-const MAX_PAGE = 100;
 
-const IdParams = Type.Object({ id: Type.String({ pattern: `^dlv_${ULID}$` }) });
-const ListQuery = Type.Object({
-  payload: Type.Optional(Type.String({ pattern: `^msg_${ULID}$` })),
-  destination: Type.Optional(Type.String({ pattern: `^dst_${ULID}$` })),
+const IdParams = Type.Object({ id: Type.String({ pattern: idPattern('delivery') }) });
+const ListQuery = pageQuery(Type.String({ pattern: idPattern('delivery') }), {
+  payload: Type.Optional(Type.String({ pattern: idPattern('payload') })),
+  destination: Type.Optional(Type.String({ pattern: idPattern('destination') })),
   status: Type.Optional(Type.Union([Type.Literal('pending'), Type.Literal('succeeded'), Type.Literal('dead'), Type.Literal('stopped')])),
-  cursor: Type.Optional(Type.String({ pattern: `^dlv_${ULID}$` })),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: 50 })),
 });
-const AttemptsQuery = Type.Object({
-  cursor: Type.Optional(Type.Integer({ minimum: 0 })),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: 50 })),
-});
+const AttemptsQuery = pageQuery(Type.Integer({ minimum: 0 }));
 
 const NullableString = Type.Union([Type.String(), Type.Null()]);
 const NullableInteger = Type.Union([Type.Integer(), Type.Null()]);
@@ -81,8 +75,8 @@ function attemptView(a: AttemptRecord): Static<typeof AttemptView> {
 }
 
 /** `/v1/deliveries`: reading deliveries and attempts (payloads:read) and replaying one (destinations:manage). */
-export async function deliveryRoutes(app: FastifyInstance, deps: DeliveryApiDeps): Promise<void> {
-  const deliveries = new DeliveryService(new DeliveryRepository(deps.db, deps.cipher), deps);
+export async function deliveryRoutes(app: FastifyInstance, deps: { deliveries: DeliveryService }): Promise<void> {
+  const { deliveries } = deps;
   const read = { preHandler: requireScope('payloads:read') };
 
   app.get<{ Querystring: Static<typeof ListQuery> }>(
@@ -90,10 +84,10 @@ export async function deliveryRoutes(app: FastifyInstance, deps: DeliveryApiDeps
     { ...read, schema: { querystring: ListQuery, response: { 200: Type.Object({ data: Type.Array(DeliveryView), next_cursor: NullableString }) } } },
     async (request) => {
       const { payload, destination, status, cursor } = request.query;
-      const limit = request.query.limit ?? 50;
+      const limit = pageLimit(request.query);
       const filter = { ...(payload ? { payloadId: payload } : {}), ...(destination ? { destinationId: destination } : {}), ...(status ? { status } : {}) };
       const page = await deliveries.list(authOf(request).tenantId, filter, { before: cursor, limit });
-      return { data: page.map(deliveryView), next_cursor: page.length === limit ? (page[page.length - 1]?.id ?? null) : null };
+      return pageOf(page, limit, deliveryView, (d) => d.id);
     },
   );
 
@@ -110,9 +104,9 @@ export async function deliveryRoutes(app: FastifyInstance, deps: DeliveryApiDeps
       schema: { params: IdParams, querystring: AttemptsQuery, response: { 200: Type.Object({ data: Type.Array(AttemptView), next_cursor: NullableInteger }) } },
     },
     async (request) => {
-      const limit = request.query.limit ?? 50;
+      const limit = pageLimit(request.query);
       const page = await deliveries.attempts(authOf(request).tenantId, request.params.id, { after: request.query.cursor, limit });
-      return { data: page.map(attemptView), next_cursor: page.length === limit ? (page[page.length - 1]?.attempt ?? null) : null };
+      return pageOf(page, limit, attemptView, (a) => a.attempt);
     },
   );
 

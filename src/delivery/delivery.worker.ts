@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { Kysely } from 'kysely';
-import type { Logger } from '../app/logger.js';
+import type { Logger } from '../logging/logger.js';
+import type { AuditRecorder } from '../audit/audit-recorder.js';
 import type { SealpostConfig } from '../config/config.schema.js';
 import type { RecordCipher } from '../crypto/record-cipher.js';
 import type { Dialect } from '../db/database.js';
@@ -12,7 +13,7 @@ import { forwardHeaders } from './forwarded-request.js';
 import { HttpSender, type SendOutcome } from './http-sender.js';
 import type { OwnListeners } from './own-listeners.js';
 import { OutboxRepository, type ClaimedDelivery, type SendMaterial } from './outbox.repository.js';
-import { unsignedRequestSigner, type DeliveryHooks, type RequestSigner } from './request-signer.js';
+import type { DeliveryHooks, RequestSigner } from './request-signer.js';
 import { nextStep, type AttemptResult } from './retry-policy.js';
 import { AddressPolicy } from './ssrf-guard.js';
 
@@ -41,7 +42,10 @@ export interface DeliveryWorkerOptions {
   readonly cipher: RecordCipher;
   readonly config: DeliveryWorkerConfig;
   readonly logger: Logger;
-  readonly signer?: RequestSigner;
+  /** Signs every forwarded request (DESIGN §4); there is no unsigned mode. */
+  readonly signer: RequestSigner;
+  /** Records the worker's own audit events (`destination.disabled`) in the transaction of the change. */
+  readonly audit: AuditRecorder;
   readonly hooks?: DeliveryHooks;
   /** Names this worker in leases and attempt records; unique per process by default. */
   readonly workerId?: string;
@@ -78,9 +82,9 @@ export function startDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWor
   const now = options.now ?? Date.now;
   const random = options.random ?? Math.random;
   const idlePollMs = options.idlePollMs ?? IDLE_POLL_MS;
-  const signer = options.signer ?? unsignedRequestSigner;
+  const { signer } = options;
   const outbox = new OutboxRepository(options.db, options.dialect, options.cipher);
-  const attempts = new AttemptRepository(options.db, options.cipher, options.hooks);
+  const attempts = new AttemptRepository(options.db, options.cipher, options.audit, options.hooks);
   const recorder = new AttemptRecorder(attempts);
   const sender = new HttpSender(AddressPolicy.from(config.allowPrivateDestinations), config.allowHttpDestinations, options.extraCa, options.ownListeners, options.lookup);
   const log = logger.child({ worker: id });

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { AuditDetailValue } from '../audit/audit-event.js';
+import type { AuditDetailValue, AuditEvent } from '../audit/audit-event.js';
 import type { Destination } from './destination.repository.js';
+import type { DestinationDisabledInfo } from './request-signer.js';
 
 /** Header names and event types are listed while they fit; beyond it, counted and hashed. */
 const MAX_AUDITED_LIST_CHARS = 512;
@@ -75,4 +76,12 @@ export function createdDetails(d: Destination): Record<string, AuditDetailValue>
 export function updatedDetails(before: Destination, after: Destination): Record<string, AuditDetailValue> {
   const changed = FIELDS.filter((field) => !same(before, after, field));
   return { changed: [...changed], ...settings(after, changed) };
+}
+
+/** The worker's actor in the events it records. */
+const DELIVERY_WORKER = { type: 'system', id: 'delivery-worker' } as const;
+
+/** `destination.disabled` by the worker: the destination kept failing for `destinationDisableAfterDays`. */
+export function destinationDisabledEvent(info: DestinationDisabledInfo): Omit<AuditEvent, 'time'> {
+  return { tenant: info.tenantId, actor: DELIVERY_WORKER, action: 'destination.disabled', resource: info.destinationId, details: { reason: info.reason } };
 }

@@ -1,21 +1,19 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AuditActor } from '../audit/audit-event.js';
-import { authOf, requireScope } from '../identity/auth.plugin.js';
-import type { DeliveryApiDeps } from './delivery-api.deps.js';
-import { DeliveryRepository } from './delivery.repository.js';
-import { DestinationRepository, type Destination } from './destination.repository.js';
-import { DestinationService, MAX_URL_LENGTH } from './destination.service.js';
+import { pageLimit, pageOf, pageQuery } from '../http/pagination.js';
+import { authOf, requireScope } from '../http/auth.plugin.js';
+import type { Destination } from './destination.repository.js';
+import { MAX_URL_LENGTH, type DestinationService } from './destination.service.js';
 import { MAX_CUSTOM_HEADERS } from './forwarded-request.js';
+import { idPattern } from '../crypto/ids.js';
 
-const ULID = '[0-9A-HJKMNP-TV-Z]{26}';
-const MAX_PAGE = 100;
 /** Request timeouts a destination may choose: long enough for slow receivers, short enough to keep leases short. */
 const MIN_TIMEOUT_MS = 1_000;
 const MAX_TIMEOUT_MS = 300_000;
 const MAX_DESTINATION_CONCURRENCY = 100;
 
-const IdParams = Type.Object({ id: Type.String({ pattern: `^dst_${ULID}$` }) });
+const IdParams = Type.Object({ id: Type.String({ pattern: idPattern('destination') }) });
 // One JSON type list rather than anyOf: Fastify's type coercion could otherwise rewrite a null into an array.
 const EventTypes = Type.Unsafe<string[] | null>({
   type: ['array', 'null'],
@@ -33,10 +31,7 @@ const fields = {
 };
 const CreateBody = Type.Object(fields, { additionalProperties: false });
 const PatchBody = Type.Object({ ...fields, url: Type.Optional(fields.url) }, { additionalProperties: false, minProperties: 1 });
-const ListQuery = Type.Object({
-  cursor: Type.Optional(Type.String({ pattern: `^dst_${ULID}$` })),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: 50 })),
-});
+const ListQuery = pageQuery(Type.String({ pattern: idPattern('destination') }));
 const ReplayBody = Type.Object(
   { from: Type.String({ format: 'date-time' }), to: Type.String({ format: 'date-time' }) },
   { additionalProperties: false },
@@ -91,8 +86,8 @@ function toInput(body: Partial<Static<typeof CreateBody>>) {
 }
 
 /** `/v1/destinations`: CRUD and bulk replay. Needs the destinations:manage scope. */
-export async function destinationRoutes(app: FastifyInstance, deps: DeliveryApiDeps): Promise<void> {
-  const destinations = new DestinationService(new DestinationRepository(deps.db, deps.cipher), new DeliveryRepository(deps.db, deps.cipher), deps);
+export async function destinationRoutes(app: FastifyInstance, deps: { destinations: DestinationService }): Promise<void> {
+  const { destinations } = deps;
   const manage = { preHandler: requireScope('destinations:manage') };
   const actor = (request: FastifyRequest): AuditActor => ({ type: 'api_key', id: authOf(request).prefix });
 
@@ -109,9 +104,9 @@ export async function destinationRoutes(app: FastifyInstance, deps: DeliveryApiD
     '/v1/destinations',
     { ...manage, schema: { querystring: ListQuery, response: { 200: ListView } } },
     async (request) => {
-      const limit = request.query.limit ?? 50;
+      const limit = pageLimit(request.query);
       const page = await destinations.list(authOf(request).tenantId, { after: request.query.cursor, limit });
-      return { data: page.map(view), next_cursor: page.length === limit ? (page[page.length - 1]?.id ?? null) : null };
+      return pageOf(page, limit, view, (d) => d.id);
     },
   );
 

@@ -1,5 +1,4 @@
 import type { AuditActor } from '../audit/audit-event.js';
-import { ulid } from '../crypto/ulid.js';
 import { SealpostError } from '../errors/sealpost-error.js';
 import type { DeliveryApiDeps } from './delivery-api.deps.js';
 import type { DeliveryRepository } from './delivery.repository.js';
@@ -8,6 +7,7 @@ import type { Destination, DestinationRepository } from './destination.repositor
 import { validateCustomHeaders } from './forwarded-request.js';
 import { checkNotOwnListener, OwnListeners } from './own-listeners.js';
 import { AddressPolicy, checkDestinationHost, systemResolver, type HostResolver } from './ssrf-guard.js';
+import { newId } from '../crypto/ids.js';
 
 /** Longer URLs are not portable (many servers and proxies cap the request line near 8 KB, some at 2 KB). */
 export const MAX_URL_LENGTH = 2_048;
@@ -93,7 +93,7 @@ export class DestinationService {
     validateCustomHeaders(headers);
     const now = this.now();
     const destination: Destination = {
-      id: `dst_${ulid()}`,
+      id: newId('destination'),
       tenantId,
       url,
       headers,

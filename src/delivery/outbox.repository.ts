@@ -1,10 +1,10 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
-import { ulid } from '../crypto/ulid.js';
 import type { RecordCipher } from '../crypto/record-cipher.js';
 import type { Dialect } from '../db/database.js';
 import type { Database } from '../db/schema.js';
 import { SealpostError } from '../errors/sealpost-error.js';
 import { destinationConfigContext, type DestinationSecrets } from './destination.repository.js';
+import { newId } from '../crypto/ids.js';
 
 /**
  * A claim considers at most this many destinations (those whose oldest due delivery is oldest),
@@ -58,7 +58,7 @@ export async function enqueueDeliveries(
     .insertInto('deliveries')
     .values(
       matching.map((d) => ({
-        id: `dlv_${ulid()}`,
+        id: newId('delivery'),
         tenant_id: input.tenantId,
         payload_id: input.payloadId,
         destination_id: d.id,

@@ -11,11 +11,6 @@ export interface RequestSigner {
   sign(input: { tenantId: string; webhookId: string; /** unix seconds */ timestamp: number; body: Buffer }): Promise<Record<string, string>>;
 }
 
-/** Until the signing issue lands: requests go out without a signature. */
-export const unsignedRequestSigner: RequestSigner = {
-  sign: async () => ({}),
-};
-
 export interface DeliverySucceededInfo {
   readonly tenantId: string;
   readonly payloadId: string;

@@ -1,6 +1,7 @@
 import dns, { type LookupAddress } from 'node:dns';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
 import { SealpostError } from '../errors/sealpost-error.js';
+import { withTimeout } from '../util/timeout.js';
 
 /** `config.allowPrivateDestinations`: `true` allows every address, a list allows those CIDRs. */
 export type PrivateDestinationAllowance = boolean | readonly string[];
@@ -180,16 +181,10 @@ export type HostResolver = (hostname: string) => Promise<readonly string[]>;
 const VALIDATION_DNS_TIMEOUT_MS = 3_000;
 
 export const systemResolver: HostResolver = async (hostname) => {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('DNS timeout')), VALIDATION_DNS_TIMEOUT_MS);
+  const found = await withTimeout(dns.promises.lookup(hostname, { all: true, verbatim: true }), VALIDATION_DNS_TIMEOUT_MS, () => {
+    throw new Error('DNS timeout');
   });
-  try {
-    const found = await Promise.race([dns.promises.lookup(hostname, { all: true, verbatim: true }), timeout]);
-    return found.map((a) => a.address);
-  } finally {
-    clearTimeout(timer);
-  }
+  return found.map((a) => a.address);
 };
 
 /**

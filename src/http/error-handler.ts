@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Logger } from '../app/logger.js';
+import type { Logger } from '../logging/logger.js';
 import type { ErrorCode } from '../errors/error-codes.js';
 import { SealpostError, isSealpostError } from '../errors/sealpost-error.js';
 import { REQUEST_ID_HEADER } from './request-id.js';

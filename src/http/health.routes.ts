@@ -1,3 +1,4 @@
+import { withTimeout } from '../util/timeout.js';
 import type { FastifyInstance } from 'fastify';
 import { SealpostError } from '../errors/sealpost-error.js';
 import { sendProblem } from './error-handler.js';
@@ -33,7 +34,9 @@ export async function healthRoutes(app: FastifyInstance, options: HealthRoutesOp
 
   app.get('/readyz', { schema: { response: { 200: statusSchema } } }, async (request, reply) => {
     try {
-      await withTimeout(options.readiness(), timeoutMs);
+      await withTimeout(options.readiness(), timeoutMs, () => {
+        throw new Error(`readiness check did not finish within ${timeoutMs} ms`);
+      });
       return { status: 'ok' };
     } catch (err) {
       // The cause goes to the log only: which dependency is down is for operators, not callers.
@@ -41,12 +44,4 @@ export async function healthRoutes(app: FastifyInstance, options: HealthRoutesOp
       return sendProblem(request, reply, new SealpostError('SP_ERR_HTTP_NOT_READY', 'Service is not ready to accept traffic'));
     }
   });
-}
-
-function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`readiness check did not finish within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

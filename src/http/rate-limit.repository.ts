@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
-import type { WindowCounterStore } from './rate-limiter.js';
+import type { WindowCounterStore } from '../util/rate-limiter.js';
 
 /**
  * Fixed-window counts in the database, shared by every API process: one upsert per round trip

@@ -1,13 +1,13 @@
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { Logger } from '../app/logger.js';
+import type { Logger } from '../logging/logger.js';
 import type { SealpostConfig } from '../config/config.schema.js';
 import { frameworkErrorHandler, rawClientErrorHandler, registerErrorHandling } from './error-handler.js';
 import { healthRoutes } from './health.routes.js';
 import { REQUEST_ID_HEADER, genRequestId } from './request-id.js';
 import { registerSecurityHeaders } from './security-headers.js';
-import { buildTlsOptions, loadTlsMaterial, type TlsMaterial } from './tls-options.js';
+import { buildTlsOptions, loadTlsMaterial, type TlsMaterial } from '../crypto/tls-options.js';
 
 export type HttpConfig = Pick<
   SealpostConfig,

@@ -1,4 +1,4 @@
-import type { Logger } from '../app/logger.js';
+import type { Logger } from '../logging/logger.js';
 import type { HttpServer } from './server.js';
 
 export interface SignalHandlerOptions {

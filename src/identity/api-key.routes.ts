@@ -1,9 +1,10 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { authOf, requireScope } from './auth.plugin.js';
+import { authOf, requireScope } from '../http/auth.plugin.js';
 import { DEFAULT_ROTATION_OVERLAP_DAYS, MAX_ROTATION_OVERLAP_DAYS, keyAgeWarning, type ApiKeyService, type AuthContext, type KeyManager } from './api-key.service.js';
 import type { ApiKeyRecord } from './api-key.repository.js';
 import { SCOPES } from './scopes.js';
+import { idPattern } from '../crypto/ids.js';
 
 const ScopeSchema = Type.Union(SCOPES.map((s) => Type.Literal(s)));
 const CreateBody = Type.Object(
@@ -18,7 +19,7 @@ const RotateBody = Type.Object(
   { overlap_days: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_ROTATION_OVERLAP_DAYS })) },
   { additionalProperties: false },
 );
-const IdParams = Type.Object({ id: Type.String({ pattern: '^key_[0-9A-HJKMNP-TV-Z]{26}$' }) });
+const IdParams = Type.Object({ id: Type.String({ pattern: idPattern('apiKey') }) });
 
 /** The calling key acts with its own scopes as its authority over other keys. */
 function managerOf(auth: AuthContext): KeyManager {

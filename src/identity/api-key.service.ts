@@ -1,11 +1,11 @@
 import type { Kysely } from 'kysely';
-import { ulid } from '../crypto/ulid.js';
 import type { AuditEvent } from '../audit/audit-event.js';
 import type { Database } from '../db/schema.js';
 import { SealpostError } from '../errors/sealpost-error.js';
 import { generateApiKey, parseApiKey, secretMatches } from './api-key.format.js';
 import type { ApiKeyRecord, ApiKeyRepository } from './api-key.repository.js';
 import { SCOPES, type Scope } from './scopes.js';
+import { newId } from '../crypto/ids.js';
 
 const DAY_MS = 86_400_000;
 /** Customers promise their auditors a yearly key rotation; older keys are flagged. */
@@ -104,7 +104,7 @@ export class ApiKeyService {
   ): Promise<IssuedKey> {
     const key = generateApiKey();
     const record: ApiKeyRecord = {
-      id: `key_${ulid()}`,
+      id: newId('apiKey'),
       tenantId,
       prefix: key.prefix,
       name: input.name,

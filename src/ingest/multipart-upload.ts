@@ -1,10 +1,10 @@
 import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ulid } from '../crypto/ulid.js';
 import { safeContentType } from './content-type.js';
 import { SealpostError } from '../errors/sealpost-error.js';
 import type { EncryptedBlobStore } from '../storage/encrypted-blob-store.js';
 import type { AttachmentRecord } from './payload.repository.js';
+import { newId } from '../crypto/ids.js';
 
 /** More parts than this is not a document upload; it is an attempt to exhaust us. */
 const MAX_PARTS = 101;
@@ -59,7 +59,7 @@ export async function readMultipartUpload(
         payloadJson = await readAtMost(part.file, maxJsonBytes);
         continue;
       }
-      const id = `att_${ulid()}`;
+      const id = newId('attachment');
       const filename = (part.filename || 'attachment').slice(0, MAX_FILENAME_LENGTH);
       const key = attachmentBlobKey(tenantId, id);
       // Recorded before the upload starts, so a failure midway still cleans this blob up.

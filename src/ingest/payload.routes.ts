@@ -3,13 +3,15 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { refuseForwardedRequests } from '../delivery/forwarded-request.js';
 import { SealpostError } from '../errors/sealpost-error.js';
-import { authOf, requireScope } from '../identity/auth.plugin.js';
+import { pageLimit, pageOf, pageQuery } from '../http/pagination.js';
+import { authOf, requireScope } from '../http/auth.plugin.js';
 import type { EncryptedBlobStore } from '../storage/encrypted-blob-store.js';
 import { safeContentType } from './content-type.js';
 import { parseJsonBody } from './json-body.js';
 import { attachmentBlobContext, readMultipartUpload, registerMultipart, removeBlobs, type UploadLimits } from './multipart-upload.js';
 import type { PayloadRepository } from './payload.repository.js';
 import type { PayloadService } from './payload.service.js';
+import { idPattern } from '../crypto/ids.js';
 
 export interface PayloadRoutesDeps {
   readonly payloads: PayloadService;
@@ -19,13 +21,10 @@ export interface PayloadRoutesDeps {
 }
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
-const MAX_PAGE = 100;
 
-const IdParams = Type.Object({ id: Type.String({ pattern: '^[a-z]+_[0-9A-HJKMNP-TV-Z]{26}$' }) });
-const ListQuery = Type.Object({
-  cursor: Type.Optional(Type.String({ pattern: '^msg_[0-9A-HJKMNP-TV-Z]{26}$' })),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: 50 })),
-});
+const PayloadParams = Type.Object({ id: Type.String({ pattern: idPattern('payload') }) });
+const AttachmentParams = Type.Object({ id: Type.String({ pattern: idPattern('attachment') }) });
+const ListQuery = pageQuery(Type.String({ pattern: idPattern('payload') }));
 
 function idempotencyKey(request: FastifyRequest): string | undefined {
   const header = request.headers['idempotency-key'];
@@ -96,21 +95,23 @@ export async function payloadRoutes(app: FastifyInstance, deps: PayloadRoutesDep
     return accepted(reply, result);
   });
 
-  app.get<{ Params: Static<typeof IdParams> }>('/v1/payloads/:id', { schema: { params: IdParams }, preHandler: requireScope('payloads:read') }, async (request) => {
+  app.get<{ Params: Static<typeof PayloadParams> }>('/v1/payloads/:id', { schema: { params: PayloadParams }, preHandler: requireScope('payloads:read') }, async (request) => {
     const { summary, envelope } = await deps.payloads.get(authOf(request).tenantId, request.params.id);
     return { id: summary.id, type: summary.type, received_at: new Date(summary.receivedAt).toISOString(), size: summary.size, body_sha256: summary.bodySha256, envelope };
   });
 
   app.get<{ Querystring: Static<typeof ListQuery> }>('/v1/payloads', { schema: { querystring: ListQuery }, preHandler: requireScope('payloads:read') }, async (request) => {
-    const limit = request.query.limit ?? 50;
+    const limit = pageLimit(request.query);
     const page = await deps.repository.list(authOf(request).tenantId, limit, request.query.cursor);
-    return {
-      data: page.map((p) => ({ id: p.id, type: p.type, channel: p.channel, size: p.size, body_sha256: p.bodySha256, received_at: new Date(p.receivedAt).toISOString() })),
-      next_cursor: page.length === limit ? page[page.length - 1]!.id : null,
-    };
+    return pageOf(
+      page,
+      limit,
+      (p) => ({ id: p.id, type: p.type, channel: p.channel, size: p.size, body_sha256: p.bodySha256, received_at: new Date(p.receivedAt).toISOString() }),
+      (p) => p.id,
+    );
   });
 
-  app.get<{ Params: Static<typeof IdParams> }>('/v1/attachments/:id', { schema: { params: IdParams }, preHandler: requireScope('payloads:read') }, async (request, reply) => {
+  app.get<{ Params: Static<typeof AttachmentParams> }>('/v1/attachments/:id', { schema: { params: AttachmentParams }, preHandler: requireScope('payloads:read') }, async (request, reply) => {
     const tenantId = authOf(request).tenantId;
     const attachment = await deps.repository.findAttachment(tenantId, request.params.id);
     if (!attachment) throw new SealpostError('SP_ERR_RESOURCE_NOT_FOUND', 'No such attachment');

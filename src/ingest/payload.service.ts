@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { ulid } from '../crypto/ulid.js';
 import { JcsError } from '@sealpost/verify';
 import { canonicalJson } from '../crypto/canonical-json.js';
 import type { GroupCommitter } from '../db/group-commit.js';
@@ -10,6 +9,7 @@ import { SealpostError } from '../errors/sealpost-error.js';
 import { findUnencodable, unrepresentable } from './json-body.js';
 import type { AttachmentRef, Envelope, EnvelopeSource } from './envelope.js';
 import type { AttachmentRecord, PayloadRepository } from './payload.repository.js';
+import { newId } from '../crypto/ids.js';
 
 /** Idempotency keys are honoured for this long (Stripe's convention, which customers know). */
 export const IDEMPOTENCY_WINDOW_MS = 24 * 3_600_000;
@@ -74,7 +74,7 @@ export class PayloadService {
    * only then answers (DESIGN §7): a 202 means all of it is committed.
    */
   async ingest(input: IngestInput): Promise<IngestResult> {
-    const id = `msg_${ulid()}`;
+    const id = newId('payload');
     const now = this.now();
     const envelope: Envelope = {
       id,

@@ -2,10 +2,11 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { AuditService } from '../audit/audit.service.js';
 import { SealpostError } from '../errors/sealpost-error.js';
-import { authOf, requireScope } from '../identity/auth.plugin.js';
+import { authOf, requireScope } from '../http/auth.plugin.js';
 import type { ReceiptRepository } from './receipt.repository.js';
+import { idPattern } from '../crypto/ids.js';
 
-const Params = Type.Object({ id: Type.String({ pattern: '^rcp_[0-9A-HJKMNP-TV-Z]{26}$' }) });
+const Params = Type.Object({ id: Type.String({ pattern: idPattern('receipt') }) });
 
 /**
  * `GET /v1/receipts/:id/proof`: the inclusion proof of the receipt's `receipt.issued` audit

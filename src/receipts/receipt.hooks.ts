@@ -1,5 +1,3 @@
-import type { Kysely } from 'kysely';
-import type { Database } from '../db/schema.js';
 import type { DeliverySucceededInfo } from '../delivery/request-signer.js';
 import type { IngestHooks } from '../ingest/payload.service.js';
 import type { ReceiptService } from './receipt.service.js';
@@ -32,19 +30,4 @@ export function deliveredReceiptHook(receipts: ReceiptService): (info: DeliveryS
       status: info.statusCode,
       bodySha256: info.bodySha256,
     });
-}
-
-/**
- * The alternative for an engine that can only report success after its transaction: signs,
- * seals and stores the `delivered` receipt in a transaction of its own. Trade-off: if the
- * process dies between the two commits the delivery is recorded as succeeded without its
- * receipt (the destination did get the request); the delivery's unique receipt slot makes a
- * repeated call harmless.
- */
-export function deliveredReceiptAfterCommit(receipts: ReceiptService, db: Kysely<Database>): (info: DeliverySucceededInfo) => Promise<void> {
-  const prepare = deliveredReceiptHook(receipts);
-  return async (info) => {
-    const prepared = await prepare(info);
-    await db.transaction().execute((tx) => prepared.store(tx));
-  };
 }

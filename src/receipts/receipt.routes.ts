@@ -1,15 +1,15 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { authOf, requireScope } from '../identity/auth.plugin.js';
+import { authOf, requireScope } from '../http/auth.plugin.js';
 import type { ReceiptService } from './receipt.service.js';
+import { idPattern } from '../crypto/ids.js';
 
 export interface ReceiptRoutesDeps {
   readonly receipts: ReceiptService;
 }
 
-const ULID = '[0-9A-HJKMNP-TV-Z]{26}';
-const ReceiptParams = Type.Object({ id: Type.String({ pattern: `^rcp_${ULID}$` }) });
-const PayloadParams = Type.Object({ id: Type.String({ pattern: `^msg_${ULID}$` }) });
+const ReceiptParams = Type.Object({ id: Type.String({ pattern: idPattern('receipt') }) });
+const PayloadParams = Type.Object({ id: Type.String({ pattern: idPattern('payload') }) });
 
 /** DESIGN §5. For the OpenAPI description: the body is the stored canonical JSON, sent as is. */
 export const ReceiptSchema = Type.Object(

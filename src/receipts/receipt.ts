@@ -1,9 +1,9 @@
 import { sign } from 'node:crypto';
 import type { AcceptedReceipt, DeliveredReceipt, Receipt } from '@sealpost/verify';
-import { ulid } from '../crypto/ulid.js';
 import { canonicalJson } from '../crypto/canonical-json.js';
 import type { ActiveSigningKey } from '../crypto/signing-key.js';
 import { SealpostError } from '../errors/sealpost-error.js';
+import { newId } from '../crypto/ids.js';
 
 export type { AcceptedReceipt, DeliveredReceipt, Receipt } from '@sealpost/verify';
 
@@ -47,7 +47,7 @@ function base(kind: 'accepted' | 'delivered', input: AcceptedReceiptInput): Omit
   return {
     v: 1,
     kind,
-    id: `rcp_${ulid(input.issuedAt)}`,
+    id: newId('receipt', input.issuedAt),
     message_id: input.messageId,
     tenant: input.tenantId,
     body_sha256: input.bodySha256,

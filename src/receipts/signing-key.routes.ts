@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { SigningKeyService } from '../crypto/signing-key.service.js';
-import { authOf } from '../identity/auth.plugin.js';
+import { authOf } from '../http/auth.plugin.js';
 import { JwkSetSchema, tenantJwksArchivePath, tenantJwksPath } from './jwks.routes.js';
 
 const SigningKeysView = Type.Object({

@@ -1,18 +1,12 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerApi } from '../../src/app/api.js';
-import { openAppContext, type AppContext } from '../../src/app/app-context.js';
-import { createLogger } from '../../src/app/logger.js';
+import { createLogger } from '../../src/logging/logger.js';
+import { createSealpost, type Sealpost } from '../../src/app/sealpost.js';
 import { AUDIT_ACTIONS, type AuditAction, type AuditEvent } from '../../src/audit/audit-event.js';
 import { loadConfig } from '../../src/config/config.load.js';
 import { enqueueDeliveries } from '../../src/delivery/outbox.repository.js';
-import { destinationRoutes } from '../../src/delivery/destination.routes.js';
 import { buildHttpServer, type HttpServer } from '../../src/http/server.js';
-import { ApiKeyRepository } from '../../src/identity/api-key.repository.js';
-import { ApiKeyService } from '../../src/identity/api-key.service.js';
-import { TenantRepository } from '../../src/identity/tenant.repository.js';
-import { TenantService } from '../../src/identity/tenant.service.js';
-import { smtpApiRoutes } from '../../src/ingest/smtp/smtp-ingress.js';
 import { runCli } from '../support/cli.js';
 import { createTestDatabase, testDialects, type TestDatabase } from '../support/test-database.js';
 import { cliEnvFor } from './audit-test-support.js';
@@ -30,7 +24,7 @@ const URL_SECRET = 'T0KEN0000secret';
 
 describe.each(testDialects())('every declared audit action on %s', { timeout: 180_000 }, (dialect) => {
   let testDb: TestDatabase;
-  let context: AppContext;
+  let context: Sealpost;
   let server: HttpServer;
   let token = '';
   let refused: { flush(): Promise<void> };
@@ -39,17 +33,16 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
     testDb = await createTestDatabase(dialect);
     const env = cliEnvFor(testDb);
     const config = loadConfig({ ...env, SEALPOST_HTTP_HOST: '127.0.0.1', SEALPOST_HTTP_PORT: '0', SEALPOST_LOG_LEVEL: 'silent' });
-    context = await openAppContext(config, createLogger('silent'));
-    server = await buildHttpServer({ config, logger: context.logger, readiness: async () => {} });
-    const deliveryDeps = { db: context.database.db, cipher: context.cipher, audit: context.audit.record, config, resolver: async () => ['93.184.216.34'] };
-    ({ refused } = await registerApi(server.app, context, {
+    context = await createSealpost(config, {
+      logger: createLogger('silent'),
       publicUrl: 'https://localhost',
-      ingestHooks: { enqueue: enqueueDeliveries },
-      routes: [(v1) => destinationRoutes(v1, deliveryDeps), ...smtpApiRoutes(context)],
-    }));
+      enqueue: enqueueDeliveries,
+      destinationResolver: async () => ['93.184.216.34'],
+    });
+    server = await buildHttpServer({ config, logger: context.logger, readiness: async () => {} });
+    ({ refused } = await registerApi(server.app, context));
     await server.app.ready();
-    const { db } = context.database;
-    token = (await new TenantService(db, new TenantRepository(db), new ApiKeyService(new ApiKeyRepository(db))).create('Audited', 'operation')).apiKey;
+    token = (await context.tenants.create('Audited', 'operation')).apiKey;
   });
   afterAll(async () => {
     await server?.app.close();
@@ -101,6 +94,10 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
     await context.audit.retention.purgeExpired();
     const rotated = await runCli(['keys', 'rotate', '--kek', '--json'], { ...cliEnvFor(testDb), SEALPOST_DATA_DIR: path.join(testDb.dir, 'data') });
     expect(rotated.code, rotated.stderr).toBe(0);
+    // A tenant created at the command line runs the same audited service as every other path.
+    const cliTenant = await runCli(['tenants', 'create', '--name', 'From the CLI', '--plan', 'starter'], { ...cliEnvFor(testDb), SEALPOST_DATA_DIR: path.join(testDb.dir, 'data') });
+    expect(cliTenant.code, cliTenant.stderr).toBe(0);
+    const createdByCli = JSON.parse(cliTenant.stdout) as { tenant: string; api_key: string };
 
     // api.request is written after the response; poll for it.
     await expect.poll(async () => (await loggedEvents()).some((e) => e.action === 'api.request'), { timeout: 20_000 }).toBe(true);
@@ -122,6 +119,10 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
       ['destination.deleted', undefined],
     ]);
     expect(events.find((e) => e.action === 'inbox.created')).toMatchObject({ resource: inbox.id, actor: { type: 'api_key' }, details: { dmarc_policy: 'reject' } });
+    expect(events.filter((e) => e.tenant === createdByCli.tenant).map((e) => [e.action, e.actor])).toEqual([
+      ['tenant.created', { type: 'system', id: 'sealpost-cli' }],
+      ['api_key.created', { type: 'system', id: 'sealpost-cli' }],
+    ]);
     expect(events.find((e) => e.action === 'kek.rotated')).toMatchObject({ tenant: null, actor: { type: 'system', id: 'cli' }, details: { kek: 'local:v2' } });
   });
 });

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Kysely } from 'kysely';
-import { createAuditServices, type AuditServices } from '../../src/audit/audit-services.js';
+import { createAuditServices, type AuditServices } from '../../src/app/audit-services.js';
 import type { AuditEvent } from '../../src/audit/audit-event.js';
 import { DataKeyRepository } from '../../src/crypto/data-key.repository.js';
 import { LocalKeyring } from '../../src/crypto/local-keyring.js';
@@ -8,6 +8,7 @@ import { RecordCipher } from '../../src/crypto/record-cipher.js';
 import type { DatabaseHandle } from '../../src/db/database.js';
 import type { Database } from '../../src/db/schema.js';
 import type { TestDatabase } from '../support/test-database.js';
+import { TenantRepository } from '../../src/identity/tenant.repository.js';
 
 export const ORIGIN = 'sealpost.test/audit';
 
@@ -23,7 +24,15 @@ export function cipherFor(testDb: TestDatabase, handle: DatabaseHandle): RecordC
 }
 
 export function servicesFor(testDb: TestDatabase, handle: DatabaseHandle, now?: () => number): AuditServices {
-  return createAuditServices({ db: handle.db, dialect: handle.dialect, cipher: cipherFor(testDb, handle), origin: ORIGIN, now });
+  const tenants = new TenantRepository(handle.db);
+  return createAuditServices({
+    db: handle.db,
+    dialect: handle.dialect,
+    cipher: cipherFor(testDb, handle),
+    origin: ORIGIN,
+    planOf: async (tenantId) => (await tenants.find(tenantId))?.plan,
+    now,
+  });
 }
 
 /** Environment for `sealpost` runs against this database. */

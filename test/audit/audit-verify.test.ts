@@ -1,7 +1,7 @@
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
-import { auditOriginOf, createAuditServices, type AuditServices } from '../../src/audit/audit-services.js';
+import { auditOriginOf, createAuditServices, type AuditServices } from '../../src/app/audit-services.js';
 import { verifyCheckpoint } from '../../packages/verify/src/checkpoint.js';
 import { verifyStoredAuditLog, type AuditVerifyReport } from '../../src/audit/audit-verify.js';
 import { checkpointBody, rawPublicKey, signNote, type NoteKey } from '../../src/audit/checkpoint.js';

@@ -8,11 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseVerifierKey, verifyCheckpoint } from '../../packages/verify/src/checkpoint.js';
 import { isVerifyError } from '../../packages/verify/src/errors.js';
 import { verifyConsistency } from '../../packages/verify/src/merkle.js';
-import type { AuditServices } from '../../src/audit/audit-services.js';
+import type { AuditServices } from '../../src/app/audit-services.js';
 import type { DatabaseHandle } from '../../src/db/database.js';
 import { createTestDatabase, testDialects, type TestDatabase } from '../support/test-database.js';
 import { ORIGIN, appendMany, cipherFor, sampleEvent, servicesFor } from './audit-test-support.js';
-import { createAuditServices } from '../../src/audit/audit-services.js';
+import { createAuditServices } from '../../src/app/audit-services.js';
 import { rawPublicKey, signNote, verifierKey } from '../../src/audit/checkpoint.js';
 
 const OPENSSL = '/usr/bin/openssl';

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyCheckpoint } from '../../packages/verify/src/checkpoint.js';
 import { verifyConsistency, verifyInclusion } from '../../packages/verify/src/merkle.js';
-import type { AuditServices } from '../../src/audit/audit-services.js';
+import type { AuditServices } from '../../src/app/audit-services.js';
 import { verifyStoredAuditLog } from '../../src/audit/audit-verify.js';
 import { monthsBefore } from '../../src/audit/retention.js';
 import type { DatabaseHandle } from '../../src/db/database.js';

@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseVerifierKey, verifyCheckpoint } from '../../packages/verify/src/checkpoint.js';
-import { checkpointBody, parseVerifierKey as parseOnServer, rawPublicKey, signNote, verifierKey } from '../../src/audit/checkpoint.js';
+import { checkpointBody, openCheckpoint, parseVerifierKey as parseOnServer, rawPublicKey, signNote, verifierKey } from '../../src/audit/checkpoint.js';
 
 describe('C2SP verifier keys', () => {
   it("parse when the key's base64 holds '+' (only the first two '+' separate fields)", () => {
@@ -27,5 +27,36 @@ describe('C2SP verifier keys', () => {
     ['a key that is not Ed25519', `name+00000000+${Buffer.concat([Buffer.from([2]), Buffer.alloc(32)]).toString('base64')}`],
   ])('refuse %s', (_what, text) => {
     expect(() => parseVerifierKey(text)).toThrow(expect.objectContaining({ code: 'SP_VERIFY_MALFORMED_INPUT' }));
+  });
+});
+
+describe('one checkpoint rule for the server and @sealpost/verify (C2SP signed-note)', () => {
+  const pair = generateKeyPairSync('ed25519');
+  const key = { name: 'sealpost.test/audit', publicKey: rawPublicKey(pair.publicKey) };
+  const root = Buffer.alloc(32, 7).toString('base64');
+  const both = (note: string) => [
+    () => openCheckpoint(note, key),
+    () => verifyCheckpoint(note, verifierKey(key)),
+  ];
+
+  it('refuses a note holding the DEL control character (0x7f), on both sides', () => {
+    const note = signNote(`sealpost.test/audit\x7f\n3\n${root}\n`, key, pair.privateKey);
+    for (const open of both(note)) expect(open).toThrow(/control characters/);
+    expect(() => checkpointBody('sealpost.test/audit\x7f', 3, Buffer.alloc(32))).toThrow(TypeError);
+  });
+
+  it('refuses an empty extension line, on both sides', () => {
+    const note = signNote(`sealpost.test/audit\n3\n${root}\n\n`, key, pair.privateKey);
+    for (const open of both(note)) expect(open).toThrow(/empty/);
+  });
+
+  it('refuses a signature blob of any length but key ID + 64 bytes, on both sides', () => {
+    const good = signNote(`sealpost.test/audit\n3\n${root}\n`, key, pair.privateKey);
+    const [text, line] = [good.slice(0, good.lastIndexOf('\n\n') + 2), good.slice(good.lastIndexOf('\n\n') + 2, -1)];
+    const blob = Buffer.from(line!.split(' ')[2]!, 'base64');
+    const long = `${text}\u2014 ${key.name} ${Buffer.concat([blob, Buffer.from([0])]).toString('base64')}\n`;
+    expect(() => openCheckpoint(long, key)).toThrow('signature does not verify');
+    expect(() => verifyCheckpoint(long, verifierKey(key))).toThrow(expect.objectContaining({ code: 'SP_VERIFY_BAD_SIGNATURE' }));
+    expect(openCheckpoint(good, key).treeSize).toBe(3);
   });
 });

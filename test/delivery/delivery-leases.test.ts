@@ -4,6 +4,7 @@ import { startDeliveryWorker, type DeliveryWorker, type DeliveryWorkerConfig } f
 import { OutboxRepository } from '../../src/delivery/outbox.repository.js';
 import { testDialects } from '../support/test-database.js';
 import { openDeliveryFixture, silentLogger, startReceiver, workerConfig, type DeliveryFixture, type Receiver } from './delivery-fixture.js';
+import { noSignature, testAudit } from './worker-test-deps.js';
 
 const POLL = { timeout: 30_000, interval: 20 };
 /** Above the default 30 s, so that a slow run fails on POLL's message, not on the test timeout. */
@@ -31,7 +32,7 @@ describe.each(testDialects())('delivery leases on %s', { timeout: TEST_TIMEOUT_M
 
   /** A worker on its own connection pool (PostgreSQL) or the shared single connection (SQLite). */
   function worker(workerId: string, config: Partial<DeliveryWorkerConfig> = {}, handle: DatabaseHandle = fx.handle): DeliveryWorker {
-    const w = startDeliveryWorker({ db: handle.db, dialect, cipher: fx.cipher, config: workerConfig(config), logger: silentLogger, idlePollMs: 20, workerId });
+    const w = startDeliveryWorker({ signer: noSignature, audit: testAudit, db: handle.db, dialect, cipher: fx.cipher, config: workerConfig(config), logger: silentLogger, idlePollMs: 20, workerId });
     cleanups.push(() => w.stop());
     return w;
   }

@@ -3,11 +3,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerErrorHandling } from '../../src/http/error-handler.js';
 import { ApiKeyRepository } from '../../src/identity/api-key.repository.js';
 import { ApiKeyService } from '../../src/identity/api-key.service.js';
-import { authenticateHook } from '../../src/identity/auth.plugin.js';
+import { authenticateHook } from '../../src/http/auth.plugin.js';
 import type { Scope } from '../../src/identity/scopes.js';
 import type { DeliveryApiDeps } from '../../src/delivery/delivery-api.deps.js';
 import { deliveryRoutes } from '../../src/delivery/delivery.routes.js';
 import { destinationRoutes } from '../../src/delivery/destination.routes.js';
+import { DeliveryRepository } from '../../src/delivery/delivery.repository.js';
+import { DeliveryService } from '../../src/delivery/delivery.service.js';
+import { DestinationRepository } from '../../src/delivery/destination.repository.js';
+import { DestinationService } from '../../src/delivery/destination.service.js';
 import { AuditLog } from '../../src/audit/audit-log.js';
 import { auditRecorder } from '../../src/audit/audit-recorder.js';
 import { testDialects } from '../support/test-database.js';
@@ -42,8 +46,6 @@ describe.each(testDialects())('destination and delivery routes on %s', (dialect)
     keys.b = (await keyService.issue(tenantB, { name: 'b', scopes: ALL })).token;
     keys.aReadOnly = (await keyService.issue(tenantA, { name: 'a-read', scopes: ['payloads:read'] })).token;
     const deps: DeliveryApiDeps = {
-      db: fx.handle.db,
-      cipher: fx.cipher,
       audit: auditRecorder(new AuditLog()),
       config,
       poke: () => void pokes++,
@@ -57,8 +59,9 @@ describe.each(testDialects())('destination and delivery routes on %s', (dialect)
     registerErrorHandling(app);
     await app.register(async (v1) => {
       v1.addHook('onRequest', authenticateHook(keyService));
-      await v1.register(destinationRoutes, deps);
-      await v1.register(deliveryRoutes, deps);
+      const deliveryRepository = new DeliveryRepository(fx.handle.db, fx.cipher);
+      await v1.register(destinationRoutes, { destinations: new DestinationService(new DestinationRepository(fx.handle.db, fx.cipher), deliveryRepository, deps) });
+      await v1.register(deliveryRoutes, { deliveries: new DeliveryService(deliveryRepository, deps) });
     });
     await app.ready();
   });

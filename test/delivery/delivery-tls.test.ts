@@ -6,9 +6,10 @@ import path from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startDeliveryWorker } from '../../src/delivery/delivery.worker.js';
-import { ensureSelfSignedCert, type SelfSignedCert } from '../../src/http/self-signed-cert.js';
+import { ensureSelfSignedCert, type SelfSignedCert } from '../../src/crypto/self-signed-cert.js';
 import { testDialects } from '../support/test-database.js';
 import { openDeliveryFixture, silentLogger, workerConfig, type DeliveryFixture } from './delivery-fixture.js';
+import { noSignature, testAudit } from './worker-test-deps.js';
 
 const POLL = { timeout: 15_000, interval: 10 };
 
@@ -49,7 +50,7 @@ describe.each(testDialects())('delivery over TLS on %s', (dialect) => {
     const tenant = await fx.tenant();
     await fx.destination(tenant, { url });
     const sent = await fx.ingest(tenant);
-    const worker = startDeliveryWorker({ db: fx.handle.db, dialect, cipher: fx.cipher, config: workerConfig(), logger: silentLogger, idlePollMs: 10, ...(extraCa ? { extraCa } : {}) });
+    const worker = startDeliveryWorker({ signer: noSignature, audit: testAudit, db: fx.handle.db, dialect, cipher: fx.cipher, config: workerConfig(), logger: silentLogger, idlePollMs: 10, ...(extraCa ? { extraCa } : {}) });
     try {
       await vi.waitFor(async () => {
         const d = await fx.handle.db.selectFrom('deliveries').select('status').where('payload_id', '=', sent.id).executeTakeFirstOrThrow();

@@ -4,6 +4,7 @@ import { startDeliveryWorker, type DeliveryWorker, type DeliveryWorkerConfig } f
 import type { RequestSigner } from '../../src/delivery/request-signer.js';
 import { testDialects } from '../support/test-database.js';
 import { openDeliveryFixture, silentLogger, startReceiver, workerConfig, type DeliveryFixture, type Receiver } from './delivery-fixture.js';
+import { noSignature, testAudit } from './worker-test-deps.js';
 
 const POLL = { timeout: 15_000, interval: 10 };
 
@@ -28,7 +29,7 @@ describe.each(testDialects())('delivery worker on %s', (dialect) => {
   }
 
   function worker(config: Partial<DeliveryWorkerConfig> = {}, signer?: RequestSigner): DeliveryWorker {
-    const w = startDeliveryWorker({ db: fx.handle.db, dialect, cipher: fx.cipher, config: workerConfig(config), logger: silentLogger, idlePollMs: 20, ...(signer ? { signer } : {}) });
+    const w = startDeliveryWorker({ db: fx.handle.db, dialect, cipher: fx.cipher, config: workerConfig(config), logger: silentLogger, idlePollMs: 20, signer: signer ?? noSignature, audit: testAudit });
     cleanups.push(() => w.stop());
     return w;
   }

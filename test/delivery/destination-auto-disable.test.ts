@@ -11,6 +11,7 @@ import { testDialects } from '../support/test-database.js';
 import { openDeliveryFixture, silentLogger, startReceiver, workerConfig, type DeliveryFixture } from './delivery-fixture.js';
 import { AuditLog } from '../../src/audit/audit-log.js';
 import { auditRecorder } from '../../src/audit/audit-recorder.js';
+import { noSignature, testAudit } from './worker-test-deps.js';
 
 const POLL = { timeout: 15_000, interval: 10 };
 const HOUR = 3_600_000;
@@ -35,7 +36,7 @@ describe.each(testDialects())('auto-disable of failing destinations on %s', (dia
     let clock = Date.UTC(2030, 0, 1);
     const disabled: DestinationDisabledInfo[] = [];
     const hookSawTx: boolean[] = [];
-    const worker = startDeliveryWorker({
+    const worker = startDeliveryWorker({ signer: noSignature, audit: testAudit,
       db: fx.handle.db,
       dialect,
       cipher: fx.cipher,
@@ -116,7 +117,7 @@ describe.each(testDialects())('auto-disable of failing destinations on %s', (dia
     // and made the receiver healthy (four retries 10 ms apart could all fail before that on a busy
     // machine, leaving the delivery dead and failing_since set for good).
     const retrySchedule = [0, ...Array<number>(40).fill(50)];
-    const worker = startDeliveryWorker({ db: fx.handle.db, dialect, cipher: fx.cipher, config: workerConfig({ retrySchedule }), logger: silentLogger, idlePollMs: 10 });
+    const worker = startDeliveryWorker({ signer: noSignature, audit: testAudit, db: fx.handle.db, dialect, cipher: fx.cipher, config: workerConfig({ retrySchedule }), logger: silentLogger, idlePollMs: 10 });
     const failingSince = async () => (await fx.handle.db.selectFrom('destinations').select('failing_since').where('id', '=', destination.id).executeTakeFirstOrThrow()).failing_since;
     try {
       await fx.ingest(tenant);

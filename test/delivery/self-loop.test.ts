@@ -5,11 +5,11 @@ import { ulid } from 'ulid';
 import { DeliveryRepository } from '../../src/delivery/delivery.repository.js';
 import { DestinationRepository, type Destination } from '../../src/delivery/destination.repository.js';
 import { startDeliveryWorker, type DeliveryWorker } from '../../src/delivery/delivery.worker.js';
-import { destinationRoutes } from '../../src/delivery/destination.routes.js';
 import { OwnListeners } from '../../src/delivery/own-listeners.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { testDialects } from '../support/test-database.js';
 import { silentLogger, startReceiver, workerConfig, type Receiver } from './delivery-fixture.js';
+import { noSignature, testAudit } from './worker-test-deps.js';
 
 const POLL = { timeout: 15_000, interval: 20 };
 
@@ -28,21 +28,14 @@ describe.each(testDialects())('forwarding never reaches Sealpost itself on %s', 
   beforeAll(async () => {
     app = await startTestApp(dialect, {
       env: { SEALPOST_ALLOW_PRIVATE_DESTINATIONS: 'true', SEALPOST_ALLOW_HTTP_DESTINATIONS: 'true', SEALPOST_RATE_LIMIT_PER_KEY: '100000' },
-      routes: (context) => [
-          (v1) =>
-            destinationRoutes(v1, {
-              db: context.database.db,
-              cipher: context.cipher,
-              audit: context.audit.record,
-              config: context.config,
-              ownListeners: own,
-              // At save time `localhost` does not resolve: only the connect-time check can see where it leads.
-              resolver: async (host) => {
-                if (host === 'localhost') throw Object.assign(new Error('not found'), { code: 'ENOTFOUND' });
-                return [host];
-              },
-            }),
-        ],
+      overrides: {
+        ownListeners: own,
+        // At save time `localhost` does not resolve: only the connect-time check can see where it leads.
+        destinationResolver: async (host) => {
+          if (host === 'localhost') throw Object.assign(new Error('not found'), { code: 'ENOTFOUND' });
+          return [host];
+        },
+      },
     });
     apiPort = Number(new URL(app.url).port);
     own.addBound('127.0.0.1', apiPort);
@@ -66,7 +59,7 @@ describe.each(testDialects())('forwarding never reaches Sealpost itself on %s', 
   }
 
   function worker(ownListeners?: OwnListeners): DeliveryWorker {
-    const w = startDeliveryWorker({
+    const w = startDeliveryWorker({ signer: noSignature, audit: testAudit,
       db: app.context.database.db,
       dialect,
       cipher: app.context.cipher,

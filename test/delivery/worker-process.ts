@@ -4,19 +4,20 @@
  * Prints "worker ready" on stderr; SIGTERM stops it gracefully. It exits when its stdin closes,
  * so it never outlives the test process that started it.
  */
-import { createLogger } from '../../src/app/logger.js';
+import { createLogger } from '../../src/logging/logger.js';
 import { DataKeyRepository } from '../../src/crypto/data-key.repository.js';
 import { LocalKeyring } from '../../src/crypto/local-keyring.js';
 import { RecordCipher } from '../../src/crypto/record-cipher.js';
 import { openDatabase } from '../../src/db/database.js';
 import { startDeliveryWorker } from '../../src/delivery/delivery.worker.js';
+import { noSignature, testAudit } from './worker-test-deps.js';
 
 const database = JSON.parse(process.env.SP_TEST_DATABASE ?? '') as Parameters<typeof openDatabase>[0];
 const handle = openDatabase(database);
 const keyring = new LocalKeyring(process.env.SP_TEST_KEYRING ?? '', 365);
 keyring.open();
 const cipher = new RecordCipher(keyring, new DataKeyRepository(handle.db));
-const worker = startDeliveryWorker({
+const worker = startDeliveryWorker({ signer: noSignature, audit: testAudit,
   db: handle.db,
   dialect: handle.dialect,
   cipher,

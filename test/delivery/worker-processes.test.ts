@@ -36,7 +36,7 @@ describe.each(testDialects())('worker processes on %s', { timeout: PROCESS_TEST_
 
   /** Starts a worker process and resolves once it is polling. */
   async function workerProcess(workerId: string): Promise<ChildProcess> {
-    const child = spawn(process.execPath, ['--import', 'tsx', SCRIPT], {
+    const child = spawn(process.execPath, ['--conditions=sealpost-source', '--import', 'tsx', SCRIPT], {
       cwd: root,
       env: {
         PATH: process.env.PATH,

@@ -6,8 +6,9 @@ import tls from 'node:tls';
 import type { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll } from 'vitest';
-import { createLogger, type Logger } from '../../src/app/logger.js';
+import { createLogger, type Logger } from '../../src/logging/logger.js';
 import { buildHttpServer, type HttpConfig, type HttpServer } from '../../src/http/server.js';
+import { until } from '../support/poll.js';
 
 export async function makeTempDir(prefix = 'sealpost-http-'): Promise<string> {
   return mkdtemp(path.join(os.tmpdir(), prefix));
@@ -122,11 +123,5 @@ export function request(
   });
 }
 
-/** Polls `check` until it returns true (no fixed sleeps); fails after `attempts` tries. */
-export async function waitFor(check: () => boolean, attempts = 1000): Promise<void> {
-  for (let i = 0; i < attempts; i += 1) {
-    if (check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error('condition not met');
-}
+/** Polls `check` until it returns true (no fixed sleeps): test/support/poll.ts. */
+export const waitFor = (check: () => boolean): Promise<void> => until(check);

@@ -3,8 +3,8 @@ import path from 'node:path';
 import { Agent, fetch } from 'undici';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { registerApi } from '../../src/app/api.js';
-import { openAppContext } from '../../src/app/app-context.js';
-import { createLogger } from '../../src/app/logger.js';
+import { createSealpost } from '../../src/app/sealpost.js';
+import { createLogger } from '../../src/logging/logger.js';
 import { REFUSALS_STORED_PER_MINUTE } from '../../src/audit/audit-request.hook.js';
 import { enqueueDeliveries } from '../../src/delivery/outbox.repository.js';
 import { buildHttpServer } from '../../src/http/server.js';
@@ -105,9 +105,9 @@ describe.each(testDialects())('rate limits and refused requests on %s', (dialect
     const a = await app({ SEALPOST_RATE_LIMIT_PER_IP: '10', SEALPOST_RATE_LIMIT_PER_KEY: '1000' }, now);
     // A second API process: its own context, pool and server, sharing only the database.
     const logger = createLogger('silent');
-    const context = await openAppContext(a.context.config, logger);
+    const context = await createSealpost(a.context.config, { logger, publicUrl: 'https://localhost', enqueue: enqueueDeliveries });
     const server = await buildHttpServer({ config: a.context.config, logger, readiness: async () => {} });
-    await registerApi(server.app, context, { publicUrl: 'https://localhost', ingestHooks: { enqueue: enqueueDeliveries }, now });
+    await registerApi(server.app, context, { now });
     const { port } = await server.listen();
     const dispatcher = new Agent({ connect: { ca: readFileSync(path.join(a.context.config.dataDir, 'tls', 'self-signed.crt')), servername: 'localhost' } });
     cleanups.push(async () => {

@@ -3,7 +3,7 @@ import { X509Certificate } from 'node:crypto';
 import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ensureSelfSignedCert, selfSignedPaths } from '../../src/http/self-signed-cert.js';
+import { ensureSelfSignedCert, selfSignedPaths } from '../../src/crypto/self-signed-cert.js';
 import { buildHttpServer } from '../../src/http/server.js';
 import { capturingLogger, handshake, makeTempDir, removeDirs, request, testConfig } from './http-test-support.js';
 

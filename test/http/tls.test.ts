@@ -3,9 +3,9 @@ import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ensureSelfSignedCert } from '../../src/http/self-signed-cert.js';
+import { ensureSelfSignedCert } from '../../src/crypto/self-signed-cert.js';
 import { buildHttpServer } from '../../src/http/server.js';
-import { loadTlsMaterial } from '../../src/http/tls-options.js';
+import { loadTlsMaterial } from '../../src/crypto/tls-options.js';
 import { capturingLogger, handshake, makeTempDir, removeDirs, request, serveForTests, testConfig } from './http-test-support.js';
 
 const OPENSSL = '/usr/bin/openssl';

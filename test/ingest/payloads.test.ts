@@ -81,6 +81,15 @@ describe.each(testDialects())('ingest API on %s', (dialect) => {
     expect(await count(app, 'payloads')).toBe(before);
   });
 
+  it('refuses an id of another kind with 400: /v1/payloads/:id takes msg_ ids, /v1/attachments/:id att_ ids', async () => {
+    const body = (await (await post('{"n":1}')).json()) as { id: string };
+    const ulidPart = body.id.slice('msg_'.length);
+    for (const path of [`/v1/payloads/att_${ulidPart}`, `/v1/payloads/ten_${ulidPart}`, `/v1/attachments/msg_${ulidPart}`]) {
+      expect((await app.fetch(path, { token: tenant.apiKey })).status, path).toBe(400);
+    }
+    expect((await app.fetch(`/v1/payloads/${body.id}`, { token: tenant.apiKey })).status).toBe(200);
+  });
+
   it('accepts JSON nested exactly 64 levels deep', async () => {
     const res = await post(`{"a":${'['.repeat(63)}${']'.repeat(63)}}`);
     expect(res.status).toBe(202);

@@ -9,10 +9,11 @@ import { verifyReceipt, verifyWebhook, type Receipt } from '@sealpost/verify';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startDeliveryWorker } from '../../src/delivery/delivery.worker.js';
 import { deliveredReceiptHook } from '../../src/receipts/receipt.hooks.js';
-import { createReceiptServices, type ReceiptServices } from '../../src/receipts/receipt-services.js';
+import { createReceiptServices, type ReceiptServices } from '../../src/app/receipt-services.js';
 import { openDeliveryFixture, silentLogger, startReceiver, workerConfig, type DeliveryFixture } from '../delivery/delivery-fixture.js';
 import { testDialects } from '../support/test-database.js';
 import { hasOpenssl, opensslVerifies, pemFromJwkX } from './receipts-fixture.js';
+import { testAudit } from '../delivery/worker-test-deps.js';
 
 const POLL = { timeout: 15_000, interval: 10 };
 
@@ -33,7 +34,7 @@ describe.each(testDialects())('signed forwarding end to end on %s', (dialect) =>
 
   it('the receiver verifies the forwarded request with @sealpost/verify and openssl, and a delivered receipt is stored', async () => {
     const receiver = await startReceiver();
-    const worker = startDeliveryWorker({
+    const worker = startDeliveryWorker({ audit: testAudit,
       db: fx.handle.db,
       dialect,
       cipher: fx.cipher,
@@ -82,7 +83,7 @@ describe.each(testDialects())('signed forwarding end to end on %s', (dialect) =>
     // Tenant A has Sealpost sign content of its choosing, catches it at its own destination and
     // replays it, headers and body unchanged, to tenant B's receiver.
     const attackersEndpoint = await startReceiver();
-    const worker = startDeliveryWorker({ db: fx.handle.db, dialect, cipher: fx.cipher, config: workerConfig(), logger: silentLogger, idlePollMs: 20, signer: services.signer });
+    const worker = startDeliveryWorker({ audit: testAudit, db: fx.handle.db, dialect, cipher: fx.cipher, config: workerConfig(), logger: silentLogger, idlePollMs: 20, signer: services.signer });
     try {
       const tenantA = await fx.tenant();
       const tenantB = await fx.tenant();

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { verifyReceipt, type JwkSet, type Receipt } from '@sealpost/verify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../src/crypto/canonical-json.js';
-import type { ReceiptServices } from '../../src/receipts/receipt-services.js';
+import type { ReceiptServices } from '../../src/app/receipt-services.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { testDialects } from '../support/test-database.js';
 

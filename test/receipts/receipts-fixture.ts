@@ -9,7 +9,7 @@ import { DataKeyRepository } from '../../src/crypto/data-key.repository.js';
 import { LocalKeyring } from '../../src/crypto/local-keyring.js';
 import { RecordCipher } from '../../src/crypto/record-cipher.js';
 import type { DatabaseHandle, Dialect } from '../../src/db/database.js';
-import { createReceiptServices, type ReceiptServices } from '../../src/receipts/receipt-services.js';
+import { createReceiptServices, type ReceiptServices } from '../../src/app/receipt-services.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 
 export const DAY_MS = 86_400_000;

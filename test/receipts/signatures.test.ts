@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { canonicalizeToBuffer, verifyReceipt, verifyWebhook, VerifyError, type JwkSet, type Receipt } from '@sealpost/verify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ReceiptServices } from '../../src/receipts/receipt-services.js';
+import type { ReceiptServices } from '../../src/app/receipt-services.js';
 import { webhookSignedBytes } from '../../src/receipts/webhook-signer.js';
 import { testDialects } from '../support/test-database.js';
 import { hasOpenssl, manualClock, openReceiptsFixture, opensslVerifies, pemFromJwkX, type ReceiptsFixture } from './receipts-fixture.js';

@@ -1,6 +1,6 @@
 import { isWellFormedKid, verifyReceipt, verifyWebhook, VerifyError, type JwkSet } from '@sealpost/verify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/app/logger.js';
+import { createLogger } from '../../src/logging/logger.js';
 import { signingKeySealContext, SIGNING_KEY_NBF_LEEWAY_MS } from '../../src/crypto/signing-key.js';
 import { startSigningKeyScheduler } from '../../src/crypto/signing-key.scheduler.js';
 import { ACTIVE_KEY_REFRESH_MS } from '../../src/crypto/signing-key.service.js';

@@ -7,7 +7,7 @@ import { verifyReceipt, verifyWebhook } from '@sealpost/verify';
 import { sql } from 'kysely';
 import { ulid } from 'ulid';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/app/logger.js';
+import { createLogger } from '../../src/logging/logger.js';
 import { DataKeyRepository } from '../../src/crypto/data-key.repository.js';
 import { LocalKeyring } from '../../src/crypto/local-keyring.js';
 import { RecordCipher } from '../../src/crypto/record-cipher.js';
@@ -17,7 +17,7 @@ import { startSigningKeyScheduler } from '../../src/crypto/signing-key.scheduler
 import { SigningKeyService } from '../../src/crypto/signing-key.service.js';
 import { migrateToLatest } from '../../src/db/migrator.js';
 import { acceptedReceipt, signReceipt } from '../../src/receipts/receipt.js';
-import { createReceiptServices } from '../../src/receipts/receipt-services.js';
+import { createReceiptServices } from '../../src/app/receipt-services.js';
 import { webhookSignatureHeaders } from '../../src/receipts/webhook-signer.js';
 import { createTestDatabase, testDialects, type TestDatabase } from '../support/test-database.js';
 import { DAY_MS, manualClock, openReceiptsFixture, type Clock, type ReceiptsFixture } from './receipts-fixture.js';

@@ -6,19 +6,15 @@ import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { killSpawnedClis, runCli, spawnCli, waitForExit, waitForOutput } from '../support/cli.js';
 import { createTestDatabase, testDialects, type TestDatabase } from '../support/test-database.js';
+import { until } from '../support/poll.js';
 
 const TOTAL = 2_000;
 const CONCURRENCY = 16;
 /** Kill once this many payloads were acknowledged, so the crash lands mid-stream. */
 const KILL_AFTER = 500;
 
-async function poll(check: () => Promise<boolean> | boolean, timeoutMs: number, explain: () => Promise<string> | string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`condition not reached in time: ${await explain()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const poll = (check: () => Promise<boolean> | boolean, timeoutMs: number, explain: () => Promise<string> | string): Promise<void> =>
+  until(check, { timeoutMs, intervalMs: 100, explain });
 
 describe.each(testDialects())('kill -9 during ingest and delivery on %s', (dialect) => {
   let testDb: TestDatabase;

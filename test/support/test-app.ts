@@ -1,23 +1,20 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Agent, fetch, type RequestInit, type Response } from 'undici';
-import { registerApi, type ApiOptions, type ApiServices } from '../../src/app/api.js';
-import { openAppContext, type AppContext } from '../../src/app/app-context.js';
-import { createLogger } from '../../src/app/logger.js';
+import { startApi, type ApiOptions, type ApiServices } from '../../src/app/api.js';
+import { createLogger } from '../../src/logging/logger.js';
+import { createSealpost, type Sealpost, type SealpostOverrides } from '../../src/app/sealpost.js';
 import { loadConfig } from '../../src/config/config.load.js';
 import type { Dialect } from '../../src/db/database.js';
 import { enqueueDeliveries } from '../../src/delivery/outbox.repository.js';
-import { buildHttpServer, type HttpServer } from '../../src/http/server.js';
-import { ApiKeyRepository } from '../../src/identity/api-key.repository.js';
-import { ApiKeyService } from '../../src/identity/api-key.service.js';
+import type { HttpServer } from '../../src/http/server.js';
 import type { Plan } from '../../src/identity/scopes.js';
-import { TenantRepository } from '../../src/identity/tenant.repository.js';
-import { TenantService } from '../../src/identity/tenant.service.js';
 import { createTestDatabase, type TestDatabase } from './test-database.js';
 
 export interface TestApp {
   readonly url: string;
-  readonly context: AppContext;
+  /** The composition root the app runs on (src/app/sealpost.ts). */
+  readonly context: Sealpost;
   readonly services: ApiServices;
   readonly server: HttpServer;
   readonly testDb: TestDatabase;
@@ -27,10 +24,13 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** A complete Sealpost API (real database, keyring, blob store, TLS) on 127.0.0.1 with a free port. */
+/**
+ * A complete Sealpost API (real database, keyring, blob store, TLS) on 127.0.0.1 with a free
+ * port, built by the same composition root as `sealpost start`.
+ */
 export async function startTestApp(
   dialect: Dialect,
-  options: { env?: Record<string, string>; api?: Partial<ApiOptions>; routes?: (context: AppContext) => NonNullable<ApiOptions['routes']> } = {},
+  options: { env?: Record<string, string>; api?: ApiOptions; overrides?: SealpostOverrides } = {},
 ): Promise<TestApp> {
   const testDb = await createTestDatabase(dialect);
   const dataDir = path.join(testDb.dir, 'data');
@@ -42,20 +42,17 @@ export async function startTestApp(
     SEALPOST_LOG_LEVEL: 'silent',
     ...options.env,
   });
-  const logger = createLogger('silent');
-  const context = await openAppContext(config, logger);
-  const server = await buildHttpServer({ config, logger, readiness: async () => {} });
-  const services = await registerApi(server.app, context, {
+  const context = await createSealpost(config, {
+    logger: createLogger('silent'),
     publicUrl: 'https://localhost',
-    ingestHooks: { enqueue: enqueueDeliveries },
-    ...options.api,
-    ...(options.routes ? { routes: options.routes(context) } : {}),
+    enqueue: enqueueDeliveries,
+    ...options.overrides,
   });
-  const { port } = await server.listen();
+  const { server, services, listening } = await startApi(context, { readiness: async () => {}, ...options.api });
   const ca = readFileSync(path.join(dataDir, 'tls', 'self-signed.crt'));
   const dispatcher = new Agent({ connect: { ca, servername: 'localhost' } });
-  const url = `https://127.0.0.1:${port}`;
-  const tenants = new TenantService(context.database.db, new TenantRepository(context.database.db), new ApiKeyService(new ApiKeyRepository(context.database.db)));
+  const url = `https://127.0.0.1:${listening.port}`;
+  const tenants = context.tenants;
 
   return {
     url,

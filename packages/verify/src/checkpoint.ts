@@ -1,9 +1,9 @@
-import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { createHash, verify } from 'node:crypto';
+import { ed25519PublicKey } from './ed25519.js';
 import { VerifyError } from './errors.js';
 
 /** Signature type byte of Ed25519 in C2SP signed-note. */
 const ED25519_TYPE = 0x01;
-const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 const SIGNATURE_LINE_START = '\u2014 ';
 /** Notes above this size are refused unread; a checkpoint with a few signatures is well under 1 KiB. */
 const MAX_NOTE_BYTES = 64 * 1024;
@@ -59,8 +59,17 @@ export interface VerifiedCheckpoint {
   readonly sequence?: { readonly seq: number; readonly previousSize: number };
 }
 
-/** First word of Sealpost's checkpoint numbering extension line: `sealpost-seq <seq> <previous tree size>`. */
-const SEQUENCE_EXTENSION = 'sealpost-seq';
+/**
+ * First word of Sealpost's checkpoint numbering extension line: `sealpost-seq <seq> <previous tree size>`.
+ *
+ * @example
+ * ```ts
+ * import { CHECKPOINT_SEQUENCE_EXTENSION } from '@sealpost/verify';
+ * const line = `${CHECKPOINT_SEQUENCE_EXTENSION} 7 1024`;
+ * ```
+ */
+export const CHECKPOINT_SEQUENCE_EXTENSION = 'sealpost-seq';
+const SEQUENCE_EXTENSION = CHECKPOINT_SEQUENCE_EXTENSION;
 const DECIMAL = /^(0|[1-9][0-9]{0,15})$/;
 
 function malformed(message: string): VerifyError {
@@ -74,13 +83,32 @@ function decodeBase64(text: string): Buffer | undefined {
   return bytes.toString('base64') === text ? bytes : undefined;
 }
 
-/** C2SP: non-empty, no Unicode space, no plus sign (and, for a note, no control character). */
-function isKeyName(name: string): boolean {
+/**
+ * Whether `name` may name a C2SP signed-note key: non-empty, no Unicode space, no plus sign,
+ * no control character.
+ *
+ * @example
+ * ```ts
+ * import { isNoteKeyName } from '@sealpost/verify';
+ * isNoteKeyName('sealpost.example.com/audit'); // true
+ * isNoteKeyName('two words'); // false
+ * ```
+ */
+export function isNoteKeyName(name: string): boolean {
   // eslint-disable-next-line no-control-regex -- C2SP forbids control characters; these patterns find them
-  return name.length > 0 && !/[\s+\u0000-\u001f]/u.test(name);
+  return name.length > 0 && !/[\s+\u0000-\u001f\u007f]/u.test(name);
 }
 
-function keyIdOf(name: string, publicKey: Buffer): Buffer {
+/**
+ * The C2SP signed-note key ID of an Ed25519 key: SHA-256(name ‖ 0x0A ‖ 0x01 ‖ public key)[:4].
+ *
+ * @example
+ * ```ts
+ * import { noteKeyId } from '@sealpost/verify';
+ * const id = noteKeyId('sealpost.example.com/audit', raw32).toString('hex'); // 8 hex digits
+ * ```
+ */
+export function noteKeyId(name: string, publicKey: Uint8Array): Buffer {
   return createHash('sha256')
     .update(Buffer.from(name, 'utf8'))
     .update(Uint8Array.of(0x0a, ED25519_TYPE))
@@ -109,22 +137,31 @@ export function parseVerifierKey(text: string): LogVerifierKey {
   // The key's base64 may itself hold '+': only the first two separate fields (as in Go's golang.org/x/mod/sumdb/note).
   const [name, hexId, ...rest] = text.trim().split('+');
   const encoded = rest.length > 0 ? rest.join('+') : undefined;
-  if (name === undefined || !isKeyName(name) || hexId === undefined || !/^[0-9a-f]{8}$/.test(hexId) || encoded === undefined) {
+  if (name === undefined || !isNoteKeyName(name) || hexId === undefined || !/^[0-9a-f]{8}$/.test(hexId) || encoded === undefined) {
     throw malformed('verifier key is not <name>+<key ID>+<key>');
   }
   const bytes = decodeBase64(encoded);
   if (!bytes || bytes.length !== 33 || bytes[0] !== ED25519_TYPE) throw malformed('verifier key is not an Ed25519 key');
   const publicKey = bytes.subarray(1);
-  const keyId = keyIdOf(name, publicKey);
+  const keyId = noteKeyId(name, publicKey);
   if (keyId.toString('hex') !== hexId) throw malformed('verifier key ID does not match its key');
   return { name, keyId, publicKey };
 }
 
-function keyObject(publicKey: Buffer): KeyObject {
-  return createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' });
-}
-
-function parseBody(text: string): VerifiedCheckpoint {
+/**
+ * Parses a C2SP tlog-checkpoint body (the signed text of the note, ending in a newline) without
+ * checking any signature: origin, tree size, root hash, the `sealpost-seq` line if present.
+ * Extension lines Sealpost does not know are ignored; empty ones are refused. Use
+ * {@link verifyCheckpoint} for anything you did not sign yourself.
+ *
+ * @example
+ * ```ts
+ * import { parseCheckpointBody } from '@sealpost/verify';
+ * const { treeSize } = parseCheckpointBody('sealpost.local/audit\n3\n' + root.toString('base64') + '\n');
+ * ```
+ */
+export function parseCheckpointBody(text: string): VerifiedCheckpoint {
+  if (!text.endsWith('\n')) throw malformed('checkpoint body must end in a newline');
   // origin, size, root, optional extension lines; the text ends in a newline.
   const lines = text.slice(0, -1).split('\n');
   const [origin, size, root] = lines;
@@ -176,16 +213,16 @@ export function verifyCheckpoint(note: string, verifierKey: LogVerifierKey | str
     const fields = line.slice(SIGNATURE_LINE_START.length).split(' ');
     const [name, encoded] = fields;
     const bytes = encoded === undefined ? undefined : decodeBase64(encoded);
-    if (fields.length !== 2 || name === undefined || !isKeyName(name) || !bytes || bytes.length < 5) throw malformed('malformed signature line');
+    if (fields.length !== 2 || name === undefined || !isNoteKeyName(name) || !bytes || bytes.length < 5) throw malformed('malformed signature line');
     // Another key (even one sharing our name or our ID, but not both): not ours to judge.
     if (name !== key.name || !bytes.subarray(0, 4).equals(key.keyId)) continue;
-    if (bytes.length !== 4 + 64 || !verify(null, Buffer.from(text, 'utf8'), keyObject(key.publicKey), bytes.subarray(4))) {
+    if (bytes.length !== 4 + 64 || !verify(null, Buffer.from(text, 'utf8'), ed25519PublicKey(key.publicKey), bytes.subarray(4))) {
       throw new VerifyError('SP_VERIFY_BAD_SIGNATURE', 'checkpoint signature does not verify');
     }
     verified = true;
   }
   if (!verified) throw new VerifyError('SP_VERIFY_UNKNOWN_KEY', 'checkpoint is not signed by this log key');
-  const checkpoint = parseBody(text);
+  const checkpoint = parseCheckpointBody(text);
   if (options.origin !== undefined && checkpoint.origin !== options.origin) throw malformed('checkpoint is from another log');
   return checkpoint;
 }

@@ -34,7 +34,17 @@ export {
   type WebhookEnvelope,
   type WebhookHeaders,
 } from './webhook.js';
-export { EMPTY_TREE_ROOT, hashLeaf, MERKLE_HASH_BYTES, verifyConsistency, verifyInclusion } from './merkle.js';
-export { parseVerifierKey, verifyCheckpoint, type LogVerifierKey, type VerifiedCheckpoint } from './checkpoint.js';
+export { EMPTY_TREE_ROOT, hashChildren, hashLeaf, MERKLE_HASH_BYTES, verifyConsistency, verifyInclusion } from './merkle.js';
+export {
+  CHECKPOINT_SEQUENCE_EXTENSION,
+  isNoteKeyName,
+  noteKeyId,
+  parseCheckpointBody,
+  parseVerifierKey,
+  verifyCheckpoint,
+  type LogVerifierKey,
+  type VerifiedCheckpoint,
+} from './checkpoint.js';
+export { ED25519_PUBLIC_KEY_BYTES, ed25519PublicKey, rawEd25519PublicKey } from './ed25519.js';
 export { verifyAuditExport, type ExportedAuditEvent, type VerifiedAuditExport } from './audit-export.js';
 export { hasDuplicateNames } from './json-text.js';

@@ -25,7 +25,16 @@ export function hashLeaf(entry: Uint8Array): Buffer {
   return createHash('sha256').update(Uint8Array.of(0x00)).update(entry).digest();
 }
 
-function hashChildren(left: Uint8Array, right: Uint8Array): Buffer {
+/**
+ * Hash of an interior node (RFC 9162 §2.1.1): SHA-256(0x01 ‖ left ‖ right).
+ *
+ * @example
+ * ```ts
+ * import { hashChildren, hashLeaf } from '@sealpost/verify';
+ * const root = hashChildren(hashLeaf(a), hashLeaf(b)); // the root of a two-entry log
+ * ```
+ */
+export function hashChildren(left: Uint8Array, right: Uint8Array): Buffer {
   return createHash('sha256').update(Uint8Array.of(0x01)).update(left).update(right).digest();
 }
 

@@ -1,8 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { parseVerifierKey, type NoteKey } from '../../audit/checkpoint.js';
 import { verifyStoredAuditLog } from '../../audit/audit-verify.js';
-import { openDatabase } from '../../db/database.js';
-import { configForCommand, print } from '../cli-support.js';
+import { print, withDatabase } from '../cli-support.js';
 import { progressBar } from '../progress-bar.js';
 
 function logKeyOption(value: string): NoteKey {
@@ -24,9 +23,8 @@ export function registerAudit(program: Command): void {
     .option('--log-key <key>', 'trust only this verifier key (from /.well-known/sealpost-log-key), not the keys stored in the database', logKeyOption)
     .option('--json', 'print JSON')
     .action(async (options: { logKey?: NoteKey; json?: boolean }) => {
-      const config = configForCommand();
-      const database = openDatabase(config.database);
-      try {
+      // Read-only: no migration, no keyring.
+      await withDatabase(async (database) => {
         // The bar goes to a terminal only, never into --json output.
         const bar = options.json === true ? undefined : progressBar('verifying audit log');
         const report = await verifyStoredAuditLog(database.db, { pinnedKey: options.logKey, onProgress: (done, total) => bar?.update(done, total) }).finally(() => bar?.finish());
@@ -40,8 +38,6 @@ export function registerAudit(program: Command): void {
               ].join('\n'),
         );
         if (!report.ok) process.exitCode = 1;
-      } finally {
-        await database.close();
-      }
+      }, { migrate: false });
     });
 }

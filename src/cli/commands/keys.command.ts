@@ -2,28 +2,11 @@ import type { Command } from 'commander';
 import { keyringDir, openKeyProvider } from '../../app/key-provider.factory.js';
 import { AuditLog } from '../../audit/audit-log.js';
 import type { SealpostConfig } from '../../config/config.schema.js';
-import { DataKeyRepository } from '../../crypto/data-key.repository.js';
 import { LocalKeyring } from '../../crypto/local-keyring.js';
-import { RecordCipher } from '../../crypto/record-cipher.js';
-import { keyStatus, type SigningKeyStatus } from '../../crypto/signing-key.js';
-import { SigningKeyRepository } from '../../crypto/signing-key.repository.js';
-import { ACTIVE_KEY_REFRESH_MS, SigningKeyService, type RotationResult } from '../../crypto/signing-key.service.js';
-import { openDatabase, type DatabaseHandle } from '../../db/database.js';
-import { migrateToLatest } from '../../db/migrator.js';
+import type { SigningKeyStatus } from '../../crypto/signing-key.js';
+import { ACTIVE_KEY_REFRESH_MS, type RotationResult } from '../../crypto/signing-key.service.js';
 import { SealpostError } from '../../errors/sealpost-error.js';
-import { TenantRepository } from '../../identity/tenant.repository.js';
-import { configForCommand, print } from '../cli-support.js';
-
-/** The database, migrated (the signing key tables may be new), closed after `work`. */
-async function withDatabase<T>(config: SealpostConfig, work: (database: DatabaseHandle) => Promise<T>): Promise<T> {
-  const database = openDatabase(config.database);
-  try {
-    await migrateToLatest(database.db, database.dialect);
-    return await work(database);
-  } finally {
-    await database.close();
-  }
-}
+import { configForCommand, print, withDatabase, withSealpost } from '../cli-support.js';
 
 /**
  * Adds a master key version and records `kek.rotated` in one transaction: the event is
@@ -34,7 +17,7 @@ async function rotateKek(config: SealpostConfig): Promise<string> {
   if (config.keyProvider !== 'local') {
     throw new SealpostError('SP_ERR_CONFIG_INVALID', 'With AWS KMS the master key is rotated by KMS itself; enable automatic rotation on the key');
   }
-  return withDatabase(config, (database) =>
+  return withDatabase((database) =>
     database.db.transaction().execute(async (tx) => {
       const keyring = new LocalKeyring(keyringDir(config), config.kekRotationDays);
       keyring.open();
@@ -49,20 +32,17 @@ async function rotateKek(config: SealpostConfig): Promise<string> {
 const CLI_ACTOR = { type: 'system', id: 'sealpost-cli' } as const;
 
 /** Rotates one tenant's signing key, or every tenant's; each rotation is audited. */
-function rotateSigningKeys(config: SealpostConfig, options: { tenant?: string; ifDue: boolean }): Promise<RotationResult[]> {
-  return withDatabase(config, async (database) => {
-    const cipher = new RecordCipher(openKeyProvider(config).provider, new DataKeyRepository(database.db));
-    const service = new SigningKeyService(new SigningKeyRepository(database.db), cipher, new AuditLog());
-    const tenants = new TenantRepository(database.db);
+function rotateSigningKeys(options: { tenant?: string; ifDue: boolean }): Promise<RotationResult[]> {
+  return withSealpost(async (sealpost) => {
     let ids: string[];
     if (options.tenant !== undefined) {
-      if (!(await tenants.find(options.tenant))) throw new SealpostError('SP_ERR_CONFIG_INVALID', `No tenant ${options.tenant}`);
+      if (!(await sealpost.tenants.find(options.tenant))) throw new SealpostError('SP_ERR_CONFIG_INVALID', `No tenant ${options.tenant}`);
       ids = [options.tenant];
     } else {
-      ids = (await tenants.list()).map((t) => t.id);
+      ids = (await sealpost.tenants.list()).map((t) => t.id);
     }
     const results: RotationResult[] = [];
-    for (const id of ids) results.push(await service.rotate(id, { ifDue: options.ifDue, actor: CLI_ACTOR }));
+    for (const id of ids) results.push(await sealpost.receipts.keys.rotate(id, { ifDue: options.ifDue, actor: CLI_ACTOR }));
     return results;
   });
 }
@@ -115,7 +95,7 @@ export function registerKeys(program: Command): void {
       if (options.tenant !== undefined && !options.signing) throw new SealpostError('SP_ERR_CONFIG_INVALID', '--tenant applies to --signing only');
       const config = configForCommand();
       const kek = options.kek ? await rotateKek(config) : undefined;
-      const signing = options.signing ? await rotateSigningKeys(config, { tenant: options.tenant, ifDue: options.ifDue === true }) : undefined;
+      const signing = options.signing ? await rotateSigningKeys({ tenant: options.tenant, ifDue: options.ifDue === true }) : undefined;
       print({ ...(kek ? { kek } : {}), ...(signing ? { signing } : {}) }, options.json === true, () =>
         [
           ...(kek ? [`new master key version ${kek}; running processes use it for data keys created from now on`] : []),
@@ -130,12 +110,7 @@ export function registerKeys(program: Command): void {
     .option('--tenant <id>', 'only this tenant\'s keys')
     .option('--json', 'print JSON')
     .action(async (options: { tenant?: string; json?: boolean }) => {
-      const config = configForCommand();
-      const now = Date.now();
-      const status = await withDatabase(config, async (database) => {
-        const repository = new SigningKeyRepository(database.db);
-        return (options.tenant === undefined ? await repository.listAll() : await repository.listForTenant(options.tenant)).map((k) => keyStatus(k, now));
-      });
+      const status = await withSealpost((sealpost) => sealpost.receipts.keys.status(options.tenant));
       const asJson = status.map((k) => ({
         tenant: k.tenantId,
         kid: k.kid,

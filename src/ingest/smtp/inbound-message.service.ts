@@ -12,6 +12,7 @@ import { emailData, type AttachmentInfo, type EmailData } from './email-data.js'
 import { MimeParseError, parseEmail, type AttachmentPart } from './email.parser.js';
 import { rawMessageBlobContext, rawMessageBlobKey, type RawMessageRef } from './raw-message.js';
 import { UNAVAILABLE_AUTH, authenticateSender, type DnsResolver } from './sender-auth.js';
+import { withTimeout } from '../../util/timeout.js';
 
 /** The accepted part of an SMTP transaction: who sent what to which inboxes of one tenant. */
 export interface InboundTransaction {
@@ -137,7 +138,7 @@ export class InboundMessageService {
       throw failureReply(failure);
     }
 
-    const auth = await withTimeout(senderAuth, this.deps.authTimeoutMs, UNAVAILABLE_AUTH);
+    const auth = await withTimeout(senderAuth, this.deps.authTimeoutMs, () => UNAVAILABLE_AUTH);
     if (tx.dmarcPolicy === 'reject' && auth.dmarc === 'fail') {
       await removeBlobs(blobs, written);
       throw new SealpostError('SP_ERR_SMTP_DMARC_REJECTED', 'Message rejected: it fails DMARC and this inbox refuses such mail', {
@@ -181,16 +182,4 @@ function failureReply(failure: { kind: FailureKind; error: unknown } | undefined
     return new SealpostError('SP_ERR_SMTP_MESSAGE_MALFORMED', 'Message could not be parsed', { cause: failure.error, logDetail: { reason: (failure.error as Error).message } });
   }
   return failure.error;
-}
-
-async function withTimeout<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<T>((resolve) => {
-    timer = setTimeout(() => resolve(fallback), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { authOf, requireScope } from '../../identity/auth.plugin.js';
+import { authOf, requireScope } from '../../http/auth.plugin.js';
 import type { Inbox } from './inbox.repository.js';
 import type { InboxService } from './inbox.service.js';
 

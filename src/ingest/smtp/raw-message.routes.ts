@@ -1,12 +1,13 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { SealpostError } from '../../errors/sealpost-error.js';
-import { authOf, requireScope } from '../../identity/auth.plugin.js';
+import { authOf, requireScope } from '../../http/auth.plugin.js';
 import type { EncryptedBlobStore } from '../../storage/encrypted-blob-store.js';
 import type { PayloadRepository } from '../payload.repository.js';
 import { rawMessageBlobContext, rawMessageBlobKey, rawMessageRefOf } from './raw-message.js';
+import { idPattern } from '../../crypto/ids.js';
 
-const IdParams = Type.Object({ id: Type.String({ pattern: '^msg_[0-9A-HJKMNP-TV-Z]{26}$' }) });
+const IdParams = Type.Object({ id: Type.String({ pattern: idPattern('payload') }) });
 
 /** `GET /v1/payloads/:id/raw`: the message exactly as it was received over SMTP, decrypted. */
 export async function rawMessageRoutes(app: FastifyInstance, deps: { repository: PayloadRepository; blobs: EncryptedBlobStore }): Promise<void> {

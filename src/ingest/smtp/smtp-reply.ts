@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Logger } from '../../app/logger.js';
+import type { Logger } from '../../logging/logger.js';
 import { ERROR_CODES, type ErrorSpec } from '../../errors/error-codes.js';
 import { isSealpostError } from '../../errors/sealpost-error.js';
 

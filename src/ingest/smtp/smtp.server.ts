@@ -2,14 +2,15 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import type { TLSSocket } from 'node:tls';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMTPServerEnvelope, type SMTPServerSession } from 'smtp-server';
-import type { AppContext } from '../../app/app-context.js';
+import type { Logger } from '../../logging/logger.js';
+import type { SealpostConfig } from '../../config/config.schema.js';
+import type { EncryptedBlobStore } from '../../storage/encrypted-blob-store.js';
 import { SealpostError } from '../../errors/sealpost-error.js';
-import { RateLimiter } from '../../http/rate-limiter.js';
-import { buildTlsOptions, loadTlsMaterial } from '../../http/tls-options.js';
+import { RateLimiter } from '../../util/rate-limiter.js';
+import { buildTlsOptions, loadTlsMaterial } from '../../crypto/tls-options.js';
 import type { PayloadService } from '../payload.service.js';
 import { InboundMessageService, type InboundRecipient } from './inbound-message.service.js';
-import { InboxRepository } from './inbox.repository.js';
-import { InboxService, LOOKUP_ONLY } from './inbox.service.js';
+import type { InboxService } from './inbox.service.js';
 import { systemResolver, type DnsResolver } from './sender-auth.js';
 import { smtpReplyFor } from './smtp-reply.js';
 
@@ -35,8 +36,10 @@ export interface SmtpLimits {
 }
 
 export interface StartSmtpServerOptions {
-  readonly context: Pick<AppContext, 'config' | 'logger' | 'database' | 'blobs' | 'cipher'>;
+  readonly context: { readonly config: SealpostConfig; readonly logger: Logger; readonly blobs: EncryptedBlobStore };
   readonly payloads: PayloadService;
+  /** Resolves RCPT TO addresses to inboxes. */
+  readonly inboxes: InboxService;
   readonly port: number;
   readonly host: string;
   /** DNS for SPF/DKIM/DMARC/ARC; the system resolver (with short timeouts) when absent. */
@@ -81,7 +84,7 @@ export async function startSmtpServer(options: StartSmtpServerOptions): Promise<
     ...options.limits,
   };
   const name = options.name ?? os.hostname();
-  const inboxes = new InboxService(new InboxRepository(options.context.database.db, options.context.cipher), config.inboundDomain, LOOKUP_ONLY);
+  const { inboxes } = options;
   const messages = new InboundMessageService({
     blobs: options.context.blobs,
     payloads: options.payloads,

@@ -6,11 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EncryptedBlobStore } from '../../../src/storage/encrypted-blob-store.js';
 import { testDialects } from '../../support/test-database.js';
 import { blobKeys, compose, countRows, expectedBlobKeys, RawSmtpClient, startSmtpHarness, type SmtpHarness } from './smtp-test-support.js';
+import { until } from '../../support/poll.js';
 
-/** Polls (never sleeps a fixed time) until `check` holds. */
-async function until(check: () => boolean | Promise<boolean>): Promise<void> {
-  while (!(await check())) await new Promise((resolve) => setTimeout(resolve, 5));
-}
 
 type Failure = { kind: 'at-once' | 'midway'; when: (key: string, call: number) => boolean } | undefined;
 

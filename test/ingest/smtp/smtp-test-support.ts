@@ -6,20 +6,16 @@ import type { Kysely } from 'kysely';
 import { sql } from 'kysely';
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import type Mail from 'nodemailer/lib/mailer/index.js';
-import { Agent, fetch, type RequestInit, type Response } from 'undici';
-import { registerApi, type ApiServices } from '../../../src/app/api.js';
-import type { AppContext } from '../../../src/app/app-context.js';
+import type { RequestInit, Response } from 'undici';
+import { startSmtp } from '../../../src/app/smtp.js';
 import type { Dialect } from '../../../src/db/database.js';
 import type { Database } from '../../../src/db/schema.js';
-import { buildHttpServer, type HttpServer } from '../../../src/http/server.js';
 import type { AttachmentRef } from '../../../src/ingest/envelope.js';
 import type { IngestHooks } from '../../../src/ingest/payload.service.js';
 import type { EmailData } from '../../../src/ingest/smtp/email-data.js';
-import { PayloadRepository } from '../../../src/ingest/payload.repository.js';
 import { rawMessageBlobKey, rawMessageRefOf } from '../../../src/ingest/smtp/raw-message.js';
 import type { DnsResolver } from '../../../src/ingest/smtp/sender-auth.js';
-import { smtpApiRoutes } from '../../../src/ingest/smtp/smtp-ingress.js';
-import { startSmtpServer, type SmtpLimits, type SmtpServerHandle } from '../../../src/ingest/smtp/smtp.server.js';
+import type { SmtpLimits, SmtpServerHandle } from '../../../src/ingest/smtp/smtp.server.js';
 import type { EncryptedBlobStore } from '../../../src/storage/encrypted-blob-store.js';
 import { startTestApp, type TestApp } from '../../support/test-app.js';
 
@@ -84,55 +80,36 @@ export interface HarnessOptions {
 }
 
 /**
- * The test app, a second API instance over the same context with the SMTP routes mounted
- * (startTestApp builds its routes before the context exists outside it), and the SMTP server on
- * 127.0.0.1 with a free port, writing through that API's PayloadService.
+ * The test app (the API, SMTP routes included) and the SMTP role on 127.0.0.1 with a free port,
+ * over the same composition root.
  */
 export async function startSmtpHarness(dialect: Dialect, options: HarnessOptions = {}): Promise<SmtpHarness> {
-  const app = await startTestApp(dialect, { env: { SEALPOST_INBOUND_DOMAIN: INBOUND_DOMAIN, ...options.env } });
   const enqueued: EnqueueCall[] = [];
-  let server: HttpServer | undefined;
+  const app = await startTestApp(dialect, {
+    env: { SEALPOST_INBOUND_DOMAIN: INBOUND_DOMAIN, ...options.env },
+    overrides: {
+      enqueue:
+        options.enqueue ??
+        (async (_tx, input) => {
+          enqueued.push({ tenantId: input.tenantId, payloadId: input.payloadId, type: input.type });
+          return 0;
+        }),
+    },
+  });
   let smtp: SmtpServerHandle | undefined;
-  let dispatcher: Agent | undefined;
   try {
-    server = await buildHttpServer({ config: app.context.config, logger: app.context.logger, readiness: async () => {} });
-    const services: ApiServices = await registerApi(server.app, app.context, {
-      publicUrl: 'https://localhost',
-      ingestHooks: {
-        enqueue:
-          options.enqueue ??
-          (async (_tx, input) => {
-            enqueued.push({ tenantId: input.tenantId, payloadId: input.payloadId, type: input.type });
-            return 0;
-          }),
-      },
-      routes: smtpApiRoutes(app.context),
-    });
-    const { port: apiPort } = await server.listen();
-    const context: AppContext = options.blobs ? { ...app.context, blobs: options.blobs(app.context.blobs) } : app.context;
-    smtp = await startSmtpServer({
-      context,
-      payloads: services.payloads,
+    smtp = await startSmtp(app.context, {
       port: 0,
       host: '127.0.0.1',
       name: 'mx.sealpost.test',
       resolver: options.resolver ?? fixedResolver({}),
+      ...(options.blobs ? { blobs: options.blobs } : {}),
       ...(options.limits ? { limits: options.limits } : {}),
       ...(options.now ? { now: options.now } : {}),
     });
     const ca = readFileSync(path.join(app.context.config.dataDir, 'tls', 'self-signed.crt'));
-    const agent = new Agent({ connect: { ca, servername: 'localhost' } });
-    dispatcher = agent;
-    const httpServer = server;
     const smtpServer = smtp;
-    const api = (pathname: string, init: RequestInit & { token?: string } = {}): Promise<Response> => {
-      const { token, headers, ...rest } = init;
-      return fetch(`https://127.0.0.1:${apiPort}${pathname}`, {
-        ...rest,
-        dispatcher: agent,
-        headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(headers as Record<string, string> | undefined) },
-      });
-    };
+    const api = (pathname: string, init: RequestInit & { token?: string } = {}): Promise<Response> => app.fetch(pathname, init);
     return {
       app,
       smtp: smtpServer,
@@ -156,15 +133,11 @@ export async function startSmtpHarness(dialect: Dialect, options: HarnessOptions
       },
       async close() {
         await smtpServer.close();
-        await httpServer.close();
-        await agent.close();
         await app.close();
       },
     };
   } catch (err) {
     await smtp?.close();
-    await server?.close();
-    await dispatcher?.close();
     await app.close();
     throw err;
   }
@@ -192,7 +165,7 @@ export async function expectedBlobKeys(app: TestApp): Promise<string[]> {
   const db = app.context.database.db as Kysely<Database>;
   const attachments = await db.selectFrom('attachments').select(['blob_key']).execute();
   const payloads = await db.selectFrom('payloads').select(['id', 'tenant_id']).execute();
-  const repository = new PayloadRepository(db, app.context.cipher);
+  const repository = app.context.payloadRepository;
   const raw: string[] = [];
   for (const p of payloads) {
     const found = await repository.find(p.tenant_id, p.id);

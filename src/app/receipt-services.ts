@@ -4,9 +4,9 @@ import type { RecordCipher } from '../crypto/record-cipher.js';
 import { SigningKeyRepository } from '../crypto/signing-key.repository.js';
 import { SigningKeyService, type SigningKeyServiceOptions } from '../crypto/signing-key.service.js';
 import type { Database } from '../db/schema.js';
-import { ReceiptRepository } from './receipt.repository.js';
-import { ReceiptService } from './receipt.service.js';
-import { Ed25519RequestSigner } from './webhook-signer.js';
+import { ReceiptRepository } from '../receipts/receipt.repository.js';
+import { ReceiptService } from '../receipts/receipt.service.js';
+import { Ed25519RequestSigner } from '../receipts/webhook-signer.js';
 
 export interface ReceiptServices {
   readonly keys: SigningKeyService;

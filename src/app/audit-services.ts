@@ -3,17 +3,16 @@ import type { SealpostConfig } from '../config/config.schema.js';
 import type { RecordCipher } from '../crypto/record-cipher.js';
 import type { Dialect } from '../db/database.js';
 import type { Database } from '../db/schema.js';
-import { TenantRepository } from '../identity/tenant.repository.js';
-import { AuditEventRepository } from './audit-event.repository.js';
-import { AuditLog } from './audit-log.js';
-import { auditRecorder, type AuditRecorder } from './audit-recorder.js';
-import { AuditTree } from './audit-tree.js';
-import { AuditService } from './audit.service.js';
-import { CheckpointRepository } from './checkpoint.repository.js';
-import { CheckpointService } from './checkpoint.service.js';
-import { LogKeyRepository } from './log-key.repository.js';
-import { LogKeyService } from './log-key.service.js';
-import { AuditRetention } from './retention.js';
+import { AuditEventRepository } from '../audit/audit-event.repository.js';
+import { AuditLog } from '../audit/audit-log.js';
+import { auditRecorder, type AuditRecorder } from '../audit/audit-recorder.js';
+import { AuditTree } from '../audit/audit-tree.js';
+import { AuditService } from '../audit/audit.service.js';
+import { CheckpointRepository } from '../audit/checkpoint.repository.js';
+import { CheckpointService } from '../audit/checkpoint.service.js';
+import { LogKeyRepository } from '../audit/log-key.repository.js';
+import { LogKeyService } from '../audit/log-key.service.js';
+import { AuditRetention } from '../audit/retention.js';
 
 /** The checkpoint origin (and new log key name) of a deployment with neither an origin nor a public URL configured. */
 export const DEFAULT_AUDIT_ORIGIN = 'sealpost.local/audit';
@@ -49,6 +48,8 @@ export function createAuditServices(options: {
   cipher: RecordCipher;
   /** Checkpoint origin line and log key name, e.g. `sealpost.example.com/audit`. */
   origin?: string;
+  /** The tenant's plan, for the plan-gated export (identity's; without it no tenant may export). */
+  planOf?: (tenantId: string) => Promise<string | undefined>;
   now?: () => number;
 }): AuditServices {
   const now = options.now ?? Date.now;
@@ -58,14 +59,13 @@ export function createAuditServices(options: {
   const tree = new AuditTree(options.db, events);
   const keys = new LogKeyService(new LogKeyRepository(options.db), options.cipher, origin, now);
   const checkpoints = new CheckpointService(tree, new CheckpointRepository(options.db), keys, origin, now);
-  const tenants = new TenantRepository(options.db);
   const audit = new AuditService({
     db: options.db,
     log,
     events,
     tree,
     checkpoints,
-    planOf: async (tenantId) => (await tenants.find(tenantId))?.plan,
+    planOf: options.planOf ?? (async () => undefined),
     now,
   });
   const retention = new AuditRetention(options.db, options.dialect, log, events, now);

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify';
 import { SealpostError } from '../errors/sealpost-error.js';
-import { keyAgeWarning, type ApiKeyService, type AuthContext } from './api-key.service.js';
-import type { Scope } from './scopes.js';
+import { keyAgeWarning, type ApiKeyService, type AuthContext } from '../identity/api-key.service.js';
+import type { Scope } from '../identity/scopes.js';
 
 declare module 'fastify' {
   interface FastifyRequest {

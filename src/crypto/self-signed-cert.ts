@@ -5,7 +5,7 @@ import { KeyObject, X509Certificate, createPrivateKey, randomBytes, webcrypto } 
 import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as x509 from '@peculiar/x509';
-import type { Logger } from '../app/logger.js';
+import type { Logger } from '../logging/logger.js';
 import { SealpostError } from '../errors/sealpost-error.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;

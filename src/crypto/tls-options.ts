@@ -1,7 +1,7 @@
 import { X509Certificate, constants, createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { SecureContextOptions, TlsOptions } from 'node:tls';
-import type { Logger } from '../app/logger.js';
+import type { Logger } from '../logging/logger.js';
 import type { SealpostConfig } from '../config/config.schema.js';
 import { SealpostError } from '../errors/sealpost-error.js';
 import { ensureSelfSignedCert } from './self-signed-cert.js';

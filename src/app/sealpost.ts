@@ -1,0 +1,126 @@
+import { auditedReceipts } from '../receipts/receipt-audit.js';
+import { acceptedReceiptHook, deliveredReceiptHook } from '../receipts/receipt.hooks.js';
+import type { SealpostConfig } from '../config/config.schema.js';
+import { DeliveryRepository } from '../delivery/delivery.repository.js';
+import { DeliveryService } from '../delivery/delivery.service.js';
+import { DestinationRepository } from '../delivery/destination.repository.js';
+import { DestinationService } from '../delivery/destination.service.js';
+import { cappedEnqueue } from '../delivery/outbox.repository.js';
+import { OwnListeners } from '../delivery/own-listeners.js';
+import type { DeliveryHooks } from '../delivery/request-signer.js';
+import type { HostResolver } from '../delivery/ssrf-guard.js';
+import { ApiKeyRepository } from '../identity/api-key.repository.js';
+import { ApiKeyService } from '../identity/api-key.service.js';
+import { TenantService } from '../identity/tenant.service.js';
+import { PayloadRepository } from '../ingest/payload.repository.js';
+import { PayloadService, type IngestHooks } from '../ingest/payload.service.js';
+import { InboxRepository } from '../ingest/smtp/inbox.repository.js';
+import { InboxService } from '../ingest/smtp/inbox.service.js';
+import { openAppContext, type AppContext } from './app-context.js';
+import { createLogger, type Logger } from '../logging/logger.js';
+
+/** What tests, benchmarks and the CLI may replace; everything else is built from the configuration. */
+export interface SealpostOverrides {
+  readonly logger?: Logger;
+  /** Base URL of the API as customers reach it (attachment links); `publicUrl` or https://localhost:<port> by default. */
+  readonly publicUrl?: string;
+  /** DNS used to check a destination's host when it is saved; the system resolver by default. */
+  readonly destinationResolver?: HostResolver;
+  /** Writes the outbox rows of an ingest (benchmarks and failure injection); the capped outbox by default. */
+  readonly enqueue?: IngestHooks['enqueue'];
+  /** This deployment's own listeners (no self-loops); built from the configuration by default. */
+  readonly ownListeners?: OwnListeners;
+}
+
+/** Lets services wake the delivery worker of this process, if it runs one. */
+export interface WorkerWakeup {
+  poke(): void;
+  /** Registers a worker's poke; returns the function that unregisters it. */
+  attach(poke: () => void): () => void;
+}
+
+/**
+ * The whole service graph of one process: the infrastructure (database, cipher, blob store,
+ * committer, audit, signing keys) and every repository and service, each built once. Roles
+ * (src/app/api.ts, smtp.ts, worker.ts, scheduler.ts), the CLI, the benchmarks and the test app
+ * take what they need from it.
+ */
+export interface Sealpost extends AppContext {
+  readonly publicUrl: string;
+  readonly ownListeners: OwnListeners;
+  readonly wakeup: WorkerWakeup;
+  readonly tenants: TenantService;
+  readonly apiKeys: ApiKeyService;
+  readonly payloadRepository: PayloadRepository;
+  /** Ingest, shared by the HTTPS API and the SMTP ingress. */
+  readonly payloads: PayloadService;
+  readonly inboxes: InboxService;
+  readonly destinations: DestinationService;
+  readonly deliveries: DeliveryService;
+  /** What commits with a delivery's state change: the `delivered` receipt and its `receipt.issued` event. */
+  readonly deliveryHooks: DeliveryHooks;
+}
+
+function wakeup(): WorkerWakeup {
+  const pokes = new Set<() => void>();
+  return {
+    poke: () => {
+      for (const poke of pokes) poke();
+    },
+    attach(poke) {
+      pokes.add(poke);
+      return () => pokes.delete(poke);
+    },
+  };
+}
+
+/** The composition root: opens the database (migrated), keyring, cipher and blob store once and builds every service over them. */
+export async function createSealpost(config: SealpostConfig, overrides: SealpostOverrides = {}): Promise<Sealpost> {
+  const logger = overrides.logger ?? createLogger(config.logLevel);
+  const context = await openAppContext(config, logger);
+  const { db } = context.database;
+  const publicUrl = overrides.publicUrl ?? config.publicUrl ?? `https://localhost:${config.httpPort}`;
+  const ownListeners = overrides.ownListeners ?? OwnListeners.fromConfig({ ...config, publicUrl });
+  const worker = wakeup();
+  const record = context.audit.record;
+
+  const apiKeys = new ApiKeyService(new ApiKeyRepository(db), Date.now, { db, audit: record });
+  const tenants = new TenantService(db, context.tenantRepository, apiKeys, record);
+  const payloadRepository = new PayloadRepository(db, context.cipher);
+  const acceptedReceipt = auditedReceipts(acceptedReceiptHook(context.receipts.receipts), context.audit.log, context.receipts.repository);
+  const base = publicUrl.replace(/\/$/, '');
+  const payloads = new PayloadService(
+    context.committer,
+    payloadRepository,
+    { acceptedReceipt, enqueue: overrides.enqueue ?? cappedEnqueue(config), afterCommit: worker.poke },
+    (id) => `${base}/v1/attachments/${id}`,
+  );
+  const inboxes = new InboxService(new InboxRepository(db, context.cipher), config.inboundDomain, record);
+  const deliveryRepository = new DeliveryRepository(db, context.cipher);
+  const destinations = new DestinationService(new DestinationRepository(db, context.cipher), deliveryRepository, {
+    config,
+    audit: record,
+    ownListeners,
+    poke: worker.poke,
+    ...(overrides.destinationResolver ? { resolver: overrides.destinationResolver } : {}),
+  });
+  const deliveries = new DeliveryService(deliveryRepository, { poke: worker.poke });
+  const deliveryHooks: DeliveryHooks = {
+    prepareSucceeded: auditedReceipts(deliveredReceiptHook(context.receipts.receipts), context.audit.log, context.receipts.repository),
+  };
+
+  return {
+    ...context,
+    publicUrl,
+    ownListeners,
+    wakeup: worker,
+    tenants,
+    apiKeys,
+    payloadRepository,
+    payloads,
+    inboxes,
+    destinations,
+    deliveries,
+    deliveryHooks,
+  };
+}
