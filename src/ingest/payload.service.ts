@@ -37,7 +37,7 @@ export interface IngestInput {
   readonly attachments: readonly AttachmentRecord[];
   readonly idempotency?: { readonly key: string; readonly requestSha256: string };
   /** More writes for the ingest transaction (the request's audit event); not run for a replay. */
-  readonly alsoInTransaction?: (tx: Kysely<Database>, payloadId: string) => Promise<unknown>;
+  readonly alsoInTransaction?: (payloadId: string) => PreparedWrite;
 }
 
 export interface IngestResult {
@@ -114,7 +114,7 @@ export class PayloadService {
         await this.hooks.enqueue(tx, { tenantId: input.tenantId, payloadId: id, type: input.type, now });
         await accepted?.store(tx);
         if (idempotencyRow) await this.payloads.insertIdempotent(tx, idempotencyRow, now - IDEMPOTENCY_WINDOW_MS);
-        await input.alsoInTransaction?.(tx, id);
+        await input.alsoInTransaction?.(id)(tx);
       });
     } catch (err) {
       // Two requests with one idempotency key raced: the loser answers like a retry would.
