@@ -1,9 +1,9 @@
 import type { AuditAction, AuditActor, AuditEvent } from '../audit/audit-event.js';
 import type { AuditRecorder } from '../audit/audit-recorder.js';
-import type { DeliveryHooks } from '../delivery/request-signer.js';
+import type { DeliveryHooks, DeliverySucceededInfo } from '../delivery/request-signer.js';
 import type { IngestHooks } from '../ingest/payload.service.js';
 import { auditedReceipts } from '../receipts/receipt-audit.js';
-import { acceptedReceiptHook, deliveredReceiptHook } from '../receipts/receipt.hooks.js';
+import type { ReceiptService } from '../receipts/receipt.service.js';
 import type { AppContext } from './app-context.js';
 
 /**
@@ -71,6 +71,34 @@ export function recorderFor(record: AuditRecorder, ...effects: readonly EffectNa
 /** `kek.rotated`, by the scheduler's yearly rotation or by `sealpost keys rotate --kek`. */
 export function kekRotatedEvent(kek: string, actor: AuditActor, trigger?: string): Omit<AuditEvent, 'time'> {
   return { tenant: null, actor, action: 'kek.rotated', details: trigger === undefined ? { kek } : { kek, trigger } };
+}
+
+/**
+ * Ingest's `accepted` receipt: signed and sealed before the ingest transaction, stored inside
+ * it. The receipt is what `POST /v1/payloads` answers with.
+ */
+export function acceptedReceiptHook(
+  receipts: ReceiptService,
+): (input: Parameters<NonNullable<IngestHooks['acceptedReceipt']>>[0]) => ReturnType<ReceiptService['prepareAccepted']> {
+  return async (input) => receipts.prepareAccepted({ tenantId: input.tenantId, messageId: input.payloadId, bodySha256: input.bodySha256, now: input.now });
+}
+
+/**
+ * A successful attempt's `delivered` receipt: signed and sealed BEFORE the transaction that
+ * marks the delivery succeeded, stored inside it only if the delivery really was marked
+ * succeeded (the lease was still held). A prepared receipt never stored costs a signature.
+ */
+export function deliveredReceiptHook(receipts: ReceiptService): (info: DeliverySucceededInfo) => ReturnType<ReceiptService['prepareDelivered']> {
+  return async (info) =>
+    receipts.prepareDelivered({
+      tenantId: info.tenantId,
+      messageId: info.payloadId,
+      deliveryId: info.deliveryId,
+      destinationId: info.destinationId,
+      attempt: info.attempt,
+      status: info.statusCode,
+      bodySha256: info.bodySha256,
+    });
 }
 
 /** The prepared writes and scoped recorders the services of one process are built with. */
