@@ -2,6 +2,7 @@ import { startSigningKeyScheduler } from '../crypto/signing-key.scheduler.js';
 import { LocalKeyring } from '../crypto/local-keyring.js';
 import { startPeriodicJob } from '../util/periodic-job.js';
 import type { AppContext } from './app-context.js';
+import { kekRotatedEvent } from './effects.js';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -30,10 +31,7 @@ export function startScheduler(context: AppContext): Scheduler {
           context.cipher.retireCurrentKey();
           await context.audit.log.appendInOwnTransaction(context.database.db, {
             time: new Date().toISOString(),
-            tenant: null,
-            actor: { type: 'system', id: 'scheduler' },
-            action: 'kek.rotated',
-            details: { kek: `local:v${created}` },
+            ...kekRotatedEvent(`local:v${created}`, { type: 'system', id: 'scheduler' }),
           });
           log.info({ version: created }, 'local keyring: new master key version');
         }

@@ -1,5 +1,3 @@
-import { auditedReceipts } from '../receipts/receipt-audit.js';
-import { acceptedReceiptHook, deliveredReceiptHook } from '../receipts/receipt.hooks.js';
 import type { SealpostConfig } from '../config/config.schema.js';
 import { DeliveryRepository } from '../delivery/delivery.repository.js';
 import { DeliveryService } from '../delivery/delivery.service.js';
@@ -7,7 +5,6 @@ import { DestinationRepository } from '../delivery/destination.repository.js';
 import { DestinationService } from '../delivery/destination.service.js';
 import { cappedEnqueue } from '../delivery/outbox.repository.js';
 import { OwnListeners } from '../delivery/own-listeners.js';
-import type { DeliveryHooks } from '../delivery/request-signer.js';
 import type { HostResolver } from '../delivery/ssrf-guard.js';
 import { ApiKeyRepository } from '../identity/api-key.repository.js';
 import { ApiKeyService } from '../identity/api-key.service.js';
@@ -17,6 +14,7 @@ import { PayloadService, type IngestHooks } from '../ingest/payload.service.js';
 import { InboxRepository } from '../ingest/smtp/inbox.repository.js';
 import { InboxService } from '../ingest/smtp/inbox.service.js';
 import { openAppContext, type AppContext } from './app-context.js';
+import { declareEffects, type Effects } from './effects.js';
 import { createLogger, type Logger } from '../logging/logger.js';
 
 /** What tests, benchmarks and the CLI may replace; everything else is built from the configuration. */
@@ -57,8 +55,8 @@ export interface Sealpost extends AppContext {
   readonly inboxes: InboxService;
   readonly destinations: DestinationService;
   readonly deliveries: DeliveryService;
-  /** What commits with a delivery's state change: the `delivered` receipt and its `receipt.issued` event. */
-  readonly deliveryHooks: DeliveryHooks;
+  /** The prepared writes and audit recorders that commit with each action (src/app/effects.ts). */
+  readonly effects: Effects;
 }
 
 function wakeup(): WorkerWakeup {
@@ -82,32 +80,28 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
   const publicUrl = overrides.publicUrl ?? config.publicUrl ?? `https://localhost:${config.httpPort}`;
   const ownListeners = overrides.ownListeners ?? OwnListeners.fromConfig({ ...config, publicUrl });
   const worker = wakeup();
-  const record = context.audit.record;
+  const effects = declareEffects(context, overrides.enqueue ?? cappedEnqueue(config));
 
-  const apiKeys = new ApiKeyService(new ApiKeyRepository(db), Date.now, { db, audit: record });
-  const tenants = new TenantService(db, context.tenantRepository, apiKeys, record);
+  const apiKeys = new ApiKeyService(new ApiKeyRepository(db), Date.now, { db, audit: effects.audit.apiKeys });
+  const tenants = new TenantService(db, context.tenantRepository, apiKeys, effects.audit.tenants);
   const payloadRepository = new PayloadRepository(db, context.cipher);
-  const acceptedReceipt = auditedReceipts(acceptedReceiptHook(context.receipts.receipts), context.audit.log, context.receipts.repository);
   const base = publicUrl.replace(/\/$/, '');
   const payloads = new PayloadService(
     context.committer,
     payloadRepository,
-    { acceptedReceipt, enqueue: overrides.enqueue ?? cappedEnqueue(config), afterCommit: worker.poke },
+    { ...effects.ingest, afterCommit: worker.poke },
     (id) => `${base}/v1/attachments/${id}`,
   );
-  const inboxes = new InboxService(new InboxRepository(db, context.cipher), config.inboundDomain, record);
+  const inboxes = new InboxService(new InboxRepository(db, context.cipher), config.inboundDomain, effects.audit.inboxes);
   const deliveryRepository = new DeliveryRepository(db, context.cipher);
   const destinations = new DestinationService(new DestinationRepository(db, context.cipher), deliveryRepository, {
     config,
-    audit: record,
+    audit: effects.audit.destinations,
     ownListeners,
     poke: worker.poke,
     ...(overrides.destinationResolver ? { resolver: overrides.destinationResolver } : {}),
   });
   const deliveries = new DeliveryService(deliveryRepository, { poke: worker.poke });
-  const deliveryHooks: DeliveryHooks = {
-    prepareSucceeded: auditedReceipts(deliveredReceiptHook(context.receipts.receipts), context.audit.log, context.receipts.repository),
-  };
 
   return {
     ...context,
@@ -121,6 +115,6 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     inboxes,
     destinations,
     deliveries,
-    deliveryHooks,
+    effects,
   };
 }

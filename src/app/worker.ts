@@ -18,8 +18,8 @@ export function startWorker(sealpost: Sealpost, options: WorkerRoleOptions = {})
     config: sealpost.config,
     logger: sealpost.logger,
     signer: sealpost.receipts.signer,
-    audit: sealpost.audit.record,
-    hooks: sealpost.deliveryHooks,
+    audit: sealpost.effects.delivery.audit,
+    hooks: sealpost.effects.delivery,
     ownListeners: sealpost.ownListeners,
     ...options,
   });

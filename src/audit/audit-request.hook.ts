@@ -1,9 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Kysely } from 'kysely';
 import type { GroupCommitter } from '../db/group-commit.js';
-import type { Database } from '../db/schema.js';
 import { MAX_USER_AGENT_CHARS, type AuditEvent } from './audit-event.js';
 import type { AuditLog } from './audit-log.js';
+import type { PreparedWrite } from '../db/prepared-write.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -11,7 +10,7 @@ declare module 'fastify' {
      * On audited routes: the work that writes this request's `api.request` event, answering
      * `status` and naming `resource`, for a route to run inside its action's own transaction.
      */
-    auditInTransaction?: (status: number) => (tx: Kysely<Database>, resource?: string) => Promise<unknown>;
+    auditInTransaction?: (status: number) => (resource?: string) => PreparedWrite;
     /** Set by a route once that transaction committed, so the onResponse hook does not record the request again. */
     auditedInTransaction?: boolean;
   }
@@ -191,6 +190,8 @@ export function auditRequestsHook(
  */
 export function offerInTransactionAudit(auditLog: AuditLog, now: () => Date = () => new Date()) {
   return async (request: FastifyRequest): Promise<void> => {
-    request.auditInTransaction = (status) => (tx, resource) => auditLog.append(tx, requestEvent(request, status, now(), resource));
+    request.auditInTransaction = (status) => (resource) => async (tx) => {
+      await auditLog.append(tx, requestEvent(request, status, now(), resource));
+    };
   };
 }

@@ -2,6 +2,7 @@ import type { Kysely, Selectable } from 'kysely';
 import type { Database, SigningKeysTable } from '../db/schema.js';
 import { isUniqueViolation } from '../db/unique-violation.js';
 import type { SigningKeyRecord } from './signing-key.js';
+import type { PreparedWrite } from '../db/prepared-write.js';
 
 /** A new key of one tenant as inserted: active from `activatedAt`. */
 export interface NewSigningKey {
@@ -15,7 +16,8 @@ export interface NewSigningKey {
 }
 
 /** Written in the same transaction as a key change (its audit event), so both commit or neither. */
-export type KeyChangeWrite = (tx: Kysely<Database>) => Promise<void>;
+/** The key change's audit event, written in its transaction. */
+export type KeyChangeWrite = PreparedWrite;
 
 const PUBLIC_COLUMNS = ['kid', 'tenant_id', 'public_key', 'state', 'created_at', 'activated_at', 'not_before', 'replaced_at', 'expires_at', 'retired_at'] as const;
 

@@ -3,6 +3,7 @@ import type { JwkSet } from '@sealpost/verify';
 import type { Kysely } from 'kysely';
 import type { AuditActor, AuditEvent } from '../audit/audit-event.js';
 import type { Database } from '../db/schema.js';
+import type { PreparedWrite } from '../db/prepared-write.js';
 import { SealpostError } from '../errors/sealpost-error.js';
 import type { RecordCipher } from './record-cipher.js';
 import {
@@ -307,8 +308,8 @@ export class SigningKeyService {
   }
 
   /** The `signing_key.rotated` event of a key coming into use: tenant and kids, never key material. */
-  private rotatedEvent(key: NewSigningKey, replaced: string | null, now: number, actor: AuditActor) {
-    return async (tx: Kysely<Database>): Promise<void> => {
+  private rotatedEvent(key: NewSigningKey, replaced: string | null, now: number, actor: AuditActor): PreparedWrite {
+    return async (tx) => {
       await this.audit.append(tx, {
         time: new Date(now).toISOString(),
         tenant: key.tenantId,

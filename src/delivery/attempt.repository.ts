@@ -3,6 +3,7 @@ import { destinationDisabledEvent } from './destination-audit.js';
 import { sql, type Kysely } from 'kysely';
 import type { RecordCipher, RecordContext } from '../crypto/record-cipher.js';
 import type { Database } from '../db/schema.js';
+import type { PreparedWrite } from '../db/prepared-write.js';
 import type { ErrorClass } from './http-sender.js';
 import type { ClaimedDelivery } from './outbox.repository.js';
 import type { DeliveryHooks, DeliverySucceededInfo } from './request-signer.js';
@@ -122,7 +123,7 @@ export class AttemptRepository {
     tx: Kysely<Database>,
     input: AttemptResultInput,
     markedFailing: Set<string>,
-    prepared: { store(tx: Kysely<Database>): Promise<void> } | undefined,
+    prepared: { store: PreparedWrite } | undefined,
   ): Promise<CompletionResult> {
     const { claimed, step } = input;
     if (step.status === 'succeeded') {
@@ -131,7 +132,6 @@ export class AttemptRepository {
         markedFailing.delete(claimed.destinationId);
       }
       await prepared?.store(tx);
-      await this.hooks.onSucceeded?.(tx, succeededInfo(input));
       return { leaseLost: false, destinationDisabled: false };
     }
     // Our own failure (a stored record we could not decrypt, a signer error) says nothing about the receiver.

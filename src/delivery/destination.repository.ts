@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { RecordCipher, RecordContext } from '../crypto/record-cipher.js';
 import type { Database, DestinationsTable } from '../db/schema.js';
+import type { PreparedWrite } from '../db/prepared-write.js';
 
 /** What is sealed in `config_sealed`: the URL and custom headers may carry credentials. */
 export interface DestinationSecrets {
@@ -60,7 +61,7 @@ export class DestinationRepository {
   async insert(
     d: Destination,
     limit: { maxPerTenant: number } = { maxPerTenant: Number.POSITIVE_INFINITY },
-    alongside: (tx: Kysely<Database>) => Promise<void> = nothing,
+    alongside: PreparedWrite = nothing,
   ): Promise<boolean> {
     // Sealed outside the transaction: the cipher may store a new data key through its own connection.
     const configSealed = await this.seal(d.tenantId, d.id, d);
@@ -122,7 +123,7 @@ export class DestinationRepository {
    * Writes the whole destination back (the service merged the change). Re-enabling makes its
    * queued deliveries due at once, in the same transaction, as does `alongside` (the audit event).
    */
-  async update(d: Destination, options: { resumeQueue: boolean }, alongside: (tx: Kysely<Database>) => Promise<void> = nothing): Promise<void> {
+  async update(d: Destination, options: { resumeQueue: boolean }, alongside: PreparedWrite = nothing): Promise<void> {
     const configSealed = await this.seal(d.tenantId, d.id, d);
     await this.db.transaction().execute(async (tx) => {
       await tx
@@ -159,7 +160,7 @@ export class DestinationRepository {
    * Soft delete (deliveries keep referring to it); its pending deliveries are stopped. Returns
    * false when there was no such destination. `alongside` (the audit event) runs in the same transaction.
    */
-  async delete(tenantId: string, id: string, now: number, alongside: (tx: Kysely<Database>) => Promise<void> = nothing): Promise<boolean> {
+  async delete(tenantId: string, id: string, now: number, alongside: PreparedWrite = nothing): Promise<boolean> {
     return this.db.transaction().execute(async (tx) => {
       const result = await tx
         .updateTable('destinations')

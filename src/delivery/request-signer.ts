@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
+import type { PreparedWrite } from '../db/prepared-write.js';
 
 /**
  * The one place forwarded requests are signed (DESIGN §4). Called afresh for every attempt with
@@ -38,9 +39,7 @@ export interface DeliveryHooks {
    * `delivered` receipt), since no cryptography may run while that transaction holds SQLite's
    * only connection. `store(tx)` runs inside it, only if the delivery is settled as succeeded.
    */
-  prepareSucceeded?(info: DeliverySucceededInfo): Promise<{ store(tx: Kysely<Database>): Promise<void> }>;
-  /** Inside the transaction that marks the delivery succeeded. */
-  onSucceeded?(tx: Kysely<Database>, info: DeliverySucceededInfo): Promise<void>;
+  prepareSucceeded?(info: DeliverySucceededInfo): Promise<{ store: PreparedWrite }>;
   /** Inside the transaction that disables a continuously failing destination. */
   onDestinationDisabled?(tx: Kysely<Database>, info: DestinationDisabledInfo): Promise<void>;
 }

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { AuditEvent } from '../audit/audit-event.js';
+import type { AuditRecorder } from '../audit/audit-recorder.js';
 import type { Database } from '../db/schema.js';
 import { SealpostError } from '../errors/sealpost-error.js';
 import { generateApiKey, parseApiKey, secretMatches } from './api-key.format.js';
@@ -33,8 +34,6 @@ export function keyAgeWarning(record: Pick<ApiKeyRecord, 'createdAt'>, now: numb
   return now - record.createdAt > KEY_AGE_WARNING_DAYS * DAY_MS;
 }
 
-/** Writes an audit event inside the caller's transaction (src/audit/audit-log.ts AuditLog.append). */
-export type AuditSink = (tx: Kysely<Database>, event: Omit<AuditEvent, 'time'>) => Promise<void>;
 
 /** Who asked for a key change: the calling key's prefix, or the CLI. */
 export type KeyActor = AuditEvent['actor'];
@@ -58,7 +57,7 @@ export class ApiKeyService {
     private readonly repository: ApiKeyRepository,
     private readonly now: () => number = Date.now,
     /** With both set, key changes and their audit events commit together or not at all. */
-    private readonly audited?: { db: Kysely<Database>; audit: AuditSink },
+    private readonly audited?: { db: Kysely<Database>; audit: AuditRecorder },
   ) {}
 
   private async write<T>(work: (tx: Kysely<Database> | undefined) => Promise<T>, event: (result: T) => Omit<AuditEvent, 'time'>): Promise<T> {

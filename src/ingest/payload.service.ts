@@ -4,6 +4,7 @@ import { JcsError } from '@sealpost/verify';
 import { canonicalJson } from '../crypto/canonical-json.js';
 import type { GroupCommitter } from '../db/group-commit.js';
 import type { Database } from '../db/schema.js';
+import type { PreparedWrite } from '../db/prepared-write.js';
 import { isUniqueViolation } from '../db/unique-violation.js';
 import { SealpostError } from '../errors/sealpost-error.js';
 import { findUnencodable, unrepresentable } from './json-body.js';
@@ -22,7 +23,7 @@ export interface IngestHooks {
    * Signs the `accepted` receipt before the transaction and returns it with the step that
    * stores it inside the transaction. Absent until signing is configured.
    */
-  acceptedReceipt?(input: { tenantId: string; payloadId: string; bodySha256: string; now: number }): Promise<{ receipt: unknown; store(tx: Kysely<Database>): Promise<void> }>;
+  acceptedReceipt?(input: { tenantId: string; payloadId: string; bodySha256: string; now: number }): Promise<{ receipt: unknown; store: PreparedWrite }>;
   /** Called after commit, so an in-process worker sends at once instead of at its next poll. */
   afterCommit?(): void;
 }
@@ -36,7 +37,7 @@ export interface IngestInput {
   readonly attachments: readonly AttachmentRecord[];
   readonly idempotency?: { readonly key: string; readonly requestSha256: string };
   /** More writes for the ingest transaction (the request's audit event); not run for a replay. */
-  readonly alsoInTransaction?: (tx: Kysely<Database>, payloadId: string) => Promise<unknown>;
+  readonly alsoInTransaction?: (payloadId: string) => PreparedWrite;
 }
 
 export interface IngestResult {
@@ -113,7 +114,7 @@ export class PayloadService {
         await this.hooks.enqueue(tx, { tenantId: input.tenantId, payloadId: id, type: input.type, now });
         await accepted?.store(tx);
         if (idempotencyRow) await this.payloads.insertIdempotent(tx, idempotencyRow, now - IDEMPOTENCY_WINDOW_MS);
-        await input.alsoInTransaction?.(tx, id);
+        await input.alsoInTransaction?.(id)(tx);
       });
     } catch (err) {
       // Two requests with one idempotency key raced: the loser answers like a retry would.

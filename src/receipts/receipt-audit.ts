@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { Receipt } from '@sealpost/verify';
-import type { Kysely } from 'kysely';
 import type { AuditLog } from '../audit/audit-log.js';
 import { canonicalJson } from '../crypto/canonical-json.js';
-import type { Database } from '../db/schema.js';
+import type { PreparedWrite } from '../db/prepared-write.js';
 import type { ReceiptRepository } from './receipt.repository.js';
 
-type Prepare<I> = (input: I) => Promise<{ receipt: Receipt; store(tx: Kysely<Database>): Promise<void> }>;
+type Prepare<I> = (input: I) => Promise<{ receipt: Receipt; store: PreparedWrite }>;
 
 /**
  * Makes storing a receipt also log it: a `receipt.issued` audit event with the receipt's id and
@@ -20,7 +19,7 @@ export function auditedReceipts<I>(prepare: Prepare<I>, log: AuditLog, repositor
     const sha256 = createHash('sha256').update(canonicalJson(receipt)).digest('hex');
     return {
       receipt,
-      async store(tx) {
+      store: async (tx) => {
         await prepared.store(tx);
         const { index } = await log.append(tx, {
           time: receipt.issued_at,

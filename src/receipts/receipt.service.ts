@@ -1,6 +1,5 @@
-import type { Kysely } from 'kysely';
 import type { ActiveSigningKey } from '../crypto/signing-key.js';
-import type { Database } from '../db/schema.js';
+import type { PreparedWrite } from '../db/prepared-write.js';
 import { SealpostError } from '../errors/sealpost-error.js';
 import { acceptedReceipt, deliveredReceipt, signReceipt, type AcceptedReceipt, type DeliveredReceipt, type Receipt } from './receipt.js';
 import type { ReceiptRepository, StoredReceipt } from './receipt.repository.js';
@@ -8,7 +7,7 @@ import type { ReceiptRepository, StoredReceipt } from './receipt.repository.js';
 /** A signed and sealed receipt, and the step that stores it inside the caller's transaction. */
 export interface PreparedReceipt<R extends Receipt = Receipt> {
   readonly receipt: R;
-  store(tx: Kysely<Database>): Promise<void>;
+  readonly store: PreparedWrite;
 }
 
 export interface PrepareAcceptedInput {

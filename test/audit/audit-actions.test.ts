@@ -98,6 +98,9 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
     const cliTenant = await runCli(['tenants', 'create', '--name', 'From the CLI', '--plan', 'starter'], { ...cliEnvFor(testDb), SEALPOST_DATA_DIR: path.join(testDb.dir, 'data') });
     expect(cliTenant.code, cliTenant.stderr).toBe(0);
     const createdByCli = JSON.parse(cliTenant.stdout) as { tenant: string; api_key: string };
+    // Signing keys have no rotating API route: the CLI is their admin path.
+    const signing = await runCli(['keys', 'rotate', '--signing', '--tenant', createdByCli.tenant, '--json'], { ...cliEnvFor(testDb), SEALPOST_DATA_DIR: path.join(testDb.dir, 'data') });
+    expect(signing.code, signing.stderr).toBe(0);
 
     // api.request is written after the response; poll for it.
     await expect.poll(async () => (await loggedEvents()).some((e) => e.action === 'api.request'), { timeout: 20_000 }).toBe(true);
@@ -122,6 +125,7 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
     expect(events.filter((e) => e.tenant === createdByCli.tenant).map((e) => [e.action, e.actor])).toEqual([
       ['tenant.created', { type: 'system', id: 'sealpost-cli' }],
       ['api_key.created', { type: 'system', id: 'sealpost-cli' }],
+      ['signing_key.rotated', { type: 'system', id: 'sealpost-cli' }],
     ]);
     expect(events.find((e) => e.action === 'kek.rotated')).toMatchObject({ tenant: null, actor: { type: 'system', id: 'cli' }, details: { kek: 'local:v2' } });
   });

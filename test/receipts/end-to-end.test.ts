@@ -8,7 +8,7 @@ import path from 'node:path';
 import { verifyReceipt, verifyWebhook, type Receipt } from '@sealpost/verify';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startDeliveryWorker } from '../../src/delivery/delivery.worker.js';
-import { deliveredReceiptHook } from '../../src/receipts/receipt.hooks.js';
+import { deliveredReceiptHook } from '../../src/app/effects.js';
 import { createReceiptServices, type ReceiptServices } from '../../src/app/receipt-services.js';
 import { openDeliveryFixture, silentLogger, startReceiver, workerConfig, type DeliveryFixture } from '../delivery/delivery-fixture.js';
 import { testDialects } from '../support/test-database.js';

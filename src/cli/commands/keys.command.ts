@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { keyringDir, openKeyProvider } from '../../app/key-provider.factory.js';
 import { AuditLog } from '../../audit/audit-log.js';
+import { auditRecorder } from '../../audit/audit-recorder.js';
+import { kekRotatedEvent, recorderFor } from '../../app/effects.js';
 import type { SealpostConfig } from '../../config/config.schema.js';
 import { LocalKeyring } from '../../crypto/local-keyring.js';
 import type { SigningKeyStatus } from '../../crypto/signing-key.js';
@@ -22,7 +24,7 @@ async function rotateKek(config: SealpostConfig): Promise<string> {
       const keyring = new LocalKeyring(keyringDir(config), config.kekRotationDays);
       keyring.open();
       const kek = `local:v${keyring.rotate()}`;
-      await new AuditLog().append(tx, { time: new Date().toISOString(), tenant: null, actor: { type: 'system', id: 'cli' }, action: 'kek.rotated', details: { kek, trigger: 'keys rotate --kek' } });
+      await recorderFor(auditRecorder(new AuditLog()), 'kek')(tx, kekRotatedEvent(kek, { type: 'system', id: 'cli' }, 'keys rotate --kek'));
       return kek;
     }),
   );

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { ulid } from '../../crypto/ulid.js';
+import { newId } from '../../crypto/ids.js';
 import type { InboxDmarcPolicy } from '../../db/schema.js';
 import { SealpostError } from '../../errors/sealpost-error.js';
 import type { EncryptedBlobStore } from '../../storage/encrypted-blob-store.js';
@@ -65,7 +65,7 @@ export class InboundMessageService {
 
   async receive(message: MessageStream, tx: InboundTransaction): Promise<{ id: string; replayed: boolean }> {
     const { blobs } = this.deps;
-    const rawId = `eml_${ulid()}`;
+    const rawId = newId('rawMessage');
     const written: AttachmentRecord[] = [];
     const attachments: AttachmentRecord[] = [];
     const attachmentInfo: AttachmentInfo[] = [];
@@ -91,7 +91,7 @@ export class InboundMessageService {
     };
 
     const storeAttachment = async (part: AttachmentPart): Promise<void> => {
-      const id = `att_${ulid()}`;
+      const id = newId('attachment');
       const record: AttachmentRecord = { id, payloadId: '', size: 0, sha256: '', blobKey: attachmentBlobKey(tx.tenantId, id), meta: { filename: part.filename, contentType: part.contentType } };
       // Recorded before the upload starts, so a failure midway still removes this blob.
       written.push(record);

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { RecordCipher, RecordContext } from '../../crypto/record-cipher.js';
 import type { Database, InboxDmarcPolicy } from '../../db/schema.js';
+import type { PreparedWrite } from '../../db/prepared-write.js';
 
 export interface Inbox {
   readonly id: string;
@@ -42,7 +43,7 @@ export class InboxRepository {
   ) {}
 
   /** Inserts the inbox; `alongside` (its audit event) runs in the same transaction. */
-  async insert(inbox: Inbox, alongside: (tx: Kysely<Database>) => Promise<void>): Promise<void> {
+  async insert(inbox: Inbox, alongside: PreparedWrite): Promise<void> {
     // Sealed before the transaction: the cipher may use the database (record-cipher.ts).
     const sealed = await this.cipher.encrypt(inbox.token, tokenContext(inbox.tenantId, inbox.id));
     await this.db.transaction().execute(async (tx) => {
@@ -85,7 +86,7 @@ export class InboxRepository {
   }
 
   /** Marks the inbox deleted, with `alongside` (its audit event) in the same transaction; false when the tenant has no such (live) inbox. */
-  async softDelete(tenantId: string, id: string, now: number, alongside: (tx: Kysely<Database>) => Promise<void>): Promise<boolean> {
+  async softDelete(tenantId: string, id: string, now: number, alongside: PreparedWrite): Promise<boolean> {
     return this.db.transaction().execute(async (tx) => {
       const result = await tx
         .updateTable('inboxes')

@@ -1,6 +1,6 @@
 import type { AuditActor } from '../../audit/audit-event.js';
 import type { AuditRecorder } from '../../audit/audit-recorder.js';
-import { ulid } from '../../crypto/ulid.js';
+import { newId } from '../../crypto/ids.js';
 import type { InboxDmarcPolicy } from '../../db/schema.js';
 import { isUniqueViolation } from '../../db/unique-violation.js';
 import { SealpostError } from '../../errors/sealpost-error.js';
@@ -11,11 +11,6 @@ import type { Inbox, InboxRepository } from './inbox.repository.js';
 export const MAX_INBOXES_PER_TENANT = 1_000;
 /** A token collision is a 2^-80 event; retrying a few times turns it into "never". */
 const TOKEN_ATTEMPTS = 3;
-
-/** For an InboxService that only resolves SMTP recipients: changing an inbox through it fails and rolls back. */
-export const LOOKUP_ONLY: AuditRecorder = async () => {
-  throw new Error('this InboxService resolves recipients only; build it with an audit recorder to change inboxes');
-};
 
 export interface InboxRecipient {
   readonly inbox: Inbox;
@@ -51,7 +46,7 @@ export class InboxService {
       throw new SealpostError('SP_ERR_INBOX_LIMIT_REACHED', `A tenant may have at most ${MAX_INBOXES_PER_TENANT} inboxes`);
     }
     for (let attempt = 1; ; attempt++) {
-      const inbox: Inbox = { id: `inb_${ulid()}`, tenantId, token: newInboxToken(), dmarcPolicy: input.dmarcPolicy ?? 'accept', createdAt: this.now() };
+      const inbox: Inbox = { id: newId('inbox'), tenantId, token: newInboxToken(), dmarcPolicy: input.dmarcPolicy ?? 'accept', createdAt: this.now() };
       try {
         await this.inboxes.insert(inbox, (tx) =>
           this.audit(tx, { tenant: tenantId, actor, action: 'inbox.created', resource: inbox.id, details: { dmarc_policy: inbox.dmarcPolicy } }),

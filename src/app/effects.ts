@@ -1,0 +1,129 @@
+import type { AuditAction, AuditActor, AuditEvent } from '../audit/audit-event.js';
+import type { AuditRecorder } from '../audit/audit-recorder.js';
+import type { DeliveryHooks, DeliverySucceededInfo } from '../delivery/request-signer.js';
+import type { IngestHooks } from '../ingest/payload.service.js';
+import { auditedReceipts } from '../receipts/receipt-audit.js';
+import type { ReceiptService } from '../receipts/receipt.service.js';
+import type { AppContext } from './app-context.js';
+
+/**
+ * Every side effect that commits with an action, declared once. Each effect is a prepared
+ * write (src/db/prepared-write.ts: computed, sealed and signed before the transaction, stored
+ * inside it) and names the audit actions it may emit; every action of AUDIT_ACTIONS is declared
+ * by exactly one effect (test/app/effects.test.ts), except those in NO_FEATURE_YET.
+ */
+interface EffectDeclaration {
+  readonly actions: readonly AuditAction[];
+  /** Where the write is implemented. */
+  readonly writer: string;
+}
+
+export const EFFECTS = {
+  outbox: { actions: [], writer: 'delivery/outbox.repository.ts (cappedEnqueue: one pending delivery per matching destination)' },
+  receipt: { actions: ['receipt.issued'], writer: 'receipts/receipt-audit.ts auditedReceipts (the signed receipt row, its event, its log index)' },
+  apiRequest: { actions: ['api.request', 'api.refused'], writer: 'audit/audit-request.hook.ts (in the ingest transaction, or after the response)' },
+  tenant: { actions: ['tenant.created'], writer: 'identity/tenant.service.ts' },
+  apiKey: { actions: ['api_key.created', 'api_key.rotated', 'api_key.revoked', 'api_key.refused'], writer: 'identity/api-key.service.ts' },
+  destination: {
+    actions: ['destination.created', 'destination.updated', 'destination.disabled', 'destination.deleted', 'destination.replayed'],
+    writer: 'delivery/destination.service.ts (API), delivery/attempt.repository.ts (the worker gives up on a destination); events in delivery/destination-audit.ts',
+  },
+  inbox: { actions: ['inbox.created', 'inbox.deleted'], writer: 'ingest/smtp/inbox.service.ts' },
+  signingKey: { actions: ['signing_key.rotated'], writer: 'crypto/signing-key.service.ts' },
+  kek: { actions: ['kek.rotated'], writer: 'kekRotatedEvent below (scheduler and `sealpost keys rotate --kek`)' },
+  retention: { actions: ['retention.purged'], writer: 'audit/retention.ts' },
+  auditExport: { actions: ['audit.exported'], writer: 'audit/audit.service.ts' },
+} as const satisfies Record<string, EffectDeclaration>;
+
+export type EffectName = keyof typeof EFFECTS;
+
+/** Each action and the effects that commit in its transaction. */
+export const COMMITS_WITH = {
+  ingest: ['payload rows', 'outbox', 'receipt', 'apiRequest'],
+  deliverySucceeded: ['attempt row', 'receipt'],
+  deliveryGaveUp: ['attempt row', 'destination'],
+  tenantCreated: ['tenant', 'apiKey'],
+  apiKeyChanged: ['apiKey'],
+  destinationChanged: ['destination'],
+  inboxChanged: ['inbox'],
+  signingKeyRotated: ['signingKey'],
+  kekRotated: ['kek'],
+  auditPurged: ['retention'],
+  auditExported: ['auditExport'],
+} as const satisfies Record<string, readonly (EffectName | 'payload rows' | 'attempt row')[]>;
+
+/** Declared actions with no feature yet (no plan changes, no operator login). */
+export const NO_FEATURE_YET = ['plan.changed', 'login.succeeded', 'login.failed'] as const satisfies readonly AuditAction[];
+
+/**
+ * The recorder a service gets: it writes only the actions its effects declare, so an event
+ * recorded outside this table fails loudly (in test/audit/audit-actions.test.ts) instead of
+ * slipping into the log undeclared.
+ */
+export function recorderFor(record: AuditRecorder, ...effects: readonly EffectName[]): AuditRecorder {
+  const allowed = new Set<AuditAction>(effects.flatMap((effect) => EFFECTS[effect].actions));
+  return async (tx, event) => {
+    if (!allowed.has(event.action)) throw new Error(`audit action ${event.action} is not declared by effect(s) ${effects.join(', ')} (src/app/effects.ts)`);
+    await record(tx, event);
+  };
+}
+
+/** `kek.rotated`, by the scheduler's yearly rotation or by `sealpost keys rotate --kek`. */
+export function kekRotatedEvent(kek: string, actor: AuditActor, trigger?: string): Omit<AuditEvent, 'time'> {
+  return { tenant: null, actor, action: 'kek.rotated', details: trigger === undefined ? { kek } : { kek, trigger } };
+}
+
+/**
+ * Ingest's `accepted` receipt: signed and sealed before the ingest transaction, stored inside
+ * it. The receipt is what `POST /v1/payloads` answers with.
+ */
+export function acceptedReceiptHook(
+  receipts: ReceiptService,
+): (input: Parameters<NonNullable<IngestHooks['acceptedReceipt']>>[0]) => ReturnType<ReceiptService['prepareAccepted']> {
+  return async (input) => receipts.prepareAccepted({ tenantId: input.tenantId, messageId: input.payloadId, bodySha256: input.bodySha256, now: input.now });
+}
+
+/**
+ * A successful attempt's `delivered` receipt: signed and sealed BEFORE the transaction that
+ * marks the delivery succeeded, stored inside it only if the delivery really was marked
+ * succeeded (the lease was still held). A prepared receipt never stored costs a signature.
+ */
+export function deliveredReceiptHook(receipts: ReceiptService): (info: DeliverySucceededInfo) => ReturnType<ReceiptService['prepareDelivered']> {
+  return async (info) =>
+    receipts.prepareDelivered({
+      tenantId: info.tenantId,
+      messageId: info.payloadId,
+      deliveryId: info.deliveryId,
+      destinationId: info.destinationId,
+      attempt: info.attempt,
+      status: info.statusCode,
+      bodySha256: info.bodySha256,
+    });
+}
+
+/** The prepared writes and scoped recorders the services of one process are built with. */
+export interface Effects {
+  /** What commits with an ingest: the outbox rows and the signed `accepted` receipt with its `receipt.issued` event. */
+  readonly ingest: Pick<IngestHooks, 'enqueue' | 'acceptedReceipt'>;
+  /** What commits with a delivery's state change: the `delivered` receipt; and the `destination.disabled` event on giving up. */
+  readonly delivery: Required<Pick<DeliveryHooks, 'prepareSucceeded'>> & { readonly audit: AuditRecorder };
+  readonly audit: { readonly tenants: AuditRecorder; readonly apiKeys: AuditRecorder; readonly destinations: AuditRecorder; readonly inboxes: AuditRecorder };
+}
+
+export function declareEffects(context: AppContext, enqueue: IngestHooks['enqueue']): Effects {
+  const { receipts, audit } = context;
+  const record = audit.record;
+  return {
+    ingest: { enqueue, acceptedReceipt: auditedReceipts(acceptedReceiptHook(receipts.receipts), audit.log, receipts.repository) },
+    delivery: {
+      prepareSucceeded: auditedReceipts(deliveredReceiptHook(receipts.receipts), audit.log, receipts.repository),
+      audit: recorderFor(record, 'destination'),
+    },
+    audit: {
+      tenants: recorderFor(record, 'tenant', 'apiKey'),
+      apiKeys: recorderFor(record, 'apiKey'),
+      destinations: recorderFor(record, 'destination'),
+      inboxes: recorderFor(record, 'inbox'),
+    },
+  };
+}
