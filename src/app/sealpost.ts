@@ -93,6 +93,9 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     (id) => `${base}/v1/attachments/${id}`,
   );
   const inboxes = new InboxService(new InboxRepository(db, context.cipher), config.inboundDomain, effects.audit.inboxes);
+  // Inbox tokens from before migration 0010 are plain until sealed: seal them now, not at first use.
+  const sealedTokens = await inboxes.sealLegacyTokens();
+  if (sealedTokens > 0) logger.info({ inboxes: sealedTokens }, 'sealed inbox tokens stored in plain text before migration 0010');
   const deliveryRepository = new DeliveryRepository(db, context.cipher);
   const destinations = new DestinationService(new DestinationRepository(db, context.cipher), deliveryRepository, {
     config,

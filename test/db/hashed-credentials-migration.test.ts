@@ -86,4 +86,25 @@ describe.each(testDialects())('migration 0010 (hashed credentials) on %s', (dial
     expect(storedText(await handle.db.selectFrom('inboxes').selectAll().execute())).not.toContain(token);
     expect((await inboxes.listActive(tenant)).map((i) => i.token)).toEqual([token]);
   });
+
+  it('seals every migrated live inbox token at start, before any read', async () => {
+    const handle = testDb.open();
+    await migrateToLatest(handle.db, handle.dialect, { stopAfter: '0009-rate-limit-windows' });
+    const keyring = new LocalKeyring(path.join(testDb.dir, 'keyring'), 365);
+    keyring.open();
+    const cipher = new RecordCipher(keyring, new DataKeyRepository(handle.db));
+    const tenant = `ten_${ulid()}`;
+    await handle.db.insertInto('tenants').values({ id: tenant, name: 'Before', plan: 'starter', created_at: Date.now() }).execute();
+    const tokens = [newInboxToken(), newInboxToken()];
+    for (const token of tokens) {
+      await sql`insert into inboxes (id, tenant_id, token, dmarc_policy, created_at, deleted_at) values (${`inb_${ulid()}`}, ${tenant}, ${token}, 'accept', ${Date.now()}, null)`.execute(handle.db);
+    }
+    await migrateToLatest(handle.db, handle.dialect);
+    const inboxes = new InboxRepository(handle.db, cipher);
+    expect(await inboxes.sealLegacyTokens()).toBe(2);
+    const stored = storedText(await handle.db.selectFrom('inboxes').selectAll().execute());
+    for (const token of tokens) expect(stored).not.toContain(token);
+    expect(await inboxes.sealLegacyTokens()).toBe(0);
+    expect((await inboxes.listActive(tenant)).map((i) => i.token).sort()).toEqual([...tokens].sort());
+  });
 });

@@ -114,6 +114,16 @@ export class InboxRepository {
     return this.toInbox(row, token);
   }
 
+  /**
+   * Seals every live inbox token still plain since migration 0010 (which has no cipher), so none
+   * waits for its first read; run at start. Safe in many processes at once. Returns the count.
+   */
+  async sealLegacyTokens(): Promise<number> {
+    const rows = await this.db.selectFrom('inboxes').select(COLUMNS).where('token_sealed', 'is', null).where('deleted_at', 'is', null).execute();
+    for (const row of rows) await this.sealLegacyToken(row);
+    return rows.length;
+  }
+
   private async tokenOf(row: InboxRow): Promise<string> {
     if (!row.token_sealed) return this.sealLegacyToken(row);
     return (await this.cipher.decrypt(Buffer.from(row.token_sealed), tokenContext(row.tenant_id, row.id))).toString('utf8');

@@ -35,6 +35,11 @@ export class InboxService {
     this.domain = normalizeInboundDomain(inboundDomain);
   }
 
+  /** Seals the tokens of inboxes created before migration 0010 (see InboxRepository.sealLegacyTokens). */
+  sealLegacyTokens(): Promise<number> {
+    return this.inboxes.sealLegacyTokens();
+  }
+
   address(inbox: Pick<Inbox, 'token'>): string {
     return inboxAddress(inbox.token, this.domain);
   }
