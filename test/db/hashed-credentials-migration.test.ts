@@ -28,16 +28,22 @@ describe.each(testDialects())('migration 0010 (hashed credentials) on %s', (dial
     await testDb.dispose();
   });
 
-  it('keeps no plain inbox token or Idempotency-Key, and migrated inboxes and keys still work', async () => {
-    // The database as it was before 0010: plain tokens and keys.
+  /** A database as it was before 0010 (plain tokens and keys), a cipher over it, and one tenant. */
+  async function databaseBefore0010(): Promise<{ handle: ReturnType<TestDatabase['open']>; cipher: RecordCipher; tenant: string }> {
     const handle = testDb.open();
     await migrateToLatest(handle.db, handle.dialect, { stopAfter: '0009-rate-limit-windows' });
     const keyring = new LocalKeyring(path.join(testDb.dir, 'keyring'), 365);
     keyring.open();
     const cipher = new RecordCipher(keyring, new DataKeyRepository(handle.db));
     const tenant = `ten_${ulid()}`;
+    await handle.db.insertInto('tenants').values({ id: tenant, name: 'Before', plan: 'starter', created_at: Date.now() }).execute();
+    return { handle, cipher, tenant };
+  }
+
+  it('keeps no plain inbox token or Idempotency-Key, and migrated inboxes and keys still work', async () => {
+    // The database as it was before 0010: plain tokens and keys.
+    const { handle, cipher, tenant } = await databaseBefore0010();
     const now = Date.now();
-    await handle.db.insertInto('tenants').values({ id: tenant, name: 'Before', plan: 'starter', created_at: now }).execute();
     const live = { id: `inb_${ulid()}`, token: newInboxToken() };
     const deleted = { id: `inb_${ulid()}`, token: newInboxToken() };
     await sql`insert into inboxes (id, tenant_id, token, dmarc_policy, created_at, deleted_at) values
@@ -71,13 +77,7 @@ describe.each(testDialects())('migration 0010 (hashed credentials) on %s', (dial
   });
 
   it('seals a migrated inbox token when the inbox is first listed', async () => {
-    const handle = testDb.open();
-    await migrateToLatest(handle.db, handle.dialect, { stopAfter: '0009-rate-limit-windows' });
-    const keyring = new LocalKeyring(path.join(testDb.dir, 'keyring'), 365);
-    keyring.open();
-    const cipher = new RecordCipher(keyring, new DataKeyRepository(handle.db));
-    const tenant = `ten_${ulid()}`;
-    await handle.db.insertInto('tenants').values({ id: tenant, name: 'Before', plan: 'starter', created_at: Date.now() }).execute();
+    const { handle, cipher, tenant } = await databaseBefore0010();
     const token = newInboxToken();
     await sql`insert into inboxes (id, tenant_id, token, dmarc_policy, created_at, deleted_at) values (${`inb_${ulid()}`}, ${tenant}, ${token}, 'reject', ${Date.now()}, null)`.execute(handle.db);
     await migrateToLatest(handle.db, handle.dialect);
@@ -88,13 +88,7 @@ describe.each(testDialects())('migration 0010 (hashed credentials) on %s', (dial
   });
 
   it('seals every migrated live inbox token at start, before any read', async () => {
-    const handle = testDb.open();
-    await migrateToLatest(handle.db, handle.dialect, { stopAfter: '0009-rate-limit-windows' });
-    const keyring = new LocalKeyring(path.join(testDb.dir, 'keyring'), 365);
-    keyring.open();
-    const cipher = new RecordCipher(keyring, new DataKeyRepository(handle.db));
-    const tenant = `ten_${ulid()}`;
-    await handle.db.insertInto('tenants').values({ id: tenant, name: 'Before', plan: 'starter', created_at: Date.now() }).execute();
+    const { handle, cipher, tenant } = await databaseBefore0010();
     const tokens = [newInboxToken(), newInboxToken()];
     for (const token of tokens) {
       await sql`insert into inboxes (id, tenant_id, token, dmarc_policy, created_at, deleted_at) values (${`inb_${ulid()}`}, ${tenant}, ${token}, 'accept', ${Date.now()}, null)`.execute(handle.db);
