@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { SigningKeyService } from '../crypto/signing-key.service.js';
 
 /**
@@ -45,15 +45,20 @@ const TenantParams = Type.Object({ tenant: Type.String({ pattern: TENANT_ID_PATT
  * `GET /.well-known/jwks.json` and `/.well-known/jwks-archive.json` list only the legacy
  * deployment-wide keys, which signed before per-tenant keys and never sign again.
  */
+/** A JWK Set as RFC 7517 §8.5 types it, cacheable for `maxAgeSeconds`. */
+function sendJwks(reply: FastifyReply, jwks: unknown, maxAgeSeconds: number): FastifyReply {
+  return reply.type('application/jwk-set+json').header('cache-control', `public, max-age=${maxAgeSeconds}`).send(jwks);
+}
+
 export async function jwksRoutes(app: FastifyInstance, deps: { keys: SigningKeyService }): Promise<void> {
   app.get('/.well-known/jwks.json', { schema: { response: { 200: JwkSetSchema } } }, async (_request, reply) => {
     const { live } = await deps.keys.legacyJwks();
-    return reply.type('application/jwk-set+json').header('cache-control', `public, max-age=${JWKS_MAX_AGE_SECONDS}`).send(live);
+    return sendJwks(reply, live, JWKS_MAX_AGE_SECONDS);
   });
 
   app.get('/.well-known/jwks-archive.json', { schema: { response: { 200: JwkSetSchema } } }, async (_request, reply) => {
     const { archive } = await deps.keys.legacyJwks();
-    return reply.type('application/jwk-set+json').header('cache-control', `public, max-age=${ARCHIVE_MAX_AGE_SECONDS}`).send(archive);
+    return sendJwks(reply, archive, ARCHIVE_MAX_AGE_SECONDS);
   });
 
   app.get<{ Params: Static<typeof TenantParams> }>(
@@ -61,7 +66,7 @@ export async function jwksRoutes(app: FastifyInstance, deps: { keys: SigningKeyS
     { schema: { params: TenantParams, response: { 200: JwkSetSchema } } },
     async (request, reply) => {
       const jwks = await deps.keys.jwks(request.params.tenant);
-      return reply.type('application/jwk-set+json').header('cache-control', `public, max-age=${JWKS_MAX_AGE_SECONDS}`).send(jwks);
+      return sendJwks(reply, jwks, JWKS_MAX_AGE_SECONDS);
     },
   );
 
@@ -70,7 +75,7 @@ export async function jwksRoutes(app: FastifyInstance, deps: { keys: SigningKeyS
     { schema: { params: TenantParams, response: { 200: JwkSetSchema } } },
     async (request, reply) => {
       const jwks = await deps.keys.jwksArchive(request.params.tenant);
-      return reply.type('application/jwk-set+json').header('cache-control', `public, max-age=${ARCHIVE_MAX_AGE_SECONDS}`).send(jwks);
+      return sendJwks(reply, jwks, ARCHIVE_MAX_AGE_SECONDS);
     },
   );
 }
