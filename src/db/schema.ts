@@ -35,6 +35,8 @@ export interface ApiKeysTable {
   revoked_at: number | null;
   last_used_at: number | null;
   rotated_from: string | null;
+  /** The operator who created the key (since 0011); null for keys made by the CLI, another key or before 0011. */
+  created_by: string | null;
 }
 
 export interface PayloadsTable {
@@ -223,6 +225,97 @@ export interface RateLimitWindowsTable {
   count: number;
 }
 
+/** The people of a tenant (0011). Operators are global; membership and role are per tenant. */
+export interface OperatorsTable {
+  id: string;
+  email: string;
+  /** Lower-cased e-mail: the unique lookup key. */
+  email_normalized: string;
+  /** argon2id PHC string; null until set. */
+  password_hash: string | null;
+  created_at: number;
+}
+
+export interface TenantMembersTable {
+  tenant_id: string;
+  operator_id: string;
+  role: string;
+  created_at: number;
+}
+
+export interface OperatorSessionsTable {
+  id: string;
+  /** SHA-256 hex of the cookie's token; the token itself is never stored. */
+  token_sha256: string;
+  tenant_id: string;
+  operator_id: string;
+  method: string;
+  /** 0 | 1 */
+  second_factor_satisfied: number;
+  created_at: number;
+  last_seen_at: number;
+  revoked_at: number | null;
+  /** The pending WebAuthn challenge (0012). */
+  webauthn_challenge: string | null;
+}
+
+/** One-time links: first password (invite, CLI) and password reset. */
+export interface OperatorTokensTable {
+  id: string;
+  token_sha256: string;
+  purpose: string;
+  tenant_id: string;
+  operator_id: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
+export interface TenantPoliciesTable {
+  tenant_id: string;
+  enforce_2fa: number;
+  webauthn_only: number;
+  sso_only: number;
+  /** JSON array of strings. */
+  sso_mfa_values: string;
+  sso_default_role: string;
+  updated_at: number;
+}
+
+export interface LoginThrottleTable {
+  key: string;
+  failures: number;
+  blocked_until: number;
+  updated_at: number;
+}
+
+export interface OperatorTotpTable {
+  operator_id: string;
+  /** The base32 secret under the record cipher. */
+  secret_sealed: Buffer;
+  last_used_step: number | null;
+  confirmed_at: number | null;
+  created_at: number;
+}
+
+export interface OperatorWebauthnCredentialsTable {
+  id: string;
+  operator_id: string;
+  public_key: Buffer;
+  counter: number;
+  /** JSON array of transports. */
+  transports: string;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+export interface OperatorRecoveryCodesTable {
+  code_sha256: string;
+  operator_id: string;
+  created_at: number;
+  used_at: number | null;
+}
+
 export interface Database {
   data_keys: DataKeysTable;
   tenants: TenantsTable;
@@ -241,4 +334,13 @@ export interface Database {
   signing_keys: SigningKeysTable;
   receipts: ReceiptsTable;
   rate_limit_windows: RateLimitWindowsTable;
+  operators: OperatorsTable;
+  tenant_members: TenantMembersTable;
+  operator_sessions: OperatorSessionsTable;
+  operator_tokens: OperatorTokensTable;
+  tenant_policies: TenantPoliciesTable;
+  login_throttle: LoginThrottleTable;
+  operator_totp: OperatorTotpTable;
+  operator_webauthn_credentials: OperatorWebauthnCredentialsTable;
+  operator_recovery_codes: OperatorRecoveryCodesTable;
 }
