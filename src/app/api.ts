@@ -9,7 +9,10 @@ import { receiptRoutes } from '../receipts/receipt.routes.js';
 import { signingKeyRoutes } from '../receipts/signing-key.routes.js';
 import { apiKeyRoutes } from '../identity/api-key.routes.js';
 import type { ApiKeyService } from '../identity/api-key.service.js';
-import { authenticateHook, authOf } from '../http/auth.plugin.js';
+import { authorizeHook } from '../http/auth.plugin.js';
+import { memberRoutes } from '../identity/operators/member.routes.js';
+import { policyRoutes } from '../identity/policies/policy.routes.js';
+import { authRoutes } from '../identity/sessions/auth.routes.js';
 import { payloadRoutes } from '../ingest/payload.routes.js';
 import type { PayloadService } from '../ingest/payload.service.js';
 import { inboxRoutes } from '../ingest/smtp/inbox.routes.js';
@@ -33,6 +36,8 @@ export interface ApiOptions {
 }
 
 export interface ApiServices {
+  /** Every route registered under /v1, as `<METHOD> <pattern>` (the permission-table test walks them). */
+  readonly routes: readonly { readonly method: string; readonly url: string }[];
   readonly keys: ApiKeyService;
   readonly payloads: PayloadService;
   /** Refused requests counted but not yet written; `flush()` writes their `api.refused` events now. */
@@ -90,14 +95,20 @@ export async function registerApi(app: FastifyInstance, sealpost: Sealpost, opti
 
   await app.register(logKeyRoutes, { keys: context.audit.keys });
   await app.register(jwksRoutes, { keys: context.receipts.keys });
+  const routes: { method: string; url: string }[] = [];
   await app.register(async (v1) => {
+    v1.addHook('onRoute', (route) => {
+      for (const method of [route.method].flat()) routes.push({ method, url: route.url });
+    });
     // Every API call is audited, refused ones included (DESIGN §1, "every action ──► audit log").
     if (options.auditRequests !== false) {
       v1.addHook('onRequest', offerInTransactionAudit(context.audit.log));
       v1.addHook('onResponse', auditRequestsHook(context.audit.log, context.committer, () => new Date(now()), refused));
     }
-    v1.addHook('onRequest', authenticateHook(keys));
-    v1.addHook('onRequest', limitBy(perKey, (request) => `key:${authOf(request).apiKeyId}`));
+    // The one permission check (src/identity/permissions.ts): API key or operator session, same table.
+    v1.addHook('onRequest', authorizeHook({ keys, sessions: sealpost.identity.sessions, origin: sealpost.origin, now }));
+    // Per API key or per session; public routes (sign-in) have the per-IP limit and the sign-in throttle.
+    v1.addHook('onRequest', limitBy(perKey, (request) => request.auth?.rateKey ?? `public:${request.ip || 'unknown'}`));
     await v1.register(apiKeyRoutes, { keys });
     await v1.register(payloadRoutes, { payloads, repository: sealpost.payloadRepository, blobs: context.blobs, limits: context.config });
     await v1.register(auditRoutes, { audit: context.audit.audit });
@@ -108,8 +119,12 @@ export async function registerApi(app: FastifyInstance, sealpost: Sealpost, opti
     await v1.register(deliveryRoutes, { deliveries: sealpost.deliveries });
     await v1.register(inboxRoutes, { inboxes: sealpost.inboxes });
     await v1.register(rawMessageRoutes, { repository: sealpost.payloadRepository, blobs: context.blobs });
+    const { identity } = sealpost;
+    await v1.register(authRoutes, { login: identity.login, sessions: identity.sessions, secondFactors: identity.secondFactors, members: identity.members, policies: identity.policies, origin: sealpost.origin });
+    await v1.register(memberRoutes, { members: identity.members });
+    await v1.register(policyRoutes, { policies: identity.policies });
   });
-  return { keys, payloads, refused };
+  return { routes, keys, payloads, refused };
 }
 
 export interface ApiRole {

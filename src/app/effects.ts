@@ -33,6 +33,14 @@ export const EFFECTS = {
   kek: { actions: ['kek.rotated'], writer: 'kekRotatedEvent below (scheduler and `sealpost keys rotate --kek`)' },
   retention: { actions: ['retention.purged'], writer: 'audit/retention.ts' },
   auditExport: { actions: ['audit.exported'], writer: 'audit/audit.service.ts' },
+  login: { actions: ['login.succeeded', 'login.failed', 'second_factor.verified'], writer: 'identity/sessions/login.service.ts' },
+  session: { actions: ['session.revoked'], writer: 'identity/sessions/session.service.ts' },
+  secondFactor: { actions: ['second_factor.enrolled', 'recovery_codes.generated'], writer: 'identity/second-factor/second-factor.service.ts' },
+  member: {
+    actions: ['operator.created', 'member.invited', 'member.role_changed', 'member.removed', 'password.set', 'password.reset_requested'],
+    writer: 'identity/operators/member.service.ts (members, one-time links, passwords)',
+  },
+  policy: { actions: ['policy.changed'], writer: 'identity/policies/policy.service.ts' },
 } as const satisfies Record<string, EffectDeclaration>;
 
 export type EffectName = keyof typeof EFFECTS;
@@ -50,10 +58,16 @@ export const COMMITS_WITH = {
   kekRotated: ['kek'],
   auditPurged: ['retention'],
   auditExported: ['auditExport'],
+  login: ['login'],
+  sessionRevoked: ['session'],
+  // Removing a member ends their sessions and revokes (or hands over) their keys in one transaction.
+  memberChanged: ['member', 'session', 'apiKey'],
+  secondFactorEnrolled: ['secondFactor'],
+  policyChanged: ['policy'],
 } as const satisfies Record<string, readonly (EffectName | 'payload rows' | 'attempt row')[]>;
 
-/** Declared actions with no feature yet (no plan changes, no operator login). */
-export const NO_FEATURE_YET = ['plan.changed', 'login.succeeded', 'login.failed'] as const satisfies readonly AuditAction[];
+/** Declared actions with no feature yet (no plan changes). */
+export const NO_FEATURE_YET = ['plan.changed'] as const satisfies readonly AuditAction[];
 
 /**
  * The recorder a service gets: it writes only the actions its effects declare, so an event
@@ -107,7 +121,17 @@ export interface Effects {
   readonly ingest: Pick<IngestHooks, 'enqueue' | 'acceptedReceipt'>;
   /** What commits with a delivery's state change: the `delivered` receipt; and the `destination.disabled` event on giving up. */
   readonly delivery: Required<Pick<DeliveryHooks, 'prepareSucceeded'>> & { readonly audit: AuditRecorder };
-  readonly audit: { readonly tenants: AuditRecorder; readonly apiKeys: AuditRecorder; readonly destinations: AuditRecorder; readonly inboxes: AuditRecorder };
+  readonly audit: {
+    readonly tenants: AuditRecorder;
+    readonly apiKeys: AuditRecorder;
+    readonly destinations: AuditRecorder;
+    readonly inboxes: AuditRecorder;
+    readonly login: AuditRecorder;
+    readonly sessions: AuditRecorder;
+    readonly secondFactors: AuditRecorder;
+    readonly members: AuditRecorder;
+    readonly policies: AuditRecorder;
+  };
 }
 
 export function declareEffects(context: AppContext, enqueue: IngestHooks['enqueue']): Effects {
@@ -124,6 +148,11 @@ export function declareEffects(context: AppContext, enqueue: IngestHooks['enqueu
       apiKeys: recorderFor(record, 'apiKey'),
       destinations: recorderFor(record, 'destination'),
       inboxes: recorderFor(record, 'inbox'),
+      login: recorderFor(record, 'login'),
+      sessions: recorderFor(record, 'session'),
+      secondFactors: recorderFor(record, 'secondFactor'),
+      members: recorderFor(record, 'member', 'session', 'apiKey'),
+      policies: recorderFor(record, 'policy'),
     },
   };
 }

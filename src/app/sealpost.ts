@@ -9,6 +9,18 @@ import type { HostResolver } from '../delivery/ssrf-guard.js';
 import { ApiKeyRepository } from '../identity/api-key.repository.js';
 import { ApiKeyService } from '../identity/api-key.service.js';
 import { TenantService } from '../identity/tenant.service.js';
+import { MemberService } from '../identity/operators/member.service.js';
+import { OperatorRepository } from '../identity/operators/operator.repository.js';
+import { PolicyRepository } from '../identity/policies/policy.repository.js';
+import { PolicyService } from '../identity/policies/policy.service.js';
+import { SecondFactorRepository } from '../identity/second-factor/second-factor.repository.js';
+import { SecondFactorService } from '../identity/second-factor/second-factor.service.js';
+import { LoginThrottle } from '../identity/sessions/login-throttle.js';
+import { LoginThrottleRepository } from '../identity/sessions/login-throttle.repository.js';
+import { LoginService } from '../identity/sessions/login.service.js';
+import { SessionRepository } from '../identity/sessions/session.repository.js';
+import { SessionService } from '../identity/sessions/session.service.js';
+import { createOutboundMailer, type OutboundMailer } from '../mail/outbound-mailer.js';
 import { PayloadRepository } from '../ingest/payload.repository.js';
 import { PayloadService, type IngestHooks } from '../ingest/payload.service.js';
 import { InboxRepository } from '../ingest/smtp/inbox.repository.js';
@@ -28,6 +40,20 @@ export interface SealpostOverrides {
   readonly enqueue?: IngestHooks['enqueue'];
   /** This deployment's own listeners (no self-loops); built from the configuration by default. */
   readonly ownListeners?: OwnListeners;
+  /** Clock of sessions, sign-in throttling, one-time links and TOTP (tests move it). */
+  readonly identityClock?: () => number;
+  /** TLS options of the outbound mail relay (tests trust their loopback server's certificate). */
+  readonly outboundMailTls?: { ca?: string | Buffer; servername?: string };
+}
+
+/** Operators, sessions, second factors, members and policies (issue 11). */
+export interface IdentityServices {
+  readonly sessions: SessionService;
+  readonly login: LoginService;
+  readonly secondFactors: SecondFactorService;
+  readonly members: MemberService;
+  readonly policies: PolicyService;
+  readonly mailer: OutboundMailer;
 }
 
 /** Lets services wake the delivery worker of this process, if it runs one. */
@@ -57,6 +83,9 @@ export interface Sealpost extends AppContext {
   readonly deliveries: DeliveryService;
   /** The prepared writes and audit recorders that commit with each action (src/app/effects.ts). */
   readonly effects: Effects;
+  readonly identity: IdentityServices;
+  /** Sealpost's own origin (of `publicUrl`): WebAuthn's expected origin and the CSRF Origin check. */
+  readonly origin: string;
 }
 
 function wakeup(): WorkerWakeup {
@@ -106,6 +135,43 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
   });
   const deliveries = new DeliveryService(deliveryRepository, { poke: worker.poke });
 
+  const origin = new URL(publicUrl).origin;
+  const clock = overrides.identityClock ?? Date.now;
+  const operators = new OperatorRepository(db);
+  const policyRepository = new PolicyRepository(db);
+  const sessions = new SessionService(
+    new SessionRepository(db),
+    operators,
+    { idleMs: config.sessionIdleMinutes * 60_000, absoluteMs: config.sessionAbsoluteHours * 3_600_000 },
+    clock,
+    { db, audit: effects.audit.sessions },
+  );
+  const secondFactors = new SecondFactorService(new SecondFactorRepository(db, context.cipher), { rpID: new URL(publicUrl).hostname, origin }, clock, { db, audit: effects.audit.secondFactors });
+  const mailer = createOutboundMailer({
+    url: config.outboundSmtpUrl,
+    from: config.outboundMailFrom ?? `sealpost@${config.inboundDomain}`,
+    ...(overrides.outboundMailTls ? { tls: overrides.outboundMailTls } : {}),
+  });
+  const identity: IdentityServices = {
+    sessions,
+    secondFactors,
+    mailer,
+    login: new LoginService(operators, policyRepository, sessions, secondFactors, new LoginThrottle(new LoginThrottleRepository(db), clock), { db, audit: effects.audit.login }),
+    members: new MemberService({
+      operators,
+      apiKeys: new ApiKeyRepository(db),
+      sessions,
+      policies: policyRepository,
+      mailer,
+      publicUrl,
+      now: clock,
+      db,
+      audit: effects.audit.members,
+      logger,
+    }),
+    policies: new PolicyService(policyRepository, context.tenantRepository, clock, { db, audit: effects.audit.policies }),
+  };
+
   return {
     ...context,
     publicUrl,
@@ -119,5 +185,11 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     destinations,
     deliveries,
     effects,
+    identity,
+    origin,
+    close: async () => {
+      mailer.close();
+      await context.close();
+    },
   };
 }

@@ -27,6 +27,18 @@ export const AUDIT_ACTIONS = [
   'audit.exported',
   'login.succeeded',
   'login.failed',
+  // Operators (issue 11).
+  'second_factor.verified',
+  'second_factor.enrolled',
+  'recovery_codes.generated',
+  'session.revoked',
+  'operator.created',
+  'member.invited',
+  'member.role_changed',
+  'member.removed',
+  'password.set',
+  'password.reset_requested',
+  'policy.changed',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

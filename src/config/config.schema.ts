@@ -179,6 +179,31 @@ export const CONFIG_FIELDS = {
     default: '12000',
     description: 'Requests per minute from one client IP, checked before authentication; `/healthz`, `/readyz` and `/.well-known/*` count in a bucket of their own with the same limit. Shared like the per-key limit. Past 5 refusals (401/429) per IP and minute, refused requests are counted into one `api.refused` audit event instead of one each.',
   },
+  sessionIdleMinutes: {
+    env: 'SEALPOST_SESSION_IDLE_MINUTES',
+    type: { kind: 'int', min: 1, max: 24 * 60 },
+    default: '30',
+    description: 'An operator session unused this many minutes ends (idle timeout).',
+  },
+  sessionAbsoluteHours: {
+    env: 'SEALPOST_SESSION_ABSOLUTE_HOURS',
+    type: { kind: 'int', min: 1, max: 7 * 24 },
+    default: '12',
+    description: 'Every operator session ends this many hours after sign-in, however active (absolute timeout).',
+  },
+  outboundSmtpUrl: {
+    env: 'SEALPOST_OUTBOUND_SMTP_URL',
+    type: { kind: 'url', protocols: ['smtp:', 'smtps:'] },
+    default: undefined,
+    description:
+      'Relay for the mail Sealpost sends (invites, password resets, the monthly old-key notice), e.g. `smtps://user:pass@relay.example.com:465`; `smtp:` upgrades with STARTTLS, which is then required. Unset: no mail; `sealpost operators create` prints setup links and mail-sending routes answer `SP_ERR_MAIL_NOT_CONFIGURED`.',
+  },
+  outboundMailFrom: {
+    env: 'SEALPOST_OUTBOUND_MAIL_FROM',
+    type: { kind: 'string' },
+    default: undefined,
+    description: 'From address of the mail Sealpost sends; `sealpost@<SEALPOST_INBOUND_DOMAIN>` by default.',
+  },
   allowPrivateDestinations: {
     env: 'SEALPOST_ALLOW_PRIVATE_DESTINATIONS',
     type: { kind: 'cidr-allow' },

@@ -1,9 +1,9 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { authOf, requireScope } from '../http/auth.plugin.js';
+import { authOf } from '../http/auth.plugin.js';
 import { DEFAULT_ROTATION_OVERLAP_DAYS, MAX_ROTATION_OVERLAP_DAYS, keyAgeWarning, type ApiKeyService, type AuthContext, type KeyManager } from './api-key.service.js';
 import type { ApiKeyRecord } from './api-key.repository.js';
-import { SCOPES } from './scopes.js';
+import { SCOPES, scopesWithin } from './scopes.js';
 import { idPattern } from '../crypto/ids.js';
 
 const ScopeSchema = Type.Union(SCOPES.map((s) => Type.Literal(s)));
@@ -23,7 +23,9 @@ const IdParams = Type.Object({ id: Type.String({ pattern: idPattern('apiKey') })
 
 /** The calling key acts with its own scopes as its authority over other keys. */
 function managerOf(auth: AuthContext): KeyManager {
-  return { actor: { type: 'api_key', id: auth.prefix }, scopes: auth.scopes };
+  if (auth.kind === 'api_key') return { actor: auth.actor, scopes: auth.scopes };
+  // An operator may put on a key only the scopes whose permissions their role holds.
+  return { actor: auth.actor, scopes: scopesWithin(auth.permissions), operatorId: auth.operatorId };
 }
 
 function view(record: ApiKeyRecord, now: number): Record<string, unknown> {
@@ -43,21 +45,20 @@ function view(record: ApiKeyRecord, now: number): Record<string, unknown> {
 }
 
 export async function apiKeyRoutes(app: FastifyInstance, deps: { keys: ApiKeyService }): Promise<void> {
-  const manage = { preHandler: requireScope('keys:manage') };
 
-  app.post<{ Body: Static<typeof CreateBody> }>('/v1/api-keys', { ...manage, schema: { body: CreateBody } }, async (request, reply) => {
+  app.post<{ Body: Static<typeof CreateBody> }>('/v1/api-keys', { schema: { body: CreateBody } }, async (request, reply) => {
     const expiresAt = request.body.expires_at ? Date.parse(request.body.expires_at) : null;
     const auth = authOf(request);
     const issued = await deps.keys.issueAudited(auth.tenantId, { name: request.body.name, scopes: request.body.scopes, expiresAt }, managerOf(auth));
     return reply.code(201).send({ ...view(issued.record, Date.now()), api_key: issued.token });
   });
 
-  app.get('/v1/api-keys', manage, async (request) => {
+  app.get('/v1/api-keys', async (request) => {
     const now = Date.now();
     return { data: (await deps.keys.list(authOf(request).tenantId)).map((k) => view(k, now)) };
   });
 
-  app.delete<{ Params: Static<typeof IdParams> }>('/v1/api-keys/:id', { ...manage, schema: { params: IdParams } }, async (request, reply) => {
+  app.delete<{ Params: Static<typeof IdParams> }>('/v1/api-keys/:id', { schema: { params: IdParams } }, async (request, reply) => {
     const auth = authOf(request);
     await deps.keys.revoke(auth.tenantId, request.params.id, managerOf(auth));
     return reply.code(204).send();
@@ -65,7 +66,7 @@ export async function apiKeyRoutes(app: FastifyInstance, deps: { keys: ApiKeySer
 
   app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof RotateBody> | undefined }>(
     '/v1/api-keys/:id/rotate',
-    { ...manage, schema: { params: IdParams, body: Type.Optional(RotateBody) } },
+    { schema: { params: IdParams, body: Type.Optional(RotateBody) } },
     async (request, reply) => {
       const auth = authOf(request);
       const tenantId = auth.tenantId;

@@ -10,12 +10,15 @@ import { buildHttpServer, type HttpServer } from '../../src/http/server.js';
 import { runCli } from '../support/cli.js';
 import { createTestDatabase, testDialects, type TestDatabase } from '../support/test-database.js';
 import { cliEnvFor } from './audit-test-support.js';
+import { generate } from 'otplib';
+import { startMailCapture, linkIn, type MailCapture } from '../support/mail-capture.js';
+import { STRONG_PASSWORD, tokenOfLink } from '../support/operators.js';
 
 /**
  * Declared actions no code path emits yet, to be emptied as the work lands (remove an entry
- * when its emitter merges; the test then holds it): no plan change or operator login exists yet.
+ * when its emitter merges; the test then holds it): no plan change exists yet.
  */
-const NOT_YET_EMITTED: readonly AuditAction[] = ['plan.changed', 'login.succeeded', 'login.failed'];
+const NOT_YET_EMITTED: readonly AuditAction[] = ['plan.changed'];
 
 /** The secret a destination's custom header carries: it must never reach the log. */
 const HEADER_SECRET = 'hunter2-header-value';
@@ -28,16 +31,19 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
   let server: HttpServer;
   let token = '';
   let refused: { flush(): Promise<void> };
+  let mail: MailCapture;
 
   beforeAll(async () => {
     testDb = await createTestDatabase(dialect);
     const env = cliEnvFor(testDb);
-    const config = loadConfig({ ...env, SEALPOST_HTTP_HOST: '127.0.0.1', SEALPOST_HTTP_PORT: '0', SEALPOST_LOG_LEVEL: 'silent' });
+    mail = await startMailCapture();
+    const config = loadConfig({ ...env, SEALPOST_HTTP_HOST: '127.0.0.1', SEALPOST_HTTP_PORT: '0', SEALPOST_LOG_LEVEL: 'silent', SEALPOST_OUTBOUND_SMTP_URL: mail.url });
     context = await createSealpost(config, {
       logger: createLogger('silent'),
       publicUrl: 'https://localhost',
       enqueue: enqueueDeliveries,
       destinationResolver: async () => ['93.184.216.34'],
+      outboundMailTls: mail.tls,
     });
     server = await buildHttpServer({ config, logger: context.logger, readiness: async () => {} });
     ({ refused } = await registerApi(server.app, context));
@@ -48,6 +54,7 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
     await server?.app.close();
     await context?.close();
     await testDb?.dispose();
+    await mail?.close();
   });
 
   async function call(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: object): Promise<Record<string, unknown>> {
@@ -102,6 +109,37 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
     const signing = await runCli(['keys', 'rotate', '--signing', '--tenant', createdByCli.tenant, '--json'], { ...cliEnvFor(testDb), SEALPOST_DATA_DIR: path.join(testDb.dir, 'data') });
     expect(signing.code, signing.stderr).toBe(0);
 
+    // Operators (issue 11): created, password set, sign-in failed and succeeded, TOTP enrolled,
+    // session revoked, second factor verified, members invited, changed and removed, policy changed.
+    const people = (await context.tenants.create('People', 'operation')).tenant.id;
+    const owner = await context.identity.members.createOperator(people, 'owner@example.com', 'owner', { type: 'system', id: 'test' });
+    expect((await server.app.inject({ method: 'POST', url: '/v1/auth/password/setup', payload: { token: tokenOfLink(owner.link!), password: STRONG_PASSWORD } })).statusCode).toBe(204);
+    expect((await server.app.inject({ method: 'POST', url: '/v1/auth/login', payload: { email: 'owner@example.com', password: 'not the password at all' } })).statusCode).toBe(401);
+    const signIn = async (): Promise<{ cookie: string; csrf: string }> => {
+      const res = await server.app.inject({ method: 'POST', url: '/v1/auth/login', payload: { email: 'owner@example.com', password: STRONG_PASSWORD } });
+      expect(res.statusCode, res.body).toBe(200);
+      return { cookie: String(res.headers['set-cookie']).split(';')[0]!, csrf: res.json<{ csrf_token: string }>().csrf_token };
+    };
+    let session = await signIn();
+    const asOwner = async (method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, payload?: object) => {
+      const res = await server.app.inject({ method, url, headers: { cookie: session.cookie, 'x-sealpost-csrf': session.csrf }, ...(payload === undefined ? {} : { payload }) });
+      expect(res.statusCode, `${method} ${url}: ${res.body}`).toBeLessThan(300);
+      if (res.headers['set-cookie'] && res.body !== '') session = { cookie: String(res.headers['set-cookie']).split(';')[0]!, csrf: res.json<{ csrf_token: string }>().csrf_token };
+      return res.body === '' ? {} : res.json<Record<string, unknown>>();
+    };
+    const { secret } = (await asOwner('POST', '/v1/auth/totp/enrolment')) as { secret: string };
+    const { recovery_codes: codes } = (await asOwner('POST', '/v1/auth/totp/confirmation', { totp: await generate({ secret }) })) as { recovery_codes: string[] };
+    await asOwner('POST', '/v1/auth/logout');
+    session = await signIn();
+    await asOwner('POST', '/v1/auth/second-factor', { recovery_code: codes[0] });
+    const invited = await asOwner('POST', '/v1/members', { email: 'dev@example.com', role: 'developer' });
+    linkIn(await mail.waitFor('dev@example.com'));
+    await asOwner('PATCH', `/v1/members/${String(invited.id)}`, { role: 'viewer' });
+    await asOwner('DELETE', `/v1/members/${String(invited.id)}`);
+    await asOwner('PUT', '/v1/policies', { webauthn_only: false, sso_mfa_values: ['mfa'] });
+    expect((await server.app.inject({ method: 'POST', url: '/v1/auth/password/reset-request', payload: { email: 'owner@example.com' } })).statusCode).toBe(202);
+    await mail.waitFor('owner@example.com');
+
     // api.request is written after the response; poll for it.
     await expect.poll(async () => (await loggedEvents()).some((e) => e.action === 'api.request'), { timeout: 20_000 }).toBe(true);
     const events = await loggedEvents();
@@ -113,6 +151,11 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
     const text = JSON.stringify(events);
     expect(text).not.toContain(HEADER_SECRET);
     expect(text).not.toContain(URL_SECRET);
+    // Never a password, a code or a token.
+    expect(text).not.toContain(STRONG_PASSWORD);
+    expect(text).not.toContain(codes[0]);
+    expect(text).not.toContain(tokenOfLink(owner.link!));
+    expect(text).not.toContain(session.cookie.split('=')[1]);
     const ofDestination = events.filter((e) => e.resource === id && e.action.startsWith('destination.')).map((e) => [e.action, e.details]);
     expect(ofDestination).toEqual([
       ['destination.created', expect.objectContaining({ url_origin: 'https://hooks.example.com', url_sha256: expect.stringMatching(/^[0-9a-f]{64}$/), header_names: ['X-Receiver-Auth'], enabled: true })],

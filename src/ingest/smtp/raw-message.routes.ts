@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { SealpostError } from '../../errors/sealpost-error.js';
-import { authOf, requireScope } from '../../http/auth.plugin.js';
+import { authOf } from '../../http/auth.plugin.js';
 import type { EncryptedBlobStore } from '../../storage/encrypted-blob-store.js';
 import type { PayloadRepository } from '../payload.repository.js';
 import { rawMessageBlobContext, rawMessageBlobKey, rawMessageRefOf } from './raw-message.js';
@@ -13,7 +13,7 @@ const IdParams = Type.Object({ id: Type.String({ pattern: idPattern('payload') }
 export async function rawMessageRoutes(app: FastifyInstance, deps: { repository: PayloadRepository; blobs: EncryptedBlobStore }): Promise<void> {
   app.get<{ Params: Static<typeof IdParams> }>(
     '/v1/payloads/:id/raw',
-    { schema: { params: IdParams }, preHandler: requireScope('payloads:read') },
+    { schema: { params: IdParams } },
     async (request, reply) => {
       const tenantId = authOf(request).tenantId;
       const found = await deps.repository.find(tenantId, request.params.id);
