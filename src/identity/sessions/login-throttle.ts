@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { LoginThrottleRepository, ThrottleState } from './login-throttle.repository.js';
+import type { LoginThrottleRepository } from './login-throttle.repository.js';
 
 /** Failures allowed before back-off starts: typing mistakes cost nothing. */
 export const FREE_FAILURES = { account: 5, ip: 20 } as const;
@@ -40,8 +40,9 @@ export class LoginThrottle {
 
   async failed(key: string, free: number): Promise<void> {
     const now = this.now();
-    const previous: ThrottleState | undefined = await this.repository.find(key);
-    const stale = previous !== undefined && previous.blockedUntil + FORGET_AFTER_MS < now && previous.failures <= free;
+    const previous = await this.repository.find(key);
+    // A day without failures forgives the count; the back-off then starts afresh.
+    const stale = previous !== undefined && previous.updatedAt + FORGET_AFTER_MS < now;
     const failures = (stale ? 0 : (previous?.failures ?? 0)) + 1;
     const over = failures - free;
     const blockedUntil = over > 0 ? now + Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(over - 1, 20)) : 0;
