@@ -49,8 +49,9 @@ export async function startMailCapture(): Promise<MailCapture> {
     tls: { ca: cert.cert, servername: 'localhost' },
     messages,
     async waitFor(to) {
-      await until(() => messages.some((m) => m.to.includes(to)), { explain: () => `no mail to ${to}; got ${messages.length}` });
-      return messages.find((m) => m.to.includes(to))!;
+      const addressedTo = (m: CapturedMail): boolean => m.to.some((a) => a.toLowerCase() === to.toLowerCase());
+      await until(() => messages.some(addressedTo), { explain: () => `no mail to ${to}; got ${messages.length}` });
+      return messages.find(addressedTo)!;
     },
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
