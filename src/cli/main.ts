@@ -7,6 +7,7 @@ import { registerConfig } from './commands/config.command.js';
 import { registerJcs } from './commands/jcs.command.js';
 import { registerKeys } from './commands/keys.command.js';
 import { registerMigrate } from './commands/migrate.command.js';
+import { registerOperators } from './commands/operators.command.js';
 import { registerStart } from './commands/start.command.js';
 import { registerTenants } from './commands/tenants.command.js';
 import { registerVerify } from './commands/verify.command.js';
@@ -26,6 +27,7 @@ registerKeys(program);
 registerConfig(program);
 registerAudit(program);
 registerTenants(program);
+registerOperators(program);
 registerJcs(program);
 registerVerify(program);
 
