@@ -2,6 +2,7 @@ import { startSigningKeyScheduler } from '../crypto/signing-key.scheduler.js';
 import { LocalKeyring } from '../crypto/local-keyring.js';
 import { startPeriodicJob } from '../util/periodic-job.js';
 import type { AppContext } from './app-context.js';
+import type { IdentityServices } from './sealpost.js';
 import { kekRotatedEvent } from './effects.js';
 
 const HOUR_MS = 3_600_000;
@@ -14,11 +15,12 @@ export interface Scheduler {
 /**
  * Periodic jobs (DESIGN §1 "scheduler"): the quarterly signing-key rotation (checked every 10
  * minutes), signed audit checkpoints every minute while events arrive, and daily the local
- * keyring's yearly master-key rotation and the audit retention purge.
+ * keyring's yearly master-key rotation, the audit retention purge and the monthly notice of old
+ * API keys to owners.
  * Each job is idempotent, so running the scheduler in more than one process is safe; each runs on
  * the one periodic-job runner (src/util/periodic-job.ts: no overlap, clean stop).
  */
-export function startScheduler(context: AppContext): Scheduler {
+export function startScheduler(context: AppContext & { readonly identity?: Pick<IdentityServices, 'keyAgeNotices'> }): Scheduler {
   const log = context.logger.child({ role: 'scheduler' });
   const signing = startSigningKeyScheduler({ keys: context.receipts.keys, logger: log });
   const checkpointer = context.audit.checkpoints.startCheckpointer({ onError: (err) => log.error({ err }, 'audit checkpoint failed') });
@@ -47,6 +49,13 @@ export function startScheduler(context: AppContext): Scheduler {
       }
     } catch (err) {
       log.error({ err }, 'audit retention purge failed');
+    }
+    // Monthly, to each tenant's owners: API keys older than a year (sent by the first daily run of the month).
+    try {
+      const told = (await context.identity?.keyAgeNotices.run()) ?? 0;
+      if (told > 0) log.info({ tenants: told }, 'old API key notices sent');
+    } catch (err) {
+      log.error({ err }, 'old API key notices failed');
     }
   };
   // Daily, moved by up to an hour either way so the processes of a fleet do not all run it at once.

@@ -9,6 +9,8 @@ import type { HostResolver } from '../delivery/ssrf-guard.js';
 import { ApiKeyRepository } from '../identity/api-key.repository.js';
 import { ApiKeyService } from '../identity/api-key.service.js';
 import { TenantService } from '../identity/tenant.service.js';
+import { KeyAgeNoticeRepository } from '../identity/key-age-notice.repository.js';
+import { KeyAgeNoticeService } from '../identity/key-age-notice.service.js';
 import { MemberService } from '../identity/operators/member.service.js';
 import { OperatorRepository } from '../identity/operators/operator.repository.js';
 import { PolicyRepository } from '../identity/policies/policy.repository.js';
@@ -54,6 +56,8 @@ export interface IdentityServices {
   readonly members: MemberService;
   readonly policies: PolicyService;
   readonly mailer: OutboundMailer;
+  /** The scheduler's monthly mail to owners listing API keys older than a year. */
+  readonly keyAgeNotices: KeyAgeNoticeService;
 }
 
 /** Lets services wake the delivery worker of this process, if it runs one. */
@@ -170,6 +174,13 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
       logger,
     }),
     policies: new PolicyService(policyRepository, context.tenantRepository, clock, { db, audit: effects.audit.policies }),
+    keyAgeNotices: new KeyAgeNoticeService(
+      { tenants: () => context.tenantRepository.list(), keys: (tenantId) => apiKeys.list(tenantId), members: (tenantId) => operators.members(tenantId) },
+      new KeyAgeNoticeRepository(db),
+      mailer,
+      clock,
+      logger,
+    ),
   };
 
   return {

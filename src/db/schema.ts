@@ -316,6 +316,13 @@ export interface OperatorRecoveryCodesTable {
   used_at: number | null;
 }
 
+export interface KeyAgeNoticesTable {
+  tenant_id: string;
+  /** `YYYY-MM` (UTC). */
+  month: string;
+  sent_at: number;
+}
+
 export interface Database {
   data_keys: DataKeysTable;
   tenants: TenantsTable;
@@ -343,4 +350,5 @@ export interface Database {
   operator_totp: OperatorTotpTable;
   operator_webauthn_credentials: OperatorWebauthnCredentialsTable;
   operator_recovery_codes: OperatorRecoveryCodesTable;
+  key_age_notices: KeyAgeNoticesTable;
 }

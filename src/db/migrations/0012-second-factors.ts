@@ -43,6 +43,16 @@ export async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
     .execute();
   await db.schema.createIndex('operator_recovery_operator').on('operator_recovery_codes').column('operator_id').execute();
 
+  // The monthly notice to owners about API keys older than a year: one row per tenant and month,
+  // claimed before sending, so several scheduler processes send it once.
+  await db.schema
+    .createTable('key_age_notices')
+    .addColumn('tenant_id', 'text', (c) => c.notNull().references('tenants.id'))
+    .addColumn('month', 'text', (c) => c.notNull())
+    .addColumn('sent_at', t.bigint, (c) => c.notNull())
+    .addPrimaryKeyConstraint('key_age_notices_pk', ['tenant_id', 'month'])
+    .execute();
+
   // The pending WebAuthn challenge of a session (registration or authentication), one at a time.
   await db.schema.alterTable('operator_sessions').addColumn('webauthn_challenge', 'text').execute();
 }
