@@ -48,10 +48,12 @@ function rateLimited(seconds: number): SealpostError {
   return new SealpostError('SP_ERR_HTTP_RATE_LIMITED', `Rate limit exceeded; retry in ${seconds} s`, { logDetail: { retryAfter: seconds } });
 }
 
-/** onRequest hook: counts the request in `limiter` under `key`, or answers 429 with retry-after. */
-function limitBy(limiter: WindowRateLimiter, key: (request: FastifyRequest) => string) {
+/** onRequest hook: counts the request in `limiter` under `key` (none: not counted), or answers 429 with retry-after. */
+function limitBy(limiter: WindowRateLimiter, key: (request: FastifyRequest) => string | undefined) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    const wait = await limiter.hit(key(request));
+    const bucket = key(request);
+    if (bucket === undefined) return;
+    const wait = await limiter.hit(bucket);
     if (wait > 0) {
       reply.header('retry-after', String(wait));
       throw rateLimited(wait);
@@ -108,7 +110,7 @@ export async function registerApi(app: FastifyInstance, sealpost: Sealpost, opti
     // The one permission check (src/identity/permissions.ts): API key or operator session, same table.
     v1.addHook('onRequest', authorizeHook({ keys, sessions: sealpost.identity.sessions, origin: sealpost.origin, now }));
     // Per API key or per session; public routes (sign-in) have the per-IP limit and the sign-in throttle.
-    v1.addHook('onRequest', limitBy(perKey, (request) => request.auth?.rateKey ?? `public:${request.ip || 'unknown'}`));
+    v1.addHook('onRequest', limitBy(perKey, (request) => request.auth?.rateKey));
     await v1.register(apiKeyRoutes, { keys });
     await v1.register(payloadRoutes, { payloads, repository: sealpost.payloadRepository, blobs: context.blobs, limits: context.config });
     await v1.register(auditRoutes, { audit: context.audit.audit });

@@ -64,6 +64,30 @@ describe.each(testDialects())('members, invites, password links and tenant polic
     expect(await code(await send(developer, 'POST', '/v1/members', { email: 'x@example.com', role: 'viewer' }))).toBe('SP_ERR_AUTH_SCOPE_MISSING');
   });
 
+  it('ends a promoted member\'s sessions, so the wider role comes only with a fresh sign-in; a demotion applies at once', async () => {
+    const dev = await signInAs(app, clock, tenant, 'developer');
+    expect((await send(owner, 'PATCH', `/v1/members/${dev.operatorId}`, { role: 'admin' })).status).toBe(200);
+    expect((await send(dev, 'GET', '/v1/auth/session')).status).toBe(401);
+    const viewer = await signInAs(app, clock, tenant, 'admin');
+    expect((await send(owner, 'PATCH', `/v1/members/${viewer.operatorId}`, { role: 'viewer' })).status).toBe(200);
+    expect(await code(await send(viewer, 'GET', '/v1/api-keys'))).toBe('SP_ERR_AUTH_SCOPE_MISSING');
+  });
+
+  it('offers SSO the two operations it needs: a just-in-time operator, and a session with or without the second factor', async () => {
+    expect((await send(owner, 'PUT', '/v1/policies', { sso_default_role: 'developer' })).status).toBe(200);
+    const jit = await app.context.identity.members.findOrCreateForSso(tenant, 'sso-user@example.com', 'oidc');
+    expect(jit).toMatchObject({ role: 'developer', created: true });
+    expect(await app.context.identity.members.findOrCreateForSso(tenant, 'SSO-User@example.com', 'oidc')).toEqual({ ...jit, created: false });
+    const withMfa = await app.context.identity.login.signIn(tenant, jit.operatorId, 'oidc', true, '127.0.0.1');
+    expect(withMfa.issued.setCookie).toMatch(/^__Host-sealpost_session=/);
+    const full = { cookie: withMfa.issued.setCookie.split(';')[0]!, csrf: withMfa.issued.csrfToken };
+    expect((await send(full, 'GET', '/v1/destinations')).status).toBe(200);
+    const withoutMfa = await app.context.identity.login.signIn(tenant, jit.operatorId, 'oidc', false, '127.0.0.1');
+    expect(withoutMfa).toMatchObject({ secondFactorRequired: false, enrolmentRequired: true });
+    const pending = { cookie: withoutMfa.issued.setCookie.split(';')[0]!, csrf: withoutMfa.issued.csrfToken };
+    expect(await code(await send(pending, 'GET', '/v1/destinations'))).toBe('SP_ERR_AUTH_SECOND_FACTOR_REQUIRED');
+  });
+
   it('keeps the last owner', async () => {
     const removal = await send(owner, 'DELETE', `/v1/members/${owner.operatorId}`);
     expect(removal.status).toBe(409);

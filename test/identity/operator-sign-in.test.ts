@@ -173,6 +173,20 @@ describe.each(testDialects())('operator sign-in and sessions on %s', { timeout: 
     expect(await code(sessions)).toBe('SP_ERR_AUTH_SESSION_REQUIRED');
   });
 
+  it('counts the per-credential rate limit per session, apart from the tenant\'s keys', async () => {
+    const limited = await startTestApp(dialect, { env: { SEALPOST_RATE_LIMIT_PER_KEY: '3' }, overrides: { identityClock: clock.now } });
+    try {
+      const t = await limited.createTenant('starter');
+      const op = await signInAs(limited, clock, t.tenant, 'viewer');
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++) statuses.push((await limited.fetch('/v1/signing-keys', { headers: asOperator(op) })).status);
+      expect(statuses.at(-1)).toBe(429);
+      expect((await limited.fetch('/v1/signing-keys', { token: t.apiKey })).status).toBe(200);
+    } finally {
+      await limited.close();
+    }
+  });
+
   it('stores only the SHA-256 of session tokens', async () => {
     const op = await signInAs(app, clock, tenant.tenant, 'viewer');
     const token = op.cookie.split('=')[1]!;

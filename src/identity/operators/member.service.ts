@@ -138,14 +138,20 @@ export class MemberService {
     }
   }
 
-  /** Changes a member's role; it applies at their next request (sessions read the role each time). */
+  /**
+   * Changes a member's role. A narrower role applies at their next request (sessions read the
+   * role each time); a wider one ends their sessions, so the new privilege comes only with a new
+   * token after a fresh sign-in with the second factor (a copied old token never gains it).
+   */
   async changeRole(by: SessionPrincipal, operatorId: string, role: Role): Promise<Member> {
     const member = await this.target(by, operatorId);
     this.assertMayGrant(by, role);
     await this.deps.db.transaction().execute(async (tx) => {
       if (roleRank(role) < roleRank(member.role)) await this.keepAnOwner(by.tenantId, member, tx);
       await this.deps.operators.setRole(by.tenantId, operatorId, role, tx);
-      await this.deps.audit(tx, { tenant: by.tenantId, actor: by.actor, action: 'member.role_changed', resource: operatorId, details: { from: member.role, to: role } });
+      const promoted = roleRank(role) > roleRank(member.role);
+      const sessionsRevoked = promoted ? await this.deps.sessions.revokeAllOf(by.tenantId, operatorId, tx) : 0;
+      await this.deps.audit(tx, { tenant: by.tenantId, actor: by.actor, action: 'member.role_changed', resource: operatorId, details: { from: member.role, to: role, sessions_revoked: sessionsRevoked } });
     });
     return { ...member, role };
   }
