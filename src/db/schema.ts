@@ -250,7 +250,7 @@ export interface OperatorSessionsTable {
   tenant_id: string;
   operator_id: string;
   method: string;
-  /** 0 | 1 */
+  /** 0 pending | 1 satisfied | 2 proved a factor the policy no longer accepts: may enrol an accepted one, nothing else. */
   second_factor_satisfied: number;
   created_at: number;
   last_seen_at: number;

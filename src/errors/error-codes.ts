@@ -42,6 +42,7 @@ export const ERROR_CODES = {
   SP_ERR_AUTH_SSO_REQUIRED: { status: 403, title: 'This tenant signs in with SSO only' },
   SP_ERR_AUTH_SECOND_FACTOR_FAILED: { status: 401, title: 'Second factor not accepted' },
   SP_ERR_AUTH_SECOND_FACTOR_NOT_ALLOWED: { status: 403, title: 'Second factor not allowed by the tenant policy' },
+  SP_ERR_AUTH_TOTP_ENROLLED: { status: 409, title: 'TOTP already enrolled' },
   SP_ERR_AUTH_PASSWORD_REJECTED: { status: 400, title: 'Password not acceptable' },
   SP_ERR_AUTH_LINK_INVALID: { status: 400, title: 'Link invalid, used or expired' },
   SP_ERR_MEMBER_ROLE_ESCALATION: { status: 403, title: 'Cannot grant or change a role above your own' },

@@ -28,6 +28,8 @@ export interface SessionPrincipal extends PrincipalBase {
   readonly role: Role;
   readonly method: SessionMethod;
   readonly secondFactorSatisfied: boolean;
+  /** Proved a factor the policy no longer accepts: may enrol an accepted one, nothing else. */
+  readonly enrolmentOnly: boolean;
   /** The CSRF token state-changing requests of this session must echo (session-cookie.ts). */
   readonly csrfToken: string;
 }

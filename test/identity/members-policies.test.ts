@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { linkIn, startMailCapture, type MailCapture } from '../support/mail-capture.js';
-import { asOperator, json, passwordLogin, signInAs, STRONG_PASSWORD, TestClock, tokenOfLink, totpAt, type SignedInOperator } from '../support/operators.js';
+import { asOperator, cookieOf, json, passwordLogin, signInAs, STRONG_PASSWORD, TestClock, tokenOfLink, totpAt, type SignedInOperator } from '../support/operators.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { testDialects } from '../support/test-database.js';
 
@@ -149,14 +149,23 @@ describe.each(testDialects())('members, invites, password links and tenant polic
     expect(await (await send(owner, 'GET', '/v1/policies')).json()).toMatchObject({ enforce_2fa: true });
   });
 
-  it('accepts only WebAuthn when the policy says webauthn_only', async () => {
+  it('accepts only WebAuthn when the policy says webauthn_only: TOTP then only opens WebAuthn enrolment', async () => {
     const op = await signInAs(app, clock, tenant, 'viewer');
     expect((await send(owner, 'PUT', '/v1/policies', { webauthn_only: true })).status).toBe(200);
     const login = await passwordLogin(app, op.email);
     // TOTP no longer counts as a factor: the account must enrol WebAuthn.
     expect(login.body).toMatchObject({ enrolment_required: true });
-    const totp = await send({ cookie: login.cookie, csrf: login.csrf }, 'POST', '/v1/auth/second-factor', { totp: await totpAt(op.totpSecret, clock) });
-    expect(await code(totp)).toBe('SP_ERR_AUTH_SECOND_FACTOR_NOT_ALLOWED');
+    const pending = { cookie: login.cookie, csrf: login.csrf };
+    // Enrolling needs proof of the factor the account already has.
+    expect(await code(await send(pending, 'POST', '/v1/auth/webauthn/registration-options'))).toBe('SP_ERR_AUTH_SECOND_FACTOR_REQUIRED');
+    const totp = await send(pending, 'POST', '/v1/auth/second-factor', { totp: await totpAt(op.totpSecret, clock) });
+    expect(totp.status).toBe(200);
+    const body = (await totp.json()) as { enrolment_required: boolean; session: { second_factor_satisfied: boolean }; csrf_token: string };
+    expect(body).toMatchObject({ enrolment_required: true, session: { second_factor_satisfied: false } });
+    const enrolOnly = { cookie: cookieOf(totp), csrf: body.csrf_token };
+    expect(await code(await send(enrolOnly, 'GET', '/v1/payloads'))).toBe('SP_ERR_AUTH_SECOND_FACTOR_REQUIRED');
+    expect((await send(enrolOnly, 'POST', '/v1/auth/webauthn/registration-options')).status).toBe(200);
+    expect(await code(await send(enrolOnly, 'POST', '/v1/auth/totp/enrolment'))).toBe('SP_ERR_AUTH_SECOND_FACTOR_NOT_ALLOWED');
     expect((await send(owner, 'PUT', '/v1/policies', { webauthn_only: false })).status).toBe(200);
   });
 

@@ -48,6 +48,25 @@ describe.each(testDialects())('WebAuthn second factor on %s', { timeout: 120_000
     expect((await app.fetch('/v1/destinations', { headers: asOperator(full) })).status).toBe(200);
   });
 
+  it('refuses to enrol a new factor with only the password of an account that has one', async () => {
+    const pending = await newOperator('stolen-password@example.com');
+    const owner = new SoftwareAuthenticator('localhost', 'https://localhost');
+    const options = (await (await post(pending, '/v1/auth/webauthn/registration-options')).json()) as { challenge: string };
+    expect((await post(pending, '/v1/auth/webauthn/registration', { webauthn: owner.register(options.challenge) })).status).toBe(200);
+
+    // Someone with the password only signs in and tries to add their own authenticator or TOTP.
+    const login = await passwordLogin(app, 'stolen-password@example.com');
+    const attacker = { cookie: login.cookie, csrf: login.csrf };
+    for (const path of ['/v1/auth/webauthn/registration-options', '/v1/auth/totp/enrolment']) {
+      const res = await post(attacker, path);
+      expect(res.status, path).toBe(403);
+      expect(((await res.json()) as { code: string }).code).toBe('SP_ERR_AUTH_SECOND_FACTOR_REQUIRED');
+    }
+    const theirs = new SoftwareAuthenticator('localhost', 'https://localhost');
+    expect((await post(attacker, '/v1/auth/webauthn/registration', { webauthn: theirs.register('AAAAAAAAAAAAAAAAAAAAAA') })).status).toBe(403);
+    expect((await app.fetch('/v1/destinations', { headers: asOperator(attacker) })).status).toBe(403);
+  });
+
   it('refuses an assertion made for another origin, and a challenge answered twice', async () => {
     const pending = await newOperator('phished@example.com');
     const authenticator = new SoftwareAuthenticator('localhost', 'https://localhost');

@@ -80,10 +80,11 @@ export class SecondFactorService {
 
   /** Starts TOTP enrolment: a new secret, returned once for the authenticator app, stored sealed. */
   async startTotp(principal: SessionPrincipal, email: string, policy: TenantPolicy): Promise<{ secret: string; otpauthUri: string }> {
+    await this.assertMayEnrol(principal);
     if (policy.webauthnOnly) throw new SealpostError('SP_ERR_AUTH_SECOND_FACTOR_NOT_ALLOWED', 'This tenant accepts only WebAuthn as a second factor');
     const secret = generateSecret();
     if (!(await this.repository.putPendingTotp(principal.operatorId, secret, this.now()))) {
-      throw new SealpostError('SP_ERR_MEMBER_EXISTS', 'TOTP is already enrolled for this account');
+      throw new SealpostError('SP_ERR_AUTH_TOTP_ENROLLED', 'TOTP is already enrolled for this account');
     }
     return { secret, otpauthUri: generateURI({ issuer: TOTP_ISSUER, label: email, secret }) };
   }
@@ -109,6 +110,7 @@ export class SecondFactorService {
    * Returns the codes to show once (empty if they existed already).
    */
   async confirmTotp(principal: SessionPrincipal, code: string): Promise<string[]> {
+    await this.assertMayEnrol(principal);
     const step = await this.totpStep(principal.operatorId, code, false);
     return this.enrolled(principal, 'totp', (tx) => this.repository.useTotpStep(principal.operatorId, step, this.now(), tx));
   }
@@ -137,6 +139,7 @@ export class SecondFactorService {
   }
 
   async registrationOptions(principal: SessionPrincipal, email: string): Promise<PublicKeyCredentialCreationOptionsJSON> {
+    await this.assertMayEnrol(principal);
     const existing = await this.repository.credentials(principal.operatorId);
     return generateRegistrationOptions({
       rpName: 'Sealpost',
@@ -151,6 +154,7 @@ export class SecondFactorService {
 
   /** Verifies a registration against the session's pending challenge; returns recovery codes to show (if new). */
   async register(principal: SessionPrincipal, response: RegistrationResponseJSON, challenge: string | null): Promise<string[]> {
+    await this.assertMayEnrol(principal);
     if (!challenge) throw failed('no pending WebAuthn registration');
     const verified = await verifyRegistrationResponse({
       response,
@@ -188,8 +192,19 @@ export class SecondFactorService {
     });
   }
 
-  /** Checks a second-factor answer for the operator under the tenant policy; throws if not accepted. Returns which kind was used. */
-  async verify(operatorId: string, answer: SecondFactorAnswer, policy: TenantPolicy, challenge: string | null): Promise<'totp' | 'recovery_code' | 'webauthn'> {
+  /**
+   * Before its second factor, a session may enrol only if the operator has no factor at all, or
+   * has proved one the policy no longer accepts: otherwise a stolen password would let its holder
+   * enrol their own authenticator and pass as the second factor.
+   */
+  async assertMayEnrol(principal: SessionPrincipal): Promise<void> {
+    if (principal.secondFactorSatisfied || principal.enrolmentOnly) return;
+    const any = (await this.repository.credentials(principal.operatorId)).length > 0 || (await this.repository.hasConfirmedTotp(principal.operatorId));
+    if (any) throw new SealpostError('SP_ERR_AUTH_SECOND_FACTOR_REQUIRED', 'Prove your existing second factor before enrolling another');
+  }
+
+  /** Checks a second-factor answer for the operator; throws if not accepted. Returns which kind was used (the caller applies the policy). */
+  async verify(operatorId: string, answer: SecondFactorAnswer, challenge: string | null): Promise<'totp' | 'recovery_code' | 'webauthn'> {
     if ('webauthn' in answer) {
       if (!challenge) throw failed('no pending WebAuthn challenge');
       const credential = (await this.repository.credentials(operatorId)).find((c) => c.id === answer.webauthn.id);
@@ -208,7 +223,6 @@ export class SecondFactorService {
       await this.repository.useCredential(operatorId, credential.id, result.authenticationInfo.newCounter, this.now());
       return 'webauthn';
     }
-    if (policy.webauthnOnly) throw new SealpostError('SP_ERR_AUTH_SECOND_FACTOR_NOT_ALLOWED', 'This tenant accepts only WebAuthn as a second factor');
     if ('totp' in answer) {
       const step = await this.totpStep(operatorId, answer.totp, true);
       if (!(await this.repository.useTotpStep(operatorId, step, this.now()))) throw failed('code used concurrently');

@@ -74,8 +74,8 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
   app.post<{ Body: Static<typeof SecondFactorBody> }>('/v1/auth/second-factor', { schema: { body: SecondFactorBody } }, async (request, reply) => {
     const principal = sessionOf(request);
     const body = request.body as { totp: string } | { recovery_code: string } | { webauthn: AuthenticationResponseJSON };
-    const issued = await withRetryAfter(reply, () => deps.login.secondFactor(principal, body, request.ip || 'unknown'));
-    return withSession(reply, issued, {});
+    const done = await withRetryAfter(reply, () => deps.login.secondFactor(principal, body, request.ip || 'unknown'));
+    return withSession(reply, done.issued, { enrolment_required: done.enrolmentRequired });
   });
 
   app.post('/v1/auth/webauthn/authentication-options', async (request) => {

@@ -105,8 +105,12 @@ export class LoginService {
     });
   }
 
-  /** The second step: checks the answer, marks the session satisfied and rotates its token. */
-  async secondFactor(principal: SessionPrincipal, answer: SecondFactorAnswer, ip: string): Promise<IssuedSession> {
+  /**
+   * The second step: checks the answer, marks the session satisfied and rotates its token. A
+   * factor the policy no longer accepts (TOTP or a recovery code under `webauthn_only`) proves
+   * the person but satisfies nothing: the session may then only enrol WebAuthn.
+   */
+  async secondFactor(principal: SessionPrincipal, answer: SecondFactorAnswer, ip: string): Promise<{ issued: IssuedSession; enrolmentRequired: boolean }> {
     const key = `2fa:${principal.operatorId}`;
     const wait = await this.throttle.waitMs([key]);
     if (wait > 0) throw throttled(wait);
@@ -114,15 +118,16 @@ export class LoginService {
     const challenge = 'webauthn' in answer ? await this.sessions.takeChallenge(principal) : null;
     let kind: string;
     try {
-      kind = await this.secondFactors.verify(principal.operatorId, answer, policy, challenge);
+      kind = await this.secondFactors.verify(principal.operatorId, answer, challenge);
     } catch (err) {
       await this.throttle.failed(key, FREE_FAILURES.account);
       await this.record({ tenant: principal.tenantId, actor: principal.actor, action: 'login.failed', resource: principal.sessionId, details: { ip, reason: 'second factor' } });
       throw err;
     }
     await this.throttle.succeeded(key);
-    const issued = await this.sessions.completeSecondFactor(principal);
-    await this.record({ tenant: principal.tenantId, actor: principal.actor, action: 'second_factor.verified', resource: principal.sessionId, details: { kind } });
-    return issued;
+    const accepted = !policy.webauthnOnly || kind === 'webauthn';
+    const issued = accepted ? await this.sessions.completeSecondFactor(principal) : await this.sessions.allowEnrolmentOnly(principal);
+    await this.record({ tenant: principal.tenantId, actor: principal.actor, action: 'second_factor.verified', resource: principal.sessionId, details: { kind, satisfied: accepted } });
+    return { issued, enrolmentRequired: !accepted };
   }
 }

@@ -9,6 +9,11 @@ export interface SessionRecord {
   readonly operatorId: string;
   readonly method: SessionMethod;
   readonly secondFactorSatisfied: boolean;
+  /**
+   * The operator proved a factor the tenant policy no longer accepts (TOTP under `webauthn_only`):
+   * the session may enrol an accepted factor, and nothing else.
+   */
+  readonly enrolmentOnly: boolean;
   readonly createdAt: number;
   readonly lastSeenAt: number;
   readonly revokedAt: number | null;
@@ -24,6 +29,7 @@ function toRecord(row: Row): SessionRecord {
     operatorId: row.operator_id,
     method: row.method as SessionMethod,
     secondFactorSatisfied: row.second_factor_satisfied === 1,
+    enrolmentOnly: row.second_factor_satisfied === 2,
     createdAt: row.created_at,
     lastSeenAt: row.last_seen_at,
     revokedAt: row.revoked_at,
@@ -43,7 +49,7 @@ export class SessionRepository {
         tenant_id: record.tenantId,
         operator_id: record.operatorId,
         method: record.method,
-        second_factor_satisfied: record.secondFactorSatisfied ? 1 : 0,
+        second_factor_satisfied: record.secondFactorSatisfied ? 1 : record.enrolmentOnly ? 2 : 0,
         created_at: record.createdAt,
         last_seen_at: record.lastSeenAt,
         revoked_at: null,
@@ -61,11 +67,11 @@ export class SessionRepository {
     await this.db.updateTable('operator_sessions').set({ last_seen_at: at }).where('id', '=', id).where('revoked_at', 'is', null).execute();
   }
 
-  /** Replaces the token (rotation); with `secondFactorSatisfied`, also records the completed step. */
-  async rotate(tenantId: string, id: string, tokenSha256: string, at: number, secondFactorSatisfied?: boolean): Promise<boolean> {
+  /** Replaces the token (rotation); with `state`, also records the second-factor step's outcome. */
+  async rotate(tenantId: string, id: string, tokenSha256: string, at: number, state?: 'satisfied' | 'enrolment-only'): Promise<boolean> {
     const result = await this.db
       .updateTable('operator_sessions')
-      .set({ token_sha256: tokenSha256, last_seen_at: at, webauthn_challenge: null, ...(secondFactorSatisfied ? { second_factor_satisfied: 1 } : {}) })
+      .set({ token_sha256: tokenSha256, last_seen_at: at, webauthn_challenge: null, ...(state ? { second_factor_satisfied: state === 'satisfied' ? 1 : 2 } : {}) })
       .where('tenant_id', '=', tenantId)
       .where('id', '=', id)
       .where('revoked_at', 'is', null)

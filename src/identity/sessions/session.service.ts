@@ -11,6 +11,8 @@ import type { SessionMethod, SessionRecord, SessionRepository } from './session.
 
 /** `last_seen_at` is written at most this often per session, so reads do not each cost a write. */
 const LAST_SEEN_RESOLUTION_MS = 30_000;
+/** Sessions whose last write is remembered in this process. */
+const MAX_TOUCH_ENTRIES = 100_000;
 
 export interface SessionLimits {
   /** Idle timeout: a session unused this long ends (30 min by default). */
@@ -61,7 +63,7 @@ export class SessionService {
   async issue(input: { tenantId: string; operatorId: string; method: SessionMethod; secondFactorSatisfied: boolean }, db?: Kysely<Database>): Promise<IssuedSession> {
     const token = newSessionToken();
     const now = this.now();
-    const session: SessionRecord = { id: newId('session', now), ...input, createdAt: now, lastSeenAt: now, revokedAt: null };
+    const session: SessionRecord = { id: newId('session', now), ...input, enrolmentOnly: false, createdAt: now, lastSeenAt: now, revokedAt: null };
     await this.sessions.insert(session, tokenSha256(token), db);
     return this.issued(session, token);
   }
@@ -83,6 +85,8 @@ export class SessionService {
     const member = await this.operators.member(session.tenantId, session.operatorId);
     if (!member) throw unauthenticated(`session ${session.id}: no longer a member`);
     if (now - (this.lastTouched.get(session.id) ?? session.lastSeenAt) >= LAST_SEEN_RESOLUTION_MS) {
+      // Bounded: forgetting only costs an extra write.
+      if (this.lastTouched.size >= MAX_TOUCH_ENTRIES) this.lastTouched.clear();
       this.lastTouched.set(session.id, now);
       await this.sessions.touch(session.id, now);
     }
@@ -94,6 +98,7 @@ export class SessionService {
       role: member.role,
       method: session.method,
       secondFactorSatisfied: session.secondFactorSatisfied,
+      enrolmentOnly: session.enrolmentOnly,
       permissions: new Set(ROLE_PERMISSIONS[member.role]),
       actor: { type: 'operator', id: session.operatorId },
       rateKey: `session:${session.id}`,
@@ -103,13 +108,18 @@ export class SessionService {
 
   /** Marks the second factor done and rotates the token: the pre-2FA token is worth nothing after. */
   async completeSecondFactor(principal: SessionPrincipal): Promise<IssuedSession> {
-    return this.rotate(principal, true);
+    return this.rotate(principal, 'satisfied');
   }
 
-  async rotate(principal: SessionPrincipal, secondFactorSatisfied?: boolean): Promise<IssuedSession> {
+  /** The operator proved a factor the policy no longer accepts: rotates the token, allowing enrolment only. */
+  async allowEnrolmentOnly(principal: SessionPrincipal): Promise<IssuedSession> {
+    return this.rotate(principal, 'enrolment-only');
+  }
+
+  async rotate(principal: SessionPrincipal, state?: 'satisfied' | 'enrolment-only'): Promise<IssuedSession> {
     const token = newSessionToken();
     const now = this.now();
-    if (!(await this.sessions.rotate(principal.tenantId, principal.sessionId, tokenSha256(token), now, secondFactorSatisfied))) {
+    if (!(await this.sessions.rotate(principal.tenantId, principal.sessionId, tokenSha256(token), now, state))) {
       throw unauthenticated(`session ${principal.sessionId} ended during rotation`);
     }
     const session: SessionRecord = {
@@ -117,7 +127,8 @@ export class SessionService {
       tenantId: principal.tenantId,
       operatorId: principal.operatorId,
       method: principal.method,
-      secondFactorSatisfied: secondFactorSatisfied ?? principal.secondFactorSatisfied,
+      secondFactorSatisfied: state === undefined ? principal.secondFactorSatisfied : state === 'satisfied',
+      enrolmentOnly: state === undefined ? principal.enrolmentOnly : state === 'enrolment-only',
       createdAt: 0,
       lastSeenAt: now,
       revokedAt: null,
