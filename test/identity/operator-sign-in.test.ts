@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asOperator, cookieOf, json, passwordLogin, signInAs, STRONG_PASSWORD, TestClock, totpAt, type SignedInOperator } from '../support/operators.js';
+import { until } from '../support/poll.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { testDialects } from '../support/test-database.js';
 
@@ -192,5 +193,15 @@ describe.each(testDialects())('operator sign-in and sessions on %s', { timeout: 
     const token = op.cookie.split('=')[1]!;
     const rows = await app.context.database.db.selectFrom('operator_sessions').selectAll().execute();
     expect(JSON.stringify(rows)).not.toContain(token);
+  });
+
+  // Last in this file: it leaves 127.0.0.1 throttled for a while.
+  it('backs off a client IP after twenty failed sign-ins, whichever accounts it tries', async () => {
+    await until(async () => (await app.fetch('/v1/auth/login', json({ email: `guess-${Math.random()}@example.com`, password: 'guessing passwords here' }))).status === 429, { timeoutMs: 30_000 });
+    const blocked = await app.fetch('/v1/auth/login', json({ email: 'someone-new@example.com', password: 'guessing passwords here' }));
+    expect(blocked.status).toBe(429);
+    expect(await code(blocked)).toBe('SP_ERR_AUTH_LOGIN_THROTTLED');
+    const rows = await app.context.database.db.selectFrom('login_throttle').select(['key', 'failures']).where('key', '=', 'ip:127.0.0.1').execute();
+    expect(rows[0]!.failures).toBeGreaterThan(20);
   });
 });

@@ -1,8 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { idPattern } from '../../crypto/ids.js';
-import { sessionOf } from '../../http/auth.plugin.js';
-import { authOf } from '../../http/auth.plugin.js';
+import { authOf, sessionOf } from '../../http/auth.plugin.js';
 import { ROLES } from '../permissions.js';
 import type { Member } from './operator.repository.js';
 import type { MemberService } from './member.service.js';
