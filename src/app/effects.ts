@@ -33,6 +33,11 @@ export const EFFECTS = {
   kek: { actions: ['kek.rotated'], writer: 'kekRotatedEvent below (scheduler and `sealpost keys rotate --kek`)' },
   retention: { actions: ['retention.purged'], writer: 'audit/retention.ts' },
   auditExport: { actions: ['audit.exported'], writer: 'audit/audit.service.ts' },
+  ssoConfig: {
+    actions: ['sso.oidc_configured', 'sso.oidc_removed', 'sso.saml_configured', 'sso.saml_removed', 'sso.domain_added', 'sso.domain_verified', 'sso.domain_removed'],
+    writer: 'identity/sso/sso-config.service.ts (with the sealed setting or the domain row)',
+  },
+  ssoLogin: { actions: ['sso.login_succeeded', 'sso.login_refused'], writer: 'identity/sso/sso-login.audit.ts (before the sign-in port is called, or on refusal)' },
 } as const satisfies Record<string, EffectDeclaration>;
 
 export type EffectName = keyof typeof EFFECTS;
@@ -50,6 +55,8 @@ export const COMMITS_WITH = {
   kekRotated: ['kek'],
   auditPurged: ['retention'],
   auditExported: ['auditExport'],
+  ssoConfigChanged: ['ssoConfig'],
+  ssoLogin: ['ssoLogin'],
 } as const satisfies Record<string, readonly (EffectName | 'payload rows' | 'attempt row')[]>;
 
 /** Declared actions with no feature yet (no plan changes, no operator login). */
@@ -107,7 +114,14 @@ export interface Effects {
   readonly ingest: Pick<IngestHooks, 'enqueue' | 'acceptedReceipt'>;
   /** What commits with a delivery's state change: the `delivered` receipt; and the `destination.disabled` event on giving up. */
   readonly delivery: Required<Pick<DeliveryHooks, 'prepareSucceeded'>> & { readonly audit: AuditRecorder };
-  readonly audit: { readonly tenants: AuditRecorder; readonly apiKeys: AuditRecorder; readonly destinations: AuditRecorder; readonly inboxes: AuditRecorder };
+  readonly audit: {
+    readonly tenants: AuditRecorder;
+    readonly apiKeys: AuditRecorder;
+    readonly destinations: AuditRecorder;
+    readonly inboxes: AuditRecorder;
+    readonly ssoConfig: AuditRecorder;
+    readonly ssoLogins: AuditRecorder;
+  };
 }
 
 export function declareEffects(context: AppContext, enqueue: IngestHooks['enqueue']): Effects {
@@ -124,6 +138,8 @@ export function declareEffects(context: AppContext, enqueue: IngestHooks['enqueu
       apiKeys: recorderFor(record, 'apiKey'),
       destinations: recorderFor(record, 'destination'),
       inboxes: recorderFor(record, 'inbox'),
+      ssoConfig: recorderFor(record, 'ssoConfig'),
+      ssoLogins: recorderFor(record, 'ssoLogin'),
     },
   };
 }

@@ -13,6 +13,9 @@ import { PayloadRepository } from '../ingest/payload.repository.js';
 import { PayloadService, type IngestHooks } from '../ingest/payload.service.js';
 import { InboxRepository } from '../ingest/smtp/inbox.repository.js';
 import { InboxService } from '../ingest/smtp/inbox.service.js';
+import { createSsoServices, type SsoServices } from './sso-services.js';
+import type { SsoSignIn } from '../identity/sso/sso-sign-in.port.js';
+import type { TxtResolver } from '../identity/sso/sso-domain.js';
 import { openAppContext, type AppContext } from './app-context.js';
 import { declareEffects, type Effects } from './effects.js';
 import { createLogger, type Logger } from '../logging/logger.js';
@@ -28,6 +31,15 @@ export interface SealpostOverrides {
   readonly enqueue?: IngestHooks['enqueue'];
   /** This deployment's own listeners (no self-loops); built from the configuration by default. */
   readonly ownListeners?: OwnListeners;
+  /** What a verified SSO login leads to; until operator sessions exist, a refusal (sso-sign-in.port.ts). */
+  readonly ssoSignIn?: SsoSignIn;
+  /** DNS TXT lookups of SSO domain verification; the system resolver by default. */
+  readonly ssoTxtResolver?: TxtResolver;
+  /**
+   * Tests only: lets OIDC issuers be plain http:// (openid-client's allowInsecureRequests), so a
+   * test IdP can run on loopback without TLS. No setting reaches it.
+   */
+  readonly ssoAllowHttpIdp?: boolean;
 }
 
 /** Lets services wake the delivery worker of this process, if it runs one. */
@@ -57,6 +69,8 @@ export interface Sealpost extends AppContext {
   readonly deliveries: DeliveryService;
   /** The prepared writes and audit recorders that commit with each action (src/app/effects.ts). */
   readonly effects: Effects;
+  /** Per-tenant SSO: settings and domains (admin API), OIDC and SAML logins. */
+  readonly sso: SsoServices;
 }
 
 function wakeup(): WorkerWakeup {
@@ -105,6 +119,14 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     ...(overrides.destinationResolver ? { resolver: overrides.destinationResolver } : {}),
   });
   const deliveries = new DeliveryService(deliveryRepository, { poke: worker.poke });
+  const sso = createSsoServices(context, {
+    publicUrl: base,
+    audit: effects.audit.ssoConfig,
+    loginAudit: effects.audit.ssoLogins,
+    ...(overrides.ssoSignIn ? { signIn: overrides.ssoSignIn } : {}),
+    ...(overrides.ssoTxtResolver ? { resolveTxt: overrides.ssoTxtResolver } : {}),
+    ...(overrides.ssoAllowHttpIdp ? { allowHttpIdp: true } : {}),
+  });
 
   return {
     ...context,
@@ -119,5 +141,6 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     destinations,
     deliveries,
     effects,
+    sso,
   };
 }

@@ -15,7 +15,21 @@ import { cliEnvFor } from './audit-test-support.js';
  * Declared actions no code path emits yet, to be emptied as the work lands (remove an entry
  * when its emitter merges; the test then holds it): no plan change or operator login exists yet.
  */
-const NOT_YET_EMITTED: readonly AuditAction[] = ['plan.changed', 'login.succeeded', 'login.failed'];
+const NOT_YET_EMITTED: readonly AuditAction[] = [
+  'plan.changed',
+  'login.succeeded',
+  'login.failed',
+  // SSO: emitted from the admin API and login routes once they land (src/identity/sso/).
+  'sso.oidc_configured',
+  'sso.oidc_removed',
+  'sso.saml_configured',
+  'sso.saml_removed',
+  'sso.domain_added',
+  'sso.domain_verified',
+  'sso.domain_removed',
+  'sso.login_succeeded',
+  'sso.login_refused',
+];
 
 /** The secret a destination's custom header carries: it must never reach the log. */
 const HEADER_SECRET = 'hunter2-header-value';
