@@ -8,6 +8,7 @@ import { receiptProofRoutes } from '../receipts/receipt-proof.routes.js';
 import { receiptRoutes } from '../receipts/receipt.routes.js';
 import { signingKeyRoutes } from '../receipts/signing-key.routes.js';
 import { apiKeyRoutes } from '../identity/api-key.routes.js';
+import { ssoLoginRoutes } from '../identity/sso/sso-login.routes.js';
 import type { ApiKeyService } from '../identity/api-key.service.js';
 import { authenticateHook, authOf } from '../http/auth.plugin.js';
 import { payloadRoutes } from '../ingest/payload.routes.js';
@@ -90,6 +91,9 @@ export async function registerApi(app: FastifyInstance, sealpost: Sealpost, opti
 
   await app.register(logKeyRoutes, { keys: context.audit.keys });
   await app.register(jwksRoutes, { keys: context.receipts.keys });
+  // Public: the browser of a person signing in calls them, with no API key. Each login writes its own
+  // sso.login_succeeded / sso.login_refused event.
+  await app.register(ssoLoginRoutes, { oidc: sealpost.sso.oidc, signIn: sealpost.sso.signIn, audit: sealpost.sso.loginAudit });
   await app.register(async (v1) => {
     // Every API call is audited, refused ones included (DESIGN §1, "every action ──► audit log").
     if (options.auditRequests !== false) {

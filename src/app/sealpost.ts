@@ -142,5 +142,9 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     deliveries,
     effects,
     sso,
+    async close() {
+      await sso.close();
+      await context.close();
+    },
   };
 }

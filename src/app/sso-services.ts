@@ -4,6 +4,9 @@ import { SsoConfigService } from '../identity/sso/sso-config.service.js';
 import { SsoDomainRepository } from '../identity/sso/sso-domain.repository.js';
 import type { TxtResolver } from '../identity/sso/sso-domain.js';
 import { SsoLoginStateRepository } from '../identity/sso/sso-login-state.repository.js';
+import { guardedIdpFetch } from '../identity/sso/idp-fetch.js';
+import { OidcLoginService } from '../identity/sso/oidc-login.service.js';
+import { SsoLoginAudit } from '../identity/sso/sso-login.audit.js';
 import { SIGN_IN_UNAVAILABLE, type SsoSignIn } from '../identity/sso/sso-sign-in.port.js';
 import type { AppContext } from './app-context.js';
 
@@ -11,8 +14,12 @@ import type { AppContext } from './app-context.js';
 export interface SsoServices {
   readonly config: SsoConfigService;
   readonly loginStates: SsoLoginStateRepository;
+  readonly oidc: OidcLoginService;
+  readonly loginAudit: SsoLoginAudit;
   /** What a verified login leads to: the identity core's sessions once merged; a 501 refusal until then. */
   readonly signIn: SsoSignIn;
+  /** Closes the connections to IdPs. */
+  close(): Promise<void>;
 }
 
 export function createSsoServices(
@@ -33,5 +40,15 @@ export function createSsoServices(
     ...(options.resolveTxt ? { resolveTxt: options.resolveTxt } : {}),
     ...(options.allowHttpIdp ? { allowHttpIdp: true } : {}),
   });
-  return { config, loginStates: new SsoLoginStateRepository(db, context.cipher), signIn: options.signIn ?? SIGN_IN_UNAVAILABLE };
+  const loginStates = new SsoLoginStateRepository(db, context.cipher);
+  const idp = guardedIdpFetch(context.config.ssoAllowPrivateIdp);
+  const oidc = new OidcLoginService(config, loginStates, { fetch: idp.fetch, ...(options.allowHttpIdp ? { allowHttpIdp: true } : {}) });
+  return {
+    config,
+    loginStates,
+    oidc,
+    loginAudit: new SsoLoginAudit((write) => context.committer.run(write), options.loginAudit),
+    signIn: options.signIn ?? SIGN_IN_UNAVAILABLE,
+    close: () => idp.close(),
+  };
 }

@@ -1,0 +1,85 @@
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { idPattern } from '../../crypto/ids.js';
+import type { OidcLoginService } from './oidc-login.service.js';
+import { LOGIN_STATE_TTL_MS } from './oidc-login.service.js';
+import type { SsoLoginAudit } from './sso-login.audit.js';
+import { refusalDetails } from './sso-refusal.js';
+import type { SsoSignIn, VerifiedSsoIdentity } from './sso-sign-in.port.js';
+
+/**
+ * Binds an OIDC login to the browser that started it (login CSRF: without it, an attacker could
+ * send a victim the callback URL of the attacker's own login). `__Host-`: Secure, path /, no
+ * Domain, so no sibling host can set or read it; SameSite=Lax: sent on the IdP's top-level
+ * redirect back.
+ */
+export const SSO_BINDING_COOKIE = '__Host-sealpost_sso';
+
+const TenantParams = Type.Object({ tenant: Type.String({ pattern: idPattern('tenant') }) });
+type TenantParams = Static<typeof TenantParams>;
+
+function bindingCookie(value: string, maxAgeSeconds: number): string {
+  return `${SSO_BINDING_COOKIE}=${value}; Path=/; Max-Age=${maxAgeSeconds}; HttpOnly; Secure; SameSite=Lax`;
+}
+
+function cookieValue(request: FastifyRequest, name: string): string | undefined {
+  for (const part of (request.headers.cookie ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+function queryOf(request: FastifyRequest): string {
+  const q = request.url.indexOf('?');
+  return q < 0 ? '' : request.url.slice(q + 1);
+}
+
+export interface SsoLoginDeps {
+  readonly oidc: OidcLoginService;
+  readonly signIn: SsoSignIn;
+  readonly audit: SsoLoginAudit;
+}
+
+/**
+ * Runs a login's verification; on success records `sso.login_succeeded` and hands the identity to
+ * the sign-in port, on refusal records `sso.login_refused` and rethrows (the error handler answers).
+ */
+export async function finishLogin(
+  deps: Pick<SsoLoginDeps, 'signIn' | 'audit'>,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  tenantId: string,
+  protocol: 'oidc' | 'saml',
+  verify: () => Promise<VerifiedSsoIdentity>,
+): Promise<unknown> {
+  let identity: VerifiedSsoIdentity;
+  try {
+    identity = await verify();
+  } catch (err) {
+    const refusal = refusalDetails(err);
+    if (refusal) await deps.audit.refused(tenantId, protocol, refusal, request.ip);
+    throw err;
+  }
+  await deps.audit.succeeded(identity);
+  return deps.signIn.complete(identity, reply);
+}
+
+/** The public SSO login routes (no API key: the browser of a person signing in calls them). */
+export async function ssoLoginRoutes(app: FastifyInstance, deps: SsoLoginDeps): Promise<void> {
+  app.get<{ Params: TenantParams }>('/v1/auth/oidc/:tenant/start', { schema: { params: TenantParams } }, async (request, reply) => {
+    const started = await deps.oidc.start(request.params.tenant);
+    reply.header('set-cookie', bindingCookie(started.binding, LOGIN_STATE_TTL_MS / 1000));
+    reply.header('cache-control', 'no-store');
+    return reply.redirect(started.authorizationUrl, 302);
+  });
+
+  app.get<{ Params: TenantParams }>('/v1/auth/oidc/:tenant/callback', { schema: { params: TenantParams } }, async (request, reply) => {
+    const tenantId = request.params.tenant;
+    const binding = cookieValue(request, SSO_BINDING_COOKIE);
+    // The binding is single-use like the state it protects.
+    reply.header('set-cookie', bindingCookie('', 0));
+    reply.header('cache-control', 'no-store');
+    return finishLogin(deps, request, reply, tenantId, 'oidc', () => deps.oidc.callback(tenantId, queryOf(request), binding));
+  });
+}
