@@ -93,7 +93,7 @@ export async function registerApi(app: FastifyInstance, sealpost: Sealpost, opti
   await app.register(jwksRoutes, { keys: context.receipts.keys });
   // Public: the browser of a person signing in calls them, with no API key. Each login writes its own
   // sso.login_succeeded / sso.login_refused event.
-  await app.register(ssoLoginRoutes, { oidc: sealpost.sso.oidc, signIn: sealpost.sso.signIn, audit: sealpost.sso.loginAudit });
+  await app.register(ssoLoginRoutes, { oidc: sealpost.sso.oidc, saml: sealpost.sso.saml, signIn: sealpost.sso.signIn, audit: sealpost.sso.loginAudit });
   await app.register(async (v1) => {
     // Every API call is audited, refused ones included (DESIGN §1, "every action ──► audit log").
     if (options.auditRequests !== false) {

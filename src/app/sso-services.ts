@@ -6,6 +6,7 @@ import type { TxtResolver } from '../identity/sso/sso-domain.js';
 import { SsoLoginStateRepository } from '../identity/sso/sso-login-state.repository.js';
 import { guardedIdpFetch } from '../identity/sso/idp-fetch.js';
 import { OidcLoginService } from '../identity/sso/oidc-login.service.js';
+import { SamlLoginService } from '../identity/sso/saml-login.service.js';
 import { SsoLoginAudit } from '../identity/sso/sso-login.audit.js';
 import { SIGN_IN_UNAVAILABLE, type SsoSignIn } from '../identity/sso/sso-sign-in.port.js';
 import type { AppContext } from './app-context.js';
@@ -15,6 +16,7 @@ export interface SsoServices {
   readonly config: SsoConfigService;
   readonly loginStates: SsoLoginStateRepository;
   readonly oidc: OidcLoginService;
+  readonly saml: SamlLoginService;
   readonly loginAudit: SsoLoginAudit;
   /** What a verified login leads to: the identity core's sessions once merged; a 501 refusal until then. */
   readonly signIn: SsoSignIn;
@@ -47,6 +49,7 @@ export function createSsoServices(
     config,
     loginStates,
     oidc,
+    saml: new SamlLoginService(config, loginStates),
     loginAudit: new SsoLoginAudit((write) => context.committer.run(write), options.loginAudit),
     signIn: options.signIn ?? SIGN_IN_UNAVAILABLE,
     close: () => idp.close(),

@@ -2,6 +2,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { idPattern } from '../../crypto/ids.js';
 import type { OidcLoginService } from './oidc-login.service.js';
+import type { SamlLoginService } from './saml-login.service.js';
 import { LOGIN_STATE_TTL_MS } from './oidc-login.service.js';
 import type { SsoLoginAudit } from './sso-login.audit.js';
 import { refusalDetails } from './sso-refusal.js';
@@ -17,6 +18,12 @@ export const SSO_BINDING_COOKIE = '__Host-sealpost_sso';
 
 const TenantParams = Type.Object({ tenant: Type.String({ pattern: idPattern('tenant') }) });
 type TenantParams = Static<typeof TenantParams>;
+/** A signed SAML response with a few certificates and attributes is 10–30 KB; base64 adds a third. */
+const MAX_SAML_FORM_BYTES = 256 * 1024;
+const AcsBody = Type.Object(
+  { SAMLResponse: Type.String({ minLength: 1, maxLength: MAX_SAML_FORM_BYTES }), RelayState: Type.Optional(Type.String({ maxLength: 1024 })) },
+  { additionalProperties: false },
+);
 
 function bindingCookie(value: string, maxAgeSeconds: number): string {
   return `${SSO_BINDING_COOKIE}=${value}; Path=/; Max-Age=${maxAgeSeconds}; HttpOnly; Secure; SameSite=Lax`;
@@ -37,6 +44,7 @@ function queryOf(request: FastifyRequest): string {
 
 export interface SsoLoginDeps {
   readonly oidc: OidcLoginService;
+  readonly saml: SamlLoginService;
   readonly signIn: SsoSignIn;
   readonly audit: SsoLoginAudit;
 }
@@ -81,5 +89,20 @@ export async function ssoLoginRoutes(app: FastifyInstance, deps: SsoLoginDeps): 
     reply.header('set-cookie', bindingCookie('', 0));
     reply.header('cache-control', 'no-store');
     return finishLogin(deps, request, reply, tenantId, 'oidc', () => deps.oidc.callback(tenantId, queryOf(request), binding));
+  });
+
+  app.get<{ Params: TenantParams }>('/v1/auth/saml/:tenant/metadata', { schema: { params: TenantParams } }, async (request, reply) => {
+    const xml = await deps.saml.metadata(request.params.tenant);
+    return reply.type('application/samlmetadata+xml').send(xml);
+  });
+
+  // The IdP's page POSTs the form (HTTP-POST binding, SAML Bindings §3.5); this scope alone parses forms.
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: MAX_SAML_FORM_BYTES }, (_request, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+  app.post<{ Params: TenantParams; Body: Static<typeof AcsBody> }>('/v1/auth/saml/:tenant/acs', { schema: { params: TenantParams, body: AcsBody } }, async (request, reply) => {
+    const tenantId = request.params.tenant;
+    reply.header('cache-control', 'no-store');
+    return finishLogin(deps, request, reply, tenantId, 'saml', () => deps.saml.acs(tenantId, request.body.SAMLResponse));
   });
 }
