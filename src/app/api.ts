@@ -9,6 +9,7 @@ import { receiptRoutes } from '../receipts/receipt.routes.js';
 import { signingKeyRoutes } from '../receipts/signing-key.routes.js';
 import { apiKeyRoutes } from '../identity/api-key.routes.js';
 import { ssoLoginRoutes } from '../identity/sso/sso-login.routes.js';
+import { ssoConfigRoutes } from '../identity/sso/sso-config.routes.js';
 import type { ApiKeyService } from '../identity/api-key.service.js';
 import { authenticateHook, authOf } from '../http/auth.plugin.js';
 import { payloadRoutes } from '../ingest/payload.routes.js';
@@ -111,6 +112,7 @@ export async function registerApi(app: FastifyInstance, sealpost: Sealpost, opti
     await v1.register(destinationRoutes, { destinations: sealpost.destinations });
     await v1.register(deliveryRoutes, { deliveries: sealpost.deliveries });
     await v1.register(inboxRoutes, { inboxes: sealpost.inboxes });
+    await v1.register(ssoConfigRoutes, { sso: sealpost.sso.config });
     await v1.register(rawMessageRoutes, { repository: sealpost.payloadRepository, blobs: context.blobs });
   });
   return { keys, payloads, refused };

@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { idPattern } from '../../crypto/ids.js';
+import { isSealpostError } from '../../errors/sealpost-error.js';
 import type { OidcLoginService } from './oidc-login.service.js';
 import type { SamlLoginService } from './saml-login.service.js';
 import { LOGIN_STATE_TTL_MS } from './oidc-login.service.js';
@@ -50,8 +51,10 @@ export interface SsoLoginDeps {
 }
 
 /**
- * Runs a login's verification; on success records `sso.login_succeeded` and hands the identity to
- * the sign-in port, on refusal records `sso.login_refused` and rethrows (the error handler answers).
+ * Runs a login's verification; on success records `sso.login_succeeded` (the IdP's answer passed
+ * every check) and hands the identity to the sign-in port, which records its own session events;
+ * on refusal, by the checks or by the port, records `sso.login_refused` and rethrows (the error
+ * handler answers).
  */
 export async function finishLogin(
   deps: Pick<SsoLoginDeps, 'signIn' | 'audit'>,
@@ -69,8 +72,15 @@ export async function finishLogin(
     if (refusal) await deps.audit.refused(tenantId, protocol, refusal, request.ip);
     throw err;
   }
+  // Recorded before the hand-off, so no one is signed in by SSO without an event (fail closed).
   await deps.audit.succeeded(identity);
-  return deps.signIn.complete(identity, reply);
+  try {
+    return await deps.signIn.complete(identity, reply);
+  } catch (err) {
+    const code = isSealpostError(err) ? err.code : 'SP_ERR_INTERNAL_ERROR';
+    await deps.audit.refused(tenantId, protocol, { code, reason: 'sign-in refused' }, request.ip);
+    throw err;
+  }
 }
 
 /** The public SSO login routes (no API key: the browser of a person signing in calls them). */
