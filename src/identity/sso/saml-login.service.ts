@@ -122,7 +122,7 @@ export class SamlLoginService {
     });
     if (live.length === 0) throw loginRefused('no live bearer subject confirmation');
     if (!live.some((d) => d.$?.['Recipient'] === acsUrl)) throw loginRefused('wrong recipient');
-    await this.checkDestination(samlResponse, acsUrl);
+    await this.checkEnvelope(samlResponse, acsUrl);
 
     const conditions = children(assertion, 'Conditions')[0];
     const notOnOrAfter = Math.min(...[conditions?.$?.['NotOnOrAfter'], ...live.map((d) => d.$?.['NotOnOrAfter'])].map((v) => Date.parse(v ?? '')).filter(Number.isFinite));
@@ -141,11 +141,21 @@ export class SamlLoginService {
     return { tenantId, email, subject: profile.nameID, provider: 'saml', mfaAsserted: samlAssertsMfa(classRefs, settings.mfaAuthnContexts) };
   }
 
-  /** SAML Core §3.2.2: a response that names a Destination must name the endpoint it reached. */
-  private async checkDestination(samlResponse: string, acsUrl: string): Promise<void> {
+  /**
+   * SAML Core §3.2.2: a response that names a Destination must name the endpoint it reached. And
+   * the assertion's signature must not rest on SHA-1 (collisions are practical since 2017): its
+   * SignedInfo, which carries these algorithms, is covered by the signature just verified.
+   */
+  private async checkEnvelope(samlResponse: string, acsUrl: string): Promise<void> {
     const doc = await parseDomFromString(Buffer.from(samlResponse, 'base64').toString('utf8'));
     const destination = xpath.selectAttributes(doc, "/*[local-name()='Response']/@Destination")[0]?.nodeValue;
     if (destination != null && destination !== acsUrl) throw loginRefused('wrong destination');
+    const signedInfo = "/*[local-name()='Response']/*[local-name()='Assertion']/*[local-name()='Signature']/*[local-name()='SignedInfo']";
+    const algorithms = [
+      ...xpath.selectAttributes(doc, `${signedInfo}/*[local-name()='SignatureMethod']/@Algorithm`),
+      ...xpath.selectAttributes(doc, `${signedInfo}/*[local-name()='Reference']/*[local-name()='DigestMethod']/@Algorithm`),
+    ].map((a) => a.nodeValue ?? '');
+    if (algorithms.length === 0 || algorithms.some((a) => /sha1$/i.test(a))) throw loginRefused('SHA-1 or no signature algorithm');
   }
 
   private emailOf(profile: Profile): string | undefined {

@@ -118,6 +118,10 @@ describe.each(testDialects())('SAML login on %s', { timeout: 60_000 }, (dialect)
     await expectRefused(signed.replace('>grace@example.com<', '>mallory@example.com<'), 'invalid or missing signature');
   });
 
+  it('refuses an assertion signed with SHA-1', async () => {
+    await expectRefused(signAssertion(assertion(), idpKey, 'sha1'), 'SHA-1 or no signature algorithm');
+  });
+
   it('refuses a replayed assertion', async () => {
     const signed = signAssertion(assertion(), idpKey);
     expect((await post(signed)).status).toBe(200);

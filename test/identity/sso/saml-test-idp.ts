@@ -67,8 +67,8 @@ const ASSERTION = `${RESPONSE}/*[local-name(.)="Assertion" and namespace-uri(.)=
 const ISSUER = '/*[local-name(.)="Issuer" and namespace-uri(.)="urn:oasis:names:tc:SAML:2.0:assertion"]';
 
 /** Signs the assertion (enveloped XML-DSig, RSA-SHA256, after its Issuer), as IdPs do; xml-crypto through node-saml's helper. */
-export function signAssertion(xml: string, key: IdpKeyPair): string {
-  return signXml(xml, ASSERTION, { reference: ASSERTION + ISSUER, action: 'after' }, { privateKey: key.keyPem, publicCert: key.certPem, signatureAlgorithm: 'sha256', digestAlgorithm: 'sha256' });
+export function signAssertion(xml: string, key: IdpKeyPair, algorithm: 'sha256' | 'sha1' = 'sha256'): string {
+  return signXml(xml, ASSERTION, { reference: ASSERTION + ISSUER, action: 'after' }, { privateKey: key.keyPem, publicCert: key.certPem, signatureAlgorithm: algorithm, digestAlgorithm: algorithm });
 }
 
 /** Signs the whole response only (its assertion stays unsigned). */
