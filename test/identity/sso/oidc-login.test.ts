@@ -193,6 +193,15 @@ describe.each(testDialects())('OIDC login on %s', { timeout: 60_000 }, (dialect)
     expect(Number(after.n)).toBe(Number(before.n));
   });
 
+  it('reads an IdP answer only up to its size limit', async () => {
+    const small = guardedIdpFetch(['127.0.0.1/32'], 256);
+    try {
+      await expect(small.fetch(`${idp.issuer}/.well-known/openid-configuration`, { method: 'GET', headers: new Headers(), body: undefined, redirect: 'manual' } as never)).rejects.toThrow(/larger than 256 bytes/);
+    } finally {
+      await small.close();
+    }
+  });
+
   it('refuses an IdP on a loopback address unless the operator allows it (SSRF guard)', async () => {
     const guarded = guardedIdpFetch(false);
     try {
@@ -200,6 +209,7 @@ describe.each(testDialects())('OIDC login on %s', { timeout: 60_000 }, (dialect)
       const allowed = guardedIdpFetch(['127.0.0.1/32']);
       const res = await allowed.fetch(`${idp.issuer}/.well-known/openid-configuration`, { method: 'GET', headers: new Headers(), body: undefined, redirect: 'manual' } as never);
       expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ issuer: idp.issuer });
       await allowed.close();
     } finally {
       await guarded.close();
