@@ -122,6 +122,17 @@ describe.each(testDialects())('OIDC login on %s', { timeout: 60_000 }, (dialect)
     expect(signedIn).toHaveLength(1);
   });
 
+  it('refuses a code already redeemed, even under a fresh state of the same browser', async () => {
+    const first = await authorizeAtIdp(app, tenant);
+    expect((await callback(first.callbackPath, first.cookie)).status).toBe(200);
+    const usedCode = new URLSearchParams(first.callbackPath.split('?')[1]).get('code') ?? '';
+    const second = await authorizeAtIdp(app, tenant);
+    const replayed = second.callbackPath.replace(/code=[^&]+/, `code=${encodeURIComponent(usedCode)}`);
+    expect(await callback(replayed, second.cookie)).toMatchObject({ status: 401, body: { code: 'SP_ERR_SSO_LOGIN_REFUSED' } });
+    expect(await lastEvent('sso.login_refused')).toMatchObject({ details: { reason: 'IdP refused the code' } });
+    expect(signedIn).toHaveLength(1);
+  });
+
   it("refuses a state presented at another tenant's callback", async () => {
     const { callbackPath, cookie } = await authorizeAtIdp(app, tenant);
     const other = callbackPath.replace(tenant, wrongIssuerTenant);
