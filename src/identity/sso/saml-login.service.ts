@@ -129,6 +129,7 @@ export class SamlLoginService {
     if (!Number.isFinite(notOnOrAfter)) throw loginRefused('assertion without NotOnOrAfter');
     if (!(await this.states.rememberAssertion(tenantId, assertionId, notOnOrAfter + SAML_CLOCK_SKEW_MS, now))) throw loginRefused('replayed assertion');
 
+    if (typeof profile.nameID !== 'string' || profile.nameID.length === 0) throw loginRefused('assertion without NameID');
     const email = this.emailOf(profile)?.toLowerCase();
     if (!email || email.length > 320) throw emailRefused('no e-mail');
     const domain = emailDomain(email);

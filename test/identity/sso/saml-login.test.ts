@@ -162,6 +162,10 @@ describe.each(testDialects())('SAML login on %s', { timeout: 60_000 }, (dialect)
     expect(signedIn).toEqual([]);
   });
 
+  it('refuses an assertion that names no subject', async () => {
+    await expectRefused(signAssertion(assertion({ omitNameId: true }), idpKey), 'assertion without NameID');
+  });
+
   it('refuses an e-mail whose domain the tenant has not verified', async () => {
     expect(await post(signAssertion(assertion({ email: 'eve@elsewhere.example' }), idpKey))).toMatchObject({ status: 403, body: { code: 'SP_ERR_SSO_EMAIL_REFUSED' } });
     expect(signedIn).toEqual([]);

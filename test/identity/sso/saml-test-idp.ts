@@ -39,6 +39,8 @@ export interface AssertionOptions {
   notOnOrAfter: Date;
   authnContextClassRef?: string;
   assertionId?: string;
+  /** Leaves the NameID out (the e-mail then travels in an `email` attribute). */
+  omitNameId?: boolean;
 }
 
 const iso = (d: Date): string => d.toISOString();
@@ -53,9 +55,10 @@ export function samlResponseXml(o: AssertionOptions): string {
     `<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>`,
     `<saml:Assertion ID="${assertionId}" Version="2.0" IssueInstant="${iso(now)}">`,
     `<saml:Issuer>${o.issuer}</saml:Issuer>`,
-    `<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">${o.email}</saml:NameID>`,
+    `<saml:Subject>${o.omitNameId ? '' : `<saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">${o.email}</saml:NameID>`}`,
     `<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="${iso(o.notOnOrAfter)}" Recipient="${o.recipient}"/></saml:SubjectConfirmation></saml:Subject>`,
     `<saml:Conditions NotBefore="${iso(o.notBefore)}" NotOnOrAfter="${iso(o.notOnOrAfter)}"><saml:AudienceRestriction><saml:Audience>${o.audience}</saml:Audience></saml:AudienceRestriction></saml:Conditions>`,
+    ...(o.omitNameId ? [`<saml:AttributeStatement><saml:Attribute Name="email"><saml:AttributeValue>${o.email}</saml:AttributeValue></saml:Attribute></saml:AttributeStatement>`] : []),
     `<saml:AuthnStatement AuthnInstant="${iso(now)}" SessionIndex="_s1"><saml:AuthnContext><saml:AuthnContextClassRef>${o.authnContextClassRef ?? 'urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport'}</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>`,
     `</saml:Assertion>`,
     `</samlp:Response>`,
