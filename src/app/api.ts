@@ -93,8 +93,15 @@ export async function registerApi(app: FastifyInstance, sealpost: Sealpost, opti
   await app.register(logKeyRoutes, { keys: context.audit.keys });
   await app.register(jwksRoutes, { keys: context.receipts.keys });
   // Public: the browser of a person signing in calls them, with no API key. Each login writes its own
-  // sso.login_succeeded / sso.login_refused event.
-  await app.register(ssoLoginRoutes, { oidc: sealpost.sso.oidc, saml: sealpost.sso.saml, signIn: sealpost.sso.signIn, audit: sealpost.sso.loginAudit });
+  // sso.login_succeeded / sso.login_refused event; refusals past a few per client and minute are
+  // counted into api.refused like other refused requests.
+  await app.register(ssoLoginRoutes, {
+    oidc: sealpost.sso.oidc,
+    saml: sealpost.sso.saml,
+    signIn: sealpost.sso.signIn,
+    audit: sealpost.sso.loginAudit,
+    admitRefusal: (ip, status, tenantId) => refused.admit(ip, status, tenantId),
+  });
   await app.register(async (v1) => {
     // Every API call is audited, refused ones included (DESIGN §1, "every action ──► audit log").
     if (options.auditRequests !== false) {

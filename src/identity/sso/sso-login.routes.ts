@@ -48,6 +48,12 @@ export interface SsoLoginDeps {
   readonly saml: SamlLoginService;
   readonly signIn: SsoSignIn;
   readonly audit: SsoLoginAudit;
+  /**
+   * Whether this refusal is still stored as its own event; beyond a few per client and minute the
+   * API's refusal counter (audit-request.hook.ts RefusedRequests) counts it into `api.refused`
+   * instead, so a flood of forged callbacks costs a bounded number of audit rows.
+   */
+  readonly admitRefusal?: (ip: string, status: number, tenantId: string) => boolean;
 }
 
 /**
@@ -57,7 +63,7 @@ export interface SsoLoginDeps {
  * handler answers).
  */
 export async function finishLogin(
-  deps: Pick<SsoLoginDeps, 'signIn' | 'audit'>,
+  deps: Pick<SsoLoginDeps, 'signIn' | 'audit' | 'admitRefusal'>,
   request: FastifyRequest,
   reply: FastifyReply,
   tenantId: string,
@@ -69,7 +75,8 @@ export async function finishLogin(
     identity = await verify();
   } catch (err) {
     const refusal = refusalDetails(err);
-    if (refusal) await deps.audit.refused(tenantId, protocol, refusal, request.ip);
+    const status = isSealpostError(err) ? err.status : 500;
+    if (refusal && (deps.admitRefusal?.(request.ip, status, tenantId) ?? true)) await deps.audit.refused(tenantId, protocol, refusal, request.ip);
     throw err;
   }
   // Recorded before the hand-off, so no one is signed in by SSO without an event (fail closed).

@@ -21,10 +21,13 @@ describe.each(testDialects())('OIDC login on %s', { timeout: 60_000 }, (dialect)
   const signedIn: VerifiedSsoIdentity[] = [];
   let portMode: 'capture' | 'default' = 'capture';
   const txt = new Map<string, string[][]>();
+  let minutesAhead = 0;
 
   beforeAll(async () => {
     app = await startTestApp(dialect, {
       env: { SEALPOST_SSO_ALLOW_PRIVATE_IDP: '127.0.0.0/8,::1/128' },
+      // Each test starts a new minute of the refusal counter, so its refusals are stored one by one.
+      api: { now: () => Date.now() + minutesAhead * 60_000 },
       overrides: {
         ssoAllowHttpIdp: true,
         ssoTxtResolver: async (name) => txt.get(name) ?? [],
@@ -54,6 +57,7 @@ describe.each(testDialects())('OIDC login on %s', { timeout: 60_000 }, (dialect)
     await app?.close();
   });
   beforeEach(() => {
+    minutesAhead += 1;
     signedIn.length = 0;
     portMode = 'capture';
     idp.user = { sub: 'user-1', email: 'Ada@Example.com', email_verified: true, amr: ['pwd', 'mfa'] };
@@ -193,6 +197,20 @@ describe.each(testDialects())('OIDC login on %s', { timeout: 60_000 }, (dialect)
     portMode = 'default';
     const { callbackPath, cookie } = await authorizeAtIdp(app, tenant);
     expect(await callback(callbackPath, cookie)).toMatchObject({ status: 501, body: { code: 'SP_ERR_SSO_SIGN_IN_UNAVAILABLE' } });
+  });
+
+  it('stores a few refused logins per client and minute, and counts the rest into api.refused', async () => {
+    await app.services.refused.flush();
+    const count = async (action: string): Promise<number> =>
+      Number((await app.context.database.db.selectFrom('audit_events').select((eb) => eb.fn.countAll<number>().as('n')).where('action', '=', action).where('tenant_id', '=', tenant).executeTakeFirstOrThrow()).n);
+    const stored = await count('sso.login_refused');
+    for (let i = 0; i < 12; i++) expect((await callback(`/v1/auth/oidc/${tenant}/callback?state=flood-${i}&code=x`, '')).status).toBe(401);
+    // At most five of this minute's refusals are stored one by one (fewer when the minute already had some).
+    expect((await count('sso.login_refused')) - stored).toBeLessThanOrEqual(5);
+    await app.services.refused.flush();
+    const aggregate = await app.context.database.db.selectFrom('audit_events').select('event').where('action', '=', 'api.refused').where('tenant_id', '=', tenant).executeTakeFirst();
+    expect(JSON.parse(aggregate?.event ?? '{}')).toMatchObject({ details: { count: expect.any(Number), statuses: { '401': expect.any(Number) } } });
+    expect((await count('sso.login_refused')) - stored + (JSON.parse(aggregate?.event ?? '{}') as { details: { count: number } }).details.count).toBeGreaterThanOrEqual(12);
   });
 
   it('answers 404 for a tenant without OIDC, and writes no audit event for it', async () => {

@@ -22,10 +22,13 @@ describe.each(testDialects())('SAML login on %s', { timeout: 60_000 }, (dialect)
   let spEntityId = '';
   const signedIn: VerifiedSsoIdentity[] = [];
   const txt = new Map<string, string[][]>();
+  let minutesAhead = 0;
 
   beforeAll(async () => {
     [idpKey, otherKey] = await Promise.all([idpKeyPair('Test IdP'), idpKeyPair('Impostor')]);
     app = await startTestApp(dialect, {
+      // Each test starts a new minute of the refusal counter, so its refusals are stored one by one.
+      api: { now: () => Date.now() + minutesAhead * 60_000 },
       overrides: {
         ssoTxtResolver: async (name) => txt.get(name) ?? [],
         ssoSignIn: {
@@ -49,6 +52,7 @@ describe.each(testDialects())('SAML login on %s', { timeout: 60_000 }, (dialect)
     await app?.close();
   });
   beforeEach(() => {
+    minutesAhead += 1;
     signedIn.length = 0;
   });
 
