@@ -8,6 +8,8 @@ import { receiptProofRoutes } from '../receipts/receipt-proof.routes.js';
 import { receiptRoutes } from '../receipts/receipt.routes.js';
 import { signingKeyRoutes } from '../receipts/signing-key.routes.js';
 import { apiKeyRoutes } from '../identity/api-key.routes.js';
+import { ssoLoginRoutes } from '../identity/sso/sso-login.routes.js';
+import { ssoConfigRoutes } from '../identity/sso/sso-config.routes.js';
 import type { ApiKeyService } from '../identity/api-key.service.js';
 import { authorizeHook } from '../http/auth.plugin.js';
 import { memberRoutes } from '../identity/operators/member.routes.js';
@@ -98,6 +100,16 @@ export async function registerApi(app: FastifyInstance, sealpost: Sealpost, opti
   await app.register(logKeyRoutes, { keys: context.audit.keys });
   await app.register(jwksRoutes, { keys: context.receipts.keys });
   const routes: { method: string; url: string }[] = [];
+  // Public: the browser of a person signing in calls them, with no API key. Each login writes its own
+  // sso.login_succeeded / sso.login_refused event; refusals past a few per client and minute are
+  // counted into api.refused like other refused requests.
+  await app.register(ssoLoginRoutes, {
+    oidc: sealpost.sso.oidc,
+    saml: sealpost.sso.saml,
+    signIn: sealpost.sso.signIn,
+    audit: sealpost.sso.loginAudit,
+    admitRefusal: (ip, status, tenantId) => refused.admit(ip, status, tenantId),
+  });
   await app.register(async (v1) => {
     v1.addHook('onRoute', (route) => {
       for (const method of [route.method].flat()) routes.push({ method, url: route.url });
@@ -120,6 +132,7 @@ export async function registerApi(app: FastifyInstance, sealpost: Sealpost, opti
     await v1.register(destinationRoutes, { destinations: sealpost.destinations });
     await v1.register(deliveryRoutes, { deliveries: sealpost.deliveries });
     await v1.register(inboxRoutes, { inboxes: sealpost.inboxes });
+    await v1.register(ssoConfigRoutes, { sso: sealpost.sso.config });
     await v1.register(rawMessageRoutes, { repository: sealpost.payloadRepository, blobs: context.blobs });
     const { identity } = sealpost;
     await v1.register(authRoutes, { login: identity.login, sessions: identity.sessions, secondFactors: identity.secondFactors, members: identity.members, policies: identity.policies, origin: sealpost.origin });

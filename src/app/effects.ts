@@ -41,6 +41,11 @@ export const EFFECTS = {
     writer: 'identity/operators/member.service.ts (members, one-time links, passwords)',
   },
   policy: { actions: ['policy.changed'], writer: 'identity/policies/policy.service.ts' },
+  ssoConfig: {
+    actions: ['sso.oidc_configured', 'sso.oidc_removed', 'sso.saml_configured', 'sso.saml_removed', 'sso.domain_added', 'sso.domain_verified', 'sso.domain_removed'],
+    writer: 'identity/sso/sso-config.service.ts (with the sealed setting or the domain row)',
+  },
+  ssoLogin: { actions: ['sso.login_succeeded', 'sso.login_refused'], writer: 'identity/sso/sso-login.audit.ts (before the sign-in port is called, or on refusal)' },
 } as const satisfies Record<string, EffectDeclaration>;
 
 export type EffectName = keyof typeof EFFECTS;
@@ -64,6 +69,8 @@ export const COMMITS_WITH = {
   memberChanged: ['member', 'session', 'apiKey'],
   secondFactorEnrolled: ['secondFactor'],
   policyChanged: ['policy'],
+  ssoConfigChanged: ['ssoConfig'],
+  ssoLogin: ['ssoLogin'],
 } as const satisfies Record<string, readonly (EffectName | 'payload rows' | 'attempt row')[]>;
 
 /** Declared actions with no feature yet (no plan changes). */
@@ -131,6 +138,8 @@ export interface Effects {
     readonly secondFactors: AuditRecorder;
     readonly members: AuditRecorder;
     readonly policies: AuditRecorder;
+    readonly ssoConfig: AuditRecorder;
+    readonly ssoLogins: AuditRecorder;
   };
 }
 
@@ -153,6 +162,8 @@ export function declareEffects(context: AppContext, enqueue: IngestHooks['enqueu
       secondFactors: recorderFor(record, 'secondFactor'),
       members: recorderFor(record, 'member', 'session', 'apiKey'),
       policies: recorderFor(record, 'policy'),
+      ssoConfig: recorderFor(record, 'ssoConfig'),
+      ssoLogins: recorderFor(record, 'ssoLogin'),
     },
   };
 }

@@ -27,6 +27,10 @@ import { PayloadRepository } from '../ingest/payload.repository.js';
 import { PayloadService, type IngestHooks } from '../ingest/payload.service.js';
 import { InboxRepository } from '../ingest/smtp/inbox.repository.js';
 import { InboxService } from '../ingest/smtp/inbox.service.js';
+import { createSsoServices, type SsoServices } from './sso-services.js';
+import type { SsoSignIn } from '../identity/sso/sso-sign-in.port.js';
+import { ssoSignInThroughSessions } from '../identity/sessions/sso-sign-in.js';
+import type { TxtResolver } from '../identity/sso/sso-domain.js';
 import { openAppContext, type AppContext } from './app-context.js';
 import { declareEffects, type Effects } from './effects.js';
 import { createLogger, type Logger } from '../logging/logger.js';
@@ -46,6 +50,15 @@ export interface SealpostOverrides {
   readonly identityClock?: () => number;
   /** TLS options of the outbound mail relay (tests trust their loopback server's certificate). */
   readonly outboundMailTls?: { ca?: string | Buffer; servername?: string };
+  /** What a verified SSO login leads to; an operator session by default (identity/sessions/sso-sign-in.ts). */
+  readonly ssoSignIn?: SsoSignIn;
+  /** DNS TXT lookups of SSO domain verification; the system resolver by default. */
+  readonly ssoTxtResolver?: TxtResolver;
+  /**
+   * Tests only: lets OIDC issuers be plain http:// (openid-client's allowInsecureRequests), so a
+   * test IdP can run on loopback without TLS. No setting reaches it.
+   */
+  readonly ssoAllowHttpIdp?: boolean;
 }
 
 /** Operators, sessions, second factors, members and policies (issue 11). */
@@ -90,6 +103,8 @@ export interface Sealpost extends AppContext {
   readonly identity: IdentityServices;
   /** Sealpost's own origin (of `publicUrl`): WebAuthn's expected origin and the CSRF Origin check. */
   readonly origin: string;
+  /** Per-tenant SSO: settings and domains (admin API), OIDC and SAML logins. */
+  readonly sso: SsoServices;
 }
 
 function wakeup(): WorkerWakeup {
@@ -183,6 +198,15 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     ),
   };
 
+  const sso = createSsoServices(context, {
+    publicUrl: base,
+    audit: effects.audit.ssoConfig,
+    loginAudit: effects.audit.ssoLogins,
+    signIn: overrides.ssoSignIn ?? ssoSignInThroughSessions(identity.members, identity.login),
+    ...(overrides.ssoTxtResolver ? { resolveTxt: overrides.ssoTxtResolver } : {}),
+    ...(overrides.ssoAllowHttpIdp ? { allowHttpIdp: true } : {}),
+  });
+
   return {
     ...context,
     publicUrl,
@@ -198,8 +222,10 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     effects,
     identity,
     origin,
-    close: async () => {
+    sso,
+    async close() {
       mailer.close();
+      await sso.close();
       await context.close();
     },
   };

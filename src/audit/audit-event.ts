@@ -39,6 +39,16 @@ export const AUDIT_ACTIONS = [
   'password.set',
   'password.reset_requested',
   'policy.changed',
+  // Per-tenant SSO (src/identity/sso/): its settings, e-mail domains, and the logins it verified or refused.
+  'sso.oidc_configured',
+  'sso.oidc_removed',
+  'sso.saml_configured',
+  'sso.saml_removed',
+  'sso.domain_added',
+  'sso.domain_verified',
+  'sso.domain_removed',
+  'sso.login_succeeded',
+  'sso.login_refused',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

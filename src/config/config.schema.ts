@@ -216,6 +216,13 @@ export const CONFIG_FIELDS = {
     default: 'false',
     description: 'Allow plain `http://` destination URLs (otherwise HTTPS only).',
   },
+  ssoAllowPrivateIdp: {
+    env: 'SEALPOST_SSO_ALLOW_PRIVATE_IDP',
+    type: { kind: 'cidr-allow' },
+    default: 'false',
+    description:
+      "Allow tenants' OIDC issuers on loopback/private/link-local addresses (Sealpost fetches their discovery document, keys and tokens): `true`, or a list of CIDRs (an on-premise IdP). Otherwise the SSRF guard refuses them, at every connection.",
+  },
   maxDestinationsPerTenant: {
     env: 'SEALPOST_MAX_DESTINATIONS_PER_TENANT',
     type: { kind: 'int', min: 1, max: 10_000 },

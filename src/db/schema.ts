@@ -323,6 +323,39 @@ export interface KeyAgeNoticesTable {
   sent_at: number;
 }
 
+/** A tenant's OIDC or SAML setting (src/identity/sso/sso-config.repository.ts), sealed whole. */
+export interface SsoConfigsTable {
+  tenant_id: string;
+  settings_sealed: Buffer;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface SsoDomainsTable {
+  tenant_id: string;
+  domain: string;
+  verification_token: string;
+  created_at: number;
+  verified_at: number | null;
+}
+
+export interface SsoLoginStatesTable {
+  /** SHA-256 hex of the OIDC `state`; the state itself travels only through the browser. */
+  state_sha256: string;
+  tenant_id: string;
+  protocol: string;
+  browser_sha256: string;
+  secrets_sealed: Buffer;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface SsoSamlAssertionsTable {
+  tenant_id: string;
+  assertion_id: string;
+  expires_at: number;
+}
+
 export interface Database {
   data_keys: DataKeysTable;
   tenants: TenantsTable;
@@ -351,4 +384,9 @@ export interface Database {
   operator_webauthn_credentials: OperatorWebauthnCredentialsTable;
   operator_recovery_codes: OperatorRecoveryCodesTable;
   key_age_notices: KeyAgeNoticesTable;
+  sso_oidc_configs: SsoConfigsTable;
+  sso_saml_configs: SsoConfigsTable;
+  sso_domains: SsoDomainsTable;
+  sso_login_states: SsoLoginStatesTable;
+  sso_saml_assertions: SsoSamlAssertionsTable;
 }

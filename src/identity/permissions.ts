@@ -122,6 +122,17 @@ export const ROUTE_RULES: Readonly<Record<string, RouteRule>> = {
   'GET /v1/auth/oidc/:tenant/callback': publicRoute,
   'GET /v1/auth/saml/:tenant/metadata': publicRoute,
   'POST /v1/auth/saml/:tenant/acs': publicRoute,
+  // SSO settings (src/identity/sso/sso-config.routes.ts).
+  'GET /v1/sso/oidc': any('keys:manage'),
+  'PUT /v1/sso/oidc': any('keys:manage'),
+  'DELETE /v1/sso/oidc': any('keys:manage'),
+  'GET /v1/sso/saml': any('keys:manage'),
+  'PUT /v1/sso/saml': any('keys:manage'),
+  'DELETE /v1/sso/saml': any('keys:manage'),
+  'GET /v1/sso/domains': any('keys:manage'),
+  'POST /v1/sso/domains': any('keys:manage'),
+  'POST /v1/sso/domains/:domain/verify': any('keys:manage'),
+  'DELETE /v1/sso/domains/:domain': any('keys:manage'),
 
   // The tenant's people and security policy: sessions only in practice (no scope grants these).
   'GET /v1/members': any('members:read'),

@@ -13,6 +13,7 @@ import { cliEnvFor } from './audit-test-support.js';
 import { generate } from 'otplib';
 import { startMailCapture, linkIn, type MailCapture } from '../support/mail-capture.js';
 import { STRONG_PASSWORD, tokenOfLink } from '../support/operators.js';
+import { encodeResponse, idpKeyPair, samlResponseXml, signAssertion } from '../identity/sso/saml-test-idp.js';
 
 /**
  * Declared actions no code path emits yet, to be emptied as the work lands (remove an entry
@@ -30,6 +31,8 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
   let context: Sealpost;
   let server: HttpServer;
   let token = '';
+  let tenantId = '';
+  const txt = new Map<string, string[][]>();
   let refused: { flush(): Promise<void> };
   let mail: MailCapture;
 
@@ -44,11 +47,14 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
       enqueue: enqueueDeliveries,
       destinationResolver: async () => ['93.184.216.34'],
       outboundMailTls: mail.tls,
+      ssoTxtResolver: async (name) => txt.get(name) ?? [],
     });
     server = await buildHttpServer({ config, logger: context.logger, readiness: async () => {} });
     ({ refused } = await registerApi(server.app, context));
     await server.app.ready();
-    token = (await context.tenants.create('Audited', 'operation')).apiKey;
+    const created = await context.tenants.create('Audited', 'operation');
+    token = created.apiKey;
+    tenantId = created.tenant.id;
   });
   afterAll(async () => {
     await server?.app.close();
@@ -57,7 +63,7 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
     await mail?.close();
   });
 
-  async function call(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: object): Promise<Record<string, unknown>> {
+  async function call(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, payload?: object): Promise<Record<string, unknown>> {
     const res = await server.app.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(payload === undefined ? {} : { payload }) });
     expect(res.statusCode, `${method} ${url}: ${res.body}`).toBeLessThan(300);
     return res.body === '' ? {} : (res.json<Record<string, unknown>>());
@@ -89,6 +95,31 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
 
     const inbox = await call('POST', '/v1/inboxes', { dmarc_policy: 'reject' });
     await call('DELETE', `/v1/inboxes/${String(inbox.id)}`);
+
+    // SSO: settings and domains through the admin API; a login refused (forged state) and one
+    // verified (a signed SAML assertion, without MFA: a session whose second factor is still due).
+    await call('PUT', '/v1/sso/oidc', { issuer: 'https://login.example.com', client_id: 'sealpost', client_secret: 'oidc-secret' });
+    const forged = await server.app.inject({ method: 'GET', url: `/v1/auth/oidc/${tenantId}/callback?state=forged&code=x` });
+    expect(forged.statusCode).toBe(401);
+    await call('DELETE', '/v1/sso/oidc');
+    const idpKey = await idpKeyPair('Audit test IdP');
+    const saml = await call('PUT', '/v1/sso/saml', { idp_entity_id: 'https://idp.example.com', idp_sso_url: 'https://idp.example.com/sso', idp_certificates: [idpKey.certPem] });
+    const domain = await call('POST', '/v1/sso/domains', { domain: 'audited.example' });
+    txt.set('_sealpost-verify.audited.example', [[String(domain.txt_value)]]);
+    await call('POST', '/v1/sso/domains/audited.example/verify');
+    const now = Date.now();
+    const assertion = samlResponseXml({
+      issuer: 'https://idp.example.com',
+      audience: String(saml.sp_entity_id),
+      recipient: String(saml.acs_url),
+      email: 'ada@audited.example',
+      notBefore: new Date(now - 60_000),
+      notOnOrAfter: new Date(now + 300_000),
+    });
+    const acs = await server.app.inject({ method: 'POST', url: `/v1/auth/saml/${tenantId}/acs`, payload: new URLSearchParams({ SAMLResponse: encodeResponse(signAssertion(assertion, idpKey)) }).toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    expect(acs.json()).toMatchObject({ enrolment_required: true, session: { second_factor_satisfied: false } });
+    await call('DELETE', '/v1/sso/saml');
+    await call('DELETE', '/v1/sso/domains/audited.example');
 
     await call('POST', '/v1/payloads', { invoice: 42 });
     const exported = await server.app.inject({
