@@ -17,6 +17,7 @@ import { rawMessageRoutes } from '../ingest/smtp/raw-message.routes.js';
 import { pingDatabase } from '../db/database.js';
 import { deliveryRoutes } from '../delivery/delivery.routes.js';
 import { destinationRoutes } from '../delivery/destination.routes.js';
+import { tenantErasureRoutes } from '../ops/lifecycle/tenant-erasure.routes.js';
 import { buildHttpServer, type HttpServer, type ListenResult } from '../http/server.js';
 import { RateLimitRepository } from '../http/rate-limit.repository.js';
 import { leaseFor, MemoryCounterStore, WindowRateLimiter, type WindowCounterStore } from '../util/rate-limiter.js';
@@ -108,6 +109,7 @@ export async function registerApi(app: FastifyInstance, sealpost: Sealpost, opti
     await v1.register(deliveryRoutes, { deliveries: sealpost.deliveries });
     await v1.register(inboxRoutes, { inboxes: sealpost.inboxes });
     await v1.register(rawMessageRoutes, { repository: sealpost.payloadRepository, blobs: context.blobs });
+    await v1.register(tenantErasureRoutes, { erasure: sealpost.erasure });
   });
   return { keys, payloads, refused };
 }

@@ -33,6 +33,7 @@ export const EFFECTS = {
   kek: { actions: ['kek.rotated'], writer: 'kekRotatedEvent below (scheduler and `sealpost keys rotate --kek`)' },
   retention: { actions: ['retention.purged'], writer: 'audit/retention.ts' },
   auditExport: { actions: ['audit.exported'], writer: 'audit/audit.service.ts' },
+  tenantErasure: { actions: ['tenant.erasure_requested', 'tenant.erased'], writer: 'ops/lifecycle/tenant-erasure.service.ts (with the revocations and stops of tenant-erasure.repository.ts)' },
 } as const satisfies Record<string, EffectDeclaration>;
 
 export type EffectName = keyof typeof EFFECTS;
@@ -50,6 +51,7 @@ export const COMMITS_WITH = {
   kekRotated: ['kek'],
   auditPurged: ['retention'],
   auditExported: ['auditExport'],
+  tenantErased: ['tenantErasure'],
 } as const satisfies Record<string, readonly (EffectName | 'payload rows' | 'attempt row')[]>;
 
 /** Declared actions with no feature yet (no plan changes, no operator login). */
@@ -107,7 +109,13 @@ export interface Effects {
   readonly ingest: Pick<IngestHooks, 'enqueue' | 'acceptedReceipt'>;
   /** What commits with a delivery's state change: the `delivered` receipt; and the `destination.disabled` event on giving up. */
   readonly delivery: Required<Pick<DeliveryHooks, 'prepareSucceeded'>> & { readonly audit: AuditRecorder };
-  readonly audit: { readonly tenants: AuditRecorder; readonly apiKeys: AuditRecorder; readonly destinations: AuditRecorder; readonly inboxes: AuditRecorder };
+  readonly audit: {
+    readonly tenants: AuditRecorder;
+    readonly apiKeys: AuditRecorder;
+    readonly destinations: AuditRecorder;
+    readonly inboxes: AuditRecorder;
+    readonly erasure: AuditRecorder;
+  };
 }
 
 export function declareEffects(context: AppContext, enqueue: IngestHooks['enqueue']): Effects {
@@ -124,6 +132,7 @@ export function declareEffects(context: AppContext, enqueue: IngestHooks['enqueu
       apiKeys: recorderFor(record, 'apiKey'),
       destinations: recorderFor(record, 'destination'),
       inboxes: recorderFor(record, 'inbox'),
+      erasure: recorderFor(record, 'tenantErasure'),
     },
   };
 }

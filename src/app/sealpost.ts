@@ -13,6 +13,8 @@ import { PayloadRepository } from '../ingest/payload.repository.js';
 import { PayloadService, type IngestHooks } from '../ingest/payload.service.js';
 import { InboxRepository } from '../ingest/smtp/inbox.repository.js';
 import { InboxService } from '../ingest/smtp/inbox.service.js';
+import { TenantErasureRepository } from '../ops/lifecycle/tenant-erasure.repository.js';
+import { TenantErasureService } from '../ops/lifecycle/tenant-erasure.service.js';
 import { openAppContext, type AppContext } from './app-context.js';
 import { declareEffects, type Effects } from './effects.js';
 import { createLogger, type Logger } from '../logging/logger.js';
@@ -57,6 +59,8 @@ export interface Sealpost extends AppContext {
   readonly deliveries: DeliveryService;
   /** The prepared writes and audit recorders that commit with each action (src/app/effects.ts). */
   readonly effects: Effects;
+  /** Erasure by crypto-shredding (src/ops/lifecycle/). */
+  readonly erasure: TenantErasureService;
 }
 
 function wakeup(): WorkerWakeup {
@@ -105,6 +109,7 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     ...(overrides.destinationResolver ? { resolver: overrides.destinationResolver } : {}),
   });
   const deliveries = new DeliveryService(deliveryRepository, { poke: worker.poke });
+  const erasure = new TenantErasureService(db, new TenantErasureRepository(db), context.tenantKeys, (id) => context.cipher.forgetTenant(id), effects.audit.erasure);
 
   return {
     ...context,
@@ -119,5 +124,6 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     destinations,
     deliveries,
     effects,
+    erasure,
   };
 }

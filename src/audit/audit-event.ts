@@ -27,6 +27,9 @@ export const AUDIT_ACTIONS = [
   'audit.exported',
   'login.succeeded',
   'login.failed',
+  // The tenant's data lifecycle (src/ops/lifecycle/).
+  'tenant.erasure_requested',
+  'tenant.erased',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -149,6 +149,8 @@ export class RecordCipher implements DataKeySource {
     // A damaged header must fail as undecryptable, not reach the database as a malformed key id.
     const wrapped = DATA_KEY_ID.test(id) ? await this.repository.find(id) : undefined;
     if (!wrapped) {
+      // An erased tenant's data key rows are deleted with it: say so rather than "unknown key".
+      if (scope !== DEPLOYMENT_SCOPE) await this.tenantProvider(scope);
       throw new SealpostError('SP_ERR_CRYPTO_DECRYPT_FAILED', 'Stored data could not be decrypted', { logDetail: { reason: 'unknown data key', id } });
     }
     this.assertOwner(id, wrapped.tenantId, scope);
