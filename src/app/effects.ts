@@ -33,6 +33,8 @@ export const EFFECTS = {
   kek: { actions: ['kek.rotated'], writer: 'kekRotatedEvent below (scheduler and `sealpost keys rotate --kek`)' },
   retention: { actions: ['retention.purged'], writer: 'audit/retention.ts' },
   auditExport: { actions: ['audit.exported'], writer: 'audit/audit.service.ts' },
+  tenantSettings: { actions: ['tenant.retention_changed'], writer: 'ops/lifecycle/tenant-settings.service.ts' },
+  payloadRetention: { actions: ['payload.purged'], writer: 'ops/lifecycle/payload-retention.repository.ts deletePayloads (each batch with its event)' },
   tenantErasure: { actions: ['tenant.erasure_requested', 'tenant.erased'], writer: 'ops/lifecycle/tenant-erasure.service.ts (with the revocations and stops of tenant-erasure.repository.ts)' },
 } as const satisfies Record<string, EffectDeclaration>;
 
@@ -52,6 +54,8 @@ export const COMMITS_WITH = {
   auditPurged: ['retention'],
   auditExported: ['auditExport'],
   tenantErased: ['tenantErasure'],
+  retentionChanged: ['tenantSettings'],
+  payloadsPurged: ['payloadRetention'],
 } as const satisfies Record<string, readonly (EffectName | 'payload rows' | 'attempt row')[]>;
 
 /** Declared actions with no feature yet (no plan changes, no operator login). */
@@ -115,6 +119,8 @@ export interface Effects {
     readonly destinations: AuditRecorder;
     readonly inboxes: AuditRecorder;
     readonly erasure: AuditRecorder;
+    readonly tenantSettings: AuditRecorder;
+    readonly payloadRetention: AuditRecorder;
   };
 }
 
@@ -133,6 +139,8 @@ export function declareEffects(context: AppContext, enqueue: IngestHooks['enqueu
       destinations: recorderFor(record, 'destination'),
       inboxes: recorderFor(record, 'inbox'),
       erasure: recorderFor(record, 'tenantErasure'),
+      tenantSettings: recorderFor(record, 'tenantSettings'),
+      payloadRetention: recorderFor(record, 'payloadRetention'),
     },
   };
 }

@@ -1,8 +1,9 @@
 import { startSigningKeyScheduler } from '../crypto/signing-key.scheduler.js';
 import { LocalKeyring } from '../crypto/local-keyring.js';
+import { startPayloadRetention } from '../ops/lifecycle/payload-retention.js';
 import { startPeriodicJob } from '../util/periodic-job.js';
-import type { AppContext } from './app-context.js';
 import { kekRotatedEvent } from './effects.js';
+import type { Sealpost } from './sealpost.js';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -13,15 +14,17 @@ export interface Scheduler {
 
 /**
  * Periodic jobs (DESIGN §1 "scheduler"): the quarterly signing-key rotation (checked every 10
- * minutes), signed audit checkpoints every minute while events arrive, and daily the local
+ * minutes), signed audit checkpoints every minute while events arrive, hourly the tenants'
+ * payload retention sweep (src/ops/lifecycle/payload-retention.ts), and daily the local
  * keyring's yearly master-key rotation and the audit retention purge.
  * Each job is idempotent, so running the scheduler in more than one process is safe; each runs on
  * the one periodic-job runner (src/util/periodic-job.ts: no overlap, clean stop).
  */
-export function startScheduler(context: AppContext): Scheduler {
+export function startScheduler(context: Sealpost): Scheduler {
   const log = context.logger.child({ role: 'scheduler' });
   const signing = startSigningKeyScheduler({ keys: context.receipts.keys, logger: log });
   const checkpointer = context.audit.checkpoints.startCheckpointer({ onError: (err) => log.error({ err }, 'audit checkpoint failed') });
+  const payloadRetention = startPayloadRetention({ retention: context.payloadRetention, logger: log });
   const daily = async (): Promise<void> => {
     // The local keyring's yearly master key version (AWS KMS rotates its keys itself).
     if (context.keyProvider instanceof LocalKeyring) {
@@ -54,6 +57,7 @@ export function startScheduler(context: AppContext): Scheduler {
   return {
     async stop() {
       await dailyJob.stop();
+      await payloadRetention.stop();
       await checkpointer.stop();
       await signing.stop();
     },

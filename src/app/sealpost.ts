@@ -13,7 +13,11 @@ import { PayloadRepository } from '../ingest/payload.repository.js';
 import { PayloadService, type IngestHooks } from '../ingest/payload.service.js';
 import { InboxRepository } from '../ingest/smtp/inbox.repository.js';
 import { InboxService } from '../ingest/smtp/inbox.service.js';
+import { PayloadRetention } from '../ops/lifecycle/payload-retention.js';
+import { PayloadRetentionRepository } from '../ops/lifecycle/payload-retention.repository.js';
 import { TenantErasureRepository } from '../ops/lifecycle/tenant-erasure.repository.js';
+import { TenantSettingsRepository } from '../ops/lifecycle/tenant-settings.repository.js';
+import { TenantSettingsService } from '../ops/lifecycle/tenant-settings.service.js';
 import { TenantErasureService } from '../ops/lifecycle/tenant-erasure.service.js';
 import { openAppContext, type AppContext } from './app-context.js';
 import { declareEffects, type Effects } from './effects.js';
@@ -61,6 +65,10 @@ export interface Sealpost extends AppContext {
   readonly effects: Effects;
   /** Erasure by crypto-shredding (src/ops/lifecycle/). */
   readonly erasure: TenantErasureService;
+  /** The tenant's retention setting (API and CLI). */
+  readonly tenantSettings: TenantSettingsService;
+  /** The scheduler's payload retention sweep. */
+  readonly payloadRetention: PayloadRetention;
 }
 
 function wakeup(): WorkerWakeup {
@@ -109,6 +117,13 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     ...(overrides.destinationResolver ? { resolver: overrides.destinationResolver } : {}),
   });
   const deliveries = new DeliveryService(deliveryRepository, { poke: worker.poke });
+  const tenantSettings = new TenantSettingsService(db, new TenantSettingsRepository(db), effects.audit.tenantSettings);
+  const payloadRetention = new PayloadRetention(
+    new PayloadRetentionRepository(db),
+    context.blobs,
+    async (tenantId, id) => (await payloadRepository.find(tenantId, id))?.canonicalEnvelope,
+    effects.audit.payloadRetention,
+  );
   const erasure = new TenantErasureService(db, new TenantErasureRepository(db), context.tenantKeys, (id) => context.cipher.forgetTenant(id), effects.audit.erasure);
 
   return {
@@ -125,5 +140,7 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     deliveries,
     effects,
     erasure,
+    tenantSettings,
+    payloadRetention,
   };
 }

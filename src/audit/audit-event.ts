@@ -30,6 +30,9 @@ export const AUDIT_ACTIONS = [
   // The tenant's data lifecycle (src/ops/lifecycle/).
   'tenant.erasure_requested',
   'tenant.erased',
+  'tenant.retention_changed',
+  // Payloads past their tenant's retention (or of an erased tenant) deleted by the scheduler, one event per batch.
+  'payload.purged',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

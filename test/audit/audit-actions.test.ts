@@ -104,9 +104,14 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
     // The owner erases its tenant in two steps (a tenant of its own: the others keep working).
     const doomed = (await context.tenants.create('To be erased', 'starter')).apiKey;
     const erase = (payload: object) => server.app.inject({ method: 'POST', url: '/v1/tenant/erasure', headers: { authorization: `Bearer ${doomed}` }, payload });
+    const doomedPayload = await server.app.inject({ method: 'POST', url: '/v1/payloads', headers: { authorization: `Bearer ${doomed}` }, payload: { to: 'be swept' } });
+    expect(doomedPayload.statusCode).toBe(202);
+    await call('PATCH', '/v1/tenant', { retention_days: 30 });
     const asked = await erase({});
     expect(asked.statusCode, asked.body).toBe(202);
     expect((await erase({ confirmation_token: asked.json<{ confirmation_token: string }>().confirmation_token })).statusCode).toBe(200);
+    // The scheduler's retention sweep removes what the erased tenant left.
+    expect(await context.payloadRetention.purgeExpired()).toHaveLength(1);
 
     // api.request is written after the response; poll for it.
     await expect.poll(async () => (await loggedEvents()).some((e) => e.action === 'api.request'), { timeout: 20_000 }).toBe(true);

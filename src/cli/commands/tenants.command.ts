@@ -59,4 +59,18 @@ export function registerTenants(program: Command): void {
       const out = { tenant: erased.tenant, erased_at: new Date(erased.erasedAt).toISOString(), already_erased: erased.alreadyErased };
       print(out, options.json === true, () => `${out.tenant} erased at ${out.erased_at}${erased.alreadyErased ? ' (already erased; root key destruction repeated)' : ''}`);
     });
+
+  tenants
+    .command('retention')
+    .description("show or set a tenant's payload retention: payloads, attachments, raw e-mail, deliveries and attempts older than this are deleted")
+    .argument('<tenant>', 'tenant id (ten_…)')
+    .option('--days <days>', "new retention in days (1 to the plan's limit)")
+    .option('--json', 'print JSON')
+    .action(async (tenantId: string, options: { days?: string; json?: boolean }) => {
+      const settings = await withSealpost((sealpost) =>
+        options.days === undefined ? sealpost.tenantSettings.get(tenantId) : sealpost.tenantSettings.setRetention(tenantId, Number(options.days), CLI_ACTOR),
+      );
+      const out = { tenant: settings.id, plan: settings.plan, retention_days: settings.retentionDays, max_retention_days: settings.maxRetentionDays };
+      print(out, options.json === true, () => `${out.tenant}  retention ${out.retention_days} days (plan ${out.plan}: at most ${out.max_retention_days})`);
+    });
 }
