@@ -19,6 +19,7 @@ import { deliveryRoutes } from '../delivery/delivery.routes.js';
 import { destinationRoutes } from '../delivery/destination.routes.js';
 import { tenantErasureRoutes } from '../ops/lifecycle/tenant-erasure.routes.js';
 import { tenantSettingsRoutes } from '../ops/lifecycle/tenant-settings.routes.js';
+import { tenantExportRoutes } from '../ops/lifecycle/tenant-export.routes.js';
 import { buildHttpServer, type HttpServer, type ListenResult } from '../http/server.js';
 import { RateLimitRepository } from '../http/rate-limit.repository.js';
 import { leaseFor, MemoryCounterStore, WindowRateLimiter, type WindowCounterStore } from '../util/rate-limiter.js';
@@ -112,6 +113,7 @@ export async function registerApi(app: FastifyInstance, sealpost: Sealpost, opti
     await v1.register(rawMessageRoutes, { repository: sealpost.payloadRepository, blobs: context.blobs });
     await v1.register(tenantErasureRoutes, { erasure: sealpost.erasure });
     await v1.register(tenantSettingsRoutes, { settings: sealpost.tenantSettings });
+    await v1.register(tenantExportRoutes, { exports: sealpost.exports });
   });
   return { keys, payloads, refused };
 }

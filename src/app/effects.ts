@@ -35,6 +35,7 @@ export const EFFECTS = {
   auditExport: { actions: ['audit.exported'], writer: 'audit/audit.service.ts' },
   tenantSettings: { actions: ['tenant.retention_changed'], writer: 'ops/lifecycle/tenant-settings.service.ts' },
   payloadRetention: { actions: ['payload.purged'], writer: 'ops/lifecycle/payload-retention.repository.ts deletePayloads (each batch with its event)' },
+  tenantExport: { actions: ['tenant.exported'], writer: 'ops/lifecycle/tenant-export.service.ts (before the archive streams)' },
   tenantErasure: { actions: ['tenant.erasure_requested', 'tenant.erased'], writer: 'ops/lifecycle/tenant-erasure.service.ts (with the revocations and stops of tenant-erasure.repository.ts)' },
 } as const satisfies Record<string, EffectDeclaration>;
 
@@ -56,6 +57,7 @@ export const COMMITS_WITH = {
   tenantErased: ['tenantErasure'],
   retentionChanged: ['tenantSettings'],
   payloadsPurged: ['payloadRetention'],
+  tenantExported: ['tenantExport'],
 } as const satisfies Record<string, readonly (EffectName | 'payload rows' | 'attempt row')[]>;
 
 /** Declared actions with no feature yet (no plan changes, no operator login). */
@@ -121,6 +123,7 @@ export interface Effects {
     readonly erasure: AuditRecorder;
     readonly tenantSettings: AuditRecorder;
     readonly payloadRetention: AuditRecorder;
+    readonly tenantExport: AuditRecorder;
   };
 }
 
@@ -141,6 +144,7 @@ export function declareEffects(context: AppContext, enqueue: IngestHooks['enqueu
       erasure: recorderFor(record, 'tenantErasure'),
       tenantSettings: recorderFor(record, 'tenantSettings'),
       payloadRetention: recorderFor(record, 'payloadRetention'),
+      tenantExport: recorderFor(record, 'tenantExport'),
     },
   };
 }

@@ -16,6 +16,8 @@ import { InboxService } from '../ingest/smtp/inbox.service.js';
 import { PayloadRetention } from '../ops/lifecycle/payload-retention.js';
 import { PayloadRetentionRepository } from '../ops/lifecycle/payload-retention.repository.js';
 import { TenantErasureRepository } from '../ops/lifecycle/tenant-erasure.repository.js';
+import { TenantExportRepository } from '../ops/lifecycle/tenant-export.repository.js';
+import { TenantExportService } from '../ops/lifecycle/tenant-export.service.js';
 import { TenantSettingsRepository } from '../ops/lifecycle/tenant-settings.repository.js';
 import { TenantSettingsService } from '../ops/lifecycle/tenant-settings.service.js';
 import { TenantErasureService } from '../ops/lifecycle/tenant-erasure.service.js';
@@ -69,6 +71,8 @@ export interface Sealpost extends AppContext {
   readonly tenantSettings: TenantSettingsService;
   /** The scheduler's payload retention sweep. */
   readonly payloadRetention: PayloadRetention;
+  /** The tenant's data export (`POST /v1/exports`). */
+  readonly exports: TenantExportService;
 }
 
 function wakeup(): WorkerWakeup {
@@ -124,6 +128,15 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     async (tenantId, id) => (await payloadRepository.find(tenantId, id))?.canonicalEnvelope,
     effects.audit.payloadRetention,
   );
+  const exports = new TenantExportService(
+    db,
+    new TenantExportRepository(db),
+    payloadRepository,
+    context.receipts.repository,
+    context.blobs,
+    effects.audit.tenantExport,
+    logger,
+  );
   const erasure = new TenantErasureService(db, new TenantErasureRepository(db), context.tenantKeys, (id) => context.cipher.forgetTenant(id), effects.audit.erasure);
 
   return {
@@ -142,5 +155,6 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     erasure,
     tenantSettings,
     payloadRetention,
+    exports,
   };
 }

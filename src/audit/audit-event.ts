@@ -31,6 +31,7 @@ export const AUDIT_ACTIONS = [
   'tenant.erasure_requested',
   'tenant.erased',
   'tenant.retention_changed',
+  'tenant.exported',
   // Payloads past their tenant's retention (or of an erased tenant) deleted by the scheduler, one event per batch.
   'payload.purged',
 ] as const;

@@ -91,6 +91,9 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
       payload: { from: '2020-01-01T00:00:00.000Z', to: '2100-01-01T00:00:00.000Z', format: 'jsonl' },
     });
     expect(exported.statusCode).toBe(200);
+    const dataExport = await server.app.inject({ method: 'POST', url: '/v1/exports', headers: { authorization: `Bearer ${token}` }, payload: {} });
+    expect(dataExport.statusCode).toBe(200);
+    expect(dataExport.rawPayload.subarray(257, 263).toString('latin1')).toBe('ustar\0');
     await context.audit.retention.purgeExpired();
     const rotated = await runCli(['keys', 'rotate', '--kek', '--json'], { ...cliEnvFor(testDb), SEALPOST_DATA_DIR: path.join(testDb.dir, 'data') });
     expect(rotated.code, rotated.stderr).toBe(0);
