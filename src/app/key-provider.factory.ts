@@ -24,10 +24,6 @@ export function openKeyProvider(config: SealpostConfig): { provider: KeyProvider
   return { provider: keyring, createdKekVersion: keyring.open().created };
 }
 
-/** Where tenant root keys live with the local keyring: beside the master keys, never in the database. */
-export function tenantKeysDir(config: SealpostConfig): string {
-  return path.join(keyringDir(config), 'tenants');
-}
 
 /**
  * The per-tenant root keys (crypto-shredding): files sealed by the master key in the keyring
@@ -35,5 +31,6 @@ export function tenantKeysDir(config: SealpostConfig): string {
  */
 export function openTenantRootKeys(config: SealpostConfig, provider: KeyProvider, isLive: TenantLiveness): TenantRootKeys {
   if (config.keyProvider === 'aws-kms') return new AwsKmsTenantRootKeys(new KMSClient(config.awsRegion ? { region: config.awsRegion } : {}), isLive);
-  return new LocalTenantRootKeys(tenantKeysDir(config), provider, isLive);
+  // Beside the master keys (`tenant-<id>.json`), never in the database.
+  return new LocalTenantRootKeys(keyringDir(config), provider, isLive);
 }

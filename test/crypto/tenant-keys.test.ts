@@ -58,7 +58,7 @@ describe.each(testDialects())('per-tenant data keys on %s', (dialect) => {
   function processOf(options: { now?: () => number; recheckMs?: number } = {}): { cipher: RecordCipher; tenantKeys: LocalTenantRootKeys } {
     const keyring = new LocalKeyring(dir, 365);
     keyring.open();
-    const tenantKeys = new LocalTenantRootKeys(path.join(dir, 'tenants'), keyring, async (id) => live.has(id), options.now, options.recheckMs);
+    const tenantKeys = new LocalTenantRootKeys(dir, keyring, async (id) => live.has(id), options.now, options.recheckMs);
     const cipher = new RecordCipher(keyring, new DataKeyRepository(handle.db), undefined, options.now, tenantKeys);
     return { cipher, tenantKeys };
   }
@@ -85,13 +85,13 @@ describe.each(testDialects())('per-tenant data keys on %s', (dialect) => {
     expect((await other.decrypt(sealedB, context(b))).toString()).toBe('for b');
   });
 
-  it('keeps the root keys out of the database: one sealed 0600 file per tenant in the keyring directory', async () => {
+  it('keeps the root keys out of the database: one sealed 0600 file per tenant beside the master keys', async () => {
     const { cipher } = processOf();
     const a = tenant();
     await cipher.encrypt('x', context(a));
-    const file = path.join(dir, 'tenants', `${a}.json`);
+    const file = path.join(dir, `tenant-${a}.json`);
     expect(statSync(file).mode & 0o777).toBe(0o600);
-    expect(statSync(path.join(dir, 'tenants')).mode & 0o777).toBe(0o700);
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
     const stored = JSON.parse(readFileSync(file, 'utf8')) as { tenant: string; kek: string; wrapped: string };
     expect(stored).toMatchObject({ tenant: a, kek: 'local:v1' });
     expect(Buffer.from(stored.wrapped, 'base64')).toHaveLength(12 + 32 + 16);
@@ -135,7 +135,7 @@ describe.each(testDialects())('per-tenant data keys on %s', (dialect) => {
       expect((await reader.decrypt(recordB, context(b))).toString()).toBe('secret of b');
     }
     // The tombstone holds no key material.
-    const tombstone = readFileSync(path.join(dir, 'tenants', `${a}.json`), 'utf8');
+    const tombstone = readFileSync(path.join(dir, `tenant-${a}.json`), 'utf8');
     expect(Object.keys(JSON.parse(tombstone) as object).sort()).toEqual(['erased_at', 'tenant', 'v']);
   });
 
@@ -149,7 +149,7 @@ describe.each(testDialects())('per-tenant data keys on %s', (dialect) => {
 
   it('creates no root key for a tenant that does not exist', async () => {
     await expect(processOf().cipher.encrypt('x', context(newId('tenant')))).rejects.toMatchObject({ code: 'SP_ERR_TENANT_ERASED' });
-    expect(readdirSync(path.join(dir, 'tenants')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 
   it('stops a process that still holds an erased tenant\'s keys within the recheck interval', async () => {

@@ -31,8 +31,8 @@ interface LiveKeyFile {
 type RootKeyFile = LiveKeyFile | { readonly v: 1; readonly tenant: string; readonly erased_at: string };
 
 /**
- * Tenant root keys as files in the keyring directory: `<keyring>/tenants/<tenant id>.json`
- * (mode 0600), each a random 256-bit key sealed by the master key (`sealer`, normally the local
+ * Tenant root keys as files in the keyring directory, beside the master keys (so whatever copies
+ * the keyring copies them): `<keyring>/tenant-<tenant id>.json` (mode 0600), each a random 256-bit key sealed by the master key (`sealer`, normally the local
  * keyring, bound to the tenant id). Erasure replaces the file with a tombstone holding no key
  * material, which also stops the key from ever being created again for that tenant, even by a
  * process whose restored database still lists the tenant as live.
@@ -133,7 +133,7 @@ export class LocalTenantRootKeys implements TenantRootKeys {
   private fileOf(tenantId: string): string {
     // Only real tenant ids become file names: no path separators, no dots.
     if (!isId('tenant', tenantId)) throw new SealpostError('SP_ERR_INTERNAL_ERROR', 'Internal error', { logDetail: { reason: 'not a tenant id' } });
-    return path.join(this.dir, `${tenantId}.json`);
+    return path.join(this.dir, `tenant-${tenantId}.json`);
   }
 }
 
