@@ -9,7 +9,8 @@ export class DataKeyRepository {
   async insert(id: string, key: WrappedDataKey, createdAt: number, tenantId: string | null = null): Promise<void> {
     await this.db
       .insertInto('data_keys')
-      .values({ id, provider: key.provider, kek_ref: key.kekRef, wrapped: key.wrapped, created_at: createdAt, tenant_id: tenantId })
+      // The column is named only when set, so the deployment's keys insert the same row before and after migration 0013.
+      .values({ id, provider: key.provider, kek_ref: key.kekRef, wrapped: key.wrapped, created_at: createdAt, ...(tenantId === null ? {} : { tenant_id: tenantId }) })
       .execute();
   }
 
