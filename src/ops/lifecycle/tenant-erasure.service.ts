@@ -62,6 +62,7 @@ export class TenantErasureService {
       pending !== undefined &&
       pending.requestedBy === apiKeyId &&
       pending.expiresAt > this.now() &&
+      /^[0-9a-f]{64}$/.test(pending.tokenSha256) &&
       timingSafeEqual(Buffer.from(sha256Hex(token), 'hex'), Buffer.from(pending.tokenSha256, 'hex'));
     if (!matches) {
       throw new SealpostError('SP_ERR_TENANT_ERASURE_UNCONFIRMED', 'The erasure confirmation is missing, wrong or expired; request a new one', {
