@@ -49,6 +49,8 @@ describe.each(testDialects())('erasure by crypto-shredding on %s', { timeout: 12
     const res = await app.fetch('/v1/payloads', { method: 'POST', token: apiKey, body: form });
     expect(res.status).toBe(202);
     const body = (await res.json()) as { id: string; receipt: { id: string } };
+    const inbox = await app.fetch('/v1/inboxes', { method: 'POST', token: apiKey, headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(inbox.status).toBe(201);
     const read = (await (await app.fetch(`/v1/payloads/${body.id}`, { token: apiKey })).json()) as { envelope: { attachments: { id: string }[] } };
     return { tenant, apiKey, payloadId: body.id, receiptId: body.receipt.id, attachmentId: read.envelope.attachments[0]!.id, attachment };
   }
@@ -127,6 +129,9 @@ describe.each(testDialects())('erasure by crypto-shredding on %s', { timeout: 12
     expect((await readEverything(app.context, b)).attachment.equals(b.attachment)).toBe(true);
     const keys = await app.context.database.db.selectFrom('api_keys').select('revoked_at').where('tenant_id', '=', a.tenant).execute();
     expect(keys.every((k) => k.revoked_at !== null)).toBe(true);
+    // Its inboxes are deleted, so their addresses are unknown at RCPT TO; the other tenant's stay.
+    const inboxes = await app.context.database.db.selectFrom('inboxes').select(['tenant_id', 'deleted_at']).where('tenant_id', 'in', [a.tenant, b.tenant]).execute();
+    expect(inboxes.map((i) => [i.tenant_id, i.deleted_at !== null]).sort()).toEqual([[a.tenant, true], [b.tenant, false]].sort());
   });
 
   it('cannot decrypt anything of the erased tenant from a snapshot taken before the erasure; the other tenant restores intact', async () => {
