@@ -36,6 +36,7 @@ export const EFFECTS = {
   tenantSettings: { actions: ['tenant.retention_changed'], writer: 'ops/lifecycle/tenant-settings.service.ts' },
   payloadRetention: { actions: ['payload.purged'], writer: 'ops/lifecycle/payload-retention.repository.ts deletePayloads (each batch with its event)' },
   tenantExport: { actions: ['tenant.exported'], writer: 'ops/lifecycle/tenant-export.service.ts (before the archive streams)' },
+  legacyReseal: { actions: ['legacy_data.resealed'], writer: 'ops/lifecycle/legacy-reseal.ts (after the sweep)' },
   tenantErasure: { actions: ['tenant.erasure_requested', 'tenant.erased'], writer: 'ops/lifecycle/tenant-erasure.service.ts (with the revocations and stops of tenant-erasure.repository.ts)' },
 } as const satisfies Record<string, EffectDeclaration>;
 
@@ -58,6 +59,7 @@ export const COMMITS_WITH = {
   retentionChanged: ['tenantSettings'],
   payloadsPurged: ['payloadRetention'],
   tenantExported: ['tenantExport'],
+  legacyResealed: ['legacyReseal'],
 } as const satisfies Record<string, readonly (EffectName | 'payload rows' | 'attempt row')[]>;
 
 /** Declared actions with no feature yet (no plan changes, no operator login). */
@@ -124,6 +126,7 @@ export interface Effects {
     readonly tenantSettings: AuditRecorder;
     readonly payloadRetention: AuditRecorder;
     readonly tenantExport: AuditRecorder;
+    readonly legacyReseal: AuditRecorder;
   };
 }
 
@@ -145,6 +148,7 @@ export function declareEffects(context: AppContext, enqueue: IngestHooks['enqueu
       tenantSettings: recorderFor(record, 'tenantSettings'),
       payloadRetention: recorderFor(record, 'payloadRetention'),
       tenantExport: recorderFor(record, 'tenantExport'),
+      legacyReseal: recorderFor(record, 'legacyReseal'),
     },
   };
 }

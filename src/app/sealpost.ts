@@ -13,6 +13,8 @@ import { PayloadRepository } from '../ingest/payload.repository.js';
 import { PayloadService, type IngestHooks } from '../ingest/payload.service.js';
 import { InboxRepository } from '../ingest/smtp/inbox.repository.js';
 import { InboxService } from '../ingest/smtp/inbox.service.js';
+import { LegacyResealer } from '../ops/lifecycle/legacy-reseal.js';
+import { LegacyResealRepository } from '../ops/lifecycle/legacy-reseal.repository.js';
 import { PayloadRetention } from '../ops/lifecycle/payload-retention.js';
 import { PayloadRetentionRepository } from '../ops/lifecycle/payload-retention.repository.js';
 import { TenantErasureRepository } from '../ops/lifecycle/tenant-erasure.repository.js';
@@ -73,6 +75,8 @@ export interface Sealpost extends AppContext {
   readonly payloadRetention: PayloadRetention;
   /** The tenant's data export (`POST /v1/exports`). */
   readonly exports: TenantExportService;
+  /** `sealpost keys reseal-legacy`: records from before per-tenant keys moved under their tenant's keys. */
+  readonly legacyReseal: LegacyResealer;
 }
 
 function wakeup(): WorkerWakeup {
@@ -156,5 +160,6 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     tenantSettings,
     payloadRetention,
     exports,
+    legacyReseal: new LegacyResealer(db, new LegacyResealRepository(db, context.cipher), effects.audit.legacyReseal),
   };
 }

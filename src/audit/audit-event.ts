@@ -32,6 +32,8 @@ export const AUDIT_ACTIONS = [
   'tenant.erased',
   'tenant.retention_changed',
   'tenant.exported',
+  // `sealpost keys reseal-legacy`: records from before per-tenant keys moved under their tenant's keys.
+  'legacy_data.resealed',
   // Payloads past their tenant's retention (or of an erased tenant) deleted by the scheduler, one event per batch.
   'payload.purged',
 ] as const;

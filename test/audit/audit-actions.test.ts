@@ -104,6 +104,8 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
     // Signing keys have no rotating API route: the CLI is their admin path.
     const signing = await runCli(['keys', 'rotate', '--signing', '--tenant', createdByCli.tenant, '--json'], { ...cliEnvFor(testDb), SEALPOST_DATA_DIR: path.join(testDb.dir, 'data') });
     expect(signing.code, signing.stderr).toBe(0);
+    const resealed = await runCli(['keys', 'reseal-legacy', '--json'], { ...cliEnvFor(testDb), SEALPOST_DATA_DIR: path.join(testDb.dir, 'data') });
+    expect(resealed.code, resealed.stderr).toBe(0);
     // The owner erases its tenant in two steps (a tenant of its own: the others keep working).
     const doomed = (await context.tenants.create('To be erased', 'starter')).apiKey;
     const erase = (payload: object) => server.app.inject({ method: 'POST', url: '/v1/tenant/erasure', headers: { authorization: `Bearer ${doomed}` }, payload });
