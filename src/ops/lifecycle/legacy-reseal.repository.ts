@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { RecordCipher } from '../../crypto/record-cipher.js';
 import type { Database } from '../../db/schema.js';
+import { isSealpostError } from '../../errors/sealpost-error.js';
 
 /**
  * Every sealed column of tenant data whose record context can be rebuilt from the row: context
@@ -68,7 +69,13 @@ export class LegacyResealRepository {
       const keyId = dataKeyIdOf(sealed);
       if (keyId === undefined || !shared.has(keyId)) continue;
       const ctx = { tenant: row.tenant_id, table: target.table, id: row.row_key, field: target.field };
-      const fresh = await this.cipher.encrypt(await this.cipher.decrypt(sealed, ctx), ctx);
+      let fresh: Buffer;
+      try {
+        fresh = await this.cipher.encrypt(await this.cipher.decrypt(sealed, ctx), ctx);
+      } catch (err) {
+        if (isSealpostError(err) && err.code === 'SP_ERR_TENANT_ERASED') continue; // erased since the batch was read
+        throw err;
+      }
       const updated = await sql`update ${sql.table(target.table)} set ${sql.ref(target.column)} = ${fresh} where ${sql.ref(target.key)} = ${row.row_key} and ${sql.ref(target.column)} = ${sealed}`.execute(this.db);
       resealed += Number(updated.numAffectedRows ?? 0);
     }
