@@ -22,6 +22,9 @@ import { rawMessageRoutes } from '../ingest/smtp/raw-message.routes.js';
 import { pingDatabase } from '../db/database.js';
 import { deliveryRoutes } from '../delivery/delivery.routes.js';
 import { destinationRoutes } from '../delivery/destination.routes.js';
+import { tenantErasureRoutes } from '../ops/lifecycle/tenant-erasure.routes.js';
+import { tenantSettingsRoutes } from '../ops/lifecycle/tenant-settings.routes.js';
+import { tenantExportRoutes } from '../ops/lifecycle/tenant-export.routes.js';
 import { buildHttpServer, type HttpServer, type ListenResult } from '../http/server.js';
 import { RateLimitRepository } from '../http/rate-limit.repository.js';
 import { leaseFor, MemoryCounterStore, WindowRateLimiter, type WindowCounterStore } from '../util/rate-limiter.js';
@@ -138,6 +141,9 @@ export async function registerApi(app: FastifyInstance, sealpost: Sealpost, opti
     await v1.register(authRoutes, { login: identity.login, sessions: identity.sessions, secondFactors: identity.secondFactors, members: identity.members, policies: identity.policies, origin: sealpost.origin });
     await v1.register(memberRoutes, { members: identity.members });
     await v1.register(policyRoutes, { policies: identity.policies });
+    await v1.register(tenantErasureRoutes, { erasure: sealpost.erasure });
+    await v1.register(tenantSettingsRoutes, { settings: sealpost.tenantSettings });
+    await v1.register(tenantExportRoutes, { exports: sealpost.exports });
   });
   return { routes, keys, payloads, refused };
 }

@@ -11,7 +11,8 @@ import { migrateToLatest } from '../db/migrator.js';
 import { TenantRepository } from '../identity/tenant.repository.js';
 import { createBlobStore } from '../storage/create-blob-store.js';
 import { EncryptedBlobStore } from '../storage/encrypted-blob-store.js';
-import { openKeyProvider } from './key-provider.factory.js';
+import { openKeyProvider, openTenantRootKeys } from './key-provider.factory.js';
+import type { TenantRootKeys } from '../crypto/tenant-keys/tenant-root-keys.js';
 import type { Logger } from '../logging/logger.js';
 
 /** The services every role shares, opened once per process. */
@@ -20,6 +21,8 @@ export interface AppContext {
   readonly logger: Logger;
   readonly database: DatabaseHandle;
   readonly keyProvider: KeyProvider;
+  /** Each tenant's root key, which wraps its data keys; destroying it erases the tenant. */
+  readonly tenantKeys: TenantRootKeys;
   readonly cipher: RecordCipher;
   readonly blobs: EncryptedBlobStore;
   /** Shared by every writer on the request path, so their commits are grouped. */
@@ -40,14 +43,15 @@ export async function openAppContext(config: SealpostConfig, logger: Logger): Pr
     if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
     const { provider, createdKekVersion } = openKeyProvider(config);
     if (createdKekVersion !== undefined) logger.info({ version: createdKekVersion }, 'local keyring: new master key version created');
-    const cipher = new RecordCipher(provider, new DataKeyRepository(database.db));
+    const tenantRepository = new TenantRepository(database.db);
+    const tenantKeys = openTenantRootKeys(config, provider, async (tenantId) => (await tenantRepository.lifecycle(tenantId))?.erasedAt === null);
+    const cipher = new RecordCipher(provider, new DataKeyRepository(database.db), undefined, undefined, tenantKeys);
     const rawBlobs = await createBlobStore(config);
     const blobs = new EncryptedBlobStore(rawBlobs, cipher);
     const close = async (): Promise<void> => {
       await rawBlobs.close();
       await database.close();
     };
-    const tenantRepository = new TenantRepository(database.db);
     const audit = createAuditServices({
       db: database.db,
       dialect: database.dialect,
@@ -55,7 +59,7 @@ export async function openAppContext(config: SealpostConfig, logger: Logger): Pr
       origin: auditOriginOf(config),
       planOf: async (tenantId) => (await tenantRepository.find(tenantId))?.plan,
     });
-    return { config, logger, database, keyProvider: provider, cipher, blobs, committer: new GroupCommitter(database.db), tenantRepository, audit, receipts: createReceiptServices({ db: database.db, cipher, audit: audit.log }), close };
+    return { config, logger, database, keyProvider: provider, tenantKeys, cipher, blobs, committer: new GroupCommitter(database.db), tenantRepository, audit, receipts: createReceiptServices({ db: database.db, cipher, audit: audit.log }), close };
   } catch (err) {
     await database.close();
     throw err;

@@ -46,6 +46,11 @@ export const EFFECTS = {
     writer: 'identity/sso/sso-config.service.ts (with the sealed setting or the domain row)',
   },
   ssoLogin: { actions: ['sso.login_succeeded', 'sso.login_refused'], writer: 'identity/sso/sso-login.audit.ts (before the sign-in port is called, or on refusal)' },
+  tenantSettings: { actions: ['tenant.retention_changed'], writer: 'ops/lifecycle/tenant-settings.service.ts' },
+  payloadRetention: { actions: ['payload.purged'], writer: 'ops/lifecycle/payload-retention.repository.ts deletePayloads (each batch with its event)' },
+  tenantExport: { actions: ['tenant.exported'], writer: 'ops/lifecycle/tenant-export.service.ts (before the archive streams)' },
+  legacyReseal: { actions: ['legacy_data.resealed'], writer: 'ops/lifecycle/legacy-reseal.ts (after the sweep)' },
+  tenantErasure: { actions: ['tenant.erasure_requested', 'tenant.erased'], writer: 'ops/lifecycle/tenant-erasure.service.ts (with the revocations and stops of tenant-erasure.repository.ts)' },
 } as const satisfies Record<string, EffectDeclaration>;
 
 export type EffectName = keyof typeof EFFECTS;
@@ -71,6 +76,11 @@ export const COMMITS_WITH = {
   policyChanged: ['policy'],
   ssoConfigChanged: ['ssoConfig'],
   ssoLogin: ['ssoLogin'],
+  tenantErased: ['tenantErasure'],
+  retentionChanged: ['tenantSettings'],
+  payloadsPurged: ['payloadRetention'],
+  tenantExported: ['tenantExport'],
+  legacyResealed: ['legacyReseal'],
 } as const satisfies Record<string, readonly (EffectName | 'payload rows' | 'attempt row')[]>;
 
 /** Declared actions with no feature yet (no plan changes). */
@@ -140,6 +150,11 @@ export interface Effects {
     readonly policies: AuditRecorder;
     readonly ssoConfig: AuditRecorder;
     readonly ssoLogins: AuditRecorder;
+    readonly erasure: AuditRecorder;
+    readonly tenantSettings: AuditRecorder;
+    readonly payloadRetention: AuditRecorder;
+    readonly tenantExport: AuditRecorder;
+    readonly legacyReseal: AuditRecorder;
   };
 }
 
@@ -164,6 +179,11 @@ export function declareEffects(context: AppContext, enqueue: IngestHooks['enqueu
       policies: recorderFor(record, 'policy'),
       ssoConfig: recorderFor(record, 'ssoConfig'),
       ssoLogins: recorderFor(record, 'ssoLogin'),
+      erasure: recorderFor(record, 'tenantErasure'),
+      tenantSettings: recorderFor(record, 'tenantSettings'),
+      payloadRetention: recorderFor(record, 'payloadRetention'),
+      tenantExport: recorderFor(record, 'tenantExport'),
+      legacyReseal: recorderFor(record, 'legacyReseal'),
     },
   };
 }

@@ -1,9 +1,9 @@
 import { startSigningKeyScheduler } from '../crypto/signing-key.scheduler.js';
 import { LocalKeyring } from '../crypto/local-keyring.js';
+import { startPayloadRetention } from '../ops/lifecycle/payload-retention.js';
 import { startPeriodicJob } from '../util/periodic-job.js';
-import type { AppContext } from './app-context.js';
-import type { IdentityServices } from './sealpost.js';
 import { kekRotatedEvent } from './effects.js';
+import type { Sealpost } from './sealpost.js';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -14,16 +14,18 @@ export interface Scheduler {
 
 /**
  * Periodic jobs (DESIGN §1 "scheduler"): the quarterly signing-key rotation (checked every 10
- * minutes), signed audit checkpoints every minute while events arrive, and daily the local
+ * minutes), signed audit checkpoints every minute while events arrive, hourly the tenants'
+ * payload retention sweep (src/ops/lifecycle/payload-retention.ts), and daily the local
  * keyring's yearly master-key rotation, the audit retention purge and the monthly notice of old
  * API keys to owners.
  * Each job is idempotent, so running the scheduler in more than one process is safe; each runs on
  * the one periodic-job runner (src/util/periodic-job.ts: no overlap, clean stop).
  */
-export function startScheduler(context: AppContext & { readonly identity?: Pick<IdentityServices, 'keyAgeNotices'> }): Scheduler {
+export function startScheduler(context: Sealpost): Scheduler {
   const log = context.logger.child({ role: 'scheduler' });
   const signing = startSigningKeyScheduler({ keys: context.receipts.keys, logger: log });
   const checkpointer = context.audit.checkpoints.startCheckpointer({ onError: (err) => log.error({ err }, 'audit checkpoint failed') });
+  const payloadRetention = startPayloadRetention({ retention: context.payloadRetention, logger: log });
   const daily = async (): Promise<void> => {
     // The local keyring's yearly master key version (AWS KMS rotates its keys itself).
     if (context.keyProvider instanceof LocalKeyring) {
@@ -52,7 +54,7 @@ export function startScheduler(context: AppContext & { readonly identity?: Pick<
     }
     // Monthly, to each tenant's owners: API keys older than a year (sent by the first daily run of the month).
     try {
-      const told = (await context.identity?.keyAgeNotices.run()) ?? 0;
+      const told = await context.identity.keyAgeNotices.run();
       if (told > 0) log.info({ tenants: told }, 'old API key notices sent');
     } catch (err) {
       log.error({ err }, 'old API key notices failed');
@@ -63,6 +65,7 @@ export function startScheduler(context: AppContext & { readonly identity?: Pick<
   return {
     async stop() {
       await dailyJob.stop();
+      await payloadRetention.stop();
       await checkpointer.stop();
       await signing.stop();
     },

@@ -31,6 +31,16 @@ import { createSsoServices, type SsoServices } from './sso-services.js';
 import type { SsoSignIn } from '../identity/sso/sso-sign-in.port.js';
 import { ssoSignInThroughSessions } from '../identity/sessions/sso-sign-in.js';
 import type { TxtResolver } from '../identity/sso/sso-domain.js';
+import { LegacyResealer } from '../ops/lifecycle/legacy-reseal.js';
+import { LegacyResealRepository } from '../ops/lifecycle/legacy-reseal.repository.js';
+import { PayloadRetention } from '../ops/lifecycle/payload-retention.js';
+import { PayloadRetentionRepository } from '../ops/lifecycle/payload-retention.repository.js';
+import { TenantErasureRepository } from '../ops/lifecycle/tenant-erasure.repository.js';
+import { TenantExportRepository } from '../ops/lifecycle/tenant-export.repository.js';
+import { TenantExportService } from '../ops/lifecycle/tenant-export.service.js';
+import { TenantSettingsRepository } from '../ops/lifecycle/tenant-settings.repository.js';
+import { TenantSettingsService } from '../ops/lifecycle/tenant-settings.service.js';
+import { TenantErasureService } from '../ops/lifecycle/tenant-erasure.service.js';
 import { openAppContext, type AppContext } from './app-context.js';
 import { declareEffects, type Effects } from './effects.js';
 import { createLogger, type Logger } from '../logging/logger.js';
@@ -105,6 +115,16 @@ export interface Sealpost extends AppContext {
   readonly origin: string;
   /** Per-tenant SSO: settings and domains (admin API), OIDC and SAML logins. */
   readonly sso: SsoServices;
+  /** Erasure by crypto-shredding (src/ops/lifecycle/). */
+  readonly erasure: TenantErasureService;
+  /** The tenant's retention setting (API and CLI). */
+  readonly tenantSettings: TenantSettingsService;
+  /** The scheduler's payload retention sweep. */
+  readonly payloadRetention: PayloadRetention;
+  /** The tenant's data export (`POST /v1/exports`). */
+  readonly exports: TenantExportService;
+  /** `sealpost keys reseal-legacy`: records from before per-tenant keys moved under their tenant's keys. */
+  readonly legacyReseal: LegacyResealer;
 }
 
 function wakeup(): WorkerWakeup {
@@ -153,6 +173,23 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     ...(overrides.destinationResolver ? { resolver: overrides.destinationResolver } : {}),
   });
   const deliveries = new DeliveryService(deliveryRepository, { poke: worker.poke });
+  const tenantSettings = new TenantSettingsService(db, new TenantSettingsRepository(db), effects.audit.tenantSettings);
+  const payloadRetention = new PayloadRetention(
+    new PayloadRetentionRepository(db),
+    context.blobs,
+    async (tenantId, id) => (await payloadRepository.find(tenantId, id))?.canonicalEnvelope,
+    effects.audit.payloadRetention,
+  );
+  const exports = new TenantExportService(
+    db,
+    new TenantExportRepository(db),
+    payloadRepository,
+    context.receipts.repository,
+    context.blobs,
+    effects.audit.tenantExport,
+    logger,
+  );
+  const erasure = new TenantErasureService(db, new TenantErasureRepository(db), context.tenantKeys, (id) => context.cipher.forgetTenant(id), effects.audit.erasure);
 
   const origin = new URL(publicUrl).origin;
   const clock = overrides.identityClock ?? Date.now;
@@ -228,5 +265,10 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
       await sso.close();
       await context.close();
     },
+    erasure,
+    tenantSettings,
+    payloadRetention,
+    exports,
+    legacyReseal: new LegacyResealer(db, new LegacyResealRepository(db, context.cipher), effects.audit.legacyReseal),
   };
 }

@@ -49,6 +49,15 @@ export const AUDIT_ACTIONS = [
   'sso.domain_removed',
   'sso.login_succeeded',
   'sso.login_refused',
+  // The tenant's data lifecycle (src/ops/lifecycle/).
+  'tenant.erasure_requested',
+  'tenant.erased',
+  'tenant.retention_changed',
+  'tenant.exported',
+  // `sealpost keys reseal-legacy`: records from before per-tenant keys moved under their tenant's keys.
+  'legacy_data.resealed',
+  // Payloads past their tenant's retention (or of an erased tenant) deleted by the scheduler, one event per batch.
+  'payload.purged',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

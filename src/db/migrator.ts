@@ -12,6 +12,7 @@ import * as m0009 from './migrations/0009-rate-limit-windows.js';
 import * as m0010 from './migrations/0010-hashed-credentials.js';
 import * as m0011 from './migrations/0011-operators-sessions.js';
 import * as m0012 from './migrations/0012-second-factors.js';
+import * as m0013 from './migrations/0013-tenant-lifecycle.js';
 import * as m0015 from './migrations/0015-sso.js';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
@@ -33,6 +34,7 @@ const MIGRATIONS: readonly (readonly [string, MigrationModule])[] = [
   ['0010-hashed-credentials', m0010],
   ['0011-operators-sessions', m0011],
   ['0012-second-factors', m0012],
+  ['0013-tenant-lifecycle', m0013],
   ['0015-sso', m0015],
 ];
 

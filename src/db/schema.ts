@@ -1,3 +1,5 @@
+import type { Generated } from 'kysely';
+
 /**
  * Table types for Kysely. Times are integer milliseconds since the epoch in both dialects
  * (SQLite has no timestamp type; one representation keeps queries portable); binary values
@@ -13,6 +15,8 @@ export interface DataKeysTable {
   kek_ref: string;
   wrapped: Buffer;
   created_at: number;
+  /** The tenant whose root key wrapped it (kek_ref `tenant:<id>` or its KMS key); null for the deployment's keys (0013). */
+  tenant_id: string | null;
 }
 
 export interface TenantsTable {
@@ -20,6 +24,14 @@ export interface TenantsTable {
   name: string;
   plan: string;
   created_at: number;
+  /** Days payloads and their attachments, raw e-mail, deliveries and attempts are kept (0013). */
+  retention_days: Generated<number>;
+  /** Set when the tenant was crypto-shredded; the tenant is refused everywhere afterwards (0013). */
+  erased_at: number | null;
+  /** SHA-256 hex of the pending erasure confirmation token, its requesting API key and expiry (0013). */
+  erasure_token_sha256: string | null;
+  erasure_requested_by: string | null;
+  erasure_expires_at: number | null;
 }
 
 export interface ApiKeysTable {

@@ -122,6 +122,11 @@ export const ROUTE_RULES: Readonly<Record<string, RouteRule>> = {
   'GET /v1/auth/oidc/:tenant/callback': publicRoute,
   'GET /v1/auth/saml/:tenant/metadata': publicRoute,
   'POST /v1/auth/saml/:tenant/acs': publicRoute,
+  // The tenant itself (src/ops/lifecycle/): its settings, its data export, its erasure.
+  'GET /v1/tenant': any('signing_keys:read'),
+  'PATCH /v1/tenant': any('keys:manage'),
+  'POST /v1/exports': any('payloads:read'),
+  'POST /v1/tenant/erasure': any('keys:manage'),
   // SSO settings (src/identity/sso/sso-config.routes.ts).
   'GET /v1/sso/oidc': any('keys:manage'),
   'PUT /v1/sso/oidc': any('keys:manage'),

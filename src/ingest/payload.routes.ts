@@ -117,7 +117,7 @@ export async function payloadRoutes(app: FastifyInstance, deps: PayloadRoutesDep
     const tenantId = authOf(request).tenantId;
     const attachment = await deps.repository.findAttachment(tenantId, request.params.id);
     if (!attachment) throw new SealpostError('SP_ERR_RESOURCE_NOT_FOUND', 'No such attachment');
-    const stream = await deps.blobs.getDecrypted(attachment.blobKey, attachmentBlobContext(tenantId, attachment.id));
+    const stream = await deps.blobs.getDecrypted(attachment.blobKey, attachmentBlobContext(tenantId, attachment.id), tenantId);
     return reply
       .header('content-type', safeContentType(attachment.meta.contentType)) // also for rows stored before intake sanitised it
       .header('content-length', attachment.size)

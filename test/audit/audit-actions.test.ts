@@ -129,6 +129,9 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
       payload: { from: '2020-01-01T00:00:00.000Z', to: '2100-01-01T00:00:00.000Z', format: 'jsonl' },
     });
     expect(exported.statusCode).toBe(200);
+    const dataExport = await server.app.inject({ method: 'POST', url: '/v1/exports', headers: { authorization: `Bearer ${token}` }, payload: {} });
+    expect(dataExport.statusCode).toBe(200);
+    expect(dataExport.rawPayload.subarray(257, 263).toString('latin1')).toBe('ustar\0');
     await context.audit.retention.purgeExpired();
     const rotated = await runCli(['keys', 'rotate', '--kek', '--json'], { ...cliEnvFor(testDb), SEALPOST_DATA_DIR: path.join(testDb.dir, 'data') });
     expect(rotated.code, rotated.stderr).toBe(0);
@@ -139,6 +142,19 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
     // Signing keys have no rotating API route: the CLI is their admin path.
     const signing = await runCli(['keys', 'rotate', '--signing', '--tenant', createdByCli.tenant, '--json'], { ...cliEnvFor(testDb), SEALPOST_DATA_DIR: path.join(testDb.dir, 'data') });
     expect(signing.code, signing.stderr).toBe(0);
+    const resealed = await runCli(['keys', 'reseal-legacy', '--json'], { ...cliEnvFor(testDb), SEALPOST_DATA_DIR: path.join(testDb.dir, 'data') });
+    expect(resealed.code, resealed.stderr).toBe(0);
+    // The owner erases its tenant in two steps (a tenant of its own: the others keep working).
+    const doomed = (await context.tenants.create('To be erased', 'starter')).apiKey;
+    const erase = (payload: object) => server.app.inject({ method: 'POST', url: '/v1/tenant/erasure', headers: { authorization: `Bearer ${doomed}` }, payload });
+    const doomedPayload = await server.app.inject({ method: 'POST', url: '/v1/payloads', headers: { authorization: `Bearer ${doomed}` }, payload: { to: 'be swept' } });
+    expect(doomedPayload.statusCode).toBe(202);
+    await call('PATCH', '/v1/tenant', { retention_days: 30 });
+    const asked = await erase({});
+    expect(asked.statusCode, asked.body).toBe(202);
+    expect((await erase({ confirmation_token: asked.json<{ confirmation_token: string }>().confirmation_token })).statusCode).toBe(200);
+    // The scheduler's retention sweep removes what the erased tenant left.
+    expect(await context.payloadRetention.purgeExpired()).toHaveLength(1);
 
     // Operators (issue 11): created, password set, sign-in failed and succeeded, TOTP enrolled,
     // session revoked, second factor verified, members invited, changed and removed, policy changed.

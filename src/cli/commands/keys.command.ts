@@ -9,6 +9,7 @@ import type { SigningKeyStatus } from '../../crypto/signing-key.js';
 import { ACTIVE_KEY_REFRESH_MS, type RotationResult } from '../../crypto/signing-key.service.js';
 import { SealpostError } from '../../errors/sealpost-error.js';
 import { configForCommand, print, withDatabase, withSealpost } from '../cli-support.js';
+import { progressBar } from '../progress-bar.js';
 
 /**
  * Adds a master key version and records `kek.rotated` in one transaction: the event is
@@ -82,6 +83,18 @@ function describeStatus(keys: readonly SigningKeyStatus[]): string {
 
 export function registerKeys(program: Command): void {
   const keys = program.command('keys').description('encryption and signing keys');
+
+  keys
+    .command('reseal-legacy')
+    .description("re-encrypt tenant records written before per-tenant keys under their tenant's own keys, so an erasure shreds them too; safe while running and to repeat")
+    .option('--json', 'print JSON')
+    .action(async (options: { json?: boolean }) => {
+      const bar = options.json === true ? undefined : progressBar('re-sealing records');
+      const report = await withSealpost((sealpost) => sealpost.legacyReseal.run({ type: 'system', id: 'sealpost-cli' }, (done, total) => bar?.update(done, total)));
+      bar?.finish();
+      const out = { examined: report.examined, resealed: report.resealed, by_table: report.byTable };
+      print(out, options.json === true, () => `${report.resealed} of ${report.examined} records re-sealed under their tenant's keys`);
+    });
 
   keys
     .command('rotate')

@@ -20,7 +20,7 @@ export async function rawMessageRoutes(app: FastifyInstance, deps: { repository:
       const ref = found ? rawMessageRefOf(JSON.parse(found.canonicalEnvelope.toString('utf8')) as { type: string; data: Record<string, unknown> }) : undefined;
       // Another tenant's payload and an HTTPS payload look the same: there is no raw e-mail here.
       if (!found || !ref) throw new SealpostError('SP_ERR_RESOURCE_NOT_FOUND', 'No raw message for this payload');
-      const stream = await deps.blobs.getDecrypted(rawMessageBlobKey(tenantId, ref.id), rawMessageBlobContext(tenantId, ref.id));
+      const stream = await deps.blobs.getDecrypted(rawMessageBlobKey(tenantId, ref.id), rawMessageBlobContext(tenantId, ref.id), tenantId);
       return reply
         .header('content-type', 'message/rfc822')
         .header('content-length', ref.size)
