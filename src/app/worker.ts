@@ -27,6 +27,7 @@ export function startWorker(sealpost: Sealpost, options: WorkerRoleOptions = {})
   return {
     id: worker.id,
     poke: () => worker.poke(),
+    health: () => worker.health(),
     async stop() {
       detach();
       await worker.stop();

@@ -1,5 +1,5 @@
 import type { Logger } from '../logging/logger.js';
-import { startPeriodicJob } from '../util/periodic-job.js';
+import { startPeriodicJob, type PeriodicJob } from '../util/periodic-job.js';
 import type { SigningKeyService } from './signing-key.service.js';
 
 /**
@@ -9,12 +9,8 @@ import type { SigningKeyService } from './signing-key.service.js';
  */
 export const SIGNING_KEY_CHECK_MS = 10 * 60_000;
 
-export interface SigningKeyScheduler {
-  /** Runs one check now (tests, and `start` before it serves). */
-  runOnce(): Promise<void>;
-  /** Stops the timer and waits for a check in progress. */
-  stop(): Promise<void>;
-}
+/** `runOnce()` runs one check now (tests); `stop()` waits for a check in progress. */
+export type SigningKeyScheduler = PeriodicJob;
 
 const SCHEDULER = { type: 'system', id: 'scheduler' } as const;
 
@@ -37,6 +33,7 @@ export function startSigningKeyScheduler(options: { keys: SigningKeyService; log
     if (retired.length > 0) log.info({ keys: retired }, "signing keys retired; they stay listed in their tenant's jwks-archive.json");
   };
   return startPeriodicJob({
+    name: 'signing-keys',
     intervalMs,
     runAtStart: true,
     run: check,

@@ -30,6 +30,8 @@ const REFILL_FRACTION = 4;
 const CLAIM_GATHER_MS = 10;
 /** After a failed claim (database down) the worker waits this long before the next try. */
 const CLAIM_ERROR_BACKOFF_MS = 1_000;
+/** A claim loop that has not come round for this long is wedged: the worker reports itself not ready. */
+const LOOP_STALL_MS = 30_000;
 
 export type DeliveryWorkerConfig = Pick<
   SealpostConfig,
@@ -70,6 +72,8 @@ export interface DeliveryWorker {
   poke(): void;
   /** Stops claiming, waits for in-flight sends to be recorded, closes the connection pools. */
   stop(): Promise<void>;
+  /** Ready while the claim loop comes round and its last claim reached the database. */
+  health(): { ok: boolean; detail: { lastLoopAt: string; lastClaimError: string | null; inFlight: number } };
 }
 
 /**
@@ -204,8 +208,12 @@ export function startDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWor
     }
   }
 
+  let lastLoopAt = Date.now();
+  let lastClaimError: string | null = null;
+
   async function loop(): Promise<void> {
     while (!stopping) {
+      lastLoopAt = Date.now();
       const free = config.workerConcurrency - inFlight.size;
       let backoff = idlePollMs;
       // A finished send frees one slot; claiming for every single one would cost a claim query
@@ -214,10 +222,12 @@ export function startDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWor
         claimAny = false;
         try {
           const claimed = await outbox.claim(id, now(), free, options.leaseMarginMs);
+          lastClaimError = null;
           if (claimed.length > 0) await dispatch(claimed);
           if (inFlight.size > 0 && !stopping) await new Promise((resolve) => setTimeout(resolve, CLAIM_GATHER_MS));
         } catch (err) {
           log.error({ err }, 'claiming deliveries failed');
+          lastClaimError = err instanceof Error ? err.message : String(err);
           backoff = CLAIM_ERROR_BACKOFF_MS;
         }
       }
@@ -238,6 +248,10 @@ export function startDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWor
       await Promise.all([...inFlight]);
       await sender.close();
       log.info('delivery worker stopped');
+    },
+    health() {
+      const ok = !stopping && lastClaimError === null && Date.now() - lastLoopAt < LOOP_STALL_MS;
+      return { ok, detail: { lastLoopAt: new Date(lastLoopAt).toISOString(), lastClaimError, inFlight: inFlight.size } };
     },
   };
 }
