@@ -34,10 +34,20 @@ export interface AppContext {
 export async function openAppContext(config: SealpostConfig, logger: Logger): Promise<AppContext> {
   // The data dir holds the keyring and the database: nobody else may read it.
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const database = openDatabase(config.database, (err) => logger.warn({ err }, 'database connection lost while idle; reconnecting'));
+  // Migrations run on a connection of their own, without the serving timeouts: a migration may
+  // legitimately run long, and the other processes starting at once wait for its lock.
+  const migrating = openDatabase(config.database);
   try {
-    const applied = await migrateToLatest(database.db, database.dialect);
+    const applied = await migrateToLatest(migrating.db, migrating.dialect);
     if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
+  } finally {
+    await migrating.close();
+  }
+  const database = openDatabase(config.database, {
+    onIdleError: (err) => logger.warn({ err }, 'database connection lost while idle; reconnecting'),
+    timeoutMs: config.databaseTimeoutSeconds * 1000,
+  });
+  try {
     const { provider, createdKekVersion } = openKeyProvider(config);
     if (createdKekVersion !== undefined) logger.info({ version: createdKekVersion }, 'local keyring: new master key version created');
     const cipher = new RecordCipher(provider, new DataKeyRepository(database.db));
