@@ -24,13 +24,20 @@ async function databaseCheck(sealpost: Sealpost): Promise<ReadinessCheck> {
 }
 
 /**
- * The readiness of one process, whatever roles it runs: the database answers, and each role's
+ * The readiness of one process, whatever roles it runs: the database answers, the keyring holds
+ * the master key version the database uses, and each role's
  * own work keeps going (the scheduler's jobs run on time and succeed, the worker's claim loop
  * comes round). Served by the health listener and, as pass/fail, by the API's `/readyz`.
  */
 export function processReadiness(sealpost: Sealpost, parts: () => ReadinessParts): () => Promise<ReadinessReport> {
   return async () => {
     const checks: Record<string, ReadinessCheck> = { database: await databaseCheck(sealpost) };
+    if (sealpost.kekVersions) {
+      // The master key version in use is the database's newest, and re-checking it keeps working.
+      const keyring = sealpost.kekVersions.health();
+      const refresh = sealpost.keyRefresh?.health();
+      checks.keyring = { ok: keyring.ok && refresh?.ok !== false, detail: { ...keyring.detail, lastCheckError: refresh?.lastError ?? null } };
+    }
     const { scheduler, worker } = parts();
     if (scheduler) {
       const jobs = scheduler.health();

@@ -1,9 +1,9 @@
+import { hostname } from 'node:os';
 import { startSigningKeyScheduler } from '../crypto/signing-key.scheduler.js';
-import { LocalKeyring } from '../crypto/local-keyring.js';
+import { withDatabaseLock } from '../db/database-lock.js';
 import type { Logger } from '../logging/logger.js';
 import { startPeriodicJob, type PeriodicJob, type PeriodicJobHealth } from '../util/periodic-job.js';
 import type { AppContext } from './app-context.js';
-import { kekRotatedEvent } from './effects.js';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -20,17 +20,22 @@ export interface ScheduledJob {
   start(context: AppContext, log: Logger): PeriodicJob;
 }
 
-/** The local keyring's yearly master key version (AWS KMS rotates its keys itself). */
+/** Signing-key rotations hold this lock: one process at a time, whether scheduler or command. */
+const SIGNING_LOCK = 'signing-key-rotation';
+/** Longer than one pass over every tenant's keys; a holder that died frees it after this. */
+const SIGNING_LOCK_TTL_MS = 10 * 60_000;
+/** How long `sealpost keys rotate --signing` waits for a rotation in progress elsewhere. */
+export const SIGNING_LOCK_WAIT_MS = 60_000;
+
+/** Runs `work` holding the signing-key rotation lock (see src/db/database-lock.ts). */
+export function withSigningKeyLock<T>(context: Pick<AppContext, 'database'>, waitMs: number, work: () => Promise<T>): ReturnType<typeof withDatabaseLock<T>> {
+  return withDatabaseLock(context.database.db, SIGNING_LOCK, { holder: `${hostname()}:${process.pid}`, ttlMs: SIGNING_LOCK_TTL_MS, waitMs }, work);
+}
+
+/** The local keyring's yearly master key version, once per fleet (AWS KMS rotates its keys itself). */
 async function rotateLocalKek(context: AppContext, log: Logger): Promise<void> {
-  if (!(context.keyProvider instanceof LocalKeyring)) return;
-  const { created } = context.keyProvider.open();
-  if (created === undefined) return;
-  context.cipher.retireCurrentKey();
-  await context.audit.log.appendInOwnTransaction(context.database.db, {
-    time: new Date().toISOString(),
-    ...kekRotatedEvent(`local:v${created}`, { type: 'system', id: 'scheduler' }),
-  });
-  log.info({ version: created }, 'local keyring: new master key version');
+  const rotation = await context.kekVersions?.rotate({ actor: { type: 'system', id: 'scheduler' }, ifDue: true });
+  if (rotation?.rotated) log.info({ kek: rotation.current }, 'local keyring: new master key version');
 }
 
 async function purgeAudit(context: AppContext, log: Logger): Promise<void> {
@@ -56,7 +61,16 @@ function daily(name: string, run: (context: AppContext, log: Logger) => Promise<
  */
 export const SCHEDULED_JOBS: readonly ScheduledJob[] = [
   // The quarterly signing-key rotation, checked every 10 minutes.
-  { name: 'signing-keys', start: (context, log) => startSigningKeyScheduler({ keys: context.receipts.keys, logger: log }) },
+  {
+    name: 'signing-keys',
+    start: (context, log) =>
+      startSigningKeyScheduler({
+        keys: context.receipts.keys,
+        logger: log,
+        // Another scheduler checking right now does the same work: skip this turn rather than wait.
+        exclusive: async (check) => void (await withSigningKeyLock(context, 0, check)),
+      }),
+  },
   // Signed audit checkpoints while events arrive.
   {
     name: 'audit-checkpoint',

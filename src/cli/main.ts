@@ -39,7 +39,8 @@ try {
     process.exitCode = EXIT_CONFIG;
   } else if (isSealpostError(err)) {
     process.stderr.write(`sealpost: ${err.message} (${err.code})\n`);
-    process.exitCode = 1;
+    // A keyring that differs from the database's is set-up, like a bad setting: a restart does not fix it.
+    process.exitCode = err.code === 'SP_ERR_CRYPTO_KEYRING_MISMATCH' ? EXIT_CONFIG : 1;
   } else {
     process.stderr.write(`sealpost: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
     process.exitCode = 1;

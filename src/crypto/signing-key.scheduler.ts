@@ -21,7 +21,13 @@ const SCHEDULER = { type: 'system', id: 'scheduler' } as const;
  * may run it: each step is conditional on the state it changes, so racing processes make exactly
  * one new key per rotation. The first check runs at once.
  */
-export function startSigningKeyScheduler(options: { keys: SigningKeyService; logger: Logger; intervalMs?: number }): SigningKeyScheduler {
+export function startSigningKeyScheduler(options: {
+  keys: SigningKeyService;
+  logger: Logger;
+  intervalMs?: number;
+  /** Runs each check holding the deployment's rotation lock (src/app/scheduler.ts), so schedulers on several hosts take turns. */
+  exclusive?: (check: () => Promise<void>) => Promise<void>;
+}): SigningKeyScheduler {
   const { keys } = options;
   const log = options.logger.child({ component: 'signing-key-scheduler' });
   const intervalMs = options.intervalMs ?? SIGNING_KEY_CHECK_MS;
@@ -36,7 +42,7 @@ export function startSigningKeyScheduler(options: { keys: SigningKeyService; log
     name: 'signing-keys',
     intervalMs,
     runAtStart: true,
-    run: check,
+    run: options.exclusive ? () => options.exclusive!(check) : check,
     onError: (err) => log.error({ err }, 'signing key schedule check failed; retrying at the next check'),
   });
 }

@@ -223,6 +223,30 @@ export interface RateLimitWindowsTable {
   count: number;
 }
 
+/** A local keyring master key version in use (migration 0014). */
+export interface KekVersionsTable {
+  /** `local:v<version>`, as data keys name it. */
+  kek_ref: string;
+  version: number;
+  /** HMAC-SHA256 of a fixed label under the key (src/crypto/local-keyring.ts): tells keys apart without revealing them. */
+  check_value: string;
+  created_at: number;
+}
+
+/** A named lease held by one process at a time (src/db/database-lock.ts). */
+export interface DatabaseLocksTable {
+  name: string;
+  holder: string;
+  expires_at: number;
+}
+
+/** A delivery worker's last sign of life (src/delivery/worker-heartbeat.repository.ts). */
+export interface WorkerHeartbeatsTable {
+  worker_id: string;
+  started_at: number;
+  heartbeat_at: number;
+}
+
 export interface Database {
   data_keys: DataKeysTable;
   tenants: TenantsTable;
@@ -241,4 +265,7 @@ export interface Database {
   signing_keys: SigningKeysTable;
   receipts: ReceiptsTable;
   rate_limit_windows: RateLimitWindowsTable;
+  kek_versions: KekVersionsTable;
+  database_locks: DatabaseLocksTable;
+  worker_heartbeats: WorkerHeartbeatsTable;
 }
