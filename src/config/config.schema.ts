@@ -265,9 +265,9 @@ export const CONFIG_FIELDS = {
   },
   workerHeartbeatSeconds: {
     env: 'SEALPOST_WORKER_HEARTBEAT_SECONDS',
-    type: { kind: 'int', min: 1, max: 300 },
-    default: '10',
-    description: "How often a worker records that it is alive. A worker silent for 3 heartbeats is dead: other workers release its delivery leases at once.",
+    type: { kind: 'int', min: 1, max: 60 },
+    default: '2',
+    description: "How often a worker records that it is alive (one row upsert). A worker silent for 3 heartbeats is dead: the next heartbeat of any other worker ends its delivery leases, so its deliveries are retried within about 4 heartbeats instead of when their lease expires (the destination's timeout plus 30 s).",
   },
   shutdownTimeoutSeconds: {
     env: 'SEALPOST_SHUTDOWN_TIMEOUT_SECONDS',

@@ -16,6 +16,8 @@ import { OutboxRepository, type ClaimedDelivery, type SendMaterial } from './out
 import type { DeliveryHooks, RequestSigner } from './request-signer.js';
 import { nextStep, type AttemptResult } from './retry-policy.js';
 import { AddressPolicy } from './ssrf-guard.js';
+import { startPeriodicJob } from '../util/periodic-job.js';
+import type { DeadWorkers } from './worker-heartbeat.repository.js';
 
 const DAY_MS = 86_400_000;
 /** How often an idle worker looks for due deliveries; a poke() or a finished send wakes it sooner. */
@@ -32,6 +34,18 @@ const CLAIM_GATHER_MS = 10;
 const CLAIM_ERROR_BACKOFF_MS = 1_000;
 /** A claim loop that has not come round for this long is wedged: the worker reports itself not ready. */
 const LOOP_STALL_MS = 30_000;
+/**
+ * A worker whose heartbeat is this many intervals old is dead: one missed beat can be a slow
+ * database round trip or a pause, three in a row is a process that is gone.
+ */
+export const DEAD_AFTER_HEARTBEATS = 3;
+
+/** Where workers record that they are alive and release the leases of those that are not. */
+export interface WorkerHeartbeats {
+  beat(workerId: string, now: number): Promise<void>;
+  remove(workerId: string): Promise<void>;
+  releaseDead(now: number, deadBefore: number): Promise<DeadWorkers>;
+}
 
 export type DeliveryWorkerConfig = Pick<
   SealpostConfig,
@@ -64,6 +78,11 @@ export interface DeliveryWorkerOptions {
   readonly ownListeners?: OwnListeners;
   /** DNS for destination names (tests); the system resolver by default. */
   readonly lookup?: ConstructorParameters<typeof HttpSender>[4];
+  /**
+   * Heartbeats every `intervalMs` (SEALPOST_WORKER_HEARTBEAT_SECONDS); each beat also ends the
+   * leases of workers silent for {@link DEAD_AFTER_HEARTBEATS} intervals.
+   */
+  readonly heartbeat?: { readonly store: WorkerHeartbeats; readonly intervalMs: number };
 }
 
 export interface DeliveryWorker {
@@ -73,7 +92,7 @@ export interface DeliveryWorker {
   /** Stops claiming, waits for in-flight sends to be recorded, closes the connection pools. */
   stop(): Promise<void>;
   /** Ready while the claim loop comes round and its last claim reached the database. */
-  health(): { ok: boolean; detail: { lastLoopAt: string; lastClaimError: string | null; inFlight: number } };
+  health(): { ok: boolean; detail: { lastLoopAt: string; lastClaimError: string | null; inFlight: number; lastHeartbeatAt: string | null } };
 }
 
 /**
@@ -235,23 +254,51 @@ export function startDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWor
     }
   }
 
+  const heartbeat = options.heartbeat;
+  const heartbeatJob = heartbeat
+    ? startPeriodicJob({
+        name: 'worker-heartbeat',
+        intervalMs: heartbeat.intervalMs,
+        runAtStart: true,
+        run: async () => {
+          const at = now();
+          await heartbeat.store.beat(id, at);
+          const dead = await heartbeat.store.releaseDead(at, at - DEAD_AFTER_HEARTBEATS * heartbeat.intervalMs);
+          if (dead.workers.length > 0) {
+            log.warn({ deadWorkers: dead.workers, deliveries: dead.deliveries }, 'released the delivery leases of workers whose heartbeat stopped');
+            if (dead.deliveries > 0) wakeUp();
+          }
+        },
+        onError: (err) => log.warn({ err }, 'worker heartbeat failed'),
+      })
+    : undefined;
+
   const running = loop();
-  log.info({ concurrency: config.workerConcurrency }, 'delivery worker started');
+  let stopped: Promise<void> | undefined;
+  log.info({ concurrency: config.workerConcurrency, heartbeatMs: heartbeat?.intervalMs }, 'delivery worker started');
 
   return {
     id,
     poke,
-    async stop() {
-      stopping = true;
-      wakeUp();
-      await running;
-      await Promise.all([...inFlight]);
-      await sender.close();
-      log.info('delivery worker stopped');
+    stop() {
+      // Once: SIGTERM's shutdown and a test's cleanup may both ask.
+      stopped ??= (async () => {
+        stopping = true;
+        wakeUp();
+        await running;
+        await Promise.all([...inFlight]);
+        await heartbeatJob?.stop();
+        // Every lease is settled: nothing of this worker's is left for others to release.
+        await heartbeat?.store.remove(id).catch((err: unknown) => log.warn({ err }, 'removing the worker heartbeat failed'));
+        await sender.close();
+        log.info('delivery worker stopped');
+      })();
+      return stopped;
     },
     health() {
-      const ok = !stopping && lastClaimError === null && Date.now() - lastLoopAt < LOOP_STALL_MS;
-      return { ok, detail: { lastLoopAt: new Date(lastLoopAt).toISOString(), lastClaimError, inFlight: inFlight.size } };
+      const beat = heartbeatJob?.health();
+      const ok = !stopping && lastClaimError === null && Date.now() - lastLoopAt < LOOP_STALL_MS && beat?.ok !== false;
+      return { ok, detail: { lastLoopAt: new Date(lastLoopAt).toISOString(), lastClaimError, inFlight: inFlight.size, lastHeartbeatAt: beat?.lastSucceededAt ?? null } };
     },
   };
 }
