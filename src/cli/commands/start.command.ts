@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { startApi, type ApiRole } from '../../app/api.js';
 import { processReadiness, readinessGate, type ReadinessParts } from '../../app/readiness.js';
+import { START_ROLES, checkStartConfig, type StartRole } from '../../app/start-checks.js';
 import { createLogger } from '../../logging/logger.js';
 import { startScheduler, type Scheduler } from '../../app/scheduler.js';
 import { createSealpost } from '../../app/sealpost.js';
@@ -14,9 +15,7 @@ import { installCrashHandlers } from '../../logging/crash-handlers.js';
 import { withTimeout } from '../../util/timeout.js';
 import { configForCommand } from '../cli-support.js';
 
-/** Roles this build can run; `all` runs every one in this process (DESIGN §1). */
-const ROLES = ['all', 'api', 'smtp', 'worker', 'scheduler'] as const;
-type Role = (typeof ROLES)[number];
+type Role = StartRole;
 
 /**
  * A referenced timer that keeps the process alive until shutdown: the roles' own timers are
@@ -32,9 +31,10 @@ export function registerStart(program: Command): void {
   program
     .command('start')
     .description('run Sealpost: HTTPS API (SEALPOST_HTTP_PORT, default 8443), SMTP ingress (SEALPOST_SMTP_PORT, default 2525), delivery worker and scheduler; migrates the database first; runs until SIGTERM')
-    .addOption(new Option('--role <role>', 'run only one role in this process (several workers may share one PostgreSQL)').choices(ROLES).default('all'))
+    .addOption(new Option('--role <role>', 'run only one role in this process (several workers may share one PostgreSQL)').choices(START_ROLES).default('all'))
     .action(async (options: { role: Role }) => {
       const config = configForCommand();
+      await checkStartConfig(config, options.role);
       const logger = createLogger(config.logLevel);
       // A long-running process: an error nothing caught is logged and ends it for the supervisor to restart.
       installCrashHandlers(logger);
