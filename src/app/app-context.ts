@@ -47,7 +47,7 @@ export async function openAppContext(config: SealpostConfig, logger: Logger): Pr
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   // Migrations run on a connection of their own, without the serving timeouts: a migration may
   // legitimately run long, and the other processes starting at once wait for its lock.
-  const migrating = openDatabase(config.database);
+  const migrating = openDatabase(config.database, { connectTimeoutMs: config.databaseTimeoutSeconds * 1000 });
   try {
     const applied = await migrateToLatest(migrating.db, migrating.dialect);
     if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');

@@ -30,6 +30,8 @@ export interface OpenDatabaseOptions {
    * (migrations and one-shot commands, whose statements may legitimately run long).
    */
   readonly timeoutMs?: number;
+  /** PostgreSQL: the longest wait for a new connection alone (migrations: an unreachable host fails fast, a long statement does not). */
+  readonly connectTimeoutMs?: number;
 }
 
 export function openDatabase(database: SealpostConfig['database'], options: OpenDatabaseOptions = {}): DatabaseHandle {
@@ -51,7 +53,9 @@ export function openDatabase(database: SealpostConfig['database'], options: Open
     connectionString: database.url,
     max: 10,
     ...(timeoutMs === undefined
-      ? {}
+      ? options.connectTimeoutMs === undefined
+        ? {}
+        : { connectionTimeoutMillis: options.connectTimeoutMs }
       : {
           connectionTimeoutMillis: timeoutMs,
           query_timeout: timeoutMs,

@@ -205,6 +205,12 @@ export function startDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWor
     }
     if (done.leaseLost) log.warn({ delivery: claimed.id, attempt: claimed.attempt }, 'lease expired during the attempt; another worker took the delivery over');
     if (done.destinationDisabled) log.warn({ destination: claimed.destinationId, tenant: claimed.tenantId }, 'destination disabled after failing continuously');
+    if (!done.leaseLost && (step.status === 'dead' || step.status === 'stopped')) {
+      // The final failure of a delivery, for operators: where and why, never what was sent or answered.
+      const where = { delivery: claimed.id, destination: claimed.destinationId, tenant: claimed.tenantId, attempts: claimed.attempt, status: outcome.statusCode, errorClass: outcome.errorClass, reason: outcome.errorDetail };
+      if (step.status === 'dead') log.warn(where, 'delivery dead-lettered: retry schedule used up');
+      else log.info(where, 'delivery stopped: the destination answered 410 Gone');
+    }
     log.debug({ delivery: claimed.id, attempt: claimed.attempt, status: outcome.statusCode, errorClass: outcome.errorClass, next: step.status }, 'delivery attempt');
   }
 

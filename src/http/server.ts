@@ -59,6 +59,8 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<HttpS
   const fastify = Fastify({
     https: buildTlsOptions(config, material),
     loggerInstance: logger,
+    // Fastify logs two lines per request (incoming, completed); one is enough (onResponse below).
+    disableRequestLogging: true,
     // The header is read by genRequestId, which keeps it only when it is a safe token.
     requestIdHeader: false,
     genReqId: genRequestId,
@@ -78,6 +80,11 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<HttpS
 
   app.addHook('onRequest', (request, reply, done) => {
     reply.header(REQUEST_ID_HEADER, request.id);
+    done();
+  });
+  // One line per request, when it is answered: method, redacted URL, client, status and duration.
+  app.addHook('onResponse', (request, reply, done) => {
+    request.log.info({ req: request, res: { statusCode: reply.statusCode }, responseTime: Math.round(reply.elapsedTime) }, 'request completed');
     done();
   });
   registerErrorHandling(app);

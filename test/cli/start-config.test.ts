@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -35,6 +36,24 @@ describe('start-up configuration rules, shared by `start` and `config check`', {
     for (const result of [checked, started]) {
       expect(result.code).toBe(EXIT_CONFIG);
       expect(result.stderr).toBe(`sealpost: Invalid configuration:\n  - Cannot read the TLS certificate (SEALPOST_TLS_CERT) at ${path.join(dir, 'missing.crt')} (ENOENT)\n`);
+    }
+  });
+
+  it('fails to start with one clear line, no stack trace, when the database is down or the port is taken', async () => {
+    const down = await runCli(['start'], { ...base, SEALPOST_PUBLIC_URL: 'https://sealpost.test', SEALPOST_DATABASE_URL: 'postgres://sealpost@127.0.0.1:1/none' });
+    expect(down.code).toBe(1);
+    expect(down.stderr).toBe('sealpost: cannot reach the database (connect ECONNREFUSED 127.0.0.1:1); check SEALPOST_DATABASE_URL and that the database is running\n');
+
+    const holder = net.createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const { port } = holder.address() as net.AddressInfo;
+    try {
+      const taken = await runCli(['start'], { ...base, SEALPOST_HTTP_HOST: '127.0.0.1', SEALPOST_HTTP_PORT: String(port), SEALPOST_SMTP_PORT: '0' });
+      expect(taken.code).toBe(1);
+      expect(taken.stderr).toMatch(new RegExp(`(^|\\n)sealpost: cannot listen on 127\\.0\\.0\\.1:${port}: it is already in use by another process \\(check SEALPOST_HTTP_PORT, SEALPOST_SMTP_PORT, SEALPOST_HEALTH_PORT\\)\\n$`));
+      expect(taken.stderr).not.toMatch(/^\s+at /m);
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
     }
   });
 });
