@@ -71,19 +71,24 @@ export function openDatabase(database: SealpostConfig['database'], options: Open
   // node-postgres then emits 'error' on the pool, which would crash the process if unhandled.
   // The pool drops that client and opens a new one on the next query, so noting it is enough.
   pool.on('error', (err) => options.onIdleError?.(err));
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: timeoutMs === undefined ? pool : discardingTimedOut(pool) }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: guardedPool(pool, (err) => options.onIdleError?.(err)) }) });
   return { db, dialect: 'postgres', close: () => db.destroy() };
 }
 
 type PoolClient = pg.PoolClient;
 
 /**
- * After a client-side query timeout node-postgres hands the connection back with the timed-out
- * statement still in flight: every later query on it (the transaction's ROLLBACK first) would
- * queue behind it and wait out its own timeout. Such a connection is refused further queries at
- * once and destroyed on release, so a request hits the timeout once, not once per statement.
+ * The pool as Kysely uses it, made safe for outages:
+ * - pg-pool listens for a connection's errors only while it is idle; one checked out but between
+ *   statements (inside a transaction) that the server cuts (a PostgreSQL shutdown sends every
+ *   backend's client a FATAL) would emit an unhandled 'error' and end the process. Each
+ *   connection gets a listener for its whole life; the next statement on it fails instead.
+ * - After a client-side query timeout node-postgres hands the connection back with the timed-out
+ *   statement still in flight: every later query on it (the transaction's ROLLBACK first) would
+ *   queue behind it and wait out its own timeout. Such a connection is refused further queries at
+ *   once and destroyed on release, so a request hits the timeout once, not once per statement.
  */
-function discardingTimedOut(pool: pg.Pool): { connect(): Promise<PoolClient>; end(): Promise<void> } {
+function guardedPool(pool: pg.Pool, onError: (err: Error) => void): { connect(): Promise<PoolClient>; end(): Promise<void> } {
   const wrappers = new WeakMap<PoolClient, PoolClient>();
   const broken = new WeakSet<PoolClient>();
   const wrap = (client: PoolClient): PoolClient => {
@@ -108,6 +113,7 @@ function discardingTimedOut(pool: pg.Pool): { connect(): Promise<PoolClient>; en
       const client = await pool.connect();
       let wrapper = wrappers.get(client);
       if (!wrapper) {
+        client.on('error', onError);
         wrapper = wrap(client);
         wrappers.set(client, wrapper);
       }
