@@ -1,4 +1,7 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { killSpawnedClis, runCli, spawnCli, waitForExit, waitForOutput } from '../support/cli.js';
 import { createTestDatabase, testDialects, type TestDatabase } from '../support/test-database.js';
@@ -67,5 +70,54 @@ describe.each(testDialects())('role processes on %s', { timeout: 90_000 }, (dial
     scheduler.kill('SIGTERM');
     expect(await waitForExit(worker)).toBe(0);
     expect(await waitForExit(scheduler)).toBe(0);
+  });
+
+  it('ends a worker on SIGTERM within SEALPOST_SHUTDOWN_TIMEOUT_SECONDS even with a delivery in flight', async () => {
+    let received = 0;
+    const hanging = http.createServer((req) => {
+      received++;
+      req.resume(); // never answered
+    });
+    await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
+    const agent = new Agent({ connect: { rejectUnauthorized: false } });
+    const roleEnv = {
+      ...env,
+      SEALPOST_HTTP_HOST: '127.0.0.1',
+      SEALPOST_HTTP_PORT: '0',
+      SEALPOST_ALLOW_PRIVATE_DESTINATIONS: 'true',
+      SEALPOST_ALLOW_HTTP_DESTINATIONS: 'true',
+      // The delivery would hold the worker a minute; the shutdown timeout is 2 s.
+      SEALPOST_DELIVERY_TIMEOUT_SECONDS: '60',
+      SEALPOST_SHUTDOWN_TIMEOUT_SECONDS: '2',
+    };
+    try {
+      const created = await runCli(['tenants', 'create', '--name', 'shutdown'], roleEnv);
+      const { api_key: apiKey } = JSON.parse(created.stdout) as { api_key: string };
+      const api = spawnCli(['start', '--role', 'api'], roleEnv);
+      const worker = spawnCli(['start', '--role', 'worker'], roleEnv);
+      const logged: string[] = [];
+      worker.stdout?.on('data', (chunk: Buffer) => logged.push(chunk.toString()));
+      const [, port] = await waitForOutput(api, /listening on https:\/\/127\.0\.0\.1:(\d+)/);
+      await waitForOutput(worker, /Delivery worker \S+ running/);
+      const call = (pathname: string, body: unknown) =>
+        undiciFetch(`https://127.0.0.1:${port}${pathname}`, {
+          method: 'POST',
+          dispatcher: agent,
+          headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+      expect((await call('/v1/destinations', { url: `http://127.0.0.1:${(hanging.address() as AddressInfo).port}/hook` })).status).toBe(201);
+      expect((await call('/v1/payloads', { hello: 'shutdown' })).status).toBe(202);
+      await until(() => received > 0, { timeoutMs: 30_000, intervalMs: 50 });
+      worker.kill('SIGTERM');
+      expect(await waitForExit(worker)).toBe(0);
+      expect(logged.join('')).toContain('shutdown timeout reached; exiting with work still in flight');
+      api.kill('SIGTERM');
+      expect(await waitForExit(api)).toBe(0);
+    } finally {
+      hanging.closeAllConnections();
+      await new Promise((resolve) => hanging.close(resolve));
+      await agent.close();
+    }
   });
 });
