@@ -47,7 +47,11 @@ export class LocalKeyring implements KeyProvider {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Loads the keyring, creating the first version, or a new one when the newest is too old. */
+  /**
+   * Loads the keyring, creating the first version, or a new one when the newest is too old. For
+   * tests and tools on a keyring of their own: Sealpost processes only `load()` it, and add versions
+   * through KekVersionService.rotate (once, under the database lock, audited).
+   */
   open(): { created: number | undefined } {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     this.reload();
