@@ -13,15 +13,15 @@ export function keyringDir(config: SealpostConfig): string {
 }
 
 /**
- * The configured key provider, ready to use. For the local keyring this creates the first
- * master key on first start, and a new version when the newest is past its rotation age.
+ * The configured key provider. The local keyring is only read here: the database decides which
+ * versions it must hold and which one wraps new data keys (src/crypto/kek-version.service.ts),
+ * and only a rotation adds one.
  */
-export function openKeyProvider(config: SealpostConfig): { provider: KeyProvider; createdKekVersion: number | undefined } {
-  if (config.keyProvider === 'aws-kms') {
-    return { provider: AwsKmsKeyProvider.create(config.kmsKeyId ?? '', config.awsRegion), createdKekVersion: undefined };
-  }
+export function openKeyProvider(config: SealpostConfig): KeyProvider {
+  if (config.keyProvider === 'aws-kms') return AwsKmsKeyProvider.create(config.kmsKeyId ?? '', config.awsRegion);
   const keyring = new LocalKeyring(keyringDir(config), config.kekRotationDays);
-  return { provider: keyring, createdKekVersion: keyring.open().created };
+  keyring.load();
+  return keyring;
 }
 
 

@@ -265,6 +265,42 @@ export const CONFIG_FIELDS = {
     default: 'info',
     description: 'Log level of the JSON logs on standard output.',
   },
+  healthHost: {
+    env: 'SEALPOST_HEALTH_HOST',
+    type: { kind: 'string' },
+    default: '127.0.0.1',
+    description: 'Address of the plain-HTTP health listener (`/healthz`, `/readyz`); keep it on loopback or a private network.',
+  },
+  healthPort: {
+    env: 'SEALPOST_HEALTH_PORT',
+    type: port,
+    default: undefined,
+    description: "Port of this process's health listener (`GET /healthz` alive, `GET /readyz` ready: database reachable, keyring in step, the role's periodic jobs on time). Unset: no listener; give each process on a host its own port.",
+  },
+  databaseTimeoutSeconds: {
+    env: 'SEALPOST_DATABASE_TIMEOUT_SECONDS',
+    type: { kind: 'int', min: 1, max: 300 },
+    default: '5',
+    description: 'PostgreSQL: longest wait for a connection and for one statement (client and server side); an idle open transaction is ended after 6 times this. A request that hits it answers 503 `SP_ERR_DB_UNAVAILABLE` (SMTP `451 4.3.0`). Migrations are exempt.',
+  },
+  checkpointIntervalSeconds: {
+    env: 'SEALPOST_CHECKPOINT_INTERVAL_SECONDS',
+    type: { kind: 'int', min: 1, max: 60 },
+    default: '60',
+    description: 'How often the scheduler signs an audit checkpoint while events arrive.',
+  },
+  keyRefreshSeconds: {
+    env: 'SEALPOST_KEY_REFRESH_SECONDS',
+    type: { kind: 'int', min: 1, max: 300 },
+    default: '30',
+    description: 'How often a running process re-reads the active signing keys and master key version, so a rotation made elsewhere is used within this time.',
+  },
+  workerHeartbeatSeconds: {
+    env: 'SEALPOST_WORKER_HEARTBEAT_SECONDS',
+    type: { kind: 'int', min: 1, max: 60 },
+    default: '2',
+    description: "How often a worker records that it is alive (one row upsert). A worker silent for 3 heartbeats is dead: the next heartbeat of any other worker ends its delivery leases, so its deliveries are retried within about 4 heartbeats instead of when their lease expires (the destination's timeout plus 30 s).",
+  },
   shutdownTimeoutSeconds: {
     env: 'SEALPOST_SHUTDOWN_TIMEOUT_SECONDS',
     type: { kind: 'int', min: 1, max: 600 },

@@ -13,6 +13,7 @@ import * as m0010 from './migrations/0010-hashed-credentials.js';
 import * as m0011 from './migrations/0011-operators-sessions.js';
 import * as m0012 from './migrations/0012-second-factors.js';
 import * as m0013 from './migrations/0013-tenant-lifecycle.js';
+import * as m0014 from './migrations/0014-key-versions-locks-heartbeats.js';
 import * as m0015 from './migrations/0015-sso.js';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
@@ -35,6 +36,7 @@ const MIGRATIONS: readonly (readonly [string, MigrationModule])[] = [
   ['0011-operators-sessions', m0011],
   ['0012-second-factors', m0012],
   ['0013-tenant-lifecycle', m0013],
+  ['0014-key-versions-locks-heartbeats', m0014],
   ['0015-sso', m0015],
 ];
 

@@ -368,6 +368,30 @@ export interface SsoSamlAssertionsTable {
   expires_at: number;
 }
 
+/** A local keyring master key version in use (migration 0014). */
+export interface KekVersionsTable {
+  /** `local:v<version>`, as data keys name it. */
+  kek_ref: string;
+  version: number;
+  /** HMAC-SHA256 of a fixed label under the key (src/crypto/local-keyring.ts): tells keys apart without revealing them. */
+  check_value: string;
+  created_at: number;
+}
+
+/** A named lease held by one process at a time (src/db/database-lock.ts). */
+export interface DatabaseLocksTable {
+  name: string;
+  holder: string;
+  expires_at: number;
+}
+
+/** A delivery worker's last sign of life (src/delivery/worker-heartbeat.repository.ts). */
+export interface WorkerHeartbeatsTable {
+  worker_id: string;
+  started_at: number;
+  heartbeat_at: number;
+}
+
 export interface Database {
   data_keys: DataKeysTable;
   tenants: TenantsTable;
@@ -401,4 +425,7 @@ export interface Database {
   sso_domains: SsoDomainsTable;
   sso_login_states: SsoLoginStatesTable;
   sso_saml_assertions: SsoSamlAssertionsTable;
+  kek_versions: KekVersionsTable;
+  database_locks: DatabaseLocksTable;
+  worker_heartbeats: WorkerHeartbeatsTable;
 }

@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   SP_ERR_CRYPTO_DECRYPT_FAILED: { status: 500, title: 'Stored data could not be decrypted' },
   SP_ERR_CRYPTO_KEY_UNAVAILABLE: { status: 503, title: 'Encryption key unavailable' },
   SP_ERR_CRYPTO_KEYRING_INVALID: { status: 500, title: 'Local keyring is unreadable or unsafe' },
+  SP_ERR_CRYPTO_KEYRING_MISMATCH: { status: 500, title: 'Local keyring does not match the database' },
   SP_ERR_STORAGE_BLOB_NOT_FOUND: { status: 404, title: 'Blob not found' },
   SP_ERR_STORAGE_BLOB_KEY_INVALID: { status: 400, title: 'Invalid blob key' },
   SP_ERR_STORAGE_UNAVAILABLE: { status: 503, title: 'Blob storage unavailable' },

@@ -1,34 +1,29 @@
 import type { Command } from 'commander';
-import { keyringDir, openKeyProvider } from '../../app/key-provider.factory.js';
-import { AuditLog } from '../../audit/audit-log.js';
-import { auditRecorder } from '../../audit/audit-recorder.js';
-import { kekRotatedEvent, recorderFor } from '../../app/effects.js';
+import { openKeyProvider } from '../../app/key-provider.factory.js';
+import { SIGNING_LOCK_WAIT_MS, withSigningKeyLock } from '../../app/scheduler.js';
 import type { SealpostConfig } from '../../config/config.schema.js';
-import { LocalKeyring } from '../../crypto/local-keyring.js';
+import type { KekRotation } from '../../crypto/kek-version.service.js';
 import type { SigningKeyStatus } from '../../crypto/signing-key.js';
-import { ACTIVE_KEY_REFRESH_MS, type RotationResult } from '../../crypto/signing-key.service.js';
+import type { RotationResult } from '../../crypto/signing-key.service.js';
 import { SealpostError } from '../../errors/sealpost-error.js';
-import { configForCommand, print, withDatabase, withSealpost } from '../cli-support.js';
+import { configForCommand, print, withSealpost } from '../cli-support.js';
 import { progressBar } from '../progress-bar.js';
 
 /**
- * Adds a master key version and records `kek.rotated` in one transaction: the event is
- * appended right after the new version file is in place, so a failure to record it rolls the
- * command back with an error instead of leaving an unrecorded rotation unnoticed.
+ * Adds a master key version, once, under the database's rotation lock, recording `kek.rotated`
+ * in the transaction that records the version. Several commands racing make one version: each
+ * rotates only if the version it started with is still current.
  */
-async function rotateKek(config: SealpostConfig): Promise<string> {
+async function rotateKek(config: SealpostConfig): Promise<KekRotation> {
   if (config.keyProvider !== 'local') {
     throw new SealpostError('SP_ERR_CONFIG_INVALID', 'With AWS KMS the master key is rotated by KMS itself; enable automatic rotation on the key');
   }
-  return withDatabase((database) =>
-    database.db.transaction().execute(async (tx) => {
-      const keyring = new LocalKeyring(keyringDir(config), config.kekRotationDays);
-      keyring.open();
-      const kek = `local:v${keyring.rotate()}`;
-      await recorderFor(auditRecorder(new AuditLog()), 'kek')(tx, kekRotatedEvent(kek, { type: 'system', id: 'cli' }, 'keys rotate --kek'));
-      return kek;
-    }),
-  );
+  return withSealpost(async (sealpost) => {
+    const versions = sealpost.kekVersions;
+    if (!versions) throw new SealpostError('SP_ERR_CONFIG_INVALID', 'No local keyring');
+    const current = versions.health().detail.current ?? undefined;
+    return versions.rotate({ actor: { type: 'system', id: 'cli' }, trigger: 'keys rotate --kek', ...(current ? { expectedCurrent: current } : {}) });
+  });
 }
 
 /** Who rotates from the command line, in the `signing_key.rotated` audit event. */
@@ -36,6 +31,8 @@ const CLI_ACTOR = { type: 'system', id: 'sealpost-cli' } as const;
 
 /** Rotates one tenant's signing key, or every tenant's; each rotation is audited. */
 function rotateSigningKeys(options: { tenant?: string; ifDue: boolean }): Promise<RotationResult[]> {
+  // A key activated after the command was given satisfies it (see RotateOptions.unlessRotatedSince).
+  const requestedAt = Date.now();
   return withSealpost(async (sealpost) => {
     let ids: string[];
     if (options.tenant !== undefined) {
@@ -44,14 +41,18 @@ function rotateSigningKeys(options: { tenant?: string; ifDue: boolean }): Promis
     } else {
       ids = (await sealpost.tenants.list()).map((t) => t.id);
     }
-    const results: RotationResult[] = [];
-    for (const id of ids) results.push(await sealpost.receipts.keys.rotate(id, { ifDue: options.ifDue, actor: CLI_ACTOR }));
-    return results;
+    const locked = await withSigningKeyLock(sealpost, SIGNING_LOCK_WAIT_MS, async () => {
+      const results: RotationResult[] = [];
+      for (const id of ids) results.push(await sealpost.receipts.keys.rotate(id, { ifDue: options.ifDue, actor: CLI_ACTOR, unlessRotatedSince: requestedAt }));
+      return results;
+    });
+    if (!locked.acquired) throw new SealpostError('SP_ERR_SIGNING_KEY_UNAVAILABLE', 'Another process is rotating signing keys; try again');
+    return locked.value;
   });
 }
 
-function describeRotation(r: RotationResult): string {
-  const pickUp = `running processes sign with it within ${ACTIVE_KEY_REFRESH_MS / 1000} s`;
+function describeRotation(r: RotationResult, refreshSeconds: number): string {
+  const pickUp = `running processes sign with it within ${refreshSeconds} s (SEALPOST_KEY_REFRESH_SECONDS)`;
   switch (r.reason) {
     case 'created':
       return `${r.tenant}: first signing key ${r.active} created and active`;
@@ -111,10 +112,16 @@ export function registerKeys(program: Command): void {
       const config = configForCommand();
       const kek = options.kek ? await rotateKek(config) : undefined;
       const signing = options.signing ? await rotateSigningKeys({ tenant: options.tenant, ifDue: options.ifDue === true }) : undefined;
-      print({ ...(kek ? { kek } : {}), ...(signing ? { signing } : {}) }, options.json === true, () =>
+      print({ ...(kek ? { kek: kek.current, kek_rotated: kek.rotated } : {}), ...(signing ? { signing } : {}) }, options.json === true, () =>
         [
-          ...(kek ? [`new master key version ${kek}; running processes use it for data keys created from now on`] : []),
-          ...(signing ? (signing.length === 0 ? ['no tenants: no signing key to rotate'] : signing.map(describeRotation)) : []),
+          ...(kek
+            ? [
+                kek.rotated
+                  ? `new master key version ${kek.current}; running processes wrap new data keys under it within ${config.keyRefreshSeconds} s (SEALPOST_KEY_REFRESH_SECONDS). With processes on other hosts, copy the new keyring file to them first (docs/operations.md)`
+                  : `another process rotated first; the master key version is ${kek.current}; nothing rotated`,
+              ]
+            : []),
+          ...(signing ? (signing.length === 0 ? ['no tenants: no signing key to rotate'] : signing.map((r) => describeRotation(r, config.keyRefreshSeconds))) : []),
         ].join('\n'),
       );
     });
@@ -148,7 +155,7 @@ export function registerKeys(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }) => {
       const config = configForCommand();
-      const status = await openKeyProvider(config).provider.status();
+      const status = await openKeyProvider(config).status();
       print(status, options.json === true, () =>
         [
           `provider:  ${status.provider}`,

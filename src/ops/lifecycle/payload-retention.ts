@@ -107,6 +107,7 @@ export class PayloadRetention {
 export function startPayloadRetention(options: { retention: PayloadRetention; logger: Logger; intervalMs?: number }): PeriodicJob {
   const log = options.logger.child({ component: 'payload-retention' });
   return startPeriodicJob({
+    name: 'payload-retention',
     intervalMs: options.intervalMs ?? PAYLOAD_RETENTION_INTERVAL_MS,
     jitter: 0.1,
     runAtStart: true,
