@@ -167,7 +167,7 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
     linkIn(await mail.waitFor('dev@example.com'));
     await asOwner('PATCH', `/v1/members/${String(invited.id)}`, { role: 'viewer' });
     await asOwner('DELETE', `/v1/members/${String(invited.id)}`);
-    await asOwner('PUT', '/v1/policies', { webauthn_only: false, sso_mfa_values: ['mfa'] });
+    await asOwner('PUT', '/v1/policies', { webauthn_only: false, sso_default_role: 'developer' });
     expect((await server.app.inject({ method: 'POST', url: '/v1/auth/password/reset-request', payload: { email: 'owner@example.com' } })).statusCode).toBe(202);
     await mail.waitFor('owner@example.com');
 
