@@ -8,7 +8,7 @@ import { guardedIdpFetch } from '../identity/sso/idp-fetch.js';
 import { OidcLoginService } from '../identity/sso/oidc-login.service.js';
 import { SamlLoginService } from '../identity/sso/saml-login.service.js';
 import { SsoLoginAudit } from '../identity/sso/sso-login.audit.js';
-import { SIGN_IN_UNAVAILABLE, type SsoSignIn } from '../identity/sso/sso-sign-in.port.js';
+import type { SsoSignIn } from '../identity/sso/sso-sign-in.port.js';
 import type { AppContext } from './app-context.js';
 
 /** Per-tenant SSO, built once (src/identity/sso/). */
@@ -18,7 +18,7 @@ export interface SsoServices {
   readonly oidc: OidcLoginService;
   readonly saml: SamlLoginService;
   readonly loginAudit: SsoLoginAudit;
-  /** What a verified login leads to: the identity core's sessions once merged; a 501 refusal until then. */
+  /** What a verified login leads to: an operator session (identity/sessions/sso-sign-in.ts). */
   readonly signIn: SsoSignIn;
   /** Closes the connections to IdPs. */
   close(): Promise<void>;
@@ -30,7 +30,7 @@ export function createSsoServices(
     readonly publicUrl: string;
     readonly audit: AuditRecorder;
     readonly loginAudit: AuditRecorder;
-    readonly signIn?: SsoSignIn;
+    readonly signIn: SsoSignIn;
     readonly resolveTxt?: TxtResolver;
     readonly allowHttpIdp?: boolean;
   },
@@ -51,7 +51,7 @@ export function createSsoServices(
     oidc,
     saml: new SamlLoginService(config, loginStates),
     loginAudit: new SsoLoginAudit((write) => context.committer.run(write), options.loginAudit),
-    signIn: options.signIn ?? SIGN_IN_UNAVAILABLE,
+    signIn: options.signIn,
     close: () => idp.close(),
   };
 }

@@ -288,8 +288,6 @@ export interface TenantPoliciesTable {
   enforce_2fa: number;
   webauthn_only: number;
   sso_only: number;
-  /** JSON array of strings. */
-  sso_mfa_values: string;
   sso_default_role: string;
   updated_at: number;
 }

@@ -78,7 +78,6 @@ export const ERROR_CODES = {
   SP_ERR_SSO_LOGIN_REFUSED: { status: 401, title: 'SSO login refused' },
   SP_ERR_SSO_EMAIL_REFUSED: { status: 403, title: 'E-mail address not accepted for this tenant' },
   SP_ERR_SSO_IDP_UNAVAILABLE: { status: 502, title: 'Identity provider unreachable or invalid' },
-  SP_ERR_SSO_SIGN_IN_UNAVAILABLE: { status: 501, title: 'SSO sign-in not available' },
   SP_ERR_SSO_DOMAIN_INVALID: { status: 400, title: 'Invalid e-mail domain' },
   SP_ERR_SSO_DOMAIN_UNVERIFIED: { status: 422, title: 'Domain verification record not found' },
   SP_ERR_SSO_DOMAIN_TAKEN: { status: 409, title: 'Domain verified by another tenant' },

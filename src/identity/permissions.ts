@@ -127,17 +127,19 @@ export const ROUTE_RULES: Readonly<Record<string, RouteRule>> = {
   'PATCH /v1/tenant': any('keys:manage'),
   'POST /v1/exports': any('payloads:read'),
   'POST /v1/tenant/erasure': any('keys:manage'),
-  // SSO settings (src/identity/sso/sso-config.routes.ts).
-  'GET /v1/sso/oidc': any('keys:manage'),
-  'PUT /v1/sso/oidc': any('keys:manage'),
-  'DELETE /v1/sso/oidc': any('keys:manage'),
-  'GET /v1/sso/saml': any('keys:manage'),
-  'PUT /v1/sso/saml': any('keys:manage'),
-  'DELETE /v1/sso/saml': any('keys:manage'),
-  'GET /v1/sso/domains': any('keys:manage'),
-  'POST /v1/sso/domains': any('keys:manage'),
-  'POST /v1/sso/domains/:domain/verify': any('keys:manage'),
-  'DELETE /v1/sso/domains/:domain': any('keys:manage'),
+  // SSO settings (src/identity/sso/sso-config.routes.ts) decide who signs in to the tenant and
+  // whether Sealpost asks for its own second factor: a security policy, so the policy rule (owners
+  // change it; no API-key scope grants it).
+  'GET /v1/sso/oidc': any('policies:read'),
+  'PUT /v1/sso/oidc': any('policies:manage'),
+  'DELETE /v1/sso/oidc': any('policies:manage'),
+  'GET /v1/sso/saml': any('policies:read'),
+  'PUT /v1/sso/saml': any('policies:manage'),
+  'DELETE /v1/sso/saml': any('policies:manage'),
+  'GET /v1/sso/domains': any('policies:read'),
+  'POST /v1/sso/domains': any('policies:manage'),
+  'POST /v1/sso/domains/:domain/verify': any('policies:manage'),
+  'DELETE /v1/sso/domains/:domain': any('policies:manage'),
 
   // The tenant's people and security policy: sessions only in practice (no scope grants these).
   'GET /v1/members': any('members:read'),

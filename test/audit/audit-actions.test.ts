@@ -31,7 +31,6 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
   let context: Sealpost;
   let server: HttpServer;
   let token = '';
-  let tenantId = '';
   const txt = new Map<string, string[][]>();
   let refused: { flush(): Promise<void> };
   let mail: MailCapture;
@@ -54,7 +53,6 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
     await server.app.ready();
     const created = await context.tenants.create('Audited', 'operation');
     token = created.apiKey;
-    tenantId = created.tenant.id;
   });
   afterAll(async () => {
     await server?.app.close();
@@ -95,31 +93,6 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
 
     const inbox = await call('POST', '/v1/inboxes', { dmarc_policy: 'reject' });
     await call('DELETE', `/v1/inboxes/${String(inbox.id)}`);
-
-    // SSO: settings and domains through the admin API; a login refused (forged state) and one
-    // verified (a signed SAML assertion, without MFA: a session whose second factor is still due).
-    await call('PUT', '/v1/sso/oidc', { issuer: 'https://login.example.com', client_id: 'sealpost', client_secret: 'oidc-secret' });
-    const forged = await server.app.inject({ method: 'GET', url: `/v1/auth/oidc/${tenantId}/callback?state=forged&code=x` });
-    expect(forged.statusCode).toBe(401);
-    await call('DELETE', '/v1/sso/oidc');
-    const idpKey = await idpKeyPair('Audit test IdP');
-    const saml = await call('PUT', '/v1/sso/saml', { idp_entity_id: 'https://idp.example.com', idp_sso_url: 'https://idp.example.com/sso', idp_certificates: [idpKey.certPem] });
-    const domain = await call('POST', '/v1/sso/domains', { domain: 'audited.example' });
-    txt.set('_sealpost-verify.audited.example', [[String(domain.txt_value)]]);
-    await call('POST', '/v1/sso/domains/audited.example/verify');
-    const now = Date.now();
-    const assertion = samlResponseXml({
-      issuer: 'https://idp.example.com',
-      audience: String(saml.sp_entity_id),
-      recipient: String(saml.acs_url),
-      email: 'ada@audited.example',
-      notBefore: new Date(now - 60_000),
-      notOnOrAfter: new Date(now + 300_000),
-    });
-    const acs = await server.app.inject({ method: 'POST', url: `/v1/auth/saml/${tenantId}/acs`, payload: new URLSearchParams({ SAMLResponse: encodeResponse(signAssertion(assertion, idpKey)) }).toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
-    expect(acs.json()).toMatchObject({ enrolment_required: true, session: { second_factor_satisfied: false } });
-    await call('DELETE', '/v1/sso/saml');
-    await call('DELETE', '/v1/sso/domains/audited.example');
 
     await call('POST', '/v1/payloads', { invoice: 42 });
     const exported = await server.app.inject({
@@ -183,7 +156,32 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
     linkIn(await mail.waitFor('dev@example.com'));
     await asOwner('PATCH', `/v1/members/${String(invited.id)}`, { role: 'viewer' });
     await asOwner('DELETE', `/v1/members/${String(invited.id)}`);
-    await asOwner('PUT', '/v1/policies', { webauthn_only: false, sso_mfa_values: ['mfa'] });
+    await asOwner('PUT', '/v1/policies', { webauthn_only: false, sso_default_role: 'developer' });
+    // SSO: settings and domains through the admin API, by the owner (a security policy); a login refused (forged state) and one
+    // verified (a signed SAML assertion, without MFA: a session whose second factor is still due).
+    await asOwner('PUT', '/v1/sso/oidc', { issuer: 'https://login.example.com', client_id: 'sealpost', client_secret: 'oidc-secret' });
+    const forged = await server.app.inject({ method: 'GET', url: `/v1/auth/oidc/${people}/callback?state=forged&code=x` });
+    expect(forged.statusCode).toBe(401);
+    await asOwner('DELETE', '/v1/sso/oidc');
+    const idpKey = await idpKeyPair('Audit test IdP');
+    const saml = await asOwner('PUT', '/v1/sso/saml', { idp_entity_id: 'https://idp.example.com', idp_sso_url: 'https://idp.example.com/sso', idp_certificates: [idpKey.certPem] });
+    const domain = await asOwner('POST', '/v1/sso/domains', { domain: 'audited.example' });
+    txt.set('_sealpost-verify.audited.example', [[String(domain.txt_value)]]);
+    await asOwner('POST', '/v1/sso/domains/audited.example/verify');
+    const now = Date.now();
+    const assertion = samlResponseXml({
+      issuer: 'https://idp.example.com',
+      audience: String(saml.sp_entity_id),
+      recipient: String(saml.acs_url),
+      email: 'ada@audited.example',
+      notBefore: new Date(now - 60_000),
+      notOnOrAfter: new Date(now + 300_000),
+    });
+    const acs = await server.app.inject({ method: 'POST', url: `/v1/auth/saml/${people}/acs`, payload: new URLSearchParams({ SAMLResponse: encodeResponse(signAssertion(assertion, idpKey)) }).toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    expect(acs.json()).toMatchObject({ enrolment_required: true, session: { second_factor_satisfied: false } });
+    await asOwner('DELETE', '/v1/sso/saml');
+    await asOwner('DELETE', '/v1/sso/domains/audited.example');
+
     expect((await server.app.inject({ method: 'POST', url: '/v1/auth/password/reset-request', payload: { email: 'owner@example.com' } })).statusCode).toBe(202);
     await mail.waitFor('owner@example.com');
 
@@ -217,6 +215,11 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
       ['api_key.created', { type: 'system', id: 'sealpost-cli' }],
       ['signing_key.rotated', { type: 'system', id: 'sealpost-cli' }],
     ]);
+    // SSO settings changed in an owner's session name that operator.
+    const ownerId = owner.operatorId;
+    const ssoConfig = events.filter((e) => /^sso\.(oidc|saml|domain)_/.test(e.action));
+    expect(ssoConfig.length).toBeGreaterThanOrEqual(7);
+    expect(ssoConfig.every((e) => e.tenant === people && e.actor.type === 'operator' && e.actor.id === ownerId)).toBe(true);
     expect(events.find((e) => e.action === 'kek.rotated')).toMatchObject({ tenant: null, actor: { type: 'system', id: 'cli' }, details: { kek: 'local:v2' } });
   });
 });

@@ -137,6 +137,16 @@ describe.each(testDialects())('members, invites, password links and tenant polic
     expect(await (await send(owner, 'GET', '/v1/policies')).json()).toMatchObject({ enforce_2fa: true });
   });
 
+  it('refuses sso_mfa_values in the policy (the SSO settings hold the one MFA rule), writing nothing', async () => {
+    const before = await (await send(owner, 'GET', '/v1/policies')).json();
+    const res = await send(owner, 'PUT', '/v1/policies', { sso_only: true, sso_mfa_values: ['mfa'] });
+    expect(res.status).toBe(400);
+    expect(await code(res)).toBe('SP_ERR_HTTP_BAD_REQUEST');
+    const after = (await (await send(owner, 'GET', '/v1/policies')).json()) as Record<string, unknown>;
+    expect(after).toEqual(before);
+    expect(after).not.toHaveProperty('sso_mfa_values');
+  });
+
   it('lets an owner of a smaller plan turn enforce_2fa off, and only an owner change the policy', async () => {
     const starter = (await app.createTenant('starter')).tenant;
     const starterOwner = await signInAs(app, clock, starter, 'owner');

@@ -67,8 +67,6 @@ export async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
     .addColumn('enforce_2fa', 'integer', (c) => c.notNull())
     .addColumn('webauthn_only', 'integer', (c) => c.notNull())
     .addColumn('sso_only', 'integer', (c) => c.notNull())
-    // JSON array of IdP values (OIDC amr/acr, SAML AuthnContextClassRef) that count as MFA.
-    .addColumn('sso_mfa_values', 'text', (c) => c.notNull())
     .addColumn('sso_default_role', 'text', (c) => c.notNull())
     .addColumn('updated_at', t.bigint, (c) => c.notNull())
     .execute();

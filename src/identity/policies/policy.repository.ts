@@ -9,14 +9,12 @@ export interface TenantPolicy {
   readonly webauthnOnly: boolean;
   /** Passwords are disabled; operators sign in through the tenant's IdP. */
   readonly ssoOnly: boolean;
-  /** IdP values (OIDC `amr`/`acr`, SAML AuthnContextClassRef) that count as multi-factor. */
-  readonly ssoMfaValues: readonly string[];
   /** Role of an operator created just in time by SSO. */
   readonly ssoDefaultRole: Role;
   readonly updatedAt: number | null;
 }
 
-export const DEFAULT_POLICY: TenantPolicy = { enforce2fa: true, webauthnOnly: false, ssoOnly: false, ssoMfaValues: [], ssoDefaultRole: 'viewer', updatedAt: null };
+export const DEFAULT_POLICY: TenantPolicy = { enforce2fa: true, webauthnOnly: false, ssoOnly: false, ssoDefaultRole: 'viewer', updatedAt: null };
 
 /** Tenant security policies; a tenant without a row has DEFAULT_POLICY. */
 export class PolicyRepository {
@@ -29,7 +27,6 @@ export class PolicyRepository {
       enforce2fa: row.enforce_2fa === 1,
       webauthnOnly: row.webauthn_only === 1,
       ssoOnly: row.sso_only === 1,
-      ssoMfaValues: JSON.parse(row.sso_mfa_values) as string[],
       ssoDefaultRole: row.sso_default_role as Role,
       updatedAt: row.updated_at,
     };
@@ -40,7 +37,6 @@ export class PolicyRepository {
       enforce_2fa: policy.enforce2fa ? 1 : 0,
       webauthn_only: policy.webauthnOnly ? 1 : 0,
       sso_only: policy.ssoOnly ? 1 : 0,
-      sso_mfa_values: JSON.stringify(policy.ssoMfaValues),
       sso_default_role: policy.ssoDefaultRole,
       updated_at: at,
     };

@@ -5,18 +5,16 @@ import { ROLES } from '../permissions.js';
 import type { TenantPolicy } from './policy.repository.js';
 import type { PolicyService } from './policy.service.js';
 
-/** At most this many IdP values count as MFA: a list, not a dump of every context class. */
-const MAX_SSO_MFA_VALUES = 20;
-
 const PolicyBody = Type.Object(
   {
     enforce_2fa: Type.Optional(Type.Boolean()),
     webauthn_only: Type.Optional(Type.Boolean()),
     sso_only: Type.Optional(Type.Boolean()),
-    sso_mfa_values: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { maxItems: MAX_SSO_MFA_VALUES, uniqueItems: true })),
     sso_default_role: Type.Optional(Type.Union(ROLES.filter((r) => r !== 'owner').map((r) => Type.Literal(r)))),
   },
-  { additionalProperties: false, minProperties: 1 },
+  // `Never`, not `false`: Fastify's Ajv silently strips unknown fields under `false`, so a field
+  // that does not exist (e.g. the retired `sso_mfa_values`) would answer 200 and do nothing.
+  { additionalProperties: Type.Never(), minProperties: 1 },
 );
 
 function view(policy: TenantPolicy): Record<string, unknown> {
@@ -24,7 +22,6 @@ function view(policy: TenantPolicy): Record<string, unknown> {
     enforce_2fa: policy.enforce2fa,
     webauthn_only: policy.webauthnOnly,
     sso_only: policy.ssoOnly,
-    sso_mfa_values: policy.ssoMfaValues,
     sso_default_role: policy.ssoDefaultRole,
     updated_at: policy.updatedAt === null ? null : new Date(policy.updatedAt).toISOString(),
   };
@@ -40,7 +37,6 @@ export async function policyRoutes(app: FastifyInstance, deps: { policies: Polic
       ...(b.enforce_2fa === undefined ? {} : { enforce2fa: b.enforce_2fa }),
       ...(b.webauthn_only === undefined ? {} : { webauthnOnly: b.webauthn_only }),
       ...(b.sso_only === undefined ? {} : { ssoOnly: b.sso_only }),
-      ...(b.sso_mfa_values === undefined ? {} : { ssoMfaValues: b.sso_mfa_values }),
       ...(b.sso_default_role === undefined ? {} : { ssoDefaultRole: b.sso_default_role }),
     });
     return view(updated);

@@ -9,9 +9,9 @@ import type { PolicyRepository, TenantPolicy } from './policy.repository.js';
 /** The plan on which 2FA is part of the contract and cannot be turned off (the seed's top plan). */
 export const PLAN_WITH_MANDATORY_2FA = 'operation';
 
-export type PolicyChange = Partial<Pick<TenantPolicy, 'enforce2fa' | 'webauthnOnly' | 'ssoOnly' | 'ssoMfaValues' | 'ssoDefaultRole'>>;
+export type PolicyChange = Partial<Pick<TenantPolicy, 'enforce2fa' | 'webauthnOnly' | 'ssoOnly' | 'ssoDefaultRole'>>;
 
-/** Tenant security policies (docs/identity.md). The SSO flows read `ssoOnly`, `ssoMfaValues` and `ssoDefaultRole`. */
+/** Tenant security policies (docs/identity.md). The SSO flows read `ssoOnly` and `ssoDefaultRole`; which IdP values count as MFA is the SSO setting's rule (sso/mfa-rule.ts). */
 export class PolicyService {
   constructor(
     private readonly policies: PolicyRepository,
@@ -44,7 +44,6 @@ export class PolicyService {
           enforce_2fa: after.enforce2fa,
           webauthn_only: after.webauthnOnly,
           sso_only: after.ssoOnly,
-          sso_mfa_values: [...after.ssoMfaValues],
           sso_default_role: after.ssoDefaultRole,
         },
       });

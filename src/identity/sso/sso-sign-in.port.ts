@@ -1,5 +1,4 @@
 import type { FastifyReply } from 'fastify';
-import { SealpostError } from '../../errors/sealpost-error.js';
 
 /** A person the tenant's IdP vouched for, after every SSO check passed. */
 export interface VerifiedSsoIdentity {
@@ -17,14 +16,7 @@ export interface VerifiedSsoIdentity {
   readonly mfaAsserted: boolean;
 }
 
-/** What the identity core does with a verified SSO login (implemented by the operators/sessions service after merge). */
+/** What the identity core does with a verified SSO login: an operator session (identity/sessions/sso-sign-in.ts). */
 export interface SsoSignIn {
   complete(identity: VerifiedSsoIdentity, reply: FastifyReply): Promise<unknown>;
 }
-
-/** Until operator sessions exist, a verified SSO login has nothing to sign in to: refuse plainly. */
-export const SIGN_IN_UNAVAILABLE: SsoSignIn = {
-  complete() {
-    return Promise.reject(new SealpostError('SP_ERR_SSO_SIGN_IN_UNAVAILABLE', 'SSO login verified, but operator sign-in is not available in this build'));
-  },
-};

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { FastifyReply } from 'fastify';
-import { SIGN_IN_UNAVAILABLE, type VerifiedSsoIdentity } from '../../../src/identity/sso/sso-sign-in.port.js';
+import type { VerifiedSsoIdentity } from '../../../src/identity/sso/sso-sign-in.port.js';
 import { guardedIdpFetch } from '../../../src/identity/sso/idp-fetch.js';
 import type { AuditEvent } from '../../../src/audit/audit-event.js';
+import { SealpostError } from '../../../src/errors/sealpost-error.js';
 import { startTestApp, type TestApp } from '../../support/test-app.js';
 import { testDialects } from '../../support/test-database.js';
 import { IDP_CLIENT_ID, IDP_CLIENT_SECRET, startTestIdp, type TestIdp } from './oidc-test-idp.js';
@@ -19,7 +20,8 @@ describe.each(testDialects())('OIDC login on %s', { timeout: 60_000 }, (dialect)
   /** A tenant whose configured issuer is not the one the IdP names. */
   let wrongIssuerTenant = '';
   const signedIn: VerifiedSsoIdentity[] = [];
-  let portMode: 'capture' | 'default' = 'capture';
+  /** The port stands in for the sign-in (sso-sign-in.test.ts runs the real one): it captures, or refuses. */
+  let portMode: 'capture' | 'refuse' = 'capture';
   const txt = new Map<string, string[][]>();
   let minutesAhead = 0;
 
@@ -33,7 +35,7 @@ describe.each(testDialects())('OIDC login on %s', { timeout: 60_000 }, (dialect)
         ssoTxtResolver: async (name) => txt.get(name) ?? [],
         ssoSignIn: {
           async complete(identity: VerifiedSsoIdentity, reply: FastifyReply) {
-            if (portMode === 'default') return SIGN_IN_UNAVAILABLE.complete(identity, reply);
+            if (portMode === 'refuse') throw new SealpostError('SP_ERR_AUTH_SSO_REQUIRED', 'refused by the test port');
             signedIn.push(identity);
             return reply.code(200).send({ signed_in: identity.email });
           },
@@ -193,10 +195,12 @@ describe.each(testDialects())('OIDC login on %s', { timeout: 60_000 }, (dialect)
     expect(signedIn).toEqual([]);
   });
 
-  it('answers 501 SP_ERR_SSO_SIGN_IN_UNAVAILABLE while no identity core takes the login', async () => {
-    portMode = 'default';
+  it('records sso.login_refused with reason "sign-in refused" when the sign-in refuses a verified login', async () => {
+    portMode = 'refuse';
     const { callbackPath, cookie } = await authorizeAtIdp(app, tenant);
-    expect(await callback(callbackPath, cookie)).toMatchObject({ status: 501, body: { code: 'SP_ERR_SSO_SIGN_IN_UNAVAILABLE' } });
+    expect(await callback(callbackPath, cookie)).toMatchObject({ status: 403, body: { code: 'SP_ERR_AUTH_SSO_REQUIRED' } });
+    expect(await lastEvent('sso.login_succeeded')).toMatchObject({ tenant, details: { protocol: 'oidc' } });
+    expect(await lastEvent('sso.login_refused')).toMatchObject({ tenant, details: { code: 'SP_ERR_AUTH_SSO_REQUIRED', reason: 'sign-in refused' } });
   });
 
   it('stores a few refused logins per client and minute, and counts the rest into api.refused', async () => {
