@@ -168,6 +168,17 @@ describe('@sealpost/client against a real Sealpost', () => {
     expect(after.filter((id) => !before.includes(id))).toEqual([sent.id]);
   });
 
+  it('fetches the signing keys again once when a receipt names a key it has not seen (rotation)', async () => {
+    proxy.script([]);
+    const sealpost = client();
+    const first = await sealpost.sendPayload({ before: 'rotation' });
+    await app.context.receipts.keys.rotate(tenant.tenant);
+    const second = await sealpost.sendPayload({ after: 'rotation' });
+    expect(second.receipt.sig.kid).not.toBe(first.receipt.sig.kid);
+    // One GET /v1/signing-keys per key set: the first send's, and one after the rotation.
+    expect(proxy.keys.filter((k) => k === undefined)).toHaveLength(2);
+  });
+
   it('fails at once on a 4xx that a retry cannot fix', async () => {
     proxy.script([]);
     const err = await client({ apiKey: 'sp_live_not-a-key' }).sendPayload({ a: 1 }).catch((e: unknown) => e);

@@ -194,16 +194,20 @@ export class SealpostClient {
 
   #signingKeys(signal: AbortSignal | undefined): Promise<SigningKeys> {
     if (this.#givenJwks !== undefined && this.#tenant !== undefined) return Promise.resolve({ tenant: this.#tenant, jwks: this.#givenJwks });
-    this.#keys ??= this.#withRetries('v1/signing-keys', { method: 'GET', headers: {} }, signal).then(({ answer }) => {
+    if (this.#keys !== undefined) return this.#keys;
+    const pending = this.#withRetries('v1/signing-keys', { method: 'GET', headers: {} }, signal).then(({ answer }) => {
       const view = answer.body as { tenant?: unknown; keys?: unknown } | null;
       if (answer.status !== 200 || typeof view?.tenant !== 'string' || !Array.isArray(view.keys)) {
         throw new SealpostClientError('SP_CLIENT_BAD_RESPONSE', `GET /v1/signing-keys answered ${answer.status} without the tenant's keys`, { status: answer.status });
       }
       return { tenant: view.tenant, jwks: this.#givenJwks ?? { keys: view.keys } };
     });
+    this.#keys = pending;
     // A failed fetch is not kept: the next call tries again.
-    this.#keys.catch(() => (this.#keys = undefined));
-    return this.#keys;
+    pending.catch(() => {
+      if (this.#keys === pending) this.#keys = undefined;
+    });
+    return pending;
   }
 
   async #withRetries(
