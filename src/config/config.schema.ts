@@ -26,6 +26,12 @@ export interface FieldSpec {
   /** Default as the user would write it; `undefined` means unset. */
   readonly default: string | undefined;
   readonly description: string;
+  /**
+   * A credential: also read from `<env>_FILE` (a Docker or Kubernetes secret file) or an
+   * `aws-sm://<secret-id>[#json-field]` reference, never echoed in errors, and shown by
+   * `sealpost config check` only as where it came from. Mark every new credential setting so.
+   */
+  readonly secret?: true;
 }
 
 const port = { kind: 'port' } as const;
@@ -42,6 +48,7 @@ export const CONFIG_FIELDS = {
     type: { kind: 'url', protocols: ['sqlite:', 'postgres:', 'postgresql:'] },
     default: undefined,
     description: '`postgres://user:pass@host/db` for PostgreSQL; unset uses SQLite at `<data dir>/sealpost.db`.',
+    secret: true,
   },
   httpHost: {
     env: 'SEALPOST_HTTP_HOST',
@@ -333,4 +340,6 @@ export type SealpostConfig = {
 } & {
   /** Resolved from `databaseUrl`: which dialect, and for SQLite the file. */
   readonly database: { readonly dialect: 'sqlite'; readonly file: string } | { readonly dialect: 'postgres'; readonly url: string };
+  /** Where each secret setting came from (`SEALPOST_X`, a `_FILE`, an `aws-sm://` secret, or `unset`); never the value. */
+  readonly secretSources: readonly { readonly setting: string; readonly source: string }[];
 };

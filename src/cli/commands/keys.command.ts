@@ -109,7 +109,7 @@ export function registerKeys(program: Command): void {
       if (!options.kek && !options.signing) throw new SealpostError('SP_ERR_CONFIG_INVALID', 'Say which key to rotate: --kek or --signing');
       if (options.ifDue && !options.signing) throw new SealpostError('SP_ERR_CONFIG_INVALID', '--if-due applies to --signing only');
       if (options.tenant !== undefined && !options.signing) throw new SealpostError('SP_ERR_CONFIG_INVALID', '--tenant applies to --signing only');
-      const config = configForCommand();
+      const config = await configForCommand();
       const kek = options.kek ? await rotateKek(config) : undefined;
       const signing = options.signing ? await rotateSigningKeys({ tenant: options.tenant, ifDue: options.ifDue === true }) : undefined;
       print({ ...(kek ? { kek: kek.current, kek_rotated: kek.rotated } : {}), ...(signing ? { signing } : {}) }, options.json === true, () =>
@@ -154,7 +154,7 @@ export function registerKeys(program: Command): void {
     .description('show the master key provider and whether its yearly rotation is in place')
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }) => {
-      const config = configForCommand();
+      const config = await configForCommand();
       const status = await openKeyProvider(config).status();
       print(status, options.json === true, () =>
         [

@@ -33,7 +33,7 @@ export function registerStart(program: Command): void {
     .description('run Sealpost: HTTPS API (SEALPOST_HTTP_PORT, default 8443), SMTP ingress (SEALPOST_SMTP_PORT, default 2525), delivery worker and scheduler; migrates the database first; runs until SIGTERM')
     .addOption(new Option('--role <role>', 'run only one role in this process (several workers may share one PostgreSQL)').choices(START_ROLES).default('all'))
     .action(async (options: { role: Role }) => {
-      const config = configForCommand();
+      const config = await configForCommand();
       await checkStartConfig(config, options.role);
       const logger = createLogger(config.logLevel);
       // A long-running process: an error nothing caught is logged and ends it for the supervisor to restart.
