@@ -27,8 +27,8 @@ function sha256Hex(token: string): string {
  * Erasure by crypto-shredding (DESIGN §6): every record and blob of a tenant is under data keys
  * wrapped by the tenant's root key, so destroying that key erases the tenant's data everywhere
  * at once, copies and snapshots of the database included. The tenant is first marked erased
- * (its keys revoked, inboxes deleted, deliveries stopped, `tenant.erased` audited, in one
- * transaction), then its root key is destroyed; a failure in between is completed by running
+ * (its keys and sessions revoked, members, invites and SSO settings removed, inboxes deleted,
+ * deliveries stopped, `tenant.erased` audited, in one transaction), then its root key is destroyed; a failure in between is completed by running
  * the erasure again. The audit log is not under tenant keys, so the tenant's proofs still verify.
  */
 export class TenantErasureService {
@@ -97,6 +97,9 @@ export class TenantErasureService {
             deleted_inboxes: switchedOff.deletedInboxes,
             disabled_destinations: switchedOff.disabledDestinations,
             stopped_deliveries: switchedOff.stoppedDeliveries,
+            revoked_sessions: switchedOff.revokedSessions,
+            removed_members: switchedOff.removedMembers,
+            deleted_sso_domains: switchedOff.deletedSsoDomains,
           },
         });
         return switchedOff;
