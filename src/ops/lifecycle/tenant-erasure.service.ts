@@ -41,26 +41,26 @@ export class TenantErasureService {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** First step from the API: a confirmation token for the calling key, valid ERASURE_CONFIRM_WINDOW_MS. Shown once; only its hash is stored. */
-  async requestConfirmation(tenantId: string, apiKeyId: string, actor: AuditActor): Promise<{ token: string; expiresAt: number }> {
+  /** First step from the API: a confirmation token for the calling owner session, valid ERASURE_CONFIRM_WINDOW_MS. Shown once; only its hash is stored. */
+  async requestConfirmation(tenantId: string, sessionId: string, actor: AuditActor): Promise<{ token: string; expiresAt: number }> {
     const state = await this.repository.state(tenantId);
     if (!state || state.erasedAt !== null) throw new SealpostError('SP_ERR_TENANT_ERASED', 'This tenant has been erased');
     const token = `spe_${randomBytes(TOKEN_BYTES).toString('base64url')}`;
     const expiresAt = this.now() + ERASURE_CONFIRM_WINDOW_MS;
     await this.db.transaction().execute(async (tx) => {
-      await this.repository.setPending(tenantId, { tokenSha256: sha256Hex(token), requestedBy: apiKeyId, expiresAt }, tx);
+      await this.repository.setPending(tenantId, { tokenSha256: sha256Hex(token), requestedBy: sessionId, expiresAt }, tx);
       await this.audit(tx, { tenant: tenantId, actor, action: 'tenant.erasure_requested', resource: tenantId, details: { expires_at: new Date(expiresAt).toISOString() } });
     });
     return { token, expiresAt };
   }
 
-  /** Second step from the API: erases if `token` is the one issued to this same key and has not expired. */
-  async confirm(tenantId: string, apiKeyId: string, token: string, actor: AuditActor): Promise<ErasureResult> {
+  /** Second step from the API: erases if `token` is the one issued to this same session and has not expired. */
+  async confirm(tenantId: string, sessionId: string, token: string, actor: AuditActor): Promise<ErasureResult> {
     const state = await this.repository.state(tenantId);
     const pending = state?.pending;
     const matches =
       pending !== undefined &&
-      pending.requestedBy === apiKeyId &&
+      pending.requestedBy === sessionId &&
       pending.expiresAt > this.now() &&
       /^[0-9a-f]{64}$/.test(pending.tokenSha256) &&
       timingSafeEqual(Buffer.from(sha256Hex(token), 'hex'), Buffer.from(pending.tokenSha256, 'hex'));
