@@ -62,9 +62,15 @@ export class ApiKeyRepository {
   }
 
   /** The one query that selects the secret hash. */
-  async findForAuthentication(prefix: string): Promise<{ record: ApiKeyRecord; secretHash: Buffer } | undefined> {
-    const row = await this.db.selectFrom('api_keys').select([...PUBLIC_COLUMNS, 'secret_hash']).where('prefix', '=', prefix).executeTakeFirst();
-    return row && { record: toRecord(row), secretHash: Buffer.from(row.secret_hash) };
+  /** With whether the key's tenant was erased, so a key of an erased tenant gets that answer. */
+  async findForAuthentication(prefix: string): Promise<{ record: ApiKeyRecord; secretHash: Buffer; tenantErased: boolean } | undefined> {
+    const row = await this.db
+      .selectFrom('api_keys')
+      .select([...PUBLIC_COLUMNS, 'secret_hash'])
+      .select((eb) => eb.selectFrom('tenants').select('tenants.erased_at').whereRef('tenants.id', '=', 'api_keys.tenant_id').as('tenant_erased_at'))
+      .where('prefix', '=', prefix)
+      .executeTakeFirst();
+    return row && { record: toRecord(row), secretHash: Buffer.from(row.secret_hash), tenantErased: row.tenant_erased_at !== null };
   }
 
   async find(tenantId: string, id: string): Promise<ApiKeyRecord | undefined> {

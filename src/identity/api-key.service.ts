@@ -131,6 +131,8 @@ export class ApiKeyService {
     if (!found || !secretMatches(parsed.secret, found.secretHash)) throw unauthenticated('unknown key or wrong secret');
     const { record } = found;
     const now = this.now();
+    // Only after the secret matched: whoever holds a key of an erased tenant may learn why it stopped.
+    if (found.tenantErased) throw new SealpostError('SP_ERR_TENANT_ERASED', 'This tenant has been erased', { logDetail: { key: record.prefix } });
     if (record.revokedAt !== null) throw unauthenticated(`revoked key ${record.prefix}`);
     if (record.expiresAt !== null && record.expiresAt <= now) throw unauthenticated(`expired key ${record.prefix}`);
     if (now - (this.lastTouched.get(record.id) ?? 0) >= LAST_USED_RESOLUTION_MS) {

@@ -17,6 +17,12 @@ export const PERMISSIONS = [
   'members:manage',
   'policies:read',
   'policies:manage',
+  // The tenant's own settings (GET /v1/tenant): every credential of the tenant may read them.
+  'tenant:read',
+  // Changing them (payload retention): it bounds what evidence the tenant keeps, a people's decision.
+  'tenant:manage',
+  // Erasing the tenant for good: the owner's decision alone.
+  'tenant:erase',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -24,20 +30,20 @@ export type Permission = (typeof PERMISSIONS)[number];
 export const ROLES = ['viewer', 'developer', 'admin', 'owner'] as const;
 export type Role = (typeof ROLES)[number];
 
-const VIEWER: readonly Permission[] = ['payloads:read', 'audit:read', 'signing_keys:read', 'members:read', 'policies:read'];
+const VIEWER: readonly Permission[] = ['payloads:read', 'audit:read', 'signing_keys:read', 'tenant:read', 'members:read', 'policies:read'];
 const DEVELOPER: readonly Permission[] = [...VIEWER, 'destinations:manage'];
-const ADMIN: readonly Permission[] = [...DEVELOPER, 'keys:manage', 'members:manage'];
+const ADMIN: readonly Permission[] = [...DEVELOPER, 'keys:manage', 'members:manage', 'tenant:manage'];
 
 /**
  * What each role may do. Ingest (`payloads:write`) is for API keys only: the envelope's `source`
  * names the key that sent it (DESIGN §4), and people do not send payloads. The security policy
- * (2FA, WebAuthn only, SSO only) is the owner's alone.
+ * (2FA, WebAuthn only, SSO only) and the tenant's erasure are the owner's alone.
  */
 export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
   viewer: VIEWER,
   developer: DEVELOPER,
   admin: ADMIN,
-  owner: [...ADMIN, 'policies:manage'],
+  owner: [...ADMIN, 'policies:manage', 'tenant:erase'],
 };
 
 export function roleRank(role: Role): number {
@@ -122,11 +128,13 @@ export const ROUTE_RULES: Readonly<Record<string, RouteRule>> = {
   'GET /v1/auth/oidc/:tenant/callback': publicRoute,
   'GET /v1/auth/saml/:tenant/metadata': publicRoute,
   'POST /v1/auth/saml/:tenant/acs': publicRoute,
-  // The tenant itself (src/ops/lifecycle/): its settings, its data export, its erasure.
-  'GET /v1/tenant': any('signing_keys:read'),
-  'PATCH /v1/tenant': any('keys:manage'),
+  // The tenant itself (src/ops/lifecycle/): its settings, its data export, its erasure. No key
+  // scope grants tenant:manage or tenant:erase: retention and erasure are decided by people in
+  // sessions with a second factor, and the erasure's confirmation is bound to the session.
+  'GET /v1/tenant': any('tenant:read'),
+  'PATCH /v1/tenant': any('tenant:manage'),
   'POST /v1/exports': any('payloads:read'),
-  'POST /v1/tenant/erasure': any('keys:manage'),
+  'POST /v1/tenant/erasure': { access: 'session', permission: 'tenant:erase' },
   // SSO settings (src/identity/sso/sso-config.routes.ts) decide who signs in to the tenant and
   // whether Sealpost asks for its own second factor: a security policy, so the policy rule (owners
   // change it; no API-key scope grants it).

@@ -6,11 +6,12 @@ export type Scope = (typeof SCOPES)[number];
 
 /**
  * Scopes onto the permission table (permissions.ts). Each scope is the permission of the same
- * name; every key may also read its tenant's public signing keys. No scope grants member or
- * policy management: those are decisions of people, made in sessions with a second factor.
+ * name; every key may also read its tenant's public signing keys and settings. No scope grants
+ * member or policy management, retention changes or erasure: those are decisions of people,
+ * made in sessions with a second factor.
  */
 export function permissionsOfScopes(scopes: readonly Scope[]): ReadonlySet<Permission> {
-  return new Set<Permission>([...scopes, 'signing_keys:read']);
+  return new Set<Permission>([...scopes, 'signing_keys:read', 'tenant:read']);
 }
 
 /** The scopes whose permissions are all in `permissions`: what a session may put on a key it creates. */

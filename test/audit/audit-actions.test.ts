@@ -117,21 +117,11 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
     expect(signing.code, signing.stderr).toBe(0);
     const resealed = await runCli(['keys', 'reseal-legacy', '--json'], { ...cliEnvFor(testDb), SEALPOST_DATA_DIR: path.join(testDb.dir, 'data') });
     expect(resealed.code, resealed.stderr).toBe(0);
-    // The owner erases its tenant in two steps (a tenant of its own: the others keep working).
-    const doomed = (await context.tenants.create('To be erased', 'starter')).apiKey;
-    const erase = (payload: object) => server.app.inject({ method: 'POST', url: '/v1/tenant/erasure', headers: { authorization: `Bearer ${doomed}` }, payload });
-    const doomedPayload = await server.app.inject({ method: 'POST', url: '/v1/payloads', headers: { authorization: `Bearer ${doomed}` }, payload: { to: 'be swept' } });
-    expect(doomedPayload.statusCode).toBe(202);
-    await call('PATCH', '/v1/tenant', { retention_days: 30 });
-    const asked = await erase({});
-    expect(asked.statusCode, asked.body).toBe(202);
-    expect((await erase({ confirmation_token: asked.json<{ confirmation_token: string }>().confirmation_token })).statusCode).toBe(200);
-    // The scheduler's retention sweep removes what the erased tenant left.
-    expect(await context.payloadRetention.purgeExpired()).toHaveLength(1);
 
     // Operators (issue 11): created, password set, sign-in failed and succeeded, TOTP enrolled,
     // session revoked, second factor verified, members invited, changed and removed, policy changed.
-    const people = (await context.tenants.create('People', 'operation')).tenant.id;
+    const peopleTenant = await context.tenants.create('People', 'operation');
+    const people = peopleTenant.tenant.id;
     const owner = await context.identity.members.createOperator(people, 'owner@example.com', 'owner', { type: 'system', id: 'test' });
     expect((await server.app.inject({ method: 'POST', url: '/v1/auth/password/setup', payload: { token: tokenOfLink(owner.link!), password: STRONG_PASSWORD } })).statusCode).toBe(204);
     expect((await server.app.inject({ method: 'POST', url: '/v1/auth/login', payload: { email: 'owner@example.com', password: 'not the password at all' } })).statusCode).toBe(401);
@@ -184,6 +174,15 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
 
     expect((await server.app.inject({ method: 'POST', url: '/v1/auth/password/reset-request', payload: { email: 'owner@example.com' } })).statusCode).toBe(202);
     await mail.waitFor('owner@example.com');
+    // The owner sets the retention, then erases the tenant in two steps from the same session
+    // (last: the erasure ends this session; the other tenants keep working).
+    const doomedPayload = await server.app.inject({ method: 'POST', url: '/v1/payloads', headers: { authorization: `Bearer ${peopleTenant.apiKey}` }, payload: { to: 'be swept' } });
+    expect(doomedPayload.statusCode).toBe(202);
+    await asOwner('PATCH', '/v1/tenant', { retention_days: 30 });
+    const asked = await asOwner('POST', '/v1/tenant/erasure', {});
+    expect(await asOwner('POST', '/v1/tenant/erasure', { confirmation_token: String(asked.confirmation_token) })).toMatchObject({ status: 'erased', tenant: people });
+    // The scheduler's retention sweep removes what the erased tenant left.
+    expect(await context.payloadRetention.purgeExpired()).toHaveLength(1);
 
     // api.request is written after the response; poll for it.
     await expect.poll(async () => (await loggedEvents()).some((e) => e.action === 'api.request'), { timeout: 20_000 }).toBe(true);

@@ -8,8 +8,8 @@ import type { Dialect } from '../database.js';
  *   null for the deployment's keys and for every key made before this migration.
  * - `tenants.retention_days` (90 by default, the lowest plan limit) and the index the retention
  *   sweep walks (`payloads` by tenant and age).
- * - `tenants.erased_at` and the pending erasure confirmation (hash of its token, the API key that
- *   asked, its expiry).
+ * - `tenants.erased_at` and the pending erasure confirmation (hash of its token, the id of the
+ *   owner's session that asked, its expiry).
  */
 export async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
   const t = columnTypes(dialect);

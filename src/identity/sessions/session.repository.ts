@@ -58,9 +58,15 @@ export class SessionRepository {
       .execute();
   }
 
-  async findByTokenHash(tokenSha256: string): Promise<SessionRecord | undefined> {
-    const row = await this.db.selectFrom('operator_sessions').select(COLUMNS).where('token_sha256', '=', tokenSha256).executeTakeFirst();
-    return row && toRecord(row);
+  /** With whether the session's tenant was erased, so its cookie gets that answer. */
+  async findByTokenHash(tokenSha256: string): Promise<(SessionRecord & { readonly tenantErased: boolean }) | undefined> {
+    const row = await this.db
+      .selectFrom('operator_sessions')
+      .select(COLUMNS)
+      .select((eb) => eb.selectFrom('tenants').select('tenants.erased_at').whereRef('tenants.id', '=', 'operator_sessions.tenant_id').as('tenant_erased_at'))
+      .where('token_sha256', '=', tokenSha256)
+      .executeTakeFirst();
+    return row && { ...toRecord(row), tenantErased: row.tenant_erased_at !== null };
   }
 
   async touch(id: string, at: number): Promise<void> {

@@ -79,6 +79,8 @@ export class SessionService {
   async authenticate(token: string): Promise<SessionPrincipal> {
     const session = await this.sessions.findByTokenHash(tokenSha256(token));
     if (!session) throw unauthenticated('unknown session');
+    // The token matched a stored session: its holder may learn that the tenant is gone.
+    if (session.tenantErased) throw new SealpostError('SP_ERR_TENANT_ERASED', 'This tenant has been erased', { logDetail: { session: session.id } });
     const now = this.now();
     const ended = this.expired(session, now);
     if (ended) throw unauthenticated(`session ${session.id}: ${ended}`);

@@ -13,6 +13,9 @@ export interface ErasureCounts {
   readonly deletedInboxes: number;
   readonly disabledDestinations: number;
   readonly stoppedDeliveries: number;
+  readonly revokedSessions: number;
+  readonly removedMembers: number;
+  readonly deletedSsoDomains: number;
 }
 
 /** The tenant rows an erasure reads and changes. Every query is scoped to one tenant. */
@@ -45,8 +48,9 @@ export class TenantErasureRepository {
 
   /**
    * Marks the tenant erased and switches off everything that could act for it: API keys
-   * revoked, inboxes deleted, destinations disabled, pending deliveries stopped. Its data keys'
-   * rows go too (useless once the root key is destroyed). Returns undefined if it already was.
+   * revoked, inboxes deleted, destinations disabled, pending deliveries stopped, and its people's
+   * access ended (endPeopleAccess). Its data keys' rows go too (useless once the root key is
+   * destroyed). Returns undefined if it already was.
    */
   async markErased(tenantId: string, at: number, db: Kysely<Database>): Promise<ErasureCounts | undefined> {
     const marked = await db
@@ -72,11 +76,42 @@ export class TenantErasureRepository {
       .where('status', '=', 'pending')
       .executeTakeFirst();
     await db.deleteFrom('data_keys').where('tenant_id', '=', tenantId).execute();
+    const people = await this.endPeopleAccess(tenantId, at, db);
     return {
       revokedKeys: Number(keys.numUpdatedRows),
       deletedInboxes: Number(inboxes.numUpdatedRows),
       disabledDestinations: Number(destinations.numUpdatedRows),
       stoppedDeliveries: Number(deliveries.numUpdatedRows),
+      ...people,
+    };
+  }
+
+  /**
+   * Ends every way a person reaches the tenant: sessions revoked (the rows stay, so a cookie
+   * presented later is recognised as the erased tenant's), memberships and pending invites
+   * removed, one-time links (setup, reset) deleted, SSO settings, login states, seen SAML
+   * assertions and claimed domains deleted, so a verified domain is free for another tenant.
+   * Operator accounts stay: one may belong to other tenants, and one left with none signs in to
+   * nothing (login answers as for a wrong password).
+   */
+  private async endPeopleAccess(tenantId: string, at: number, db: Kysely<Database>): Promise<Pick<ErasureCounts, 'revokedSessions' | 'removedMembers' | 'deletedSsoDomains'>> {
+    const sessions = await db
+      .updateTable('operator_sessions')
+      .set({ revoked_at: at, webauthn_challenge: null })
+      .where('tenant_id', '=', tenantId)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    await db.deleteFrom('operator_tokens').where('tenant_id', '=', tenantId).execute();
+    const members = await db.deleteFrom('tenant_members').where('tenant_id', '=', tenantId).executeTakeFirst();
+    await db.deleteFrom('sso_oidc_configs').where('tenant_id', '=', tenantId).execute();
+    await db.deleteFrom('sso_saml_configs').where('tenant_id', '=', tenantId).execute();
+    await db.deleteFrom('sso_login_states').where('tenant_id', '=', tenantId).execute();
+    await db.deleteFrom('sso_saml_assertions').where('tenant_id', '=', tenantId).execute();
+    const domains = await db.deleteFrom('sso_domains').where('tenant_id', '=', tenantId).executeTakeFirst();
+    return {
+      revokedSessions: Number(sessions.numUpdatedRows),
+      removedMembers: Number(members.numDeletedRows),
+      deletedSsoDomains: Number(domains.numDeletedRows),
     };
   }
 }

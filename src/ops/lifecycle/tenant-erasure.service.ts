@@ -27,8 +27,8 @@ function sha256Hex(token: string): string {
  * Erasure by crypto-shredding (DESIGN §6): every record and blob of a tenant is under data keys
  * wrapped by the tenant's root key, so destroying that key erases the tenant's data everywhere
  * at once, copies and snapshots of the database included. The tenant is first marked erased
- * (its keys revoked, inboxes deleted, deliveries stopped, `tenant.erased` audited, in one
- * transaction), then its root key is destroyed; a failure in between is completed by running
+ * (its keys and sessions revoked, members, invites and SSO settings removed, inboxes deleted,
+ * deliveries stopped, `tenant.erased` audited, in one transaction), then its root key is destroyed; a failure in between is completed by running
  * the erasure again. The audit log is not under tenant keys, so the tenant's proofs still verify.
  */
 export class TenantErasureService {
@@ -41,26 +41,26 @@ export class TenantErasureService {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** First step from the API: a confirmation token for the calling key, valid ERASURE_CONFIRM_WINDOW_MS. Shown once; only its hash is stored. */
-  async requestConfirmation(tenantId: string, apiKeyId: string, actor: AuditActor): Promise<{ token: string; expiresAt: number }> {
+  /** First step from the API: a confirmation token for the calling owner session, valid ERASURE_CONFIRM_WINDOW_MS. Shown once; only its hash is stored. */
+  async requestConfirmation(tenantId: string, sessionId: string, actor: AuditActor): Promise<{ token: string; expiresAt: number }> {
     const state = await this.repository.state(tenantId);
     if (!state || state.erasedAt !== null) throw new SealpostError('SP_ERR_TENANT_ERASED', 'This tenant has been erased');
     const token = `spe_${randomBytes(TOKEN_BYTES).toString('base64url')}`;
     const expiresAt = this.now() + ERASURE_CONFIRM_WINDOW_MS;
     await this.db.transaction().execute(async (tx) => {
-      await this.repository.setPending(tenantId, { tokenSha256: sha256Hex(token), requestedBy: apiKeyId, expiresAt }, tx);
+      await this.repository.setPending(tenantId, { tokenSha256: sha256Hex(token), requestedBy: sessionId, expiresAt }, tx);
       await this.audit(tx, { tenant: tenantId, actor, action: 'tenant.erasure_requested', resource: tenantId, details: { expires_at: new Date(expiresAt).toISOString() } });
     });
     return { token, expiresAt };
   }
 
-  /** Second step from the API: erases if `token` is the one issued to this same key and has not expired. */
-  async confirm(tenantId: string, apiKeyId: string, token: string, actor: AuditActor): Promise<ErasureResult> {
+  /** Second step from the API: erases if `token` is the one issued to this same session and has not expired. */
+  async confirm(tenantId: string, sessionId: string, token: string, actor: AuditActor): Promise<ErasureResult> {
     const state = await this.repository.state(tenantId);
     const pending = state?.pending;
     const matches =
       pending !== undefined &&
-      pending.requestedBy === apiKeyId &&
+      pending.requestedBy === sessionId &&
       pending.expiresAt > this.now() &&
       /^[0-9a-f]{64}$/.test(pending.tokenSha256) &&
       timingSafeEqual(Buffer.from(sha256Hex(token), 'hex'), Buffer.from(pending.tokenSha256, 'hex'));
@@ -97,6 +97,9 @@ export class TenantErasureService {
             deleted_inboxes: switchedOff.deletedInboxes,
             disabled_destinations: switchedOff.disabledDestinations,
             stopped_deliveries: switchedOff.stoppedDeliveries,
+            revoked_sessions: switchedOff.revokedSessions,
+            removed_members: switchedOff.removedMembers,
+            deleted_sso_domains: switchedOff.deletedSsoDomains,
           },
         });
         return switchedOff;

@@ -10,7 +10,10 @@ function view(settings: TenantSettings): Record<string, unknown> {
   return { id: settings.id, name: settings.name, plan: settings.plan, retention_days: settings.retentionDays, max_retention_days: settings.maxRetentionDays };
 }
 
-/** `GET /v1/tenant` (any key of the tenant) and `PATCH /v1/tenant` (`keys:manage`): the calling key's own tenant only. */
+/**
+ * `GET /v1/tenant` (`tenant:read`: every key and role) and `PATCH /v1/tenant` (`tenant:manage`:
+ * owner and admin sessions, no key scope): the caller's own tenant only.
+ */
 export async function tenantSettingsRoutes(app: FastifyInstance, deps: { settings: TenantSettingsService }): Promise<void> {
   app.get('/v1/tenant', async (request) => view(await deps.settings.get(authOf(request).tenantId)));
 

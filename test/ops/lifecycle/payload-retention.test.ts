@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { verifyReceipt, type JwkSet } from '@sealpost/verify';
-import { FormData } from 'undici';
+import { FormData, type Response } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditEvent } from '../../../src/audit/audit-event.js';
 import { verifyStoredAuditLog } from '../../../src/audit/audit-verify.js';
@@ -10,6 +10,7 @@ import { rawMessageBlobContext, rawMessageBlobKey } from '../../../src/ingest/sm
 import { PayloadRetention, RETENTION_BATCH } from '../../../src/ops/lifecycle/payload-retention.js';
 import { PayloadRetentionRepository } from '../../../src/ops/lifecycle/payload-retention.repository.js';
 import { runCli } from '../../support/cli.js';
+import { asOperator, signInAs, TestClock, type SignedInOperator } from '../../support/operators.js';
 import { startTestApp, type TestApp } from '../../support/test-app.js';
 import { testDialects } from '../../support/test-database.js';
 
@@ -18,13 +19,18 @@ const NOW = Date.UTC(2027, 5, 1, 12, 0, 0);
 
 describe.each(testDialects())('payload retention on %s', { timeout: 120_000 }, (dialect) => {
   let app: TestApp;
+  const clock = new TestClock();
 
   beforeAll(async () => {
-    app = await startTestApp(dialect);
+    app = await startTestApp(dialect, { overrides: { identityClock: clock.now } });
   });
   afterAll(async () => {
     await app?.close();
   });
+
+  function patchTenant(headers: Record<string, string>, body: string): Promise<Response> {
+    return app.fetch('/v1/tenant', { method: 'PATCH', headers: { ...headers, 'content-type': 'application/json' }, body });
+  }
 
   function retention(): PayloadRetention {
     const { context } = app;
@@ -91,7 +97,7 @@ describe.each(testDialects())('payload retention on %s', { timeout: 120_000 }, (
   it("deletes exactly what is older than each tenant's retention, with its blobs, deliveries and attempts", async () => {
     const short = await app.createTenant();
     const long = await app.createTenant();
-    const patched = await app.fetch('/v1/tenant', { method: 'PATCH', token: short.apiKey, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ retention_days: 30 }) });
+    const patched = await patchTenant(asOperator(await signInAs(app, clock, short.tenant, 'admin')), JSON.stringify({ retention_days: 30 }));
     expect(patched.status).toBe(200);
     expect(await patched.json()).toMatchObject({ retention_days: 30, max_retention_days: 90, plan: 'starter' });
     const cutoff = NOW - 30 * DAY_MS;
@@ -176,33 +182,45 @@ describe.each(testDialects())('payload retention on %s', { timeout: 120_000 }, (
 
   it("refuses a retention outside 1 to the plan's limit, precisely, and changes nothing", async () => {
     const tenant = await app.createTenant();
+    const admin = asOperator(await signInAs(app, clock, tenant.tenant, 'admin'));
     for (const days of [0, -1, 91]) {
-      const res = await app.fetch('/v1/tenant', { method: 'PATCH', token: tenant.apiKey, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ retention_days: days }) });
+      const res = await patchTenant(admin, JSON.stringify({ retention_days: days }));
       expect(res.status).toBe(400);
       expect(await res.json()).toMatchObject({ code: 'SP_ERR_TENANT_RETENTION_INVALID' });
     }
     for (const body of ['{"retention_days":1.5}', '{"retention_days":"thirty"}', '{}']) {
-      const res = await app.fetch('/v1/tenant', { method: 'PATCH', token: tenant.apiKey, headers: { 'content-type': 'application/json' }, body });
+      const res = await patchTenant(admin, body);
       expect(res.status, body).toBe(400);
     }
     const current = await app.fetch('/v1/tenant', { token: tenant.apiKey });
     expect(await current.json()).toMatchObject({ id: tenant.tenant, retention_days: 90, max_retention_days: 90 });
     // The plan is not the tenant's to set: an extra member changes nothing but the retention.
-    const sneaky = await app.fetch('/v1/tenant', { method: 'PATCH', token: tenant.apiKey, headers: { 'content-type': 'application/json' }, body: '{"retention_days":30,"plan":"operation"}' });
+    const sneaky = await patchTenant(admin, '{"retention_days":30,"plan":"operation"}');
     expect(await sneaky.json()).toMatchObject({ plan: 'starter', retention_days: 30, max_retention_days: 90 });
     // A bigger plan allows more.
     const big = await app.createTenant('operation');
-    const res = await app.fetch('/v1/tenant', { method: 'PATCH', token: big.apiKey, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ retention_days: 730 }) });
+    const res = await patchTenant(asOperator(await signInAs(app, clock, big.tenant, 'owner')), JSON.stringify({ retention_days: 730 }));
     expect(await res.json()).toMatchObject({ retention_days: 730, max_retention_days: 730 });
   });
 
-  it('needs keys:manage to change the retention', async () => {
+  it('lets only owner and admin sessions change the retention, never an API key; every credential reads it', async () => {
     const tenant = await app.createTenant();
     const reader = await app.fetch('/v1/api-keys', { method: 'POST', token: tenant.apiKey, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'r', scopes: ['payloads:read'] }) });
     const readerKey = ((await reader.json()) as { api_key: string }).api_key;
-    const res = await app.fetch('/v1/tenant', { method: 'PATCH', token: readerKey, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ retention_days: 10 }) });
-    expect(res.status).toBe(403);
+    const people = new Map<string, SignedInOperator>();
+    for (const role of ['developer', 'viewer'] as const) people.set(role, await signInAs(app, clock, tenant.tenant, role));
+    // The tenant's first key holds every scope, keys:manage included: still refused.
+    for (const headers of [{ authorization: `Bearer ${tenant.apiKey}` }, { authorization: `Bearer ${readerKey}` }, asOperator(people.get('developer')!), asOperator(people.get('viewer')!)]) {
+      const res = await patchTenant(headers, JSON.stringify({ retention_days: 10 }));
+      expect(res.status).toBe(403);
+      expect(await res.json()).toMatchObject({ code: 'SP_ERR_AUTH_SCOPE_MISSING' });
+    }
     expect(await (await app.fetch('/v1/tenant', { token: readerKey })).json()).toMatchObject({ retention_days: 90 });
+    expect(await (await app.fetch('/v1/tenant', { headers: asOperator(people.get('viewer')!) })).json()).toMatchObject({ retention_days: 90 });
+    const owner = await signInAs(app, clock, tenant.tenant, 'owner');
+    expect(await (await patchTenant(asOperator(owner), JSON.stringify({ retention_days: 10 }))).json()).toMatchObject({ retention_days: 10 });
+    const events = await app.context.database.db.selectFrom('audit_events').select('event').where('tenant_id', '=', tenant.tenant).where('action', '=', 'tenant.retention_changed').execute();
+    expect(events.map((r) => JSON.parse(r.event!) as AuditEvent)).toEqual([expect.objectContaining({ actor: { type: 'operator', id: owner.operatorId }, details: { from_days: 90, to_days: 10 } })]);
   });
 
   it('is set from the command line too, audited, and refused out of range', async () => {
