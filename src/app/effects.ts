@@ -22,7 +22,7 @@ export const EFFECTS = {
   outbox: { actions: [], writer: 'delivery/outbox.repository.ts (cappedEnqueue: one pending delivery per matching destination)' },
   receipt: { actions: ['receipt.issued'], writer: 'receipts/receipt-audit.ts auditedReceipts (the signed receipt row, its event, its log index)' },
   apiRequest: { actions: ['api.request', 'api.refused'], writer: 'audit/audit-request.hook.ts (in the ingest transaction, or after the response)' },
-  tenant: { actions: ['tenant.created'], writer: 'identity/tenant.service.ts' },
+  tenant: { actions: ['tenant.created', 'plan.changed'], writer: 'identity/tenant.service.ts (plan changes: the staff API)' },
   apiKey: { actions: ['api_key.created', 'api_key.rotated', 'api_key.revoked', 'api_key.refused'], writer: 'identity/api-key.service.ts' },
   destination: {
     actions: ['destination.created', 'destination.updated', 'destination.disabled', 'destination.deleted', 'destination.replayed'],
@@ -46,6 +46,14 @@ export const EFFECTS = {
     writer: 'identity/sso/sso-config.service.ts (with the sealed setting or the domain row)',
   },
   ssoLogin: { actions: ['sso.login_succeeded', 'sso.login_refused'], writer: 'identity/sso/sso-login.audit.ts (before the sign-in port is called, or on refusal)' },
+  staffSignIn: {
+    actions: ['staff.added', 'staff.credential_enrolled', 'staff.signed_in', 'staff.sign_in_refused'],
+    writer: 'identity/staff/staff-sign-in.service.ts (with the staff row, the credential, or the session)',
+  },
+  staffGrant: {
+    actions: ['staff.access_requested', 'staff.access_approved', 'staff.access_denied', 'staff.access_revoked', 'staff.access_expired', 'staff.break_glass'],
+    writer: 'identity/staff/grant.service.ts (with the grant row, in the tenant\'s log)',
+  },
 } as const satisfies Record<string, EffectDeclaration>;
 
 export type EffectName = keyof typeof EFFECTS;
@@ -71,10 +79,13 @@ export const COMMITS_WITH = {
   policyChanged: ['policy'],
   ssoConfigChanged: ['ssoConfig'],
   ssoLogin: ['ssoLogin'],
+  staffSignIn: ['staffSignIn'],
+  staffGrant: ['staffGrant'],
+  planChanged: ['tenant'],
 } as const satisfies Record<string, readonly (EffectName | 'payload rows' | 'attempt row')[]>;
 
-/** Declared actions with no feature yet (no plan changes). */
-export const NO_FEATURE_YET = ['plan.changed'] as const satisfies readonly AuditAction[];
+/** Declared actions with no feature yet. */
+export const NO_FEATURE_YET = [] as const satisfies readonly AuditAction[];
 
 /**
  * The recorder a service gets: it writes only the actions its effects declare, so an event
@@ -140,6 +151,8 @@ export interface Effects {
     readonly policies: AuditRecorder;
     readonly ssoConfig: AuditRecorder;
     readonly ssoLogins: AuditRecorder;
+    readonly staffSignIn: AuditRecorder;
+    readonly staffGrants: AuditRecorder;
   };
 }
 
@@ -164,6 +177,8 @@ export function declareEffects(context: AppContext, enqueue: IngestHooks['enqueu
       policies: recorderFor(record, 'policy'),
       ssoConfig: recorderFor(record, 'ssoConfig'),
       ssoLogins: recorderFor(record, 'ssoLogin'),
+      staffSignIn: recorderFor(record, 'staffSignIn'),
+      staffGrants: recorderFor(record, 'staffGrant'),
     },
   };
 }

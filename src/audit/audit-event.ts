@@ -49,6 +49,17 @@ export const AUDIT_ACTIONS = [
   'sso.domain_removed',
   'sso.login_succeeded',
   'sso.login_refused',
+  // Staff of the deployment (src/identity/staff/): sign-in, and just-in-time access to a tenant (in that tenant's log).
+  'staff.added',
+  'staff.credential_enrolled',
+  'staff.signed_in',
+  'staff.sign_in_refused',
+  'staff.access_requested',
+  'staff.access_approved',
+  'staff.access_denied',
+  'staff.access_revoked',
+  'staff.access_expired',
+  'staff.break_glass',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

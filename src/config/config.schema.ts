@@ -223,6 +223,25 @@ export const CONFIG_FIELDS = {
     description:
       "Allow tenants' OIDC issuers on loopback/private/link-local addresses (Sealpost fetches their discovery document, keys and tokens): `true`, or a list of CIDRs (an on-premise IdP). Otherwise the SSRF guard refuses them, at every connection.",
   },
+  staffOidcIssuer: {
+    env: 'SEALPOST_STAFF_OIDC_ISSUER',
+    type: { kind: 'url', protocols: ['https:', 'http:'] },
+    default: undefined,
+    description:
+      "Issuer of the deployment's own OpenID provider, through which staff (the people who run the deployment) sign in, followed by a WebAuthn key with user verification; `https://` (plain `http://` only on loopback, for development). Set it with `SEALPOST_STAFF_OIDC_CLIENT_ID` and `_CLIENT_SECRET`; unset: no staff sign-in. Only e-mails enrolled with `sealpost staff add` are accepted. Fetched through the SSRF guard: a private-address IdP needs `SEALPOST_SSO_ALLOW_PRIVATE_IDP`.",
+  },
+  staffOidcClientId: {
+    env: 'SEALPOST_STAFF_OIDC_CLIENT_ID',
+    type: { kind: 'string' },
+    default: undefined,
+    description: "Sealpost's client id at the staff OpenID provider; its redirect URI is `<SEALPOST_PUBLIC_URL>/staff/v1/auth/oidc/callback`.",
+  },
+  staffOidcClientSecret: {
+    env: 'SEALPOST_STAFF_OIDC_CLIENT_SECRET',
+    type: { kind: 'string' },
+    default: undefined,
+    description: 'Client secret at the staff OpenID provider (HTTP Basic at its token endpoint). Never printed by `sealpost config`.',
+  },
   maxDestinationsPerTenant: {
     env: 'SEALPOST_MAX_DESTINATIONS_PER_TENANT',
     type: { kind: 'int', min: 1, max: 10_000 },

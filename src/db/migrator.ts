@@ -13,6 +13,7 @@ import * as m0010 from './migrations/0010-hashed-credentials.js';
 import * as m0011 from './migrations/0011-operators-sessions.js';
 import * as m0012 from './migrations/0012-second-factors.js';
 import * as m0015 from './migrations/0015-sso.js';
+import * as m0017 from './migrations/0017-staff.js';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -34,6 +35,7 @@ const MIGRATIONS: readonly (readonly [string, MigrationModule])[] = [
   ['0011-operators-sessions', m0011],
   ['0012-second-factors', m0012],
   ['0015-sso', m0015],
+  ['0017-staff', m0017],
 ];
 
 export const MIGRATION_NAMES = MIGRATIONS.map(([name]) => name);

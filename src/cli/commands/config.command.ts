@@ -11,7 +11,7 @@ export function registerConfig(program: Command): void {
     .option('--json', 'print JSON')
     .action((options: { json?: boolean }) => {
       const config = configForCommand();
-      const shown = { ...config, ...(config.databaseUrl ? { databaseUrl: redactUrl(config.databaseUrl) } : {}) };
+      const shown = { ...config, ...(config.databaseUrl ? { databaseUrl: redactUrl(config.databaseUrl) } : {}), ...(config.staffOidcClientSecret ? { staffOidcClientSecret: '***' } : {}) };
       if (shown.database.dialect === 'postgres') shown.database = { dialect: 'postgres', url: redactUrl(shown.database.url) };
       print(shown, options.json === true, () => Object.entries(shown).map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`).join('\n'));
     });
