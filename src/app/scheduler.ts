@@ -3,6 +3,7 @@ import { LocalKeyring } from '../crypto/local-keyring.js';
 import { startPeriodicJob } from '../util/periodic-job.js';
 import type { AppContext } from './app-context.js';
 import type { IdentityServices } from './sealpost.js';
+import type { StaffServices } from './staff-services.js';
 import { kekRotatedEvent } from './effects.js';
 
 const HOUR_MS = 3_600_000;
@@ -16,11 +17,11 @@ export interface Scheduler {
  * Periodic jobs (DESIGN §1 "scheduler"): the quarterly signing-key rotation (checked every 10
  * minutes), signed audit checkpoints every minute while events arrive, and daily the local
  * keyring's yearly master-key rotation, the audit retention purge and the monthly notice of old
- * API keys to owners.
+ * API keys to owners; every minute, the expiry events of staff grants that ran out.
  * Each job is idempotent, so running the scheduler in more than one process is safe; each runs on
  * the one periodic-job runner (src/util/periodic-job.ts: no overlap, clean stop).
  */
-export function startScheduler(context: AppContext & { readonly identity?: Pick<IdentityServices, 'keyAgeNotices'> }): Scheduler {
+export function startScheduler(context: AppContext & { readonly identity?: Pick<IdentityServices, 'keyAgeNotices'>; readonly staff?: Pick<StaffServices, 'grants'> }): Scheduler {
   const log = context.logger.child({ role: 'scheduler' });
   const signing = startSigningKeyScheduler({ keys: context.receipts.keys, logger: log });
   const checkpointer = context.audit.checkpoints.startCheckpointer({ onError: (err) => log.error({ err }, 'audit checkpoint failed') });
@@ -58,11 +59,18 @@ export function startScheduler(context: AppContext & { readonly identity?: Pick<
       log.error({ err }, 'old API key notices failed');
     }
   };
+  // Staff grants that ran out get their `staff.access_expired` event within a minute, even if
+  // no one uses or lists them (lists and refused uses record it at once too).
+  const grants = context.staff?.grants;
+  const expiryJob = grants
+    ? startPeriodicJob({ intervalMs: 60_000, jitter: 0.1, runAtStart: true, run: async () => void (await grants.recordExpired()), onError: (err) => log.error({ err }, 'staff grant expiry sweep failed') })
+    : undefined;
   // Daily, moved by up to an hour either way so the processes of a fleet do not all run it at once.
   const dailyJob = startPeriodicJob({ intervalMs: DAY_MS, jitter: HOUR_MS / DAY_MS, runAtStart: true, run: daily, onError: (err) => log.error({ err }, 'daily job failed') });
   return {
     async stop() {
       await dailyJob.stop();
+      await expiryJob?.stop();
       await checkpointer.stop();
       await signing.stop();
     },

@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Response } from 'undici';
 import type { TestIdp } from './sso/oidc-test-idp.js';
+import path from 'node:path';
+import { cliEnvFor } from '../audit/audit-test-support.js';
+import { runCli } from '../support/cli.js';
 import { startMailCapture, type MailCapture } from '../support/mail-capture.js';
 import { TestClock } from '../support/operators.js';
 import { until } from '../support/poll.js';
@@ -28,7 +31,8 @@ describe.each(testDialects())('staff access on %s', { timeout: 180_000 }, (diale
   let app: TestApp;
   let idp: TestIdp;
   let mail: MailCapture;
-  const clock = new TestClock();
+  // From the wall clock, so the CLI (which runs on it) and the app agree on which grants are live.
+  const clock = new TestClock(Date.now());
   let tenantA: { tenant: string; apiKey: string };
   let tenantB: { tenant: string; apiKey: string };
   const people: Record<'ada' | 'bob' | 'cy', { sub: string; email: string; key: SoftwareAuthenticator; enrolmentCode?: string }> = {
@@ -291,10 +295,30 @@ describe.each(testDialects())('staff access on %s', { timeout: 180_000 }, (diale
     expect(decided).toMatchObject({ requester: { email: 'ada@ops.example' }, approver: { email: 'bob@ops.example' }, reason: REASON, scope: expect.any(String) as unknown });
   });
 
+  it('lists and revokes grants from the command line, as the system actor', async () => {
+    const grant = await approved('read');
+    const env = { ...cliEnvFor(app.testDb), SEALPOST_DATA_DIR: path.join(app.testDb.dir, 'data') };
+    const listed = await runCli(['staff', 'grants', '--json'], env);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect((JSON.parse(listed.stdout) as Grant[]).find((g) => g.id === grant.id)?.state).toBe('approved');
+    const revoked = await runCli(['staff', 'revoke', grant.id, '--json'], env);
+    expect(revoked.code, revoked.stderr).toBe(0);
+    expect((await app.fetch('/v1/payloads', { headers: underGrant(ada, grant.id) })).status).toBe(403);
+    const events = await tenantEvents(tenantA.apiKey, 'staff.access_revoked');
+    expect(events.find((e) => e.details?.grant === grant.id)?.actor).toEqual({ type: 'system', id: 'sealpost-cli' });
+    expect((await runCli(['staff', 'revoke', 'not-a-grant'], env)).code).not.toBe(0);
+  });
+
   it('changes a tenant\'s plan, in the tenant\'s audit log', async () => {
     const res = await app.fetch(`/staff/v1/tenants/${tenantB.tenant}/plan`, { method: 'PUT', headers: asStaff(bob, { 'content-type': 'application/json' }), body: JSON.stringify({ plan: 'growth' }) });
     expect(res.status).toBe(200);
     expect((await app.context.tenants.find(tenantB.tenant))?.plan).toBe('growth');
     expect((await tenantEvents(tenantB.apiKey, 'plan.changed')).at(-1)?.details).toEqual({ from: 'starter', to: 'growth' });
+  });
+
+  it('ends an idle staff session after 15 minutes', async () => {
+    clock.advance(16 * 60_000);
+    const res = await app.fetch('/staff/v1/auth/session', { headers: asStaff(ada) });
+    expect(res.status).toBe(401);
   });
 });
