@@ -153,7 +153,12 @@ export async function registerApi(app: FastifyInstance, sealpost: Sealpost, opti
     }
     staffApi.addHook('onRequest', authorize);
     staffApi.addHook('onRequest', limitBy(perKey, (request) => request.staff?.rateKey));
-    await staffApi.register(staffRoutes, { signIn: sealpost.staff.signIn, grants: sealpost.staff.grants, tenants: sealpost.tenants });
+    await staffApi.register(staffRoutes, {
+      signIn: sealpost.staff.signIn,
+      grants: sealpost.staff.grants,
+      tenants: sealpost.tenants,
+      admitRefusal: (ip) => refused.admit(ip, 401, null),
+    });
   });
   return { routes, keys, payloads, refused };
 }

@@ -146,15 +146,16 @@ export class StaffSignInService {
 
   /**
    * Finishes the OIDC step: a session that reaches only the WebAuthn step. Refusals are recorded
-   * (`staff.sign_in_refused`) and answered alike.
+   * (`staff.sign_in_refused`, while `admitRefusal` allows) and answered alike.
    */
-  async callback(query: string, binding: string | undefined): Promise<{ issued: IssuedStaffSession; staff: StaffMember; enrolled: boolean }> {
+  async callback(query: string, binding: string | undefined, admitRefusal: () => boolean = () => true): Promise<{ issued: IssuedStaffSession; staff: StaffMember; enrolled: boolean }> {
     try {
       const staff = await this.verifyOidc(query, binding);
       const issued = await this.issue(staff.id);
       return { issued, staff, enrolled: (await this.repository.credentials(staff.id)).length > 0 };
     } catch (err) {
-      if (isSealpostError(err) && err.code === 'SP_ERR_STAFF_SIGN_IN_REFUSED') {
+      // Anyone can call the callback: past a few refusals per client and minute they are only counted (api.refused).
+      if (isSealpostError(err) && err.code === 'SP_ERR_STAFF_SIGN_IN_REFUSED' && admitRefusal()) {
         await this.record({ actor: { type: 'system', id: 'staff-oidc' }, action: 'staff.sign_in_refused', details: { step: 'oidc', reason: String(err.logDetail?.['reason'] ?? 'unspecified') } });
       }
       throw err;

@@ -33,6 +33,8 @@ export interface StaffRouteDeps {
   readonly signIn: StaffSignInService;
   readonly grants: GrantService;
   readonly tenants: TenantService;
+  /** Whether a refused sign-in from this client is still stored as its own event (the API's refusal counter). */
+  readonly admitRefusal?: (ip: string) => boolean;
 }
 
 function withStaffSession(reply: FastifyReply, issued: IssuedStaffSession, body: Record<string, unknown>): Record<string, unknown> {
@@ -63,7 +65,7 @@ export async function staffRoutes(app: FastifyInstance, deps: StaffRouteDeps): P
 
   app.get('/staff/v1/auth/oidc/callback', async (request, reply) => {
     const binding = cookieValue(request.headers.cookie, STAFF_BINDING_COOKIE, false);
-    const done = await deps.signIn.callback(queryOf(request.url), binding);
+    const done = await deps.signIn.callback(queryOf(request.url), binding, () => deps.admitRefusal?.(request.ip || 'unknown') ?? true);
     // The binding is single-use like the state it protects; the staff cookie replaces it.
     reply.header('set-cookie', [bindingCookie('', 0), done.issued.setCookie]);
     reply.header('cache-control', 'no-store');
