@@ -47,7 +47,7 @@ export const EFFECTS = {
   },
   ssoLogin: { actions: ['sso.login_succeeded', 'sso.login_refused'], writer: 'identity/sso/sso-login.audit.ts (before the sign-in port is called, or on refusal)' },
   staffSignIn: {
-    actions: ['staff.added', 'staff.credential_enrolled', 'staff.signed_in', 'staff.sign_in_refused'],
+    actions: ['staff.added', 'staff.disabled', 'staff.credential_enrolled', 'staff.signed_in', 'staff.sign_in_refused'],
     writer: 'identity/staff/staff-sign-in.service.ts (with the staff row, the credential, or the session)',
   },
   staffGrant: {

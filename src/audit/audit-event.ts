@@ -51,6 +51,7 @@ export const AUDIT_ACTIONS = [
   'sso.login_refused',
   // Staff of the deployment (src/identity/staff/): sign-in, and just-in-time access to a tenant (in that tenant's log).
   'staff.added',
+  'staff.disabled',
   'staff.credential_enrolled',
   'staff.signed_in',
   'staff.sign_in_refused',

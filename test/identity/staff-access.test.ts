@@ -316,6 +316,16 @@ describe.each(testDialects())('staff access on %s', { timeout: 180_000 }, (diale
     expect((await tenantEvents(tenantB.apiKey, 'plan.changed')).at(-1)?.details).toEqual({ from: 'starter', to: 'growth' });
   });
 
+  it('ends every session of a disabled staff member at once, and refuses their sign-in', async () => {
+    const env = { ...cliEnvFor(app.testDb), SEALPOST_DATA_DIR: path.join(app.testDb.dir, 'data') };
+    const cy = await staffSignIn(app.fetch, idp, people.cy);
+    expect((await app.fetch('/staff/v1/auth/session', { headers: asStaff(cy) })).status).toBe(200);
+    const disabled = await runCli(['staff', 'disable', '--email', 'cy@ops.example', '--json'], env);
+    expect(disabled.code, disabled.stderr).toBe(0);
+    expect((await app.fetch('/staff/v1/auth/session', { headers: asStaff(cy) })).status).toBe(401);
+    expect((await staffOidcLogin(app.fetch, idp, people.cy)).res.status).toBe(401);
+  });
+
   it('ends an idle staff session after 15 minutes', async () => {
     clock.advance(16 * 60_000);
     const res = await app.fetch('/staff/v1/auth/session', { headers: asStaff(ada) });

@@ -28,6 +28,16 @@ export function registerStaff(program: Command): void {
     });
 
   staff
+    .command('disable')
+    .description('offboard a staff identity: no more sign-ins, every session (and so every grant in use) ends at once')
+    .requiredOption('--email <email>', 'their e-mail on the allow-list')
+    .option('--json', 'print JSON')
+    .action(async (options: { email: string; json?: boolean }) => {
+      const disabled = await withSealpost((sealpost) => sealpost.staff.signIn.disable(options.email, CLI_ACTOR));
+      print({ staff: disabled.id, email: disabled.email, disabled: true }, options.json === true, () => `Staff ${disabled.id} (${disabled.email}) disabled.`);
+    });
+
+  staff
     .command('list')
     .description('list staff identities')
     .option('--json', 'print JSON')

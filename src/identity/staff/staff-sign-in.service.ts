@@ -75,7 +75,7 @@ export class StaffSignInService {
     },
   ) {}
 
-  private async record(event: { actor: AuditActor; action: 'staff.added' | 'staff.credential_enrolled' | 'staff.signed_in' | 'staff.sign_in_refused'; resource?: string; details?: Record<string, string> }, tx?: Kysely<Database>): Promise<void> {
+  private async record(event: { actor: AuditActor; action: 'staff.added' | 'staff.disabled' | 'staff.credential_enrolled' | 'staff.signed_in' | 'staff.sign_in_refused'; resource?: string; details?: Record<string, string> }, tx?: Kysely<Database>): Promise<void> {
     const write = (db: Kysely<Database>) => this.deps.audit(db, { tenant: null, ...event });
     if (tx) await write(tx);
     else await this.deps.db.transaction().execute(write);
@@ -94,6 +94,18 @@ export class StaffSignInService {
       await this.record({ actor, action: 'staff.added', resource: staff.id, details: { email: normalized } }, tx);
     });
     return { staff, enrolmentCode };
+  }
+
+  /** Offboards a staff member (CLI): no more sign-ins, sessions ended at once; their grants stop with their sessions. */
+  async disable(email: string, actor: AuditActor): Promise<StaffMember> {
+    const staff = await this.repository.memberByEmail(email.trim().toLowerCase());
+    if (!staff) throw new SealpostError('SP_ERR_RESOURCE_NOT_FOUND', 'No such staff member');
+    const now = this.deps.now();
+    await this.deps.db.transaction().execute(async (tx) => {
+      if (!(await this.repository.disable(staff.id, now, tx))) return;
+      await this.record({ actor, action: 'staff.disabled', resource: staff.id, details: { email: staff.email } }, tx);
+    });
+    return { ...staff, disabledAt: staff.disabledAt ?? now };
   }
 
   list(): Promise<StaffMember[]> {

@@ -82,6 +82,13 @@ export class StaffRepository {
     return rows.map(toMember);
   }
 
+  /** Offboarding: the staff member signs in no more and every session of theirs ends at once. */
+  async disable(id: string, at: number, db: Kysely<Database>): Promise<boolean> {
+    const result = await db.updateTable('staff_members').set({ disabled_at: at, enrolment_code_sha256: null }).where('id', '=', id).where('disabled_at', 'is', null).executeTakeFirst();
+    await db.updateTable('staff_sessions').set({ revoked_at: at }).where('staff_id', '=', id).where('revoked_at', 'is', null).execute();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
   /** Binds the IdP subject at first sign-in; false when another subject got there first. */
   async bindSubject(id: string, subject: string): Promise<boolean> {
     const result = await this.db.updateTable('staff_members').set({ idp_subject: subject }).where('id', '=', id).where('idp_subject', 'is', null).executeTakeFirst();
