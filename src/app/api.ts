@@ -14,6 +14,7 @@ import type { ApiKeyService } from '../identity/api-key.service.js';
 import { authorizeHook } from '../http/auth.plugin.js';
 import { memberRoutes } from '../identity/operators/member.routes.js';
 import { policyRoutes } from '../identity/policies/policy.routes.js';
+import { staffAccessRoutes, staffRoutes } from '../identity/staff/staff.routes.js';
 import { authRoutes } from '../identity/sessions/auth.routes.js';
 import { payloadRoutes } from '../ingest/payload.routes.js';
 import type { PayloadService } from '../ingest/payload.service.js';
@@ -41,7 +42,7 @@ export interface ApiOptions {
 }
 
 export interface ApiServices {
-  /** Every route registered under /v1, as `<METHOD> <pattern>` (the permission-table test walks them). */
+  /** Every route registered under /v1 and /staff/v1, as `<METHOD> <pattern>` (the permission-table test walks them). */
   readonly routes: readonly { readonly method: string; readonly url: string }[];
   readonly keys: ApiKeyService;
   readonly payloads: PayloadService;
@@ -97,12 +98,14 @@ export async function registerApi(app: FastifyInstance, sealpost: Sealpost, opti
   // On every route of the server, health probes and /.well-known included, before any other
   // work (authentication above all). Public routes count in a bucket of their own, so a client's
   // API traffic cannot starve its load balancer's health probes.
-  app.addHook('onRequest', limitBy(perIp, (request) => `${request.url.startsWith('/v1/') ? 'ip' : 'public'}:${request.ip || 'unknown'}`));
+  app.addHook('onRequest', limitBy(perIp, (request) => `${request.url.startsWith('/v1/') || request.url.startsWith('/staff/v1/') ? 'ip' : 'public'}:${request.ip || 'unknown'}`));
   app.addHook('onClose', async () => refused.flush());
 
   await app.register(logKeyRoutes, { keys: context.audit.keys });
   await app.register(jwksRoutes, { keys: context.receipts.keys });
   const routes: { method: string; url: string }[] = [];
+  // One permission check for the tenant API and the staff API alike (src/identity/permissions.ts).
+  const authorize = authorizeHook({ keys, sessions: sealpost.identity.sessions, staff: sealpost.staff, origin: sealpost.origin, now });
   // Public: the browser of a person signing in calls them, with no API key. Each login writes its own
   // sso.login_succeeded / sso.login_refused event; refusals past a few per client and minute are
   // counted into api.refused like other refused requests.
@@ -123,7 +126,7 @@ export async function registerApi(app: FastifyInstance, sealpost: Sealpost, opti
       v1.addHook('onResponse', auditRequestsHook(context.audit.log, context.committer, () => new Date(now()), refused));
     }
     // The one permission check (src/identity/permissions.ts): API key or operator session, same table.
-    v1.addHook('onRequest', authorizeHook({ keys, sessions: sealpost.identity.sessions, origin: sealpost.origin, now }));
+    v1.addHook('onRequest', authorize);
     // Per API key or per session; public routes (sign-in) have the per-IP limit and the sign-in throttle.
     v1.addHook('onRequest', limitBy(perKey, (request) => request.auth?.rateKey));
     await v1.register(apiKeyRoutes, { keys });
@@ -144,6 +147,24 @@ export async function registerApi(app: FastifyInstance, sealpost: Sealpost, opti
     await v1.register(tenantErasureRoutes, { erasure: sealpost.erasure });
     await v1.register(tenantSettingsRoutes, { settings: sealpost.tenantSettings });
     await v1.register(tenantExportRoutes, { exports: sealpost.exports });
+    await v1.register(staffAccessRoutes, { grants: sealpost.staff.grants });
+  });
+  // The staff API: the same table and hook (`staff` rules), its own rate bucket per staff session.
+  await app.register(async (staffApi) => {
+    staffApi.addHook('onRoute', (route) => {
+      for (const method of [route.method].flat()) routes.push({ method, url: route.url });
+    });
+    if (options.auditRequests !== false) {
+      staffApi.addHook('onResponse', auditRequestsHook(context.audit.log, context.committer, () => new Date(now()), refused));
+    }
+    staffApi.addHook('onRequest', authorize);
+    staffApi.addHook('onRequest', limitBy(perKey, (request) => request.staff?.rateKey));
+    await staffApi.register(staffRoutes, {
+      signIn: sealpost.staff.signIn,
+      grants: sealpost.staff.grants,
+      tenants: sealpost.tenants,
+      admitRefusal: (ip) => refused.admit(ip, 401, null),
+    });
   });
   return { routes, keys, payloads, refused };
 }

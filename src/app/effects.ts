@@ -22,7 +22,7 @@ export const EFFECTS = {
   outbox: { actions: [], writer: 'delivery/outbox.repository.ts (cappedEnqueue: one pending delivery per matching destination)' },
   receipt: { actions: ['receipt.issued'], writer: 'receipts/receipt-audit.ts auditedReceipts (the signed receipt row, its event, its log index)' },
   apiRequest: { actions: ['api.request', 'api.refused'], writer: 'audit/audit-request.hook.ts (in the ingest transaction, or after the response)' },
-  tenant: { actions: ['tenant.created'], writer: 'identity/tenant.service.ts' },
+  tenant: { actions: ['tenant.created', 'plan.changed'], writer: 'identity/tenant.service.ts (plan changes: the staff API)' },
   apiKey: { actions: ['api_key.created', 'api_key.rotated', 'api_key.revoked', 'api_key.refused'], writer: 'identity/api-key.service.ts' },
   destination: {
     actions: ['destination.created', 'destination.updated', 'destination.disabled', 'destination.deleted', 'destination.replayed'],
@@ -51,6 +51,14 @@ export const EFFECTS = {
   tenantExport: { actions: ['tenant.exported'], writer: 'ops/lifecycle/tenant-export.service.ts (before the archive streams)' },
   legacyReseal: { actions: ['legacy_data.resealed'], writer: 'ops/lifecycle/legacy-reseal.ts (after the sweep)' },
   tenantErasure: { actions: ['tenant.erasure_requested', 'tenant.erased'], writer: 'ops/lifecycle/tenant-erasure.service.ts (with the revocations and stops of tenant-erasure.repository.ts)' },
+  staffSignIn: {
+    actions: ['staff.added', 'staff.disabled', 'staff.credential_enrolled', 'staff.signed_in', 'staff.sign_in_refused'],
+    writer: 'identity/staff/staff-sign-in.service.ts (with the staff row, the credential, or the session)',
+  },
+  staffGrant: {
+    actions: ['staff.access_requested', 'staff.access_approved', 'staff.access_denied', 'staff.access_revoked', 'staff.access_expired', 'staff.break_glass'],
+    writer: 'identity/staff/grant.service.ts (with the grant row, in the tenant\'s log)',
+  },
 } as const satisfies Record<string, EffectDeclaration>;
 
 export type EffectName = keyof typeof EFFECTS;
@@ -81,10 +89,13 @@ export const COMMITS_WITH = {
   payloadsPurged: ['payloadRetention'],
   tenantExported: ['tenantExport'],
   legacyResealed: ['legacyReseal'],
+  staffSignIn: ['staffSignIn'],
+  staffGrant: ['staffGrant'],
+  planChanged: ['tenant'],
 } as const satisfies Record<string, readonly (EffectName | 'payload rows' | 'attempt row')[]>;
 
-/** Declared actions with no feature yet (no plan changes). */
-export const NO_FEATURE_YET = ['plan.changed'] as const satisfies readonly AuditAction[];
+/** Declared actions with no feature yet. */
+export const NO_FEATURE_YET = [] as const satisfies readonly AuditAction[];
 
 /**
  * The recorder a service gets: it writes only the actions its effects declare, so an event
@@ -155,6 +166,8 @@ export interface Effects {
     readonly payloadRetention: AuditRecorder;
     readonly tenantExport: AuditRecorder;
     readonly legacyReseal: AuditRecorder;
+    readonly staffSignIn: AuditRecorder;
+    readonly staffGrants: AuditRecorder;
   };
 }
 
@@ -184,6 +197,8 @@ export function declareEffects(context: AppContext, enqueue: IngestHooks['enqueu
       payloadRetention: recorderFor(record, 'payloadRetention'),
       tenantExport: recorderFor(record, 'tenantExport'),
       legacyReseal: recorderFor(record, 'legacyReseal'),
+      staffSignIn: recorderFor(record, 'staffSignIn'),
+      staffGrants: recorderFor(record, 'staffGrant'),
     },
   };
 }

@@ -90,6 +90,20 @@ export const SCHEDULED_JOBS: readonly ScheduledJob[] = [
   daily('kek-rotation', rotateLocalKek),
   daily('audit-retention', purgeAudit),
   daily('key-age-notices', sendKeyAgeNotices),
+  // Staff grants that ran out get their `staff.access_expired` event within a minute, even if no
+  // one uses or lists them (lists and refused uses record it at once too).
+  {
+    name: 'staff-grant-expiry',
+    start: (context, log) =>
+      startPeriodicJob({
+        name: 'staff-grant-expiry',
+        intervalMs: 60_000,
+        jitter: 0.1,
+        runAtStart: true,
+        run: async () => void (await context.staff.grants.recordExpired()),
+        onError: (err) => log.error({ err }, 'staff grant expiry sweep failed'),
+      }),
+  },
 ];
 
 /**

@@ -28,6 +28,7 @@ import { PayloadService, type IngestHooks } from '../ingest/payload.service.js';
 import { InboxRepository } from '../ingest/smtp/inbox.repository.js';
 import { InboxService } from '../ingest/smtp/inbox.service.js';
 import { createSsoServices, type SsoServices } from './sso-services.js';
+import { createStaffServices, type StaffServices } from './staff-services.js';
 import type { SsoSignIn } from '../identity/sso/sso-sign-in.port.js';
 import { ssoSignInThroughSessions } from '../identity/sessions/sso-sign-in.js';
 import type { TxtResolver } from '../identity/sso/sso-domain.js';
@@ -125,6 +126,8 @@ export interface Sealpost extends AppContext {
   readonly exports: TenantExportService;
   /** `sealpost keys reseal-legacy`: records from before per-tenant keys moved under their tenant's keys. */
   readonly legacyReseal: LegacyResealer;
+  /** Staff of the deployment: sign-in (OIDC + WebAuthn) and just-in-time, two-person grants. */
+  readonly staff: StaffServices;
 }
 
 function wakeup(): WorkerWakeup {
@@ -244,6 +247,17 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     ...(overrides.ssoAllowHttpIdp ? { allowHttpIdp: true } : {}),
   });
 
+  const staff = createStaffServices(context, {
+    config,
+    publicUrl: base,
+    origin,
+    now: clock,
+    mailer,
+    logger,
+    signInAudit: effects.audit.staffSignIn,
+    grantAudit: effects.audit.staffGrants,
+  });
+
   return {
     ...context,
     publicUrl,
@@ -260,9 +274,11 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     identity,
     origin,
     sso,
+    staff,
     async close() {
       mailer.close();
       await sso.close();
+      await staff.close();
       await context.close();
     },
     erasure,

@@ -58,6 +58,18 @@ export const AUDIT_ACTIONS = [
   'legacy_data.resealed',
   // Payloads past their tenant's retention (or of an erased tenant) deleted by the scheduler, one event per batch.
   'payload.purged',
+  // Staff of the deployment (src/identity/staff/): sign-in, and just-in-time access to a tenant (in that tenant's log).
+  'staff.added',
+  'staff.disabled',
+  'staff.credential_enrolled',
+  'staff.signed_in',
+  'staff.sign_in_refused',
+  'staff.access_requested',
+  'staff.access_approved',
+  'staff.access_denied',
+  'staff.access_revoked',
+  'staff.access_expired',
+  'staff.break_glass',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -137,8 +137,10 @@ export function requestEvent(request: FastifyRequest, status: number, now: Date,
     time: now.toISOString(),
     tenant: auth?.tenantId ?? null,
     // Without a valid key the caller is unidentified; the event still records the attempt.
-    actor: auth?.actor ?? { type: 'api_key', id: null },
+    actor: auth?.actor ?? request.staff?.actor ?? { type: 'api_key', id: null },
     action: 'api.request',
+    // Staff act on a tenant only under a grant: the tenant's log names which one.
+    ...(auth?.kind === 'staff' ? { details: { grant: auth.grantId, scope: auth.scope } } : {}),
     ...(typeof resource === 'string' && resource.length > 0 && resource.length <= 128 ? { resource } : {}),
     request: {
       method: request.method,

@@ -9,6 +9,7 @@ import { registerJcs } from './commands/jcs.command.js';
 import { registerKeys } from './commands/keys.command.js';
 import { registerMigrate } from './commands/migrate.command.js';
 import { registerOperators } from './commands/operators.command.js';
+import { registerStaff } from './commands/staff.command.js';
 import { registerStart } from './commands/start.command.js';
 import { registerTenants } from './commands/tenants.command.js';
 import { registerVerify } from './commands/verify.command.js';
@@ -41,6 +42,7 @@ registerConfig(program);
 registerAudit(program);
 registerTenants(program);
 registerOperators(program);
+registerStaff(program);
 registerJcs(program);
 registerVerify(program);
 

@@ -252,6 +252,17 @@ function validate({ raws, problems }: Collected): SealpostConfig {
     problems.push('SEALPOST_S3_BUCKET: required when SEALPOST_BLOB_STORE=s3');
   }
 
+  const staffOidc = [out.staffOidcIssuer, out.staffOidcClientId, out.staffOidcClientSecret].filter((v) => v !== undefined).length;
+  if (staffOidc !== 0 && staffOidc !== 3) {
+    problems.push('SEALPOST_STAFF_OIDC_ISSUER, SEALPOST_STAFF_OIDC_CLIENT_ID and SEALPOST_STAFF_OIDC_CLIENT_SECRET: set all three or none');
+  }
+  if (typeof out.staffOidcIssuer === 'string') {
+    const issuer = new URL(out.staffOidcIssuer);
+    if (issuer.protocol === 'http:' && !['127.0.0.1', 'localhost', '[::1]'].includes(issuer.hostname)) {
+      problems.push(`SEALPOST_STAFF_OIDC_ISSUER=${JSON.stringify(redactUrl(out.staffOidcIssuer))}: must be https:// (plain http:// only on loopback)`);
+    }
+  }
+
   // C2SP signed-note key names: non-empty, no Unicode space, no '+' (src/audit/checkpoint.ts isValidKeyName).
   // eslint-disable-next-line no-control-regex -- control characters are what it refuses
   if (out.auditOrigin !== undefined && !/^[^\s+\u0000-\u001f]+$/u.test(out.auditOrigin as string)) {

@@ -204,6 +204,8 @@ export const CONFIG_FIELDS = {
     default: undefined,
     description:
       'Relay for the mail Sealpost sends (invites, password resets, the monthly old-key notice), e.g. `smtps://user:pass@relay.example.com:465`; `smtp:` upgrades with STARTTLS, which is then required. Unset: no mail; `sealpost operators create` prints setup links and mail-sending routes answer `SP_ERR_MAIL_NOT_CONFIGURED`.',
+    // It may carry the relay's password.
+    secret: true,
   },
   outboundMailFrom: {
     env: 'SEALPOST_OUTBOUND_MAIL_FROM',
@@ -229,6 +231,26 @@ export const CONFIG_FIELDS = {
     default: 'false',
     description:
       "Allow tenants' OIDC issuers on loopback/private/link-local addresses (Sealpost fetches their discovery document, keys and tokens): `true`, or a list of CIDRs (an on-premise IdP). Otherwise the SSRF guard refuses them, at every connection.",
+  },
+  staffOidcIssuer: {
+    env: 'SEALPOST_STAFF_OIDC_ISSUER',
+    type: { kind: 'url', protocols: ['https:', 'http:'] },
+    default: undefined,
+    description:
+      "Issuer of the deployment's own OpenID provider, through which staff (the people who run the deployment) sign in, followed by a WebAuthn key with user verification; `https://` (plain `http://` only on loopback, for development). Set it with `SEALPOST_STAFF_OIDC_CLIENT_ID` and `_CLIENT_SECRET`; unset: no staff sign-in. Only e-mails enrolled with `sealpost staff add` are accepted. Fetched through the SSRF guard: a private-address IdP needs `SEALPOST_SSO_ALLOW_PRIVATE_IDP`.",
+  },
+  staffOidcClientId: {
+    env: 'SEALPOST_STAFF_OIDC_CLIENT_ID',
+    type: { kind: 'string' },
+    default: undefined,
+    description: "Sealpost's client id at the staff OpenID provider; its redirect URI is `<SEALPOST_PUBLIC_URL>/staff/v1/auth/oidc/callback`.",
+  },
+  staffOidcClientSecret: {
+    env: 'SEALPOST_STAFF_OIDC_CLIENT_SECRET',
+    type: { kind: 'string' },
+    default: undefined,
+    description: 'Client secret at the staff OpenID provider (HTTP Basic at its token endpoint). Never printed by `sealpost config`.',
+    secret: true,
   },
   maxDestinationsPerTenant: {
     env: 'SEALPOST_MAX_DESTINATIONS_PER_TENANT',

@@ -20,6 +20,9 @@ export const ID_PREFIXES = {
   operator: 'op',
   session: 'ses',
   operatorToken: 'otk',
+  staff: 'stf',
+  staffSession: 'sss',
+  staffGrant: 'grt',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

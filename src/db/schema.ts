@@ -426,4 +426,69 @@ export interface Database {
   kek_versions: KekVersionsTable;
   database_locks: DatabaseLocksTable;
   worker_heartbeats: WorkerHeartbeatsTable;
+  staff_members: StaffMembersTable;
+  staff_credentials: StaffCredentialsTable;
+  staff_sessions: StaffSessionsTable;
+  staff_login_states: StaffLoginStatesTable;
+  staff_grants: StaffGrantsTable;
+}
+
+/** Staff of the deployment (0017): the allow-list, enrolled by `sealpost staff add`. */
+export interface StaffMembersTable {
+  id: string;
+  email: string;
+  /** The IdP `sub`, bound at first sign-in: a later login must come from the same subject. */
+  idp_subject: string | null;
+  /** SHA-256 hex of the one-time WebAuthn enrolment code `staff add` prints. */
+  enrolment_code_sha256: string | null;
+  enrolment_expires_at: number | null;
+  created_at: number;
+  disabled_at: number | null;
+}
+
+export interface StaffCredentialsTable {
+  id: string;
+  staff_id: string;
+  public_key: Buffer;
+  counter: number;
+  /** JSON array of transports. */
+  transports: string;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+export interface StaffSessionsTable {
+  id: string;
+  token_sha256: string;
+  staff_id: string;
+  webauthn_satisfied: number;
+  webauthn_challenge: string | null;
+  created_at: number;
+  last_seen_at: number;
+  revoked_at: number | null;
+}
+
+export interface StaffLoginStatesTable {
+  state_sha256: string;
+  browser_sha256: string;
+  secrets_sealed: Buffer;
+  expires_at: number;
+}
+
+export interface StaffGrantsTable {
+  id: string;
+  tenant_id: string;
+  requester_id: string;
+  approver_id: string | null;
+  scope: string;
+  reason: string;
+  duration_ms: number;
+  state: string;
+  break_glass: number;
+  requested_at: number;
+  decided_at: number | null;
+  expires_at: number | null;
+  revoked_at: number | null;
+  revoked_by: string | null;
+  expiry_recorded_at: number | null;
 }

@@ -3,7 +3,13 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { SealpostError } from '../errors/sealpost-error.js';
 import { keyAgeWarning, type ApiKeyService } from '../identity/api-key.service.js';
 import { ruleFor, type RouteRule } from '../identity/permissions.js';
-import type { Principal, SessionPrincipal } from '../identity/principal.js';
+import type { Principal, SessionPrincipal, StaffGrantPrincipal } from '../identity/principal.js';
+import { GRANT_PERMISSIONS } from '../identity/permissions.js';
+import type { GrantService } from '../identity/staff/grant.service.js';
+import { cookieValue, STAFF_COOKIE, STAFF_GRANT_HEADER } from '../identity/staff/staff-cookie.js';
+import type { StaffConsolePrincipal } from '../identity/staff/staff-principal.js';
+import type { StaffSignInService } from '../identity/staff/staff-sign-in.service.js';
+import { isId } from '../crypto/ids.js';
 import { CSRF_HEADER, sessionTokenFrom } from '../identity/sessions/session-cookie.js';
 import type { SessionService } from '../identity/sessions/session.service.js';
 
@@ -11,6 +17,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Set by `authorizeHook` on every non-public /v1 route: the API key or operator session calling. */
     auth?: Principal;
+    /** Set by `authorizeHook` on `staff` routes (`/staff/v1`): the staff member calling. */
+    staff?: StaffConsolePrincipal;
   }
 }
 
@@ -25,7 +33,16 @@ function bearer(request: FastifyRequest): string | undefined {
   return match?.[1];
 }
 
-function forbidden(code: 'SP_ERR_AUTH_SCOPE_MISSING' | 'SP_ERR_AUTH_API_KEY_REQUIRED' | 'SP_ERR_AUTH_SESSION_REQUIRED' | 'SP_ERR_AUTH_SECOND_FACTOR_REQUIRED' | 'SP_ERR_AUTH_CSRF', message: string, reason?: string): SealpostError {
+type Refusal =
+  | 'SP_ERR_AUTH_SCOPE_MISSING'
+  | 'SP_ERR_AUTH_API_KEY_REQUIRED'
+  | 'SP_ERR_AUTH_SESSION_REQUIRED'
+  | 'SP_ERR_AUTH_SECOND_FACTOR_REQUIRED'
+  | 'SP_ERR_AUTH_CSRF'
+  | 'SP_ERR_STAFF_REQUIRED'
+  | 'SP_ERR_STAFF_GRANT_REQUIRED';
+
+function forbidden(code: Refusal, message: string, reason?: string): SealpostError {
   return new SealpostError(code, message, reason ? { logDetail: { reason } } : {});
 }
 
@@ -44,7 +61,7 @@ export function originAllowed(request: FastifyRequest, origin: string): boolean 
  * session's token. A cross-site page can make the browser send the cookie, but cannot read the
  * token nor set a custom header without a CORS preflight, which Sealpost never grants.
  */
-function checkCsrf(request: FastifyRequest, principal: SessionPrincipal, origin: string): void {
+function checkCsrf(request: FastifyRequest, principal: { readonly csrfToken: string }, origin: string): void {
   if (SAFE_METHODS.has(request.method)) return;
   if (!originAllowed(request, origin)) throw forbidden('SP_ERR_AUTH_CSRF', 'Cross-site request refused', `origin ${String(request.headers.origin)}`);
   const sent = request.headers[CSRF_HEADER];
@@ -62,6 +79,8 @@ export interface AuthorizeDeps {
   /** Sealpost's own origin (SEALPOST_PUBLIC_URL), the only one allowed to make cookie-authenticated changes. */
   readonly origin: string;
   readonly now: () => number;
+  /** Staff sign-in and grants: staff sessions on `/staff/v1`, and on a tenant's `/v1` routes under a grant. Absent: no staff. */
+  readonly staff?: { readonly signIn: StaffSignInService; readonly grants: GrantService };
   /** The permission table; ROUTE_RULES except in tests of the hook itself. */
   readonly rules?: Readonly<Record<string, RouteRule>>;
 }
@@ -72,12 +91,48 @@ export interface AuthorizeDeps {
  * session by cookie), and checks the rule. A route without a rule is refused: fail closed.
  */
 export function authorizeHook(deps: AuthorizeDeps) {
+  /** A staff session with its WebAuthn step done, acting under the live grant its request names. */
+  const staffUnderGrant = async (request: FastifyRequest, token: string): Promise<StaffGrantPrincipal> => {
+    const staff = deps.staff!;
+    const member = await staff.signIn.authenticate(token);
+    if (!member.webauthnSatisfied) throw forbidden('SP_ERR_AUTH_SECOND_FACTOR_REQUIRED', 'Complete the WebAuthn step first');
+    const grantId = request.headers[STAFF_GRANT_HEADER];
+    if (typeof grantId !== 'string' || !isId('staffGrant', grantId)) throw forbidden('SP_ERR_STAFF_GRANT_REQUIRED', `Name your approved grant in the ${STAFF_GRANT_HEADER} header`, 'no grant named');
+    const grant = await staff.grants.authorize(member.staffId, grantId);
+    return {
+      kind: 'staff',
+      tenantId: grant.tenantId,
+      staffId: member.staffId,
+      grantId: grant.id,
+      scope: grant.scope,
+      permissions: new Set(GRANT_PERMISSIONS[grant.scope]),
+      actor: member.actor,
+      rateKey: member.rateKey,
+      csrfToken: member.csrfToken,
+    };
+  };
+
   const authenticate = async (request: FastifyRequest): Promise<Principal> => {
     const token = bearer(request);
     if (token !== undefined || request.headers.authorization) return deps.keys.authenticate(token);
     const sessionToken = sessionTokenFrom(request.headers.cookie);
     if (sessionToken && deps.sessions) return deps.sessions.authenticate(sessionToken);
+    const staffToken = cookieValue(request.headers.cookie, STAFF_COOKIE);
+    if (staffToken && deps.staff) return staffUnderGrant(request, staffToken);
     return deps.keys.authenticate(undefined);
+  };
+
+  /** `staff` routes: a staff session by its own cookie, and nothing else. */
+  const authorizeStaff = async (request: FastifyRequest, rule: Extract<RouteRule, { access: 'staff' }>): Promise<void> => {
+    const staffToken = cookieValue(request.headers.cookie, STAFF_COOKIE);
+    if (!deps.staff || !staffToken) {
+      if (bearer(request) !== undefined || sessionTokenFrom(request.headers.cookie)) throw forbidden('SP_ERR_STAFF_REQUIRED', 'This route is for staff sessions');
+      throw new SealpostError('SP_ERR_AUTH_UNAUTHENTICATED', 'Missing or invalid credentials');
+    }
+    const member = await deps.staff.signIn.authenticate(staffToken);
+    request.staff = member;
+    if (!member.webauthnSatisfied && rule.beforeSecondFactor !== true) throw forbidden('SP_ERR_AUTH_SECOND_FACTOR_REQUIRED', 'Complete the WebAuthn step first');
+    checkCsrf(request, member, deps.origin);
   };
 
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
@@ -89,6 +144,7 @@ export function authorizeHook(deps: AuthorizeDeps) {
       throw forbidden('SP_ERR_AUTH_SCOPE_MISSING', 'This route is not open to any credential', 'no permission rule');
     }
     if (rule.access === 'public') return;
+    if (rule.access === 'staff') return authorizeStaff(request, rule);
 
     const principal = await authenticate(request);
     request.auth = principal;
@@ -105,6 +161,7 @@ export function authorizeHook(deps: AuthorizeDeps) {
       }
       checkCsrf(request, principal, deps.origin);
     }
+    if (principal.kind === 'staff') checkCsrf(request, principal, deps.origin);
     if ('permission' in rule && rule.permission !== undefined && !principal.permissions.has(rule.permission)) {
       throw forbidden('SP_ERR_AUTH_SCOPE_MISSING', `These credentials lack the ${rule.permission} permission`);
     }
@@ -122,4 +179,10 @@ export function sessionOf(request: FastifyRequest): SessionPrincipal {
   const auth = authOf(request);
   if (auth.kind !== 'session') throw forbidden('SP_ERR_AUTH_SESSION_REQUIRED', 'This route is for operator sessions, not API keys');
   return auth;
+}
+
+/** The staff member calling a `staff` route. */
+export function staffOf(request: FastifyRequest): StaffConsolePrincipal {
+  if (!request.staff) throw forbidden('SP_ERR_STAFF_REQUIRED', 'This route is for staff sessions');
+  return request.staff;
 }

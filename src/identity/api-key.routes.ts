@@ -1,3 +1,4 @@
+import { SealpostError } from '../errors/sealpost-error.js';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { authOf } from '../http/auth.plugin.js';
@@ -24,6 +25,8 @@ const IdParams = Type.Object({ id: Type.String({ pattern: idPattern('apiKey') })
 /** The calling key acts with its own scopes as its authority over other keys. */
 function managerOf(auth: AuthContext): KeyManager {
   if (auth.kind === 'api_key') return { actor: auth.actor, scopes: auth.scopes };
+  // No grant carries keys:manage (permissions.ts GRANT_PERMISSIONS); refused here too, should the table ever change.
+  if (auth.kind === 'staff') throw new SealpostError('SP_ERR_AUTH_SCOPE_MISSING', 'Staff never manage API keys');
   // An operator may put on a key only the scopes whose permissions their role holds.
   return { actor: auth.actor, scopes: scopesWithin(auth.permissions), operatorId: auth.operatorId };
 }

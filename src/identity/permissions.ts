@@ -55,25 +55,40 @@ export function isRole(value: string): value is Role {
 }
 
 /**
+ * What a staff grant (src/identity/staff/) gives on the tenant's `/v1` routes: `read` is a
+ * viewer's, `operate` a developer's. Never key, member or policy management, whatever the scope.
+ */
+export const GRANT_PERMISSIONS: Readonly<Record<'read' | 'operate', readonly Permission[]>> = {
+  read: VIEWER,
+  operate: DEVELOPER,
+};
+
+/**
  * Who may call a route:
  * - `public`: no credentials (sign-in, one-time password links, SSO entry points);
  * - `any`: an API key or an operator session holding `permission`;
  * - `api_key`: an API key holding `permission` (ingest);
- * - `session`: an operator session of the tenant, for one's own account (`permission` optional).
- * `beforeSecondFactor` marks the few routes a session reaches before its second factor is
+ * - `session`: an operator session of the tenant, for one's own account (`permission` optional);
+ * - `staff`: a staff session on the staff API (`/staff/v1`); never a tenant's credential.
+ * A staff member reaches a tenant's `any` routes only under a live grant, with the grant's
+ * permissions (GRANT_PERMISSIONS). `beforeSecondFactor` marks the few routes a session reaches before its second factor is
  * satisfied: the second-factor step itself, enrolment, the session view and logout.
  */
 export type RouteRule =
   | { readonly access: 'public' }
   | { readonly access: 'any' | 'api_key'; readonly permission: Permission }
-  | { readonly access: 'session'; readonly permission?: Permission; readonly beforeSecondFactor?: true };
+  | { readonly access: 'session'; readonly permission?: Permission; readonly beforeSecondFactor?: true }
+  | { readonly access: 'staff'; readonly beforeSecondFactor?: true };
 
 const any = (permission: Permission): RouteRule => ({ access: 'any', permission });
 const self: RouteRule = { access: 'session' };
 const enrolment: RouteRule = { access: 'session', beforeSecondFactor: true };
 const publicRoute: RouteRule = { access: 'public' };
+const staff: RouteRule = { access: 'staff' };
+/** A staff session after OIDC, before its WebAuthn step (user verification required). */
+const staffWebauthnStep: RouteRule = { access: 'staff', beforeSecondFactor: true };
 
-/** Every `/v1` route. Keys are `<METHOD> <pattern>` exactly as registered with Fastify. */
+/** Every `/v1` and `/staff/v1` route. Keys are `<METHOD> <pattern>` exactly as registered with Fastify. */
 export const ROUTE_RULES: Readonly<Record<string, RouteRule>> = {
   'POST /v1/payloads': { access: 'api_key', permission: 'payloads:write' },
   'GET /v1/payloads': any('payloads:read'),
@@ -156,6 +171,27 @@ export const ROUTE_RULES: Readonly<Record<string, RouteRule>> = {
   'DELETE /v1/members/:id': any('members:manage'),
   'GET /v1/policies': any('policies:read'),
   'PUT /v1/policies': any('policies:manage'),
+
+  // Access transparency: the staff grants on this tenant, for whoever may read its audit log.
+  'GET /v1/staff-access': any('audit:read'),
+
+  // The staff API (src/identity/staff/): the deployment's own people, never a tenant's credential.
+  'GET /staff/v1/auth/oidc/start': publicRoute,
+  'GET /staff/v1/auth/oidc/callback': publicRoute,
+  'POST /staff/v1/auth/webauthn/registration-options': staffWebauthnStep,
+  'POST /staff/v1/auth/webauthn/registration': staffWebauthnStep,
+  'POST /staff/v1/auth/webauthn/authentication-options': staffWebauthnStep,
+  'POST /staff/v1/auth/webauthn': staffWebauthnStep,
+  'GET /staff/v1/auth/session': staffWebauthnStep,
+  'POST /staff/v1/auth/logout': staffWebauthnStep,
+  'GET /staff/v1/tenants': staff,
+  'PUT /staff/v1/tenants/:id/plan': staff,
+  'GET /staff/v1/grants': staff,
+  'POST /staff/v1/grants': staff,
+  'POST /staff/v1/grants/break-glass': staff,
+  'POST /staff/v1/grants/:id/approve': staff,
+  'POST /staff/v1/grants/:id/deny': staff,
+  'POST /staff/v1/grants/:id/revoke': staff,
 };
 
 /** The rule of a registered route; HEAD is answered by the GET route and shares its rule. */

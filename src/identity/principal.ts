@@ -34,5 +34,14 @@ export interface SessionPrincipal extends PrincipalBase {
   readonly csrfToken: string;
 }
 
-/** Who makes an API call: an API key or an operator session, checked against the same permission table. */
-export type Principal = ApiKeyPrincipal | SessionPrincipal;
+/** A staff member on a tenant's `/v1` routes under a live grant (src/identity/staff/): the grant's permissions only. */
+export interface StaffGrantPrincipal extends PrincipalBase {
+  readonly kind: 'staff';
+  readonly staffId: string;
+  readonly grantId: string;
+  readonly scope: 'read' | 'operate';
+  readonly csrfToken: string;
+}
+
+/** Who makes an API call: an API key, an operator session or staff under a grant, checked against the same permission table. */
+export type Principal = ApiKeyPrincipal | SessionPrincipal | StaffGrantPrincipal;

@@ -33,6 +33,11 @@ export class TenantRepository {
     return row && { plan: row.plan as Plan, retentionDays: row.retention_days, erasedAt: row.erased_at };
   }
 
+  async setPlan(id: string, plan: Plan, db: Kysely<Database> = this.db): Promise<boolean> {
+    const result = await db.updateTable('tenants').set({ plan }).where('id', '=', id).executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
   async list(): Promise<Tenant[]> {
     const rows = await this.db.selectFrom('tenants').select(['id', 'name', 'plan', 'created_at']).orderBy('id').execute();
     return rows.map((row) => ({ id: row.id, name: row.name, plan: row.plan as Plan, createdAt: row.created_at }));

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { AuditActor } from '../audit/audit-event.js';
 import type { AuditRecorder } from '../audit/audit-recorder.js';
 import { newId } from '../crypto/ids.js';
+import { SealpostError } from '../errors/sealpost-error.js';
 import type { Database } from '../db/schema.js';
 import type { ApiKeyService } from './api-key.service.js';
 import type { Tenant, TenantRepository } from './tenant.repository.js';
@@ -38,6 +39,18 @@ export class TenantService {
       });
       return { tenant, apiKey: issued.token };
     });
+  }
+
+  /** Moves a tenant to another plan (the staff API), with its `plan.changed` event in the tenant's log. */
+  async changePlan(id: string, plan: Plan, actor: AuditActor): Promise<Tenant> {
+    const tenant = await this.tenants.find(id);
+    if (!tenant) throw new SealpostError('SP_ERR_RESOURCE_NOT_FOUND', 'No such tenant');
+    if (tenant.plan === plan) return tenant;
+    await this.db.transaction().execute(async (tx) => {
+      if (!(await this.tenants.setPlan(id, plan, tx))) throw new SealpostError('SP_ERR_RESOURCE_NOT_FOUND', 'No such tenant');
+      await this.audit(tx, { tenant: id, actor, action: 'plan.changed', resource: id, details: { from: tenant.plan, to: plan } });
+    });
+    return { ...tenant, plan };
   }
 
   find(id: string): Promise<Tenant | undefined> {

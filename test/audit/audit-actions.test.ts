@@ -14,12 +14,15 @@ import { generate } from 'otplib';
 import { startMailCapture, linkIn, type MailCapture } from '../support/mail-capture.js';
 import { STRONG_PASSWORD, tokenOfLink } from '../support/operators.js';
 import { encodeResponse, idpKeyPair, samlResponseXml, signAssertion } from '../identity/sso/saml-test-idp.js';
+import type { TestIdp } from '../identity/sso/oidc-test-idp.js';
+import { SoftwareAuthenticator } from '../support/software-authenticator.js';
+import { asStaff, injectFetch, startStaffIdp, staffOidcLogin, staffSignIn } from '../support/staff.js';
 
 /**
  * Declared actions no code path emits yet, to be emptied as the work lands (remove an entry
  * when its emitter merges; the test then holds it): no plan change exists yet.
  */
-const NOT_YET_EMITTED: readonly AuditAction[] = ['plan.changed'];
+const NOT_YET_EMITTED: readonly AuditAction[] = [];
 
 /** The secret a destination's custom header carries: it must never reach the log. */
 const HEADER_SECRET = 'hunter2-header-value';
@@ -32,14 +35,21 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
   let server: HttpServer;
   let token = '';
   const txt = new Map<string, string[][]>();
+  let tenantId = '';
   let refused: { flush(): Promise<void> };
   let mail: MailCapture;
+  let staffIdp: TestIdp;
+  let staffEnv: Record<string, string>;
+  // The wall clock (TOTP codes are made on it), moved forward only at the end to let a staff grant expire.
+  let clockOffset = 0;
+  const identityClock = (): number => Date.now() + clockOffset;
 
   beforeAll(async () => {
+    ({ idp: staffIdp, env: staffEnv } = await startStaffIdp());
     testDb = await createTestDatabase(dialect);
     const env = cliEnvFor(testDb);
     mail = await startMailCapture();
-    const config = loadConfig({ ...env, SEALPOST_HTTP_HOST: '127.0.0.1', SEALPOST_HTTP_PORT: '0', SEALPOST_LOG_LEVEL: 'silent', SEALPOST_OUTBOUND_SMTP_URL: mail.url });
+    const config = loadConfig({ ...env, SEALPOST_HTTP_HOST: '127.0.0.1', SEALPOST_HTTP_PORT: '0', SEALPOST_LOG_LEVEL: 'silent', SEALPOST_OUTBOUND_SMTP_URL: mail.url, ...staffEnv });
     context = await createSealpost(config, {
       logger: createLogger('silent'),
       publicUrl: 'https://localhost',
@@ -47,18 +57,21 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
       destinationResolver: async () => ['93.184.216.34'],
       outboundMailTls: mail.tls,
       ssoTxtResolver: async (name) => txt.get(name) ?? [],
+      identityClock,
     });
     server = await buildHttpServer({ config, logger: context.logger, readiness: async () => {} });
     ({ refused } = await registerApi(server.app, context));
     await server.app.ready();
     const created = await context.tenants.create('Audited', 'operation');
     token = created.apiKey;
+    tenantId = created.tenant.id;
   });
   afterAll(async () => {
     await server?.app.close();
     await context?.close();
     await testDb?.dispose();
     await mail?.close();
+    await staffIdp?.close();
   });
 
   async function call(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, payload?: object): Promise<Record<string, unknown>> {
@@ -183,6 +196,39 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
     expect(await asOwner('POST', '/v1/tenant/erasure', { confirmation_token: String(asked.confirmation_token) })).toMatchObject({ status: 'erased', tenant: people });
     // The scheduler's retention sweep removes what the erased tenant left.
     expect(await context.payloadRetention.purgeExpired()).toHaveLength(1);
+
+    // Staff: enrolled at the command line, signed in through the deployment's OIDC provider and
+    // WebAuthn (one refused), grants requested, denied, approved, revoked, expired and
+    // break-glass; a tenant's plan changed.
+    const cliEnv = { ...cliEnvFor(testDb), SEALPOST_DATA_DIR: path.join(testDb.dir, 'data') };
+    const enrol = async (email: string): Promise<string> => {
+      const added = await runCli(['staff', 'add', '--email', email, '--json'], cliEnv);
+      expect(added.code, added.stderr).toBe(0);
+      return (JSON.parse(added.stdout) as { enrolment_code: string }).enrolment_code;
+    };
+    const viaInject = injectFetch(server.app);
+    const staffKey = () => new SoftwareAuthenticator('localhost', 'https://localhost');
+    const ada = await staffSignIn(viaInject, staffIdp, { sub: 'ada', email: 'ada@ops.example', key: staffKey(), enrolmentCode: await enrol('ada@ops.example') });
+    const bob = await staffSignIn(viaInject, staffIdp, { sub: 'bob', email: 'bob@ops.example', key: staffKey(), enrolmentCode: await enrol('bob@ops.example') });
+    expect((await staffOidcLogin(viaInject, staffIdp, { sub: 'eve', email: 'eve@ops.example' })).res.status).toBe(401);
+    const asStaffMember = async (who: typeof ada, method: 'GET' | 'POST' | 'PUT', url: string, payload?: object) => {
+      const res = await server.app.inject({ method, url, headers: asStaff(who), ...(payload === undefined ? {} : { payload }) });
+      expect(res.statusCode, `${method} ${url}: ${res.body}`).toBeLessThan(300);
+      return res.json<{ id: string }>();
+    };
+    const ask = (minutes = 60) => asStaffMember(ada, 'POST', '/staff/v1/grants', { tenant: tenantId, scope: 'read', reason: 'audit test of staff access', duration_minutes: minutes });
+    await asStaffMember(bob, 'POST', `/staff/v1/grants/${(await ask()).id}/deny`);
+    const revocable = await ask();
+    await asStaffMember(bob, 'POST', `/staff/v1/grants/${revocable.id}/approve`);
+    await asStaffMember(bob, 'POST', `/staff/v1/grants/${revocable.id}/revoke`);
+    await asStaffMember(bob, 'POST', `/staff/v1/grants/${(await ask(1)).id}/approve`);
+    await asStaffMember(ada, 'POST', '/staff/v1/grants/break-glass', { tenant: tenantId, scope: 'read', reason: 'audit test: nobody answers', duration_minutes: 30 });
+    await mail.waitFor('bob@ops.example');
+    await asStaffMember(bob, 'PUT', `/staff/v1/tenants/${tenantId}/plan`, { plan: 'growth' });
+    clockOffset += 2 * 60_000;
+    await asStaffMember(bob, 'GET', '/staff/v1/grants');
+    const offboarded = await runCli(['staff', 'disable', '--email', 'bob@ops.example'], cliEnv);
+    expect(offboarded.code, offboarded.stderr).toBe(0);
 
     // api.request is written after the response; poll for it.
     await expect.poll(async () => (await loggedEvents()).some((e) => e.action === 'api.request'), { timeout: 20_000 }).toBe(true);

@@ -25,7 +25,11 @@ describe('sealpost config check', { timeout: 120_000 }, () => {
     const json = await runCli(['config', 'check', '--json'], env);
     expect(json.code).toBe(0);
     const printed = JSON.parse(json.stdout) as { secrets: Record<string, string>; databaseUrl?: unknown };
-    expect(printed.secrets).toEqual({ SEALPOST_DATABASE_URL: `file ${secretFile} (SEALPOST_DATABASE_URL_FILE)` });
+    expect(printed.secrets).toEqual({
+      SEALPOST_DATABASE_URL: `file ${secretFile} (SEALPOST_DATABASE_URL_FILE)`,
+      SEALPOST_OUTBOUND_SMTP_URL: 'unset',
+      SEALPOST_STAFF_OIDC_CLIENT_SECRET: 'unset',
+    });
     expect(printed.databaseUrl).toBeUndefined();
 
     for (const out of [human.stdout, human.stderr, json.stdout, json.stderr]) {

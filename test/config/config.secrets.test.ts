@@ -10,6 +10,12 @@ import { resolveAwsSecrets } from '../../src/config/config.secrets.js';
 
 const PG_URL = 'postgres://sealpost:s3cr3t-Pa55@db.internal:5432/sealpost';
 const SECRET_FIELDS = (Object.values(CONFIG_FIELDS) as FieldSpec[]).filter((f) => f.secret === true);
+/** A valid value for each secret setting, and the settings it needs beside it. */
+const SAMPLES: Record<string, { value: string; with?: Record<string, string> }> = {
+  SEALPOST_DATABASE_URL: { value: PG_URL },
+  SEALPOST_OUTBOUND_SMTP_URL: { value: 'smtps://mailer:s3cr3t-Pa55@relay.example.com:465' },
+  SEALPOST_STAFF_OIDC_CLIENT_SECRET: { value: 's3cr3t-staff-client', with: { SEALPOST_STAFF_OIDC_ISSUER: 'https://idp.example.com', SEALPOST_STAFF_OIDC_CLIENT_ID: 'sealpost' } },
+};
 
 async function problemsOf(load: () => unknown): Promise<string[]> {
   try {
@@ -38,11 +44,13 @@ describe('secret settings', () => {
   });
 
   it.each(SECRET_FIELDS.map((f) => [f.env]))('reads %s from its _FILE form, dropping one trailing newline, and reports the file as its source', (env) => {
-    const secretFile = file(`${env}.txt`, `${PG_URL}\n`);
+    const sample = SAMPLES[env];
+    expect(sample, `add a sample value for the secret setting ${env}`).toBeDefined();
+    const secretFile = file(`${env}.txt`, `${sample!.value}\n`);
     const spec = SECRET_FIELDS.find((f) => f.env === env)!;
-    const config = loadConfig({ [`${env}_FILE`]: secretFile }) as unknown as Record<string, unknown> & { secretSources: { setting: string; source: string }[] };
+    const config = loadConfig({ ...sample!.with, [`${env}_FILE`]: secretFile }) as unknown as Record<string, unknown> & { secretSources: { setting: string; source: string }[] };
     const key = Object.entries(CONFIG_FIELDS).find(([, f]) => f === spec)![0];
-    expect(config[key]).toBe(PG_URL);
+    expect(config[key]).toBe(sample!.value);
     expect(config.secretSources).toContainEqual({ setting: env, source: `file ${secretFile} (${env}_FILE)` });
   });
 

@@ -9,7 +9,7 @@ import { startTestApp, type TestApp } from '../support/test-app.js';
 import { testDialects } from '../support/test-database.js';
 
 /** Answers that mean "the permission table refused this caller". */
-const REFUSALS = new Set(['SP_ERR_AUTH_SCOPE_MISSING', 'SP_ERR_AUTH_API_KEY_REQUIRED', 'SP_ERR_AUTH_SESSION_REQUIRED']);
+const REFUSALS = new Set(['SP_ERR_AUTH_SCOPE_MISSING', 'SP_ERR_AUTH_API_KEY_REQUIRED', 'SP_ERR_AUTH_SESSION_REQUIRED', 'SP_ERR_STAFF_REQUIRED']);
 /** Routes the walk does not call: logging out would end the session the walk uses (covered in sessions.test.ts). */
 const NOT_WALKED = new Set(['POST /v1/auth/logout']);
 
@@ -54,6 +54,15 @@ describe.each(testDialects())('the permission table on %s', { timeout: 240_000 }
     expect(app.services.routes.filter((r) => !ruleFor(r.method, r.url)).map((r) => `${r.method} ${r.url}`)).toEqual([]);
   });
 
+  it('opens the staff API to staff sessions only, and no tenant route to them', () => {
+    const misplaced = app.services.routes.filter((r) => {
+      const access = ruleFor(r.method, r.url)!.access;
+      return r.url.startsWith('/staff/v1/') ? access !== 'staff' && access !== 'public' : access === 'staff';
+    });
+    expect(misplaced.map((r) => `${r.method} ${r.url}`)).toEqual([]);
+    expect(app.services.routes.some((r) => r.url.startsWith('/staff/v1/'))).toBe(true);
+  });
+
   it('refuses a route missing from the table (fail closed)', async () => {
     const bare = Fastify();
     registerErrorHandling(bare);
@@ -73,7 +82,7 @@ describe.each(testDialects())('the permission table on %s', { timeout: 240_000 }
     for (const route of walked()) {
       const rule = ruleFor(route.method, route.url)!;
       if (rule.access === 'public') continue;
-      const allowed = rule.access !== 'api_key' && (!('permission' in rule) || rule.permission === undefined || held.has(rule.permission));
+      const allowed = (rule.access === 'any' || rule.access === 'session') && (!('permission' in rule) || rule.permission === undefined || held.has(rule.permission));
       const answer = await call(route.method, route.url, asOperator(sessions.get(role)!));
       const refused = answer.status === 403 && REFUSALS.has(answer.code ?? '');
       if (refused === allowed || answer.status === 401) mismatches.push(`${route.method} ${route.url}: ${answer.status} ${answer.code ?? ''}`);

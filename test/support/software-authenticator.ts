@@ -22,6 +22,8 @@ export class SoftwareAuthenticator {
   constructor(
     private readonly rpId: string,
     private readonly origin: string,
+    /** False plays a key that only tests presence (no PIN or biometric): the UV flag stays clear. */
+    private readonly userVerified = true,
   ) {
     const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     this.privateKey = pair.privateKey;
@@ -58,7 +60,7 @@ export class SoftwareAuthenticator {
     const idLength = Buffer.alloc(2);
     idLength.writeUInt16BE(this.credentialId.length);
     const attested = Buffer.concat([Buffer.alloc(16), idLength, this.credentialId, Buffer.from(coseKey)]);
-    const attestationObject = encodeCBOR(new Map<string, CBORType>([['fmt', 'none'], ['attStmt', new Map<string, CBORType>()], ['authData', this.authData(UP | UV | AT, attested)]]));
+    const attestationObject = encodeCBOR(new Map<string, CBORType>([['fmt', 'none'], ['attStmt', new Map<string, CBORType>()], ['authData', this.authData(UP | (this.userVerified ? UV : 0) | AT, attested)]]));
     return {
       id: this.id,
       rawId: this.id,
@@ -71,7 +73,7 @@ export class SoftwareAuthenticator {
   /** navigator.credentials.get() for the given options' challenge; `origin` lets a test play a phishing page. */
   authenticate(challenge: string, origin = this.origin): Record<string, unknown> {
     this.signCount += 1;
-    const authenticatorData = this.authData(UP | UV);
+    const authenticatorData = this.authData(UP | (this.userVerified ? UV : 0));
     const clientDataJSON = this.clientData('webauthn.get', challenge, origin);
     const signature = sign('sha256', Buffer.concat([authenticatorData, sha256(clientDataJSON)]), this.privateKey);
     return {

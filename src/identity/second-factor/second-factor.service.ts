@@ -1,15 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import {
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-  type AuthenticationResponseJSON,
-  type AuthenticatorTransport,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
-} from '@simplewebauthn/server';
+import type { AuthenticationResponseJSON, PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequestOptionsJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 import type { Kysely } from 'kysely';
 import { generateSecret, generateURI, verify } from 'otplib';
 import type { AuditRecorder } from '../../audit/audit-recorder.js';
@@ -18,6 +8,9 @@ import { SealpostError } from '../../errors/sealpost-error.js';
 import type { TenantPolicy } from '../policies/policy.repository.js';
 import type { SessionPrincipal } from '../principal.js';
 import type { SecondFactorRepository } from './second-factor.repository.js';
+import { authenticationOptions, registrationOptions, verifyAssertion, verifyRegistration, webauthnFailed, type WebauthnRelyingParty } from './webauthn-ceremony.js';
+
+export type { WebauthnRelyingParty } from './webauthn-ceremony.js';
 
 /** Ten one-time recovery codes, each 80 random bits, shown once. */
 export const RECOVERY_CODE_COUNT = 10;
@@ -34,16 +27,7 @@ function newRecoveryCode(): string {
   return randomBytes(10).toString('hex').replace(/(.{5})(?!$)/g, '$1-');
 }
 
-function failed(reason: string): SealpostError {
-  return new SealpostError('SP_ERR_AUTH_SECOND_FACTOR_FAILED', 'Second factor not accepted', { logDetail: { reason } });
-}
-
-export interface WebauthnRelyingParty {
-  /** The host of SEALPOST_PUBLIC_URL. */
-  readonly rpID: string;
-  /** The origin of SEALPOST_PUBLIC_URL: what browsers put in clientDataJSON. */
-  readonly origin: string;
-}
+const failed = webauthnFailed;
 
 export type SecondFactorAnswer = { readonly totp: string } | { readonly recovery_code: string } | { readonly webauthn: AuthenticationResponseJSON };
 
@@ -141,40 +125,21 @@ export class SecondFactorService {
   async registrationOptions(principal: SessionPrincipal, email: string): Promise<PublicKeyCredentialCreationOptionsJSON> {
     await this.assertMayEnrol(principal);
     const existing = await this.repository.credentials(principal.operatorId);
-    return generateRegistrationOptions({
-      rpName: 'Sealpost',
-      rpID: this.rp.rpID,
-      userName: email,
-      userID: Buffer.from(principal.operatorId, 'utf8'),
-      attestationType: 'none',
-      excludeCredentials: existing.map((c) => ({ id: c.id, transports: [...c.transports] })),
-      authenticatorSelection: { residentKey: 'preferred', userVerification: 'preferred' },
-    });
+    return registrationOptions(this.rp, { id: principal.operatorId, name: email }, existing, 'preferred');
   }
 
   /** Verifies a registration against the session's pending challenge; returns recovery codes to show (if new). */
   async register(principal: SessionPrincipal, response: RegistrationResponseJSON, challenge: string | null): Promise<string[]> {
     await this.assertMayEnrol(principal);
-    if (!challenge) throw failed('no pending WebAuthn registration');
-    const verified = await verifyRegistrationResponse({
-      response,
-      expectedChallenge: challenge,
-      expectedOrigin: this.rp.origin,
-      expectedRPID: this.rp.rpID,
-      requireUserVerification: false,
-    }).catch((err: unknown) => {
-      throw failed(`registration refused: ${err instanceof Error ? err.message : String(err)}`);
-    });
-    if (!verified.verified) throw failed('registration not verified');
-    const { credential } = verified.registrationInfo;
+    const credential = await verifyRegistration(this.rp, response, challenge, false);
     return this.enrolled(principal, 'webauthn', (tx) =>
       this.repository.addCredential(
         {
           id: credential.id,
           operatorId: principal.operatorId,
-          publicKey: Buffer.from(credential.publicKey),
+          publicKey: credential.publicKey,
           counter: credential.counter,
-          transports: credential.transports ?? [],
+          transports: credential.transports,
           createdAt: this.now(),
           lastUsedAt: null,
         },
@@ -184,12 +149,7 @@ export class SecondFactorService {
   }
 
   async authenticationOptions(operatorId: string): Promise<PublicKeyCredentialRequestOptionsJSON> {
-    const credentials = await this.repository.credentials(operatorId);
-    return generateAuthenticationOptions({
-      rpID: this.rp.rpID,
-      allowCredentials: credentials.map((c) => ({ id: c.id, transports: c.transports as AuthenticatorTransport[] })),
-      userVerification: 'preferred',
-    });
+    return authenticationOptions(this.rp, await this.repository.credentials(operatorId), 'preferred');
   }
 
   /**
@@ -206,21 +166,8 @@ export class SecondFactorService {
   /** Checks a second-factor answer for the operator; throws if not accepted. Returns which kind was used (the caller applies the policy). */
   async verify(operatorId: string, answer: SecondFactorAnswer, challenge: string | null): Promise<'totp' | 'recovery_code' | 'webauthn'> {
     if ('webauthn' in answer) {
-      if (!challenge) throw failed('no pending WebAuthn challenge');
-      const credential = (await this.repository.credentials(operatorId)).find((c) => c.id === answer.webauthn.id);
-      if (!credential) throw failed('unknown credential');
-      const result = await verifyAuthenticationResponse({
-        response: answer.webauthn,
-        expectedChallenge: challenge,
-        expectedOrigin: this.rp.origin,
-        expectedRPID: this.rp.rpID,
-        credential: { id: credential.id, publicKey: new Uint8Array(credential.publicKey), counter: credential.counter, transports: credential.transports as AuthenticatorTransport[] },
-        requireUserVerification: false,
-      }).catch((err: unknown) => {
-        throw failed(`assertion refused: ${err instanceof Error ? err.message : String(err)}`);
-      });
-      if (!result.verified) throw failed('assertion not verified');
-      await this.repository.useCredential(operatorId, credential.id, result.authenticationInfo.newCounter, this.now());
+      const result = await verifyAssertion(this.rp, answer.webauthn, challenge, await this.repository.credentials(operatorId), false);
+      await this.repository.useCredential(operatorId, result.credentialId, result.newCounter, this.now());
       return 'webauthn';
     }
     if ('totp' in answer) {

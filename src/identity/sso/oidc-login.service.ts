@@ -36,13 +36,13 @@ function sameHash(a: string, b: string): boolean {
 }
 
 /** The `code` of an openid-client / oauth4webapi error (a fixed constant), if any. */
-function libraryCode(err: unknown): string | undefined {
+export function libraryCode(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | undefined)?.code;
   return typeof code === 'string' ? code : undefined;
 }
 
 /** True when the error is the network failing (or the SSRF guard refusing), not the IdP's answer. */
-function isNetworkFailure(err: unknown): boolean {
+export function isNetworkFailure(err: unknown): boolean {
   for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
     if (isSealpostError(e) && e.code === 'SP_ERR_DESTINATION_ADDRESS_REFUSED') return true;
     if (e instanceof TypeError && /fetch failed/.test(e.message)) return true;
