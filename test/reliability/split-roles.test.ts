@@ -79,6 +79,9 @@ describe.skipIf(pgUrl === undefined)('a split deployment on PostgreSQL (api ×2,
   const acknowledged: string[] = [];
 
   const role = (name: string) => roles.find((r) => r.name === name)!;
+  /** The worker the lease test kills: whichever holds the held deliveries (either may claim them all). */
+  let killed = 'worker1';
+  const survivor = (): string => (killed === 'worker1' ? 'worker2' : 'worker1');
 
   beforeAll(async () => {
     receiver = http.createServer((req, res) => {
@@ -223,13 +226,26 @@ describe.skipIf(pgUrl === undefined)('a split deployment on PostgreSQL (api ×2,
 
   it("hands a killed worker's leases to the other worker within a few heartbeats", async () => {
     hold = true;
-    for (let i = 0; i < 6; i++) expect((await ingest('api1', { held: i })).status).toBe(202);
-    const worker1 = role('worker1');
-    await until(async () => (await sql(`select id from deliveries where lease_owner = '${worker1.workerId}' and status = 'pending'`)).length > 0, { timeoutMs: 20_000, intervalMs: 50, explain: undelivered });
-    worker1.child.kill('SIGKILL');
-    await waitForExit(worker1.child);
-    hold = false;
-    // Answered only where the sender is still there to read it: worker1's connections died with it.
+    let victim: (typeof roles)[number];
+    try {
+      for (let i = 0; i < 6; i++) expect((await ingest('api1', { held: i })).status).toBe(202);
+      let owner: string | undefined;
+      await until(
+        async () => {
+          owner = (await sql<{ lease_owner: string }>(`select lease_owner from deliveries where lease_owner is not null and status = 'pending'`))[0]?.lease_owner;
+          return owner !== undefined;
+        },
+        { timeoutMs: 20_000, intervalMs: 50, explain: undelivered },
+      );
+      victim = roles.find((r) => r.workerId === owner)!;
+      killed = victim.name;
+      victim.child.kill('SIGKILL');
+      await waitForExit(victim.child);
+    } finally {
+      // Also on failure: later tests' deliveries must not stay held.
+      hold = false;
+    }
+    // Answered only where the sender is still there to read it: the killed worker's connections died with it.
     for (const { id, res } of held.splice(0)) {
       if (res.socket?.destroyed === false) {
         delivered.set(id, (delivered.get(id) ?? 0) + 1);
@@ -240,7 +256,7 @@ describe.skipIf(pgUrl === undefined)('a split deployment on PostgreSQL (api ×2,
     await until(allDelivered, { timeoutMs: 30_000, intervalMs: 50, explain: undelivered });
     // The leases (destination timeout 15 s + 30 s) would have held them 45 s; heartbeats free them in ~4 s.
     expect(Date.now() - killedAt).toBeLessThan(45_000);
-    const lost = await sql<{ n: string }>(`select count(*) as n from delivery_attempts where worker = '${worker1.workerId}' and error_class = 'lease_expired'`);
+    const lost = await sql<{ n: string }>(`select count(*) as n from delivery_attempts where worker = '${victim.workerId}' and error_class = 'lease_expired'`);
     expect(Number(lost[0]?.n)).toBeGreaterThan(0);
   });
 
@@ -250,7 +266,7 @@ describe.skipIf(pgUrl === undefined)('a split deployment on PostgreSQL (api ×2,
       const refused = await ingest('api1', { during: 'stop' });
       expect(refused.status).toBe(503);
       expect(refused.body.code).toBe('SP_ERR_DB_UNAVAILABLE');
-      for (const name of ['api2', 'worker2', 'smtp', 'scheduler']) {
+      for (const name of ['api2', survivor(), 'smtp', 'scheduler']) {
         await until(async () => (await ready(name)) === 503, { timeoutMs: 20_000, intervalMs: 200 });
       }
     } finally {
@@ -285,7 +301,7 @@ describe.skipIf(pgUrl === undefined)('a split deployment on PostgreSQL (api ×2,
   });
 
   it('kept every role running through the outages, and each stops cleanly on SIGTERM', async () => {
-    const alive = roles.filter((r) => r.name !== 'worker1');
+    const alive = roles.filter((r) => r.name !== killed);
     for (const { name, child } of alive) expect(child.exitCode, name).toBeNull();
     for (const { child } of alive) child.kill('SIGTERM');
     const codes = await Promise.all(alive.map(({ child }) => waitForExit(child)));
