@@ -13,6 +13,7 @@ import { createBlobStore } from '../storage/create-blob-store.js';
 import { EncryptedBlobStore } from '../storage/encrypted-blob-store.js';
 import { keyringDir, openKeyProvider, openTenantRootKeys } from './key-provider.factory.js';
 import type { TenantRootKeys } from '../crypto/tenant-keys/tenant-root-keys.js';
+import { LocalTenantRootKeys } from '../crypto/tenant-keys/local-tenant-root-keys.js';
 import { hostname } from 'node:os';
 import { auditRecorder } from '../audit/audit-recorder.js';
 import { KekVersionRepository } from '../crypto/kek-version.repository.js';
@@ -73,7 +74,7 @@ export async function openAppContext(config: SealpostConfig, logger: Logger): Pr
       origin: auditOriginOf(config),
       planOf: async (tenantId) => (await tenantRepository.find(tenantId))?.plan,
     });
-    const kekVersions = provider instanceof LocalKeyring ? kekVersionService(config, logger, database, provider, cipher, audit) : undefined;
+    const kekVersions = provider instanceof LocalKeyring ? kekVersionService(config, logger, database, provider, cipher, audit, tenantKeys) : undefined;
     // Before anything is encrypted: a keyring that differs from the database's refuses to start.
     await kekVersions?.verify();
     const keyRefresh = kekVersions
@@ -99,12 +100,23 @@ export async function openAppContext(config: SealpostConfig, logger: Logger): Pr
   }
 }
 
-function kekVersionService(config: SealpostConfig, logger: Logger, database: DatabaseHandle, keyring: LocalKeyring, cipher: RecordCipher, audit: AuditServices): KekVersionService {
+function kekVersionService(
+  config: SealpostConfig,
+  logger: Logger,
+  database: DatabaseHandle,
+  keyring: LocalKeyring,
+  cipher: RecordCipher,
+  audit: AuditServices,
+  tenantKeys: TenantRootKeys,
+): KekVersionService {
   const record = recorderFor(auditRecorder(audit.log), 'kek');
   return new KekVersionService(new KekVersionRepository(database.db), keyring, keyringDir(config), {
     rotationDays: config.kekRotationDays,
     holder: `${hostname()}:${process.pid}`,
-    audit: (kek, actor, trigger) => (tx) => record(tx, kekRotatedEvent(kek, actor, trigger)),
+    audit: (kek, actor, trigger, resealed) => (tx) => record(tx, kekRotatedEvent(kek, actor, trigger, resealed)),
+    // The rotation reaches tenant data: each tenant's root key is sealed by the master key.
+    resealTenantKeys: async (version) =>
+      tenantKeys instanceof LocalTenantRootKeys ? tenantKeys.resealAll({ kekRef: `local:v${version}`, wrap: (id, key) => keyring.rewrapDataKey(id, key, version) }) : 0,
     // Data keys wrapped under the old version are still read; new ones use the new version.
     onNewVersion: () => cipher.retireCurrentKey(),
     logger,

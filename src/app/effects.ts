@@ -111,8 +111,9 @@ export function recorderFor(record: AuditRecorder, ...effects: readonly EffectNa
 }
 
 /** `kek.rotated`, by the scheduler's yearly rotation or by `sealpost keys rotate --kek`. */
-export function kekRotatedEvent(kek: string, actor: AuditActor, trigger?: string): Omit<AuditEvent, 'time'> {
-  return { tenant: null, actor, action: 'kek.rotated', details: trigger === undefined ? { kek } : { kek, trigger } };
+export function kekRotatedEvent(kek: string, actor: AuditActor, trigger?: string, tenantKeysResealed = 0): Omit<AuditEvent, 'time'> {
+  const details = { kek, tenant_keys_resealed: tenantKeysResealed };
+  return { tenant: null, actor, action: 'kek.rotated', details: trigger === undefined ? details : { ...details, trigger } };
 }
 
 /**

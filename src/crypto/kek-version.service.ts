@@ -17,6 +17,8 @@ export interface KekRotation {
   /** The master key new data keys are wrapped under afterwards. */
   readonly current: string;
   readonly reason: 'rotated' | 'not-due' | 'rotated-elsewhere';
+  /** Tenant root keys re-sealed under the new version (0 when nothing rotated). */
+  readonly tenantKeysResealed: number;
 }
 
 export interface KekVersionServiceOptions {
@@ -24,7 +26,12 @@ export interface KekVersionServiceOptions {
   /** Names this process in the rotation lock. */
   readonly holder: string;
   /** Writes `kek.rotated` in the transaction that records the new version. */
-  readonly audit: (kek: string, actor: AuditActor, trigger: string | undefined) => PreparedWrite;
+  readonly audit: (kek: string, actor: AuditActor, trigger: string | undefined, tenantKeysResealed: number) => PreparedWrite;
+  /**
+   * Re-seals every tenant root key under the version just written (before it is recorded, so no
+   * process uses it for new root keys sooner); returns how many. The rotation fails if this does.
+   */
+  readonly resealTenantKeys: (version: number) => Promise<number>;
   /** A rotation made here or seen from another process: the cipher must stop using data keys wrapped under the old version. */
   readonly onNewVersion: (kek: string) => void;
   readonly logger: Logger;
@@ -36,7 +43,7 @@ const ref = (version: number): string => `local:v${version}`;
 function mismatch(dir: string, problems: string[]): SealpostError {
   return new SealpostError(
     'SP_ERR_CRYPTO_KEYRING_MISMATCH',
-    `The local keyring in ${dir} does not match this database (${problems.join('; ')}). Every process must use the same keyring: copy the keyring directory from a host that runs Sealpost against this database (or move to AWS KMS), then start again. Nothing was changed. See docs/operations.md "Keys on several hosts".`,
+    `The local keyring in ${dir} does not match this database (${problems.join('; ')}). Every process must use the same keyring: copy the keyring directory from a host that runs Sealpost against this database, then start again; with processes on several hosts, put the keyring directory on storage they all share (tenant root keys are created in it when a tenant first writes) or move to AWS KMS. Nothing was changed. See docs/operations.md "Keys on several hosts".`,
   );
 }
 
@@ -119,10 +126,10 @@ export class KekVersionService {
       const newest = rows[rows.length - 1];
       if (newest === undefined) throw new SealpostError('SP_ERR_CRYPTO_KEY_UNAVAILABLE', 'The database records no master key version; start Sealpost once first');
       if (options.expectedCurrent !== undefined && newest.kekRef !== options.expectedCurrent) {
-        return { rotated: false, current: newest.kekRef, reason: 'rotated-elsewhere' };
+        return { rotated: false, current: newest.kekRef, reason: 'rotated-elsewhere', tenantKeysResealed: 0 };
       }
       if (options.ifDue && this.now() - newest.createdAt < this.options.rotationDays * DAY_MS) {
-        return { rotated: false, current: newest.kekRef, reason: 'not-due' };
+        return { rotated: false, current: newest.kekRef, reason: 'not-due', tenantKeysResealed: 0 };
       }
       // Past any file a failed rotation left behind (written, never recorded).
       const onDisk = this.keyring.checks();
@@ -130,10 +137,14 @@ export class KekVersionService {
       while (!this.keyring.createVersion(version)) version++;
       const written = this.keyring.checks().find((c) => c.version === version)!;
       const row: KekVersionRow = { kekRef: ref(version), version, check: written.check, createdAt: written.createdAt };
-      await this.repository.insert([row], this.options.audit(row.kekRef, options.actor, options.trigger));
+      // If this or the insert fails, re-sealed files name a version whose key file exists but that
+      // nobody wraps new keys under; the next rotation skips its number and re-seals them again.
+      const resealed = await this.options.resealTenantKeys(version);
+      await this.repository.insert([row], this.options.audit(row.kekRef, options.actor, options.trigger, resealed));
       this.keyring.useVersion(version);
       this.options.onNewVersion(row.kekRef);
-      return { rotated: true, current: row.kekRef, reason: 'rotated' };
+      if (resealed > 0) this.options.logger.info({ kek: row.kekRef, resealed }, 'tenant root keys re-sealed under the new master key version');
+      return { rotated: true, current: row.kekRef, reason: 'rotated', tenantKeysResealed: resealed };
     });
     if (!result.acquired) throw new SealpostError('SP_ERR_CRYPTO_KEY_UNAVAILABLE', 'Another process holds the master key lock; try again');
     return result.value;

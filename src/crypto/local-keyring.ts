@@ -142,11 +142,26 @@ export class LocalKeyring implements KeyProvider {
     const kek = this.active === undefined ? this.newest() : this.versions.get(this.active);
     if (kek === undefined) throw new SealpostError('SP_ERR_CRYPTO_KEY_UNAVAILABLE', 'The local keyring is not open');
     const plaintext = randomBytes(32);
+    return { ...this.wrap(dataKeyId, plaintext, kek), plaintext };
+  }
+
+  /**
+   * Wraps an existing key under this version (the same format as generateDataKey): a rotation
+   * re-seals the tenant root keys under the version it has just written, before any process uses it.
+   */
+  rewrapDataKey(dataKeyId: string, plaintext: Buffer, version: number): WrappedDataKey {
+    if (!this.versions.has(version)) this.reload();
+    const kek = this.versions.get(version);
+    if (kek === undefined) throw new SealpostError('SP_ERR_CRYPTO_KEY_UNAVAILABLE', `Master key version ${version} is missing from the keyring`);
+    return this.wrap(dataKeyId, plaintext, kek);
+  }
+
+  private wrap(dataKeyId: string, plaintext: Buffer, kek: KekVersion): WrappedDataKey {
     const iv = randomBytes(IV_BYTES);
     const cipher = createCipheriv('aes-256-gcm', kek.key, iv);
     cipher.setAAD(wrapAad(dataKeyId, kek.version));
     const wrapped = Buffer.concat([iv, cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
-    return { provider: 'local', kekRef: `local:v${kek.version}`, wrapped, plaintext };
+    return { provider: 'local', kekRef: `local:v${kek.version}`, wrapped };
   }
 
   async decryptDataKey(dataKeyId: string, key: WrappedDataKey): Promise<Buffer> {

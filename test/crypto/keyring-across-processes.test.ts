@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -118,6 +118,39 @@ describe.each(testDialects())('the local keyring across processes on %s', { time
     );
     expect(results.filter((r) => r?.rotated)).toHaveLength(1);
     expect(results.filter((r) => r?.reason === 'rotated-elsewhere')).toHaveLength(3);
+  });
+
+  it('re-seals every live tenant root key under a new master key version, leaves tombstones alone, and new root keys follow the refreshed version', async () => {
+    testDb = await createTestDatabase(dialect);
+    const dataDir = path.join(testDb.dir, 'data');
+    const keyFile = (tenant: string): string => path.join(dataDir, 'keyring', `tenant-${tenant}.json`);
+    const kekOf = (tenant: string): unknown => (JSON.parse(readFileSync(keyFile(tenant), 'utf8')) as { kek?: string }).kek;
+    const rotating = await open(dataDir);
+    const running = await open(dataDir, { SEALPOST_KEY_REFRESH_SECONDS: '1' });
+    const [a, b, erased] = await Promise.all(['A', 'B', 'Erased'].map(async (name) => (await rotating.tenants.create(name, 'starter')).tenant.id));
+    const records = await Promise.all([a!, b!, erased!].map(async (tenant) => ({ tenant, sealed: await running.cipher.encrypt(`secret of ${tenant}`, { ...CTX, tenant }) })));
+    await rotating.erasure.erase(erased!, { type: 'system', id: 'test' }, 'cli');
+    const tombstone = readFileSync(keyFile(erased!), 'utf8');
+    expect([kekOf(a!), kekOf(b!)]).toEqual(['local:v1', 'local:v1']);
+
+    const rotation = await rotating.kekVersions!.rotate({ actor: { type: 'system', id: 'cli' } });
+    expect(rotation).toMatchObject({ rotated: true, current: 'local:v2', tenantKeysResealed: 2 });
+    expect([kekOf(a!), kekOf(b!)]).toEqual(['local:v2', 'local:v2']);
+    expect(readFileSync(keyFile(erased!), 'utf8')).toBe(tombstone);
+    expect(readdirSync(path.join(dataDir, 'keyring')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    const audited = await rotating.database.db.selectFrom('audit_events').select('event').where('action', '=', 'kek.rotated').execute();
+    expect(audited.map((e) => (JSON.parse(String(e.event)) as { details: unknown }).details)).toEqual([{ kek: 'local:v2', tenant_keys_resealed: 2 }]);
+
+    // A process that opens the re-sealed files reads what was written before; the erased tenant stays unreadable.
+    const fresh = await open(dataDir);
+    for (const { tenant, sealed } of records.slice(0, 2)) expect((await fresh.cipher.decrypt(sealed, { ...CTX, tenant })).toString()).toBe(`secret of ${tenant}`);
+    await expect(fresh.cipher.decrypt(records[2]!.sealed, { ...CTX, tenant: erased! })).rejects.toMatchObject({ code: 'SP_ERR_TENANT_ERASED' });
+
+    // The running process moves to v2 on its own, and seals the next tenant's new root key under it.
+    await until(async () => (await kekOfNewData(running)) === 'local:v2', { timeoutMs: 15_000, intervalMs: 200 });
+    const { tenant: later } = await rotating.tenants.create('Later', 'starter');
+    await running.cipher.encrypt('first record', { ...CTX, tenant: later.id });
+    expect(kekOf(later.id)).toBe('local:v2');
   });
 
   it('moves a running process to a master key version another process added, within SEALPOST_KEY_REFRESH_SECONDS', async () => {

@@ -79,6 +79,9 @@ describe.skipIf(pgUrl === undefined)('a split deployment on PostgreSQL (api ×2,
   const acknowledged: string[] = [];
 
   const role = (name: string) => roles.find((r) => r.name === name)!;
+  /** The worker the lease test kills: whichever holds the held deliveries (either may claim them all). */
+  let killed = 'worker1';
+  const survivor = (): string => (killed === 'worker1' ? 'worker2' : 'worker1');
 
   beforeAll(async () => {
     receiver = http.createServer((req, res) => {
@@ -174,33 +177,75 @@ describe.skipIf(pgUrl === undefined)('a split deployment on PostgreSQL (api ×2,
     for (const { name } of roles) expect(await ready(name), name).toBe(200);
   });
 
-  it('moves the other processes to a new master key version after `keys rotate --kek`', async () => {
+  it('moves the other processes and every tenant root key to a new master key version after `keys rotate --kek`', async () => {
+    const rootKeyOf = (tenant: string): { kek?: string } => JSON.parse(readFileSync(path.join(dataDir, 'keyring', `tenant-${tenant}.json`), 'utf8')) as { kek?: string };
+    const [{ id: tenant } = { id: '' }] = await sql<{ id: string }>('select id from tenants');
+    const before = acknowledged[0]!;
+    expect(rootKeyOf(tenant).kek).toBe('local:v1');
+
     const rotated = await runCli(['keys', 'rotate', '--kek', '--json'], env);
     expect(rotated.code, rotated.stderr).toBe(0);
-    expect(JSON.parse(rotated.stdout)).toMatchObject({ kek: 'local:v2', kek_rotated: true });
-    // api2 never rotated anything itself: its new payloads' data keys come under v2 within the refresh interval.
-    await until(
-      async () => {
-        const { body } = await ingest('api2', { after: 'rotation' });
-        const id = String((body.receipt as { message_id: string }).message_id);
-        const [row] = await sql<{ kek_ref: string }>(
-          `select k.kek_ref from payloads p join data_keys k on k.id = convert_from(substring(p.envelope_sealed from 3 for get_byte(p.envelope_sealed, 1)), 'LATIN1') where p.id = '${id}'`,
-        );
-        return row?.kek_ref === 'local:v2';
-      },
-      { timeoutMs: 20_000, intervalMs: 300 },
-    );
+    expect(JSON.parse(rotated.stdout)).toEqual({ kek: 'local:v2', kek_rotated: true, tenant_keys_resealed: 1 });
+    // The rotation, made by the CLI process, reached the tenant's data: its root key is sealed under v2.
+    expect(rootKeyOf(tenant).kek).toBe('local:v2');
+
+    // api2 never rotated anything itself: it moves to v2 within the refresh interval, without restart…
+    await until(async () => ((await (await fetch(`${role('api2').health}/readyz`)).json()) as { checks: { keyring: { detail: { current: string } } } }).checks.keyring.detail.current === 'local:v2', {
+      timeoutMs: 20_000,
+      intervalMs: 100,
+    });
+    // …so the root key of a tenant created afterwards, made when its first payload reaches api2, is sealed under v2.
+    const created = await runCli(['tenants', 'create', '--name', 'after-rotation'], env);
+    expect(created.code, created.stderr).toBe(0);
+    const later = JSON.parse(created.stdout) as { tenant: string; api_key: string };
+    const laterPost = await fetch(`${role('api2').https}/v1/payloads`, {
+      method: 'POST',
+      body: JSON.stringify({ tenant: 'later' }),
+      dispatcher: agent,
+      headers: { authorization: `Bearer ${later.api_key}`, 'content-type': 'application/json' },
+    });
+    expect(laterPost.status).toBe(202);
+    expect(rootKeyOf(later.tenant).kek).toBe('local:v2');
+    const after = await ingest('api2', { after: 'rotation' });
+    expect(after.status).toBe(202);
+
+    // A process started now reads the re-sealed root key from its file: payloads from before and after the rotation decrypt.
+    const api3 = spawnCli(['start', '--role', 'api'], env);
+    try {
+      const port = (await waitForOutput(api3, /listening on https:\/\/127\.0\.0\.1:(\d+)/))[1];
+      for (const id of [before, String((after.body.receipt as { message_id: string }).message_id)]) {
+        const read = await fetch(`https://127.0.0.1:${port}/v1/payloads/${id}`, { dispatcher: agent, headers: { authorization: `Bearer ${apiKey}` } });
+        expect(read.status, id).toBe(200);
+        expect(((await read.json()) as { envelope: { data: unknown } }).envelope.data).toEqual(id === before ? { i: 0 } : { after: 'rotation' });
+      }
+    } finally {
+      api3.kill('SIGTERM');
+      await waitForExit(api3);
+    }
   });
 
   it("hands a killed worker's leases to the other worker within a few heartbeats", async () => {
     hold = true;
-    for (let i = 0; i < 6; i++) expect((await ingest('api1', { held: i })).status).toBe(202);
-    const worker1 = role('worker1');
-    await until(async () => (await sql(`select id from deliveries where lease_owner = '${worker1.workerId}' and status = 'pending'`)).length > 0, { timeoutMs: 20_000, intervalMs: 50 });
-    worker1.child.kill('SIGKILL');
-    await waitForExit(worker1.child);
-    hold = false;
-    // Answered only where the sender is still there to read it: worker1's connections died with it.
+    let victim: (typeof roles)[number];
+    try {
+      for (let i = 0; i < 6; i++) expect((await ingest('api1', { held: i })).status).toBe(202);
+      let owner: string | undefined;
+      await until(
+        async () => {
+          owner = (await sql<{ lease_owner: string }>(`select lease_owner from deliveries where lease_owner is not null and status = 'pending'`))[0]?.lease_owner;
+          return owner !== undefined;
+        },
+        { timeoutMs: 20_000, intervalMs: 50, explain: undelivered },
+      );
+      victim = roles.find((r) => r.workerId === owner)!;
+      killed = victim.name;
+      victim.child.kill('SIGKILL');
+      await waitForExit(victim.child);
+    } finally {
+      // Also on failure: later tests' deliveries must not stay held.
+      hold = false;
+    }
+    // Answered only where the sender is still there to read it: the killed worker's connections died with it.
     for (const { id, res } of held.splice(0)) {
       if (res.socket?.destroyed === false) {
         delivered.set(id, (delivered.get(id) ?? 0) + 1);
@@ -211,7 +256,7 @@ describe.skipIf(pgUrl === undefined)('a split deployment on PostgreSQL (api ×2,
     await until(allDelivered, { timeoutMs: 30_000, intervalMs: 50, explain: undelivered });
     // The leases (destination timeout 15 s + 30 s) would have held them 45 s; heartbeats free them in ~4 s.
     expect(Date.now() - killedAt).toBeLessThan(45_000);
-    const lost = await sql<{ n: string }>(`select count(*) as n from delivery_attempts where worker = '${worker1.workerId}' and error_class = 'lease_expired'`);
+    const lost = await sql<{ n: string }>(`select count(*) as n from delivery_attempts where worker = '${victim.workerId}' and error_class = 'lease_expired'`);
     expect(Number(lost[0]?.n)).toBeGreaterThan(0);
   });
 
@@ -221,7 +266,7 @@ describe.skipIf(pgUrl === undefined)('a split deployment on PostgreSQL (api ×2,
       const refused = await ingest('api1', { during: 'stop' });
       expect(refused.status).toBe(503);
       expect(refused.body.code).toBe('SP_ERR_DB_UNAVAILABLE');
-      for (const name of ['api2', 'worker2', 'smtp', 'scheduler']) {
+      for (const name of ['api2', survivor(), 'smtp', 'scheduler']) {
         await until(async () => (await ready(name)) === 503, { timeoutMs: 20_000, intervalMs: 200 });
       }
     } finally {
@@ -256,7 +301,7 @@ describe.skipIf(pgUrl === undefined)('a split deployment on PostgreSQL (api ×2,
   });
 
   it('kept every role running through the outages, and each stops cleanly on SIGTERM', async () => {
-    const alive = roles.filter((r) => r.name !== 'worker1');
+    const alive = roles.filter((r) => r.name !== killed);
     for (const { name, child } of alive) expect(child.exitCode, name).toBeNull();
     for (const { child } of alive) child.kill('SIGTERM');
     const codes = await Promise.all(alive.map(({ child }) => waitForExit(child)));

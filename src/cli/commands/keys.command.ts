@@ -112,12 +112,12 @@ export function registerKeys(program: Command): void {
       const config = await configForCommand();
       const kek = options.kek ? await rotateKek(config) : undefined;
       const signing = options.signing ? await rotateSigningKeys({ tenant: options.tenant, ifDue: options.ifDue === true }) : undefined;
-      print({ ...(kek ? { kek: kek.current, kek_rotated: kek.rotated } : {}), ...(signing ? { signing } : {}) }, options.json === true, () =>
+      print({ ...(kek ? { kek: kek.current, kek_rotated: kek.rotated, tenant_keys_resealed: kek.tenantKeysResealed } : {}), ...(signing ? { signing } : {}) }, options.json === true, () =>
         [
           ...(kek
             ? [
                 kek.rotated
-                  ? `new master key version ${kek.current}; running processes wrap new data keys under it within ${config.keyRefreshSeconds} s (SEALPOST_KEY_REFRESH_SECONDS). With processes on other hosts, copy the new keyring file to them first (docs/operations.md)`
+                  ? `new master key version ${kek.current} (${kek.tenantKeysResealed} tenant root keys re-sealed under it); running processes wrap new data keys under it within ${config.keyRefreshSeconds} s (SEALPOST_KEY_REFRESH_SECONDS). Processes on other hosts see it only if they share the keyring directory (docs/operations.md "Keys on several hosts")`
                   : `another process rotated first; the master key version is ${kek.current}; nothing rotated`,
               ]
             : []),

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { SealpostError } from '../../errors/sealpost-error.js';
 import { isId } from '../ids.js';
@@ -9,6 +9,7 @@ import { TENANT_KEY_RECHECK_MS, TenantProviderCache, tenantErased, type TenantLi
 const ROOT_KEY_BYTES = 32; // AES-256
 const IV_BYTES = 12; // NIST SP 800-38D §8.2.2
 const TAG_BYTES = 16;
+const FILE_PATTERN = /^tenant-(.+)\.json$/;
 
 /** What the master key seals a tenant's root key under: bound to the tenant, so files cannot be swapped. */
 function sealId(tenantId: string): string {
@@ -29,6 +30,12 @@ interface LiveKeyFile {
   readonly wrapped: string;
 }
 type RootKeyFile = LiveKeyFile | { readonly v: 1; readonly tenant: string; readonly erased_at: string };
+
+/** The master key version a rotation has just written, and how to seal a root key under it. */
+export interface ResealTarget {
+  readonly kekRef: string;
+  readonly wrap: (sealedId: string, rootKey: Buffer) => WrappedDataKey;
+}
 
 /**
  * Tenant root keys as files in the keyring directory, beside the master keys (so whatever copies
@@ -69,6 +76,54 @@ export class LocalTenantRootKeys implements TenantRootKeys {
     renameSync(temp, file);
     syncDir(this.dir);
     this.cache.forget(tenantId);
+  }
+
+  /**
+   * Re-seals every live root key under a new master key version (a rotation does this under its
+   * database lock), so the master key rotation reaches tenant data too and no root key depends on
+   * an old version alone. The root keys themselves, and so every data key, stay the same;
+   * tombstones stay as they are. Returns how many files were re-sealed.
+   */
+  async resealAll(target: ResealTarget): Promise<number> {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    let resealed = 0;
+    for (const name of readdirSync(this.dir).sort()) {
+      const tenantId = FILE_PATTERN.exec(name)?.[1];
+      if (tenantId === undefined || !isId('tenant', tenantId)) continue; // temp files, master keys
+      if (await this.reseal(tenantId, target)) resealed++;
+    }
+    return resealed;
+  }
+
+  private async reseal(tenantId: string, target: ResealTarget): Promise<boolean> {
+    const existing = this.read(tenantId);
+    if (!existing || !('wrapped' in existing) || existing.kek === target.kekRef) return false;
+    const rootKey = await this.sealer.decryptDataKey(sealId(tenantId), { provider: this.sealer.name, kekRef: existing.kek, wrapped: Buffer.from(existing.wrapped, 'base64') });
+    let body: RootKeyFile;
+    try {
+      const sealed = target.wrap(sealId(tenantId), rootKey);
+      body = { ...existing, kek: sealed.kekRef, wrapped: sealed.wrapped.toString('base64') };
+    } finally {
+      rootKey.fill(0);
+    }
+    const file = this.fileOf(tenantId);
+    const temp = `${file}.${process.pid}.reseal.tmp`;
+    writeDurably(temp, JSON.stringify(body));
+    const current = this.read(tenantId);
+    // Only a tenant the database lists as live: a key file the database does not explain is left as it is.
+    if (!current || !('wrapped' in current) || !(await this.isLive(tenantId))) {
+      unlinkSync(temp);
+      return false;
+    }
+    renameSync(temp, file);
+    syncDir(this.dir);
+    // An erasure marks the tenant erased before it writes the tombstone: if that tombstone landed
+    // between the check above and the rename, the tenant is erased by now and the key must go again.
+    if (!(await this.isLive(tenantId))) {
+      await this.destroy(tenantId);
+      return false;
+    }
+    return true;
   }
 
   private async load(tenantId: string): Promise<KeyProvider> {
