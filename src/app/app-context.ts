@@ -9,6 +9,7 @@ import { openDatabase, type DatabaseHandle } from '../db/database.js';
 import { GroupCommitter } from '../db/group-commit.js';
 import { migrateToLatest } from '../db/migrator.js';
 import { TenantRepository } from '../identity/tenant.repository.js';
+import type { BlobStore } from '../storage/blob-store.js';
 import { createBlobStore } from '../storage/create-blob-store.js';
 import { EncryptedBlobStore } from '../storage/encrypted-blob-store.js';
 import { openKeyProvider } from './key-provider.factory.js';
@@ -22,6 +23,8 @@ export interface AppContext {
   readonly keyProvider: KeyProvider;
   readonly cipher: RecordCipher;
   readonly blobs: EncryptedBlobStore;
+  /** The same store without the cipher: backups copy blobs as stored (sealed). */
+  readonly rawBlobs: BlobStore;
   /** Shared by every writer on the request path, so their commits are grouped. */
   readonly committer: GroupCommitter;
   readonly tenantRepository: TenantRepository;
@@ -55,7 +58,7 @@ export async function openAppContext(config: SealpostConfig, logger: Logger): Pr
       origin: auditOriginOf(config),
       planOf: async (tenantId) => (await tenantRepository.find(tenantId))?.plan,
     });
-    return { config, logger, database, keyProvider: provider, cipher, blobs, committer: new GroupCommitter(database.db), tenantRepository, audit, receipts: createReceiptServices({ db: database.db, cipher, audit: audit.log }), close };
+    return { config, logger, database, keyProvider: provider, cipher, blobs, rawBlobs, committer: new GroupCommitter(database.db), tenantRepository, audit, receipts: createReceiptServices({ db: database.db, cipher, audit: audit.log }), close };
   } catch (err) {
     await database.close();
     throw err;

@@ -33,6 +33,11 @@ export const EFFECTS = {
   kek: { actions: ['kek.rotated'], writer: 'kekRotatedEvent below (scheduler and `sealpost keys rotate --kek`)' },
   retention: { actions: ['retention.purged'], writer: 'audit/retention.ts' },
   auditExport: { actions: ['audit.exported'], writer: 'audit/audit.service.ts' },
+  backup: {
+    actions: ['backup.created', 'backup.restored', 'backup.pruned', 'backup.drilled'],
+    writer: 'ops/backup/backup.service.ts (the snapshot or drill row with its event; a restore records into the restored database)',
+  },
+  keyRecovery: { actions: ['keys.recovery_exported', 'keys.recovery_imported'], writer: 'ops/backup/keyring-recovery.ts (via `sealpost keys export-recovery` / `import-recovery`)' },
 } as const satisfies Record<string, EffectDeclaration>;
 
 export type EffectName = keyof typeof EFFECTS;
@@ -50,6 +55,8 @@ export const COMMITS_WITH = {
   kekRotated: ['kek'],
   auditPurged: ['retention'],
   auditExported: ['auditExport'],
+  backupRecorded: ['backup'],
+  keyRecovery: ['keyRecovery'],
 } as const satisfies Record<string, readonly (EffectName | 'payload rows' | 'attempt row')[]>;
 
 /** Declared actions with no feature yet (no plan changes, no operator login). */

@@ -27,6 +27,12 @@ export const AUDIT_ACTIONS = [
   'audit.exported',
   'login.succeeded',
   'login.failed',
+  'backup.created',
+  'backup.restored',
+  'backup.pruned',
+  'backup.drilled',
+  'keys.recovery_exported',
+  'keys.recovery_imported',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

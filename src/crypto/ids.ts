@@ -17,6 +17,8 @@ export const ID_PREFIXES = {
   receipt: 'rcp',
   dataKey: 'dek',
   auditLogKey: 'alk',
+  backup: 'bak',
+  drill: 'drl',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

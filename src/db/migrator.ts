@@ -10,6 +10,7 @@ import * as m0007 from './migrations/0007-tenant-signing-keys.js';
 import * as m0008 from './migrations/0008-audit-checkpoint-sequence.js';
 import * as m0009 from './migrations/0009-rate-limit-windows.js';
 import * as m0010 from './migrations/0010-hashed-credentials.js';
+import * as m0016 from './migrations/0016-backup-snapshots-drills.js';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -28,6 +29,7 @@ const MIGRATIONS: readonly (readonly [string, MigrationModule])[] = [
   ['0008-audit-checkpoint-sequence', m0008],
   ['0009-rate-limit-windows', m0009],
   ['0010-hashed-credentials', m0010],
+  ['0016-backup-snapshots-drills', m0016],
 ];
 
 export const MIGRATION_NAMES = MIGRATIONS.map(([name]) => name);

@@ -1,0 +1,77 @@
+import { existsSync } from 'node:fs';
+import type { AuditActor } from '../audit/audit-event.js';
+import type { SealpostConfig } from '../config/config.schema.js';
+import type { KeyProvider } from '../crypto/key-provider.js';
+import { LocalKeyring } from '../crypto/local-keyring.js';
+import { AwsKmsKeyProvider } from '../crypto/aws-kms-key-provider.js';
+import { SealpostError } from '../errors/sealpost-error.js';
+import { BackupRepository } from '../ops/backup/backup.repository.js';
+import { BackupService } from '../ops/backup/backup.service.js';
+import { openBackupTarget, type BackupTarget, type BackupTargetOptions } from '../ops/backup/backup-target.js';
+import { createBlobStore } from '../storage/create-blob-store.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import type { AppContext } from './app-context.js';
+import { recorderFor } from './effects.js';
+import { keyringDir } from './key-provider.factory.js';
+
+/** Test-only: S3 credentials for the backup targets (production uses the AWS SDK default chain). */
+export interface BackupTargetOverrides {
+  readonly credentials?: BackupTargetOptions['credentials'];
+}
+
+/** The two places snapshots go, from SEALPOST_BACKUP_TARGET / _REPLICA. */
+export async function openBackupTargets(config: SealpostConfig, overrides: BackupTargetOverrides = {}): Promise<{ target: BackupTarget; replica: BackupTarget }> {
+  if (config.backupTarget === undefined || config.backupReplica === undefined) {
+    throw new SealpostError('SP_ERR_BACKUP_NOT_CONFIGURED', 'Set SEALPOST_BACKUP_TARGET and SEALPOST_BACKUP_REPLICA to use backups');
+  }
+  const target = await openBackupTarget({ location: config.backupTarget, endpoint: config.backupTargetEndpoint, region: config.awsRegion, credentials: overrides.credentials });
+  try {
+    const replica = await openBackupTarget({
+      location: config.backupReplica,
+      endpoint: config.backupReplicaEndpoint,
+      region: config.backupReplicaRegion ?? config.awsRegion,
+      credentials: overrides.credentials,
+    });
+    return { target, replica };
+  } catch (error) {
+    await target.close();
+    throw error;
+  }
+}
+
+/** The backup service over a running Sealpost's database, keys and raw blob store. */
+export function createBackupService(context: AppContext, targets: { target: BackupTarget; replica: BackupTarget }, now?: () => number): BackupService {
+  return new BackupService({
+    db: context.database.db,
+    database: context.config.database,
+    keyProvider: context.keyProvider,
+    cipher: context.cipher,
+    blobs: context.rawBlobs,
+    ...targets,
+    environment: context.config.environment,
+    repository: new BackupRepository(context.database.db),
+    record: recorderFor(context.audit.record, 'backup'),
+    logger: context.logger,
+    ...(now ? { now } : {}),
+  });
+}
+
+/**
+ * The master key for a restore, opened without creating anything: a restore onto a new machine
+ * must not mint a fresh keyring (which could never unwrap the snapshot) before the recovery file
+ * is imported.
+ */
+export async function restoreKeyProvider(config: SealpostConfig): Promise<KeyProvider> {
+  if (config.keyProvider === 'aws-kms') return AwsKmsKeyProvider.create(config.kmsKeyId ?? '', config.awsRegion);
+  const keyring = new LocalKeyring(keyringDir(config), config.kekRotationDays);
+  // status() loads the versions present; an absent keyring stays empty and unwrapping then fails clearly.
+  if (existsSync(keyringDir(config))) await keyring.status();
+  return keyring;
+}
+
+/** The blob store a restore into `dataDir` writes to: the deployment's store, with a local store under that dir. */
+export function restoreBlobStore(config: SealpostConfig, dataDir: string | undefined): () => Promise<BlobStore> {
+  return () => createBlobStore({ ...config, dataDir: dataDir ?? config.dataDir });
+}
+
+export const SCHEDULER_ACTOR: AuditActor = { type: 'system', id: 'scheduler' };
