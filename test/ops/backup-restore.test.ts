@@ -17,7 +17,7 @@ import type { BackupTarget } from '../../src/ops/backup/backup-target.js';
 import { exportKeyring, importKeyring, openRecoveryFile } from '../../src/ops/backup/keyring-recovery.js';
 import { restoreSnapshot, type RestoreDestination } from '../../src/ops/backup/restore.js';
 import { NO_PROGRESS, readAll } from '../../src/ops/backup/snapshot-reader.js';
-import { objectKey } from '../../src/ops/backup/snapshot-format.js';
+import { manifestKey, objectKey } from '../../src/ops/backup/snapshot-format.js';
 import { startS3Server } from '../storage/support/s3-server.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { createTestDatabase, testDialects, type TestDatabase } from '../support/test-database.js';
@@ -128,6 +128,12 @@ describe.each(testDialects())('backups across two regions on %s', { timeout: 240
       [first.id, 'ok'],
     ]);
     await expect(backups.verify(second.id, 'both')).resolves.toHaveLength(2);
+    // A copy lost in one region is flagged.
+    await targets.replica.delete(manifestKey(first.id));
+    expect((await backups.list()).map((s) => [s.id, s.status])).toEqual([
+      [second.id, 'ok'],
+      [first.id, 'missing-in-replica'],
+    ]);
     const recorded = await live.context.database.db.selectFrom('backup_snapshots').select(['id', 'environment', 'row_counts']).orderBy('created_at').execute();
     expect(recorded.map((r) => r.id)).toEqual([first.id, second.id]);
     expect(JSON.parse(recorded[1]!.row_counts)).toMatchObject({ payloads: 3, attachments: 3 });
@@ -176,9 +182,8 @@ describe.each(testDialects())('backups across two regions on %s', { timeout: 240
   });
 
   it('detects a flipped bit in a snapshot object before writing anything', async () => {
-    const folder = (await targets.replica.list('snapshots/')).find((k) => k.endsWith('/manifest.json'))!.split('/')[1]!;
-    const id = `bak_${folder.slice('bak_'.length).toUpperCase()}`;
-    const key = objectKey(id, 'database');
+    const [id] = await replicaSnapshotIds();
+    const key = objectKey(id!, 'database');
     const bytes = await readAll(await targets.replica.get(key));
     bytes[Math.floor(bytes.length / 2)]! ^= 0x01;
     await targets.replica.put(key, Readable.from([bytes]));
@@ -187,7 +192,7 @@ describe.each(testDialects())('backups across two regions on %s', { timeout: 240
     const config = restoredConfig(destination);
     await expect(
       restoreSnapshot({
-        id,
+        id: id!,
         source: targets.replica,
         keyProvider: await restoreKeyProvider(loadConfig({ SEALPOST_DATA_DIR: restored!.config.dataDir })),
         to: destination,
@@ -201,6 +206,29 @@ describe.each(testDialects())('backups across two regions on %s', { timeout: 240
     if (destination.dialect === 'sqlite') expect(existsSync(destination.dir) ? readdirSync(destination.dir) : []).toEqual([]);
     else expect(await holdsAnyTable(destination.url)).toBe(false);
   });
+
+  it('refuses to restore over a database that holds data without --force, and production data into staging', async () => {
+    const [latest] = await replicaSnapshotIds();
+    const destination: RestoreDestination =
+      dialect === 'sqlite' ? { dialect: 'sqlite', dir: restored!.config.dataDir } : { dialect: 'postgres', url: (restoredDb!.config as { url: string }).url };
+    const base = {
+      id: latest!,
+      source: targets.replica,
+      keyProvider: await restoreKeyProvider(restored!.config),
+      to: destination,
+      openBlobStore: restoreBlobStore(restored!.config, undefined),
+      progress: NO_PROGRESS,
+      actor: ACTOR,
+    };
+    await expect(restoreSnapshot({ ...base, environment: 'production', force: false })).rejects.toMatchObject({ code: 'SP_ERR_BACKUP_TARGET_NOT_EMPTY' });
+    await expect(restoreSnapshot({ ...base, environment: 'staging', force: true })).rejects.toMatchObject({ code: 'SP_ERR_BACKUP_ENVIRONMENT_REFUSED' });
+  });
+
+  /** Snapshot ids in the replica, newest first (the primary region is gone by then). */
+  async function replicaSnapshotIds(): Promise<string[]> {
+    const folders = (await targets.replica.list('snapshots/')).filter((k) => k.endsWith('/manifest.json')).map((k) => k.split('/')[1]!);
+    return folders.map((f) => `bak_${f.slice('bak_'.length).toUpperCase()}`).sort().reverse();
+  }
 
   let extraDb: TestDatabase | undefined;
   afterAll(async () => {
