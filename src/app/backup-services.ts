@@ -1,3 +1,4 @@
+import { sign } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { AuditActor } from '../audit/audit-event.js';
 import type { SealpostConfig } from '../config/config.schema.js';
@@ -7,6 +8,10 @@ import { AwsKmsKeyProvider } from '../crypto/aws-kms-key-provider.js';
 import { SealpostError } from '../errors/sealpost-error.js';
 import { BackupRepository } from '../ops/backup/backup.repository.js';
 import { BackupService } from '../ops/backup/backup.service.js';
+import type { DrillDeps } from '../ops/backup/drill.js';
+import { DataKeyRepository } from '../crypto/data-key.repository.js';
+import { RecordCipher } from '../crypto/record-cipher.js';
+import { createReceiptServices } from './receipt-services.js';
 import { openBackupTarget, type BackupTarget, type BackupTargetOptions } from '../ops/backup/backup-target.js';
 import { createBlobStore } from '../storage/create-blob-store.js';
 import type { BlobStore } from '../storage/blob-store.js';
@@ -72,6 +77,42 @@ export async function restoreKeyProvider(config: SealpostConfig): Promise<KeyPro
 /** The blob store a restore into `dataDir` writes to: the deployment's store, with a local store under that dir. */
 export function restoreBlobStore(config: SealpostConfig, dataDir: string | undefined): () => Promise<BlobStore> {
   return () => createBlobStore({ ...config, dataDir: dataDir ?? config.dataDir });
+}
+
+/** What a drill needs from the running deployment: its replica, keys, database and audit log key. */
+export function createDrillDeps(context: AppContext, replica: BackupTarget, now?: () => number): DrillDeps {
+  return {
+    replica,
+    keyProvider: context.keyProvider,
+    db: context.database.db,
+    liveDatabase: context.config.database,
+    environment: context.config.environment,
+    repository: new BackupRepository(context.database.db),
+    record: recorderFor(context.audit.record, 'backup'),
+    openScratchBlobs: (dir) => createBlobStore({ ...context.config, blobStore: 'local', dataDir: dir }),
+    inspect: (db) => {
+      // The restored database's own data keys, unwrapped by this deployment's master key.
+      const cipher = new RecordCipher(context.keyProvider, new DataKeyRepository(db));
+      const receipts = createReceiptServices({ db, cipher });
+      return {
+        receiptJson: async (tenantId, id) => (await receipts.receipts.get(tenantId, id)).json,
+        jwks: async (tenantId) => {
+          const [live, archive] = await Promise.all([receipts.keys.jwks(tenantId), receipts.keys.jwksArchive(tenantId)]);
+          return { keys: [...live.keys, ...archive.keys] };
+        },
+      };
+    },
+    sign: async (bytes) => {
+      const key = await context.audit.keys.currentKey();
+      return { alg: 'Ed25519', kid: key.id, value: sign(null, bytes, key.privateKey).toString('base64url') };
+    },
+    ...(now ? { now } : {}),
+  };
+}
+
+/** The record of snapshots and drills, for listings. */
+export function backupRepository(context: AppContext): BackupRepository {
+  return new BackupRepository(context.database.db);
 }
 
 export const SCHEDULER_ACTOR: AuditActor = { type: 'system', id: 'scheduler' };

@@ -1,7 +1,9 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { createBackupService, openBackupTargets, restoreBlobStore, restoreKeyProvider } from '../../app/backup-services.js';
-import { createSealpost } from '../../app/sealpost.js';
+import { backupRepository, createBackupService, createDrillDeps, openBackupTargets, restoreBlobStore, restoreKeyProvider } from '../../app/backup-services.js';
+import { createSealpost, type Sealpost } from '../../app/sealpost.js';
+import type { BackupTarget } from '../../ops/backup/backup-target.js';
+import { runDrill } from '../../ops/backup/drill.js';
 import { SealpostError } from '../../errors/sealpost-error.js';
 import type { BackupService } from '../../ops/backup/backup.service.js';
 import { restoreSnapshot, type RestoreDestination } from '../../ops/backup/restore.js';
@@ -18,6 +20,23 @@ async function withBackups<T>(work: (backups: BackupService) => Promise<T>): Pro
     const sealpost = await createSealpost(config, { logger: commandLogger(config) });
     try {
       return await work(createBackupService(sealpost, targets));
+    } finally {
+      await sealpost.close();
+    }
+  } finally {
+    await targets.target.close();
+    await targets.replica.close();
+  }
+}
+
+/** The running deployment and its replica, for drills. */
+async function withDrill<T>(work: (sealpost: Sealpost, replica: BackupTarget) => Promise<T>): Promise<T> {
+  const config = configForCommand();
+  const targets = await openBackupTargets(config);
+  try {
+    const sealpost = await createSealpost(config, { logger: commandLogger(config) });
+    try {
+      return await work(sealpost, targets.replica);
     } finally {
       await sealpost.close();
     }
@@ -118,6 +137,41 @@ export function registerBackup(program: Command): void {
         progress.finish();
         await targets.target.close();
         await targets.replica.close();
+      }
+    });
+
+  backup
+    .command('drill')
+    .description('restore the newest snapshot from the REPLICA into a scratch location, verify its audit log, a sample of receipts and its row counts; records the RTO and a signed report')
+    .option('--json', 'print JSON')
+    .action(async (options: { json?: boolean }) => {
+      const report = await withDrill((sealpost, replica) => runDrill(createDrillDeps(sealpost, replica), CLI_ACTOR));
+      print(report, options.json === true, () =>
+        `drill ${report.id}: ${report.passed ? 'PASSED' : 'FAILED'} restoring ${report.snapshot ?? '-'} from ${report.source}; RTO ${report.rto_seconds} s` +
+          (report.checks.audit ? `; audit log ${report.checks.audit.ok ? 'verified' : 'BROKEN'} (${report.checks.audit.events} events)` : '') +
+          (report.checks.receipts ? `; receipts ${report.checks.receipts.verified}/${report.checks.receipts.sampled} verified` : '') +
+          (report.error ? `\n${report.error}` : ''),
+      );
+      if (!report.passed) process.exitCode = 1;
+    });
+
+  backup
+    .command('drills')
+    .description('past restore drills, newest first, with their RTO')
+    .option('--limit <n>', 'how many', '20')
+    .option('--json', 'print JSON')
+    .action(async (options: { limit: string; json?: boolean }) => {
+      const limit = Math.min(1000, Math.max(1, Number.parseInt(options.limit, 10) || 20));
+      const config = configForCommand();
+      const sealpost = await createSealpost(config, { logger: commandLogger(config) });
+      try {
+        const drills = await backupRepository(sealpost).drills(limit);
+        const rows = drills.map((d) => ({ id: d.id, started_at: new Date(d.started_at).toISOString(), snapshot: d.snapshot_id, source: d.source, rto_seconds: d.rto_ms / 1000, passed: d.passed === 1, report_sha256: d.report_sha256 }));
+        print({ drills: rows }, options.json === true, () =>
+          rows.length === 0 ? 'no drills yet' : rows.map((d) => `${d.started_at}  ${d.id}  ${d.passed ? 'passed' : 'FAILED'}  RTO ${d.rto_seconds.toFixed(1)} s  ${d.snapshot} from ${d.source}`).join('\n'),
+        );
+      } finally {
+        await sealpost.close();
       }
     });
 }

@@ -368,7 +368,8 @@ async function copyBetween(from: BackupTarget, to: BackupTarget, fromKey: string
   if (stored.sha256 !== want.sha256 || stored.size !== want.size) throw corrupted('replica copy differs from the target', { key: toKey, to: to.name });
 }
 
-async function manifestsIn(place: BackupTarget): Promise<Map<string, { sha256: string; manifest: SnapshotManifest | undefined }>> {
+/** Every manifest in `place` by snapshot id, with the SHA-256 of its bytes; unparsable ones have no manifest. */
+export async function manifestsIn(place: BackupTarget): Promise<Map<string, { sha256: string; manifest: SnapshotManifest | undefined }>> {
   const out = new Map<string, { sha256: string; manifest: SnapshotManifest | undefined }>();
   const keys = (await place.list(snapshotPrefix('x').replace(/x\/$/, ''))).filter((k) => k.endsWith('/manifest.json'));
   await forEachLimit(keys, BLOB_CONCURRENCY, async (key) => {
