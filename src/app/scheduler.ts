@@ -2,6 +2,7 @@ import { startSigningKeyScheduler } from '../crypto/signing-key.scheduler.js';
 import { LocalKeyring } from '../crypto/local-keyring.js';
 import { startPeriodicJob } from '../util/periodic-job.js';
 import type { AppContext } from './app-context.js';
+import { startBackupJobs } from './backup-scheduler.js';
 import { kekRotatedEvent } from './effects.js';
 
 const HOUR_MS = 3_600_000;
@@ -13,8 +14,9 @@ export interface Scheduler {
 
 /**
  * Periodic jobs (DESIGN §1 "scheduler"): the quarterly signing-key rotation (checked every 10
- * minutes), signed audit checkpoints every minute while events arrive, and daily the local
- * keyring's yearly master-key rotation and the audit retention purge.
+ * minutes), signed audit checkpoints every minute while events arrive, daily the local
+ * keyring's yearly master-key rotation and the audit retention purge, and with backups
+ * configured the snapshots and restore drills (src/app/backup-scheduler.ts).
  * Each job is idempotent, so running the scheduler in more than one process is safe; each runs on
  * the one periodic-job runner (src/util/periodic-job.ts: no overlap, clean stop).
  */
@@ -50,10 +52,12 @@ export function startScheduler(context: AppContext): Scheduler {
     }
   };
   // Daily, moved by up to an hour either way so the processes of a fleet do not all run it at once.
+  const backups = startBackupJobs(context, log);
   const dailyJob = startPeriodicJob({ intervalMs: DAY_MS, jitter: HOUR_MS / DAY_MS, runAtStart: true, run: daily, onError: (err) => log.error({ err }, 'daily job failed') });
   return {
     async stop() {
       await dailyJob.stop();
+      await backups.stop();
       await checkpointer.stop();
       await signing.stop();
     },
