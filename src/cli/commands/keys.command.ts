@@ -10,6 +10,7 @@ import type { SigningKeyStatus } from '../../crypto/signing-key.js';
 import { ACTIVE_KEY_REFRESH_MS, type RotationResult } from '../../crypto/signing-key.service.js';
 import { SealpostError } from '../../errors/sealpost-error.js';
 import { exportKeyring, importKeyring, openRecoveryFile } from '../../ops/backup/keyring-recovery.js';
+import { replicaKeyProblem } from '../../ops/backup/key-replication.js';
 import { holdsData } from '../../ops/backup/restore.js';
 import { configForCommand, print, withDatabase, withSealpost } from '../cli-support.js';
 
@@ -211,14 +212,16 @@ export function registerKeys(program: Command): void {
     .action(async (options: { json?: boolean }) => {
       const config = configForCommand();
       const status = await openKeyProvider(config).provider.status();
-      print(status, options.json === true, () =>
+      const replication = config.backupReplica === undefined ? undefined : replicaKeyProblem(status, config.backupReplicaRegion);
+      print({ ...status, ...(replication ? { backup_replica_problem: replication } : {}) }, options.json === true, () =>
         [
           `provider:  ${status.provider}`,
           `current:   ${status.currentKek}`,
           `rotation:  ${status.rotationEnabled ? 'enabled' : 'NOT ENABLED — enable automatic yearly rotation on the KMS key'}`,
           ...Object.entries(status.details).map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`),
+          ...(config.backupReplica === undefined ? [] : [`backups:   ${replication ?? (status.provider === 'local' ? 'keep a keyring recovery file offline (sealpost keys export-recovery)' : 'the key is replicated to the backup replica region')}`]),
         ].join('\n'),
       );
-      if (!status.rotationEnabled) process.exitCode = 1;
+      if (!status.rotationEnabled || replication !== undefined) process.exitCode = 1;
     });
 }
