@@ -12,6 +12,10 @@ import type { DrillDeps } from '../ops/backup/drill.js';
 import { DataKeyRepository } from '../crypto/data-key.repository.js';
 import { RecordCipher } from '../crypto/record-cipher.js';
 import { createReceiptServices } from './receipt-services.js';
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/schema.js';
+import { scrubRestored, type ScrubResult } from '../ops/backup/scrub.js';
+import { EncryptedBlobStore } from '../storage/encrypted-blob-store.js';
 import { openBackupTarget, type BackupTarget, type BackupTargetOptions } from '../ops/backup/backup-target.js';
 import { createBlobStore } from '../storage/create-blob-store.js';
 import type { BlobStore } from '../storage/blob-store.js';
@@ -107,6 +111,14 @@ export function createDrillDeps(context: AppContext, replica: BackupTarget, now?
       return { alg: 'Ed25519', kid: key.id, value: sign(null, bytes, key.privateKey).toString('base64url') };
     },
     ...(now ? { now } : {}),
+  };
+}
+
+/** `restore --scrub`: rewrites a restored copy's contents with a cipher over the restored database and this deployment's keys. */
+export function restoreScrubber(keyProvider: KeyProvider): (db: Kysely<Database>, store: BlobStore) => Promise<ScrubResult> {
+  return (db, store) => {
+    const cipher = new RecordCipher(keyProvider, new DataKeyRepository(db));
+    return scrubRestored({ db, cipher, blobs: new EncryptedBlobStore(store, cipher) });
   };
 }
 

@@ -34,7 +34,7 @@ export const EFFECTS = {
   retention: { actions: ['retention.purged'], writer: 'audit/retention.ts' },
   auditExport: { actions: ['audit.exported'], writer: 'audit/audit.service.ts' },
   backup: {
-    actions: ['backup.created', 'backup.restored', 'backup.pruned', 'backup.drilled'],
+    actions: ['backup.created', 'backup.restored', 'backup.scrubbed', 'backup.pruned', 'backup.drilled'],
     writer: 'ops/backup/backup.service.ts (the snapshot or drill row with its event; a restore records into the restored database)',
   },
   keyRecovery: { actions: ['keys.recovery_exported', 'keys.recovery_imported'], writer: 'ops/backup/keyring-recovery.ts (via `sealpost keys export-recovery` / `import-recovery`)' },

@@ -29,6 +29,7 @@ export const AUDIT_ACTIONS = [
   'login.failed',
   'backup.created',
   'backup.restored',
+  'backup.scrubbed',
   'backup.pruned',
   'backup.drilled',
   'keys.recovery_exported',

@@ -33,7 +33,8 @@ export interface AttachmentRecord {
 
 /** Where a payload's sealed envelope belongs; backups read it too, to find raw e-mail blobs. */
 export const envelopeContext = (tenant: string, id: string): RecordContext => ({ tenant, table: 'payloads', id, field: 'envelope' });
-const attachmentContext = (tenant: string, id: string): RecordContext => ({ tenant, table: 'attachments', id, field: 'meta' });
+/** Where an attachment's sealed metadata belongs; the scrub of a restored copy rewrites it. */
+export const attachmentContext = (tenant: string, id: string): RecordContext => ({ tenant, table: 'attachments', id, field: 'meta' });
 // Bound to the key as presented: the stored row holds only its hash (idempotencyKeySha256).
 const idempotencyContext = (tenant: string, key: string): RecordContext => ({ tenant, table: 'idempotency_keys', id: key, field: 'response' });
 

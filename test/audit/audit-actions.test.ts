@@ -116,12 +116,15 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
       const to = restoreDb.config.dialect === 'postgres' ? restoreDb.config.url : path.join(restoreDb.dir, 'data');
       const restoreEnv = { ...backupEnv, ...(restoreDb.config.dialect === 'postgres' ? {} : { SEALPOST_DATA_DIR: to }) };
       if (restoreDb.config.dialect === 'sqlite') cpSync(path.join(testDb.dir, 'data', 'keyring'), path.join(to, 'keyring'), { recursive: true });
-      const restoredRun = await runCli(['backup', 'restore', snapshotId, '--to', to, '--from', 'replica'], restoreEnv);
+      const restoredRun = await runCli(['backup', 'restore', snapshotId, '--to', to, '--from', 'replica', '--scrub'], restoreEnv);
       expect(restoredRun.code, restoredRun.stderr).toBe(0);
       const handle = restoreDb.config.dialect === 'postgres' ? restoreDb.open() : openDatabase({ dialect: 'sqlite', file: path.join(to, 'sealpost.db') });
-      const restoredEvents = await handle.db.selectFrom('audit_events').select('event').where('action', '=', 'backup.restored').execute();
+      const restoredEvents = await handle.db.selectFrom('audit_events').select('event').where('action', 'in', ['backup.restored', 'backup.scrubbed']).orderBy('log_index').execute();
       if (restoreDb.config.dialect === 'sqlite') await handle.close();
-      expect(restoredEvents.map((r) => JSON.parse(r.event ?? '{}') as AuditEvent)).toEqual([expect.objectContaining({ action: 'backup.restored', resource: snapshotId })]);
+      expect(restoredEvents.map((r) => JSON.parse(r.event ?? '{}') as AuditEvent)).toEqual([
+        expect.objectContaining({ action: 'backup.restored', resource: snapshotId }),
+        expect.objectContaining({ action: 'backup.scrubbed', resource: snapshotId, details: expect.objectContaining({ payloads: expect.any(Number) }) }),
+      ]);
     } finally {
       await restoreDb.dispose();
     }
@@ -148,7 +151,7 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
     // api.request is written after the response; poll for it.
     await expect.poll(async () => (await loggedEvents()).some((e) => e.action === 'api.request'), { timeout: 20_000 }).toBe(true);
     const events = await loggedEvents();
-    const emitted = new Set<AuditAction>([...events.map((e) => e.action), 'backup.restored']);
+    const emitted = new Set<AuditAction>([...events.map((e) => e.action), 'backup.restored', 'backup.scrubbed']);
     expect(AUDIT_ACTIONS.filter((action) => !NOT_YET_EMITTED.includes(action) && !emitted.has(action))).toEqual([]);
     expect(NOT_YET_EMITTED.every((action) => AUDIT_ACTIONS.includes(action))).toBe(true);
 

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { backupRepository, createBackupService, createDrillDeps, openBackupTargets, restoreBlobStore, restoreKeyProvider } from '../../app/backup-services.js';
+import { backupRepository, createBackupService, createDrillDeps, openBackupTargets, restoreScrubber, restoreBlobStore, restoreKeyProvider } from '../../app/backup-services.js';
 import { createSealpost, type Sealpost } from '../../app/sealpost.js';
 import type { BackupTarget } from '../../ops/backup/backup-target.js';
 import { runDrill } from '../../ops/backup/drill.js';
@@ -108,18 +108,21 @@ export function registerBackup(program: Command): void {
     .requiredOption('--to <destination>', 'a data directory (SQLite snapshots) or a postgres:// URL (PostgreSQL snapshots)')
     .option('--from <where>', 'target or replica', 'target')
     .option('--force', 'replace a destination that already holds data')
+    .option('--scrub', 'replace payload contents, e-mail bodies and attachments with synthetic values of the same shape and size (required for a production snapshot outside production); audited')
     .option('--json', 'print JSON')
     .description("restore a snapshot with this deployment's keys; everything is verified before anything is written")
-    .action(async (id: string, options: { to: string; from?: string; force?: boolean; json?: boolean }) => {
+    .action(async (id: string, options: { to: string; from?: string; force?: boolean; scrub?: boolean; json?: boolean }) => {
       const config = configForCommand();
       const to = parseDestination(options.to);
       const targets = await openBackupTargets(config);
       const progress = transferProgress();
       try {
+        const keyProvider = await restoreKeyProvider(config);
         const result = await restoreSnapshot({
           id,
           source: targets[fromOption(options.from)],
-          keyProvider: await restoreKeyProvider(config),
+          keyProvider,
+          ...(options.scrub ? { scrub: restoreScrubber(keyProvider) } : {}),
           to,
           openBlobStore: restoreBlobStore(config, to.dialect === 'sqlite' ? to.dir : undefined),
           environment: config.environment,
@@ -129,9 +132,11 @@ export function registerBackup(program: Command): void {
         });
         progress.finish();
         print(
-          { snapshot: id, created_at: result.manifest.created_at, environment: result.manifest.environment, bytes: result.bytes, blobs: result.blobs, duration_ms: result.durationMs },
+          { snapshot: id, created_at: result.manifest.created_at, environment: result.manifest.environment, bytes: result.bytes, blobs: result.blobs, duration_ms: result.durationMs, scrubbed: result.scrubbed ?? null },
           options.json === true,
-          () => `restored ${id} (taken ${result.manifest.created_at}, ${result.manifest.environment}): ${result.blobs} blobs, ${result.bytes} bytes in ${(result.durationMs / 1000).toFixed(1)} s`,
+          () =>
+            `restored ${id} (taken ${result.manifest.created_at}, ${result.manifest.environment}): ${result.blobs} blobs, ${result.bytes} bytes in ${(result.durationMs / 1000).toFixed(1)} s` +
+            (result.scrubbed ? `; scrubbed ${result.scrubbed.payloads} payloads, ${result.scrubbed.attachments} attachments, ${result.scrubbed.rawMessages} raw e-mails` : ''),
         );
       } finally {
         progress.finish();

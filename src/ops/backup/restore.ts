@@ -13,6 +13,7 @@ import { assertSnapshotId } from './backup.service.js';
 import type { BackupTarget } from './backup-target.js';
 import { checkSqliteImage, pgRestore } from './database-dump.js';
 import { BLOB_CONCURRENCY, blobEntries, forEachLimit, openSnapshot, readBlobCopy, readSealedObject, sealedObjectBytes, type TransferProgress } from './snapshot-reader.js';
+import type { ScrubResult } from './scrub.js';
 import { corrupted, type Environment, type SnapshotManifest } from './snapshot-format.js';
 
 /** Where a restore writes: a data dir (SQLite `sealpost.db` and, with the local blob store, `blobs/`) or a PostgreSQL database. */
@@ -30,6 +31,11 @@ export interface RestoreOptions {
   /** `SEALPOST_ENVIRONMENT` of the restoring deployment. */
   readonly environment: Environment;
   readonly force: boolean;
+  /**
+   * Replaces contents with synthetic values after writing (restore.ts docs, scrub.ts); required
+   * to bring a production snapshot into another environment. Built in src/app/ (it needs a cipher).
+   */
+  readonly scrub?: (db: Kysely<Database>, blobs: BlobStore) => Promise<ScrubResult>;
   readonly progress: TransferProgress;
   readonly actor: AuditActor;
 }
@@ -39,6 +45,7 @@ export interface RestoreResult {
   readonly bytes: number;
   readonly blobs: number;
   readonly durationMs: number;
+  readonly scrubbed?: ScrubResult;
 }
 
 /** Tables that a freshly migrated, never-used database already has rows in. */
@@ -55,8 +62,8 @@ export async function restoreSnapshot(options: RestoreOptions): Promise<RestoreR
   const { source, progress } = options;
   const opened = await openSnapshot(source, options.id, options.keyProvider);
   const { manifest } = opened;
-  if (manifest.environment === 'production' && options.environment !== 'production') {
-    throw new SealpostError('SP_ERR_BACKUP_ENVIRONMENT_REFUSED', `Snapshot ${manifest.id} holds production data and this deployment is ${options.environment}`);
+  if (manifest.environment === 'production' && options.environment !== 'production' && !options.scrub) {
+    throw new SealpostError('SP_ERR_BACKUP_ENVIRONMENT_REFUSED', `Snapshot ${manifest.id} holds production data and this deployment is ${options.environment}; restore it with --scrub`);
   }
   if (manifest.dialect !== options.to.dialect) {
     throw new SealpostError('SP_ERR_CONFIG_INVALID', `Snapshot ${manifest.id} is a ${manifest.dialect} database; restore it --to a ${manifest.dialect === 'sqlite' ? 'data directory' : 'postgres:// URL'}`);
@@ -83,28 +90,66 @@ export async function restoreSnapshot(options: RestoreOptions): Promise<RestoreR
     await restorePostgres(options.to.url, options.force, (sink) => readSealedObject(source, opened, 'database', { phase() {}, advance: (b, o) => progress.advance(b, o) }, sink));
   }
   const store = await options.openBlobStore();
+  const database = openDatabase(options.to.dialect === 'sqlite' ? { dialect: 'sqlite', file: path.join(options.to.dir, 'sealpost.db') } : { dialect: 'postgres', url: options.to.url });
+  let scrubbed: ScrubResult | undefined;
   try {
     await forEachLimit(entries, BLOB_CONCURRENCY, (entry) => readBlobCopy(source, entry, progress, (body) => store.put(entry[0], body)));
-  } finally {
-    await store.close();
-  }
-
-  // 3. The restored deployment's own log says where its data came from.
-  const database = openDatabase(options.to.dialect === 'sqlite' ? { dialect: 'sqlite', file: path.join(options.to.dir, 'sealpost.db') } : { dialect: 'postgres', url: options.to.url });
-  try {
     await migrateToLatest(database.db, database.dialect);
-    await new AuditLog().appendInOwnTransaction(database.db, {
-      time: new Date().toISOString(),
+    if (options.scrub) {
+      progress.phase('scrubbing', 0, 0);
+      try {
+        scrubbed = await options.scrub(database.db, store);
+        // Rewrite the file so no free page keeps a production row (PostgreSQL: VACUUM FULL of the two tables).
+        if (database.dialect === 'sqlite') await sql`vacuum`.execute(database.db);
+        else await sql`vacuum full payloads, attachments, delivery_attempts`.execute(database.db);
+      } catch (error) {
+        // Half-scrubbed production data must not stay behind.
+        await wipe(options.to, store, entries.map((e) => e[0])).catch(() => undefined);
+        throw error;
+      }
+    }
+    // 3. The restored deployment's own log says where its data came from, and that it was scrubbed.
+    const log = new AuditLog();
+    const time = new Date().toISOString();
+    await log.appendInOwnTransaction(database.db, {
+      time,
       tenant: null,
       actor: options.actor,
       action: 'backup.restored',
       resource: manifest.id,
-      details: { source: source.name, snapshot_environment: manifest.environment, environment: options.environment, snapshot_created_at: manifest.created_at, blobs: entries.length },
+      details: { source: source.name, snapshot_environment: manifest.environment, environment: options.environment, snapshot_created_at: manifest.created_at, blobs: entries.length, scrubbed: scrubbed !== undefined },
     });
+    if (scrubbed) {
+      await log.appendInOwnTransaction(database.db, {
+        time,
+        tenant: null,
+        actor: options.actor,
+        action: 'backup.scrubbed',
+        resource: manifest.id,
+        details: { payloads: scrubbed.payloads, attachments: scrubbed.attachments, raw_messages: scrubbed.rawMessages, attempt_responses: scrubbed.attemptResponses },
+      });
+    }
+  } finally {
+    await store.close();
+    await database.close();
+  }
+  return { manifest, bytes: total, blobs: entries.length, durationMs: Date.now() - started, ...(scrubbed ? { scrubbed } : {}) };
+}
+
+/** Removes what a failed scrub leaves: the database contents and the restored blobs. */
+async function wipe(to: RestoreDestination, store: BlobStore, keys: readonly string[]): Promise<void> {
+  for (const key of keys) await store.delete(key);
+  if (to.dialect === 'sqlite') {
+    for (const suffix of ['', '-wal', '-shm']) rmSync(path.join(to.dir, `sealpost.db${suffix}`), { force: true });
+    return;
+  }
+  const database = openDatabase({ dialect: 'postgres', url: to.url });
+  try {
+    await sql`drop schema if exists public cascade`.execute(database.db);
+    await sql`create schema public`.execute(database.db);
   } finally {
     await database.close();
   }
-  return { manifest, bytes: total, blobs: entries.length, durationMs: Date.now() - started };
 }
 
 async function assertEmpty(to: RestoreDestination, force: boolean): Promise<void> {
