@@ -26,8 +26,8 @@ export interface TransferProgress {
 
 export const NO_PROGRESS: TransferProgress = { phase() {}, advance() {} };
 
-/** Blobs read or copied at once: enough to hide S3 latency, few enough for two shared cores. */
-export const BLOB_CONCURRENCY = 8;
+/** Blobs read or copied at once: each local put waits on its fsyncs and each S3 call on the network, and both overlap well. */
+export const BLOB_CONCURRENCY = 32;
 
 /** The largest manifest read: JSON of a few hundred bytes, so anything bigger is not ours. */
 const MAX_MANIFEST_BYTES = 64 * 1024;
