@@ -111,7 +111,12 @@ export class BackupService {
       const keys = snapshotKeySource(id, dataKey);
       const seal = async (object: 'database' | 'blobs', plaintext: Readable): Promise<StoredObject> => {
         const encrypt = await createEncryptStream(keys, objectContext(id, object));
-        const [stored] = await Promise.all([target.put(objectKey(id, object), encrypt), pipeline(plaintext, encrypt)]);
+        // A failed put ends the cipher too, so the source (pg_dump's stdout) is not left blocked.
+        const put = target.put(objectKey(id, object), encrypt).catch((error: unknown) => {
+          encrypt.destroy(error as Error);
+          throw error;
+        });
+        const [stored] = await Promise.all([put, pipeline(plaintext, encrypt)]);
         return stored;
       };
 
@@ -131,10 +136,13 @@ export class BackupService {
           .execute(async (tx) => {
             const exported = await sql<{ id: string }>`select pg_export_snapshot() as id`.execute(tx);
             const dump = pgDump(url, exported.rows[0]?.id ?? '');
-            const stored = seal('database', dump.stream);
-            const read = readFacts(tx, 'postgres', this.deps.cipher);
-            const [s, f] = await Promise.all([stored, read, dump.done]);
-            return [f, s] as const;
+            try {
+              const [s, f] = await Promise.all([seal('database', dump.stream), readFacts(tx, 'postgres', this.deps.cipher), dump.done]);
+              return [f, s] as const;
+            } catch (error) {
+              dump.kill();
+              throw error;
+            }
           });
       }
 
@@ -222,7 +230,8 @@ export class BackupService {
     const { target, replica } = this.deps;
     const known = await this.previousBlobEntries();
     const [inTarget, inReplica] = await Promise.all([target.list('blobs/'), replica.list('blobs/')]);
-    const present = new Set(inTarget.filter((k) => inReplica.includes(k)));
+    const inBoth = new Set(inReplica);
+    const present = new Set(inTarget.filter((k) => inBoth.has(k)));
     const entries: BlobEntry[] = [];
     const copied: BlobEntry[] = [];
     let missing = 0;
