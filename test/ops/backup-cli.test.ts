@@ -28,7 +28,7 @@ describe('sealpost backup on the command line', { timeout: 180_000 }, () => {
 
     const listed = await runCli(['backup', 'list'], env);
     expect(listed.code, listed.stderr).toBe(0);
-    expect(listed.stdout).toMatch(new RegExp(`${id}.*ok`));
+    expect(listed.stdout.split('\n').filter((line) => line.startsWith(id) && line.trimEnd().endsWith(' ok'))).toHaveLength(1);
 
     const verified = await runCli(['backup', 'verify', id, '--json'], env);
     expect(verified.code, verified.stderr).toBe(0);
