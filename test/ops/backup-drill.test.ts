@@ -4,15 +4,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { backupRepository, createBackupService, createDrillDeps, openBackupTargets } from '../../src/app/backup-services.js';
+import { backupRepository, createBackupService, createDrillDeps, openBackupTargets, restoreBlobStore } from '../../src/app/backup-services.js';
+import { restoreSnapshot, type RestoreDestination } from '../../src/ops/backup/restore.js';
 import type { AuditEvent } from '../../src/audit/audit-event.js';
 import { canonicalJson } from '../../src/crypto/canonical-json.js';
 import type { BackupTarget } from '../../src/ops/backup/backup-target.js';
 import { runDrill } from '../../src/ops/backup/drill.js';
-import { readAll } from '../../src/ops/backup/snapshot-reader.js';
+import { NO_PROGRESS, readAll } from '../../src/ops/backup/snapshot-reader.js';
 import { objectKey } from '../../src/ops/backup/snapshot-format.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
-import { testDialects } from '../support/test-database.js';
+import { createTestDatabase, testDialects } from '../support/test-database.js';
 
 const ACTOR = { type: 'system', id: 'test' } as const;
 
@@ -60,6 +61,31 @@ describe.each(testDialects())('restore drills on %s', { timeout: 180_000 }, (dia
     expect(events.map((e) => JSON.parse(e.event ?? '{}') as AuditEvent)).toEqual([
       expect.objectContaining({ resource: report.id, details: expect.objectContaining({ snapshot: snapshot.id, passed: true, report_sha256: stored!.report_sha256 }) }),
     ]);
+  });
+
+  it('restores into a database that was migrated but never used', async () => {
+    const snapshot = await createBackupService(app.context, targets).create(ACTOR);
+    const fresh = await createTestDatabase(dialect);
+    try {
+      await fresh.openMigrated();
+      const to: RestoreDestination = fresh.config.dialect === 'postgres' ? { dialect: 'postgres', url: fresh.config.url } : { dialect: 'sqlite', dir: path.dirname(fresh.config.file) };
+      const result = await restoreSnapshot({
+        id: snapshot.id,
+        source: targets.target,
+        keyProvider: app.context.keyProvider,
+        to,
+        openBlobStore: restoreBlobStore(app.context.config, path.join(fresh.dir, 'data')),
+        environment: 'development',
+        force: false,
+        progress: NO_PROGRESS,
+        actor: ACTOR,
+      });
+      expect(result.manifest.row_counts.payloads).toBe(3);
+      const handle = fresh.open();
+      expect((await handle.db.selectFrom('payloads').select('id').execute()).length).toBe(3);
+    } finally {
+      await fresh.dispose();
+    }
   });
 
   it('records a failed drill when the replica copy is corrupted', async () => {

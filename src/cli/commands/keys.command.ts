@@ -195,13 +195,16 @@ export function registerKeys(program: Command): void {
       // that follows refuse a "non-empty" destination: the restore's own event records it then.
       const recorded =
         (config.database.dialect === 'postgres' || existsSync(config.database.file)) &&
-        (await withDatabase(async (database) => {
-          if (!(await holdsData(database.db, database.dialect))) return false;
-          await database.db.transaction().execute((tx) =>
-            recorderFor(auditRecorder(new AuditLog()), 'keyRecovery')(tx, { tenant: null, actor: CLI_ACTOR, action: 'keys.recovery_imported', details: { written: result.written, unchanged: result.unchanged } }),
-          );
-          return true;
-        }));
+        (await withDatabase(
+          async (database) => {
+            if (!(await holdsData(database.db, database.dialect))) return false;
+            await database.db.transaction().execute((tx) =>
+              recorderFor(auditRecorder(new AuditLog()), 'keyRecovery')(tx, { tenant: null, actor: CLI_ACTOR, action: 'keys.recovery_imported', details: { written: result.written, unchanged: result.unchanged } }),
+            );
+            return true;
+          },
+          { migrate: false },
+        ));
       print({ ...result, audited: recorded }, options.json === true, () => `keyring restored into ${keyringDir(config)}: ${result.written} file(s) written, ${result.unchanged} already present${recorded ? '' : ' (no database with data here yet: not recorded in an audit log)'}`);
     });
 

@@ -1,5 +1,6 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import type { Writable } from 'node:stream';
 import { sql, type Kysely } from 'kysely';
 import type { AuditActor } from '../../audit/audit-event.js';
 import { AuditLog } from '../../audit/audit-log.js';
@@ -87,7 +88,7 @@ export async function restoreSnapshot(options: RestoreOptions): Promise<RestoreR
     image?.fill(0);
     progress.advance(manifest.objects.database.size, 1);
   } else {
-    await restorePostgres(options.to.url, options.force, (sink) => readSealedObject(source, opened, 'database', { phase() {}, advance: (b, o) => progress.advance(b, o) }, sink));
+    await restorePostgres(options.to.url, (sink) => readSealedObject(source, opened, 'database', { phase() {}, advance: (b, o) => progress.advance(b, o) }, sink));
   }
   const store = await options.openBlobStore();
   const database = openDatabase(options.to.dialect === 'sqlite' ? { dialect: 'sqlite', file: path.join(options.to.dir, 'sealpost.db') } : { dialect: 'postgres', url: options.to.url });
@@ -213,16 +214,15 @@ function writeSqliteImage(file: string, image: Buffer): void {
   }
 }
 
-async function restorePostgres(url: string, force: boolean, stream: (sink: NodeJS.WritableStream & import('node:stream').Writable) => Promise<void>): Promise<void> {
-  if (force) {
-    const database = openDatabase({ dialect: 'postgres', url });
-    try {
-      // --force: the schema is replaced whole; pg_restore then fills it in one transaction.
-      await sql`drop schema if exists public cascade`.execute(database.db);
-      await sql`create schema public`.execute(database.db);
-    } finally {
-      await database.close();
-    }
+async function restorePostgres(url: string, stream: (sink: Writable) => Promise<void>): Promise<void> {
+  const database = openDatabase({ dialect: 'postgres', url });
+  try {
+    // The destination holds no data (checked) or --force was given: its schema is replaced whole,
+    // since the tables of a migrated but unused database would collide with the dump's.
+    await sql`drop schema if exists public cascade`.execute(database.db);
+    await sql`create schema public`.execute(database.db);
+  } finally {
+    await database.close();
   }
   const run = pgRestore(url);
   try {
