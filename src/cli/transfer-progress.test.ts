@@ -32,7 +32,6 @@ describe('transfer progress', () => {
     expect(out.text.split('\n').filter(Boolean)).toEqual([
       'verifying 0.0 MB/0.0 MB, 0/2 objects, ETA -',
       'verifying 0.0 MB/0.0 MB, 2/2 objects, done',
-      'verifying 0.0 MB/0.0 MB, 2/2 objects, done',
     ]);
   });
 });

@@ -25,6 +25,8 @@ export function transferProgress(output: ProgressOutput = process.stderr, now: (
   let started = now();
   let last = -Infinity;
   let drawn = false;
+  /** The last plain line, so the closing line is not printed twice. */
+  let printed = '';
   const line = (): string => {
     const fraction = totalBytes > 0 ? Math.min(1, bytes / totalBytes) : 1;
     const elapsed = (now() - started) / 1000;
@@ -36,10 +38,14 @@ export function transferProgress(output: ProgressOutput = process.stderr, now: (
     const time = now();
     if (!force && time - last < (tty ? REDRAW_MS : LINE_MS)) return;
     last = time;
+    const text = line();
     if (tty) {
-      output.write(`\r\u001b[2K${line()}`);
+      output.write(`\r\u001b[2K${text}`);
       drawn = true;
-    } else output.write(`${line()}\n`);
+    } else if (text !== printed) {
+      output.write(`${text}\n`);
+      printed = text;
+    }
   };
   return {
     phase(name, phaseBytes, phaseObjects) {
