@@ -51,6 +51,11 @@ export const EFFECTS = {
   tenantExport: { actions: ['tenant.exported'], writer: 'ops/lifecycle/tenant-export.service.ts (before the archive streams)' },
   legacyReseal: { actions: ['legacy_data.resealed'], writer: 'ops/lifecycle/legacy-reseal.ts (after the sweep)' },
   tenantErasure: { actions: ['tenant.erasure_requested', 'tenant.erased'], writer: 'ops/lifecycle/tenant-erasure.service.ts (with the revocations and stops of tenant-erasure.repository.ts)' },
+  backup: {
+    actions: ['backup.created', 'backup.restored', 'backup.scrubbed', 'backup.pruned', 'backup.drilled'],
+    writer: 'ops/backup/backup.service.ts (the snapshot or drill row with its event; a restore records into the restored database)',
+  },
+  keyRecovery: { actions: ['keys.recovery_exported', 'keys.recovery_imported'], writer: 'ops/backup/keyring-recovery.ts (via `sealpost keys export-recovery` / `import-recovery`)' },
 } as const satisfies Record<string, EffectDeclaration>;
 
 export type EffectName = keyof typeof EFFECTS;
@@ -81,6 +86,8 @@ export const COMMITS_WITH = {
   payloadsPurged: ['payloadRetention'],
   tenantExported: ['tenantExport'],
   legacyResealed: ['legacyReseal'],
+  backupRecorded: ['backup'],
+  keyRecovery: ['keyRecovery'],
 } as const satisfies Record<string, readonly (EffectName | 'payload rows' | 'attempt row')[]>;
 
 /** Declared actions with no feature yet (no plan changes). */

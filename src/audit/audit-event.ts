@@ -58,6 +58,13 @@ export const AUDIT_ACTIONS = [
   'legacy_data.resealed',
   // Payloads past their tenant's retention (or of an erased tenant) deleted by the scheduler, one event per batch.
   'payload.purged',
+  'backup.created',
+  'backup.restored',
+  'backup.scrubbed',
+  'backup.pruned',
+  'backup.drilled',
+  'keys.recovery_exported',
+  'keys.recovery_imported',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

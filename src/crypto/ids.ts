@@ -20,6 +20,8 @@ export const ID_PREFIXES = {
   operator: 'op',
   session: 'ses',
   operatorToken: 'otk',
+  backup: 'bak',
+  drill: 'drl',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

@@ -392,6 +392,41 @@ export interface WorkerHeartbeatsTable {
   heartbeat_at: number;
 }
 
+export interface BackupSnapshotsTable {
+  id: string;
+  created_at: number;
+  environment: string;
+  dialect: string;
+  /** JSON object: table name to row count at snapshot time. */
+  row_counts: string;
+  database_bytes: number;
+  blob_count: number;
+  blob_bytes: number;
+  /** Blobs new since the previous snapshot, copied by this one. */
+  blobs_copied: number;
+  manifest_sha256: string;
+  database_sha256: string;
+  blobs_sha256: string;
+  target: string;
+  replica: string;
+  duration_ms: number;
+  /** Set when retention removed it from both targets. */
+  pruned_at: number | null;
+}
+
+export interface BackupDrillsTable {
+  id: string;
+  started_at: number;
+  snapshot_id: string;
+  /** The target restored from (the replica). */
+  source: string;
+  rto_ms: number;
+  passed: number;
+  /** Canonical JSON of the drill report; its SHA-256 is in the `backup.drilled` audit event. */
+  report: string;
+  report_sha256: string;
+}
+
 export interface Database {
   data_keys: DataKeysTable;
   tenants: TenantsTable;
@@ -428,4 +463,6 @@ export interface Database {
   kek_versions: KekVersionsTable;
   database_locks: DatabaseLocksTable;
   worker_heartbeats: WorkerHeartbeatsTable;
+  backup_snapshots: BackupSnapshotsTable;
+  backup_drills: BackupDrillsTable;
 }
