@@ -21,7 +21,8 @@ import { createBlobStore } from '../storage/create-blob-store.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { AppContext } from './app-context.js';
 import { recorderFor } from './effects.js';
-import { keyringDir } from './key-provider.factory.js';
+import { keyringDir, openTenantRootKeys } from './key-provider.factory.js';
+import type { TenantRootKeys } from '../crypto/tenant-keys/tenant-root-keys.js';
 
 /** Test-only: S3 credentials for the backup targets (production uses the AWS SDK default chain). */
 export interface BackupTargetOverrides {
@@ -95,8 +96,8 @@ export function createDrillDeps(context: AppContext, replica: BackupTarget, now?
     record: recorderFor(context.audit.record, 'backup'),
     openScratchBlobs: (dir) => createBlobStore({ ...context.config, blobStore: 'local', dataDir: dir }),
     inspect: (db) => {
-      // The restored database's own data keys, unwrapped by this deployment's master key.
-      const cipher = new RecordCipher(context.keyProvider, new DataKeyRepository(db));
+      // The restored database's own data keys, unwrapped by this deployment's master and tenant root keys.
+      const cipher = new RecordCipher(context.keyProvider, new DataKeyRepository(db), undefined, undefined, restoredTenantKeys(context.config, context.keyProvider));
       const receipts = createReceiptServices({ db, cipher });
       return {
         receiptJson: async (tenantId, id) => (await receipts.receipts.get(tenantId, id)).json,
@@ -114,10 +115,20 @@ export function createDrillDeps(context: AppContext, replica: BackupTarget, now?
   };
 }
 
+/**
+ * The tenant root keys a restored copy is read with: this deployment's (the keyring, with the
+ * tenant key files the recovery file carries; or the KMS tenant keys), never created. A tenant
+ * whose root key is not there (erased since the snapshot: a tombstone; or newer than the recovery
+ * file) stays unreadable (SP_ERR_TENANT_ERASED): a snapshot alone never brings erased data back.
+ */
+function restoredTenantKeys(config: SealpostConfig, keyProvider: KeyProvider): TenantRootKeys {
+  return openTenantRootKeys(config, keyProvider, async () => false);
+}
+
 /** `restore --scrub`: rewrites a restored copy's contents with a cipher over the restored database and this deployment's keys. */
-export function restoreScrubber(keyProvider: KeyProvider): (db: Kysely<Database>, store: BlobStore) => Promise<ScrubResult> {
+export function restoreScrubber(config: SealpostConfig, keyProvider: KeyProvider): (db: Kysely<Database>, store: BlobStore) => Promise<ScrubResult> {
   return (db, store) => {
-    const cipher = new RecordCipher(keyProvider, new DataKeyRepository(db));
+    const cipher = new RecordCipher(keyProvider, new DataKeyRepository(db), undefined, undefined, restoredTenantKeys(config, keyProvider));
     return scrubRestored({ db, cipher, blobs: new EncryptedBlobStore(store, cipher) });
   };
 }

@@ -44,7 +44,7 @@ describe.each(testDialects())('restore drills on %s', { timeout: 180_000 }, (dia
     const report = await runDrill(createDrillDeps(app.context, targets.replica), ACTOR);
     expect(report).toMatchObject({ snapshot: snapshot.id, passed: true, source: targets.replica.name });
     expect(report.checks.audit?.ok).toBe(true);
-    expect(report.checks.receipts).toEqual({ sampled: 3, verified: 3 });
+    expect(report.checks.receipts).toEqual({ sampled: 3, verified: 3, erased: 0 });
     expect(report.checks.row_counts?.mismatched).toEqual([]);
     expect(report.rto_seconds).toBeGreaterThanOrEqual(0);
 

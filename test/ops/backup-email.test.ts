@@ -71,7 +71,7 @@ describe('backups of e-mail payloads (raw message and attachments)', { timeout: 
       id: snapshot.id,
       source: targets.replica,
       keyProvider,
-      scrub: restoreScrubber(keyProvider),
+      scrub: restoreScrubber(config, keyProvider),
       to: { dialect: 'sqlite', dir: dataDir },
       openBlobStore: restoreBlobStore(config, dataDir),
       environment: 'staging',

@@ -96,7 +96,7 @@ describe.each(testDialects())('scrubbed restore of production data on %s', { tim
     const keyProvider = await restoreKeyProvider(config);
     const base = { id: snapshot.id, source: targets.replica, keyProvider, to, openBlobStore: restoreBlobStore(config, to.dialect === 'sqlite' ? dataDir : undefined), environment: 'staging' as const, force: false, progress: NO_PROGRESS, actor: ACTOR };
     await expect(restoreSnapshot(base)).rejects.toMatchObject({ code: 'SP_ERR_BACKUP_ENVIRONMENT_REFUSED' });
-    const result = await restoreSnapshot({ ...base, scrub: restoreScrubber(keyProvider) });
+    const result = await restoreSnapshot({ ...base, scrub: restoreScrubber(config, keyProvider) });
     expect(result.scrubbed).toMatchObject({ payloads: 2, attachments: 1 });
 
     staging = await createSealpost(config, { logger: createLogger('silent'), publicUrl: 'https://localhost' });

@@ -122,7 +122,7 @@ export function registerBackup(program: Command): void {
           id,
           source: targets[fromOption(options.from)],
           keyProvider,
-          ...(options.scrub ? { scrub: restoreScrubber(keyProvider) } : {}),
+          ...(options.scrub ? { scrub: restoreScrubber(config, keyProvider) } : {}),
           to,
           openBlobStore: restoreBlobStore(config, to.dialect === 'sqlite' ? to.dir : undefined),
           environment: config.environment,

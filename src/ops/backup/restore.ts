@@ -127,7 +127,7 @@ export async function restoreSnapshot(options: RestoreOptions): Promise<RestoreR
         actor: options.actor,
         action: 'backup.scrubbed',
         resource: manifest.id,
-        details: { payloads: scrubbed.payloads, attachments: scrubbed.attachments, raw_messages: scrubbed.rawMessages, attempt_responses: scrubbed.attemptResponses },
+        details: { payloads: scrubbed.payloads, attachments: scrubbed.attachments, raw_messages: scrubbed.rawMessages, attempt_responses: scrubbed.attemptResponses, erased_payloads: scrubbed.erasedPayloads },
       });
     }
   } finally {

@@ -36,6 +36,8 @@ export interface ScrubResult {
   readonly attachments: number;
   readonly rawMessages: number;
   readonly attemptResponses: number;
+  /** Payloads of tenants whose root key is gone (erased): left as they are, unreadable anywhere. */
+  readonly erasedPayloads: number;
 }
 
 function syntheticString(value: string): string {
@@ -93,12 +95,18 @@ export async function scrubRestored(deps: ScrubDeps): Promise<ScrubResult> {
   let payloads = 0;
   let attachments = 0;
   let rawMessages = 0;
+  let erasedPayloads = 0;
   let after = '';
   for (;;) {
     const batch = await db.selectFrom('payloads').select(['id', 'tenant_id', 'envelope_sealed']).where('id', '>', after).orderBy('id').limit(BATCH).execute();
     if (batch.length === 0) break;
     for (const row of batch) {
-      const envelope = JSON.parse((await cipher.decrypt(Buffer.from(row.envelope_sealed), envelopeContext(row.tenant_id, row.id))).toString('utf8')) as Envelope;
+      const opened = await openEnvelope(cipher, row);
+      if (opened === 'erased') {
+        erasedPayloads++;
+        continue;
+      }
+      const envelope = opened;
       const email = envelope.type === 'email.received';
       const raw = rawMessageRefOf(envelope);
       const data = synthesize(envelope.data, email ? (k) => EMAIL_STRUCTURE.has(k) : undefined) as Record<string, unknown>;
@@ -142,5 +150,19 @@ export async function scrubRestored(deps: ScrubDeps): Promise<ScrubResult> {
   }
   // What destinations answered may echo the payload: dropped, not synthesized.
   const cleared = await db.updateTable('delivery_attempts').set({ response_sealed: null }).where('response_sealed', 'is not', null).executeTakeFirst();
-  return { payloads, attachments, rawMessages, attemptResponses: Number(cleared.numUpdatedRows) };
+  return { payloads, attachments, rawMessages, attemptResponses: Number(cleared.numUpdatedRows), erasedPayloads };
+}
+
+/**
+ * A payload's envelope, or 'erased' when its tenant's root key is not in the restoring keyring
+ * (crypto-shredded since the snapshot): nothing of it can be read, so there is nothing to scrub,
+ * and a synthetic copy under a new key would bring the tenant back.
+ */
+async function openEnvelope(cipher: RecordCipher, row: { id: string; tenant_id: string; envelope_sealed: Uint8Array }): Promise<Envelope | 'erased'> {
+  try {
+    return JSON.parse((await cipher.decrypt(Buffer.from(row.envelope_sealed), envelopeContext(row.tenant_id, row.id))).toString('utf8')) as Envelope;
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'SP_ERR_TENANT_ERASED') return 'erased';
+    throw error;
+  }
 }
