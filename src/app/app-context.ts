@@ -9,6 +9,7 @@ import { openDatabase, type DatabaseHandle } from '../db/database.js';
 import { GroupCommitter } from '../db/group-commit.js';
 import { migrateToLatest } from '../db/migrator.js';
 import { TenantRepository } from '../identity/tenant.repository.js';
+import type { BlobStore } from '../storage/blob-store.js';
 import { createBlobStore } from '../storage/create-blob-store.js';
 import { EncryptedBlobStore } from '../storage/encrypted-blob-store.js';
 import { keyringDir, openKeyProvider, openTenantRootKeys } from './key-provider.factory.js';
@@ -37,6 +38,8 @@ export interface AppContext {
   /** Re-reads the master key version every SEALPOST_KEY_REFRESH_SECONDS (local keyring only). */
   readonly keyRefresh: PeriodicJob | undefined;
   readonly blobs: EncryptedBlobStore;
+  /** The same store without the cipher: backups copy blobs as stored (sealed). */
+  readonly rawBlobs: BlobStore;
   /** Shared by every writer on the request path, so their commits are grouped. */
   readonly committer: GroupCommitter;
   readonly tenantRepository: TenantRepository;
@@ -93,7 +96,7 @@ export async function openAppContext(config: SealpostConfig, logger: Logger): Pr
       await database.close();
     };
     const receipts = createReceiptServices({ db: database.db, cipher, audit: audit.log, keys: { refreshMs: config.keyRefreshSeconds * 1000 } });
-    return { config, logger, database, keyProvider: provider, tenantKeys, cipher, kekVersions, keyRefresh, blobs, committer: new GroupCommitter(database.db), tenantRepository, audit, receipts, close };
+    return { config, logger, database, keyProvider: provider, tenantKeys, cipher, kekVersions, keyRefresh, blobs, rawBlobs, committer: new GroupCommitter(database.db), tenantRepository, audit, receipts, close };
   } catch (err) {
     await database.close();
     throw err;

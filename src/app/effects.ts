@@ -59,6 +59,11 @@ export const EFFECTS = {
     actions: ['staff.access_requested', 'staff.access_approved', 'staff.access_denied', 'staff.access_revoked', 'staff.access_expired', 'staff.break_glass'],
     writer: 'identity/staff/grant.service.ts (with the grant row, in the tenant\'s log)',
   },
+  backup: {
+    actions: ['backup.created', 'backup.restored', 'backup.scrubbed', 'backup.pruned', 'backup.drilled'],
+    writer: 'ops/backup/backup.service.ts (the snapshot or drill row with its event; a restore records into the restored database)',
+  },
+  keyRecovery: { actions: ['keys.recovery_exported', 'keys.recovery_imported'], writer: 'ops/backup/keyring-recovery.ts (via `sealpost keys export-recovery` / `import-recovery`)' },
 } as const satisfies Record<string, EffectDeclaration>;
 
 export type EffectName = keyof typeof EFFECTS;
@@ -92,6 +97,8 @@ export const COMMITS_WITH = {
   staffSignIn: ['staffSignIn'],
   staffGrant: ['staffGrant'],
   planChanged: ['tenant'],
+  backupRecorded: ['backup'],
+  keyRecovery: ['keyRecovery'],
 } as const satisfies Record<string, readonly (EffectName | 'payload rows' | 'attempt row')[]>;
 
 /** Declared actions with no feature yet. */

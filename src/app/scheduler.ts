@@ -6,6 +6,7 @@ import { startPeriodicJob, type PeriodicJob, type PeriodicJobHealth } from '../u
 import { startPayloadRetention } from '../ops/lifecycle/payload-retention.js';
 import type { AppContext } from './app-context.js';
 import type { Sealpost } from './sealpost.js';
+import { startBackupDrills, startBackupSnapshots } from './backup-scheduler.js';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
@@ -104,6 +105,9 @@ export const SCHEDULED_JOBS: readonly ScheduledJob[] = [
         onError: (err) => log.error({ err }, 'staff grant expiry sweep failed'),
       }),
   },
+  // With SEALPOST_BACKUP_TARGET: snapshots and restore drills (src/app/backup-scheduler.ts); idle otherwise.
+  { name: 'backup-snapshots', start: (context, log) => startBackupSnapshots(context, log) },
+  { name: 'backup-drills', start: (context, log) => startBackupDrills(context, log) },
 ];
 
 /**

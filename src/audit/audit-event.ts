@@ -70,6 +70,13 @@ export const AUDIT_ACTIONS = [
   'staff.access_revoked',
   'staff.access_expired',
   'staff.break_glass',
+  'backup.created',
+  'backup.restored',
+  'backup.scrubbed',
+  'backup.pruned',
+  'backup.drilled',
+  'keys.recovery_exported',
+  'keys.recovery_imported',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -262,6 +262,23 @@ function validate({ raws, problems }: Collected): SealpostConfig {
       problems.push(`SEALPOST_STAFF_OIDC_ISSUER=${JSON.stringify(redactUrl(out.staffOidcIssuer))}: must be https:// (plain http:// only on loopback)`);
     }
   }
+  for (const name of ['backupTarget', 'backupReplica'] as const) {
+    const value = out[name] as string | undefined;
+    if (value !== undefined && !isBackupLocation(value)) {
+      problems.push(`${CONFIG_FIELDS[name].env}=${JSON.stringify(value)}: must be an absolute directory or s3://bucket/prefix`);
+    }
+  }
+  if ((out.backupTarget === undefined) !== (out.backupReplica === undefined)) {
+    problems.push('SEALPOST_BACKUP_TARGET and SEALPOST_BACKUP_REPLICA: set both or neither (a backup lives in two places)');
+  } else if (out.backupTarget !== undefined && out.backupTarget === out.backupReplica && out.backupTargetEndpoint === out.backupReplicaEndpoint) {
+    problems.push('SEALPOST_BACKUP_REPLICA: must differ from SEALPOST_BACKUP_TARGET');
+  }
+  for (const [name, least] of [['backupInterval', 5 * 60_000], ['backupDrillInterval', 3_600_000]] as const) {
+    const value = out[name] as readonly number[] | undefined;
+    if (value !== undefined && (value.length !== 1 || (value[0] !== 0 && (value[0] ?? 0) < least))) {
+      problems.push(`${CONFIG_FIELDS[name].env}: must be one duration of at least ${least / 60_000} minutes, or 0 to disable`);
+    }
+  }
 
   // C2SP signed-note key names: non-empty, no Unicode space, no '+' (src/audit/checkpoint.ts isValidKeyName).
   // eslint-disable-next-line no-control-regex -- control characters are what it refuses
@@ -326,6 +343,15 @@ export async function loadConfigWithSecrets(
     });
   }
   return validate(collected);
+}
+
+/** `s3://bucket[/prefix]` or an absolute directory (see src/ops/backup/backup-target.ts). */
+function isBackupLocation(value: string): boolean {
+  if (value.startsWith('s3://')) {
+    const [bucket = '', ...prefix] = value.slice('s3://'.length).split('/');
+    return /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket) && /^[a-z0-9_./-]*$/.test(prefix.join('/'));
+  }
+  return path.isAbsolute(value);
 }
 
 export function redactUrl(value: string): string {

@@ -37,10 +37,21 @@ export class AwsKmsKeyProvider implements KeyProvider {
     }
     // KeyId pins the key we expect, so a tampered blob cannot make us use another KMS key.
     const out = await this.call('Decrypt', () =>
-      this.client.send(new DecryptCommand({ CiphertextBlob: key.wrapped, KeyId: key.kekRef, EncryptionContext: { ...this.context, ...encryptionContext(dataKeyId) } })),
+      this.client.send(new DecryptCommand({ CiphertextBlob: key.wrapped, KeyId: this.unwrappingKey(key.kekRef), EncryptionContext: { ...this.context, ...encryptionContext(dataKeyId) } })),
     );
     if (!out.Plaintext) throw new SealpostError('SP_ERR_CRYPTO_DECRYPT_FAILED', 'AWS KMS returned no plaintext');
     return Buffer.from(out.Plaintext);
+  }
+
+  /**
+   * The key to name in Decrypt. A multi-region key (`mrk-…`) has the same key id in every region
+   * and any replica decrypts what another wrapped; only the ARN's region differs. So a data key
+   * (or a backup) wrapped under the primary region's ARN is unwrapped here by the configured
+   * replica of the same key, which is how a restore in the replica region works.
+   */
+  private unwrappingKey(kekRef: string): string {
+    const wrappedBy = keyIdOf(kekRef);
+    return wrappedBy.startsWith('mrk-') && wrappedBy === keyIdOf(this.keyId) ? this.keyId : kekRef;
   }
 
   async status(): Promise<KeyProviderStatus> {
@@ -54,6 +65,9 @@ export class AwsKmsKeyProvider implements KeyProvider {
         key_state: described.KeyMetadata?.KeyState,
         rotation_period_days: rotation.RotationPeriodInDays,
         next_rotation_at: rotation.NextRotationDate?.toISOString(),
+        multi_region: described.KeyMetadata?.MultiRegion === true,
+        replica_regions: (described.KeyMetadata?.MultiRegionConfiguration?.ReplicaKeys ?? []).flatMap((r) => (r.Region ? [r.Region] : [])),
+        primary_region: described.KeyMetadata?.MultiRegionConfiguration?.PrimaryKey?.Region ?? null,
       },
     };
   }
@@ -67,6 +81,12 @@ export class AwsKmsKeyProvider implements KeyProvider {
       throw new SealpostError(code, `AWS KMS ${operation} failed (${name})`, { cause });
     }
   }
+}
+
+/** `key/<id>` of an ARN, or the id itself. */
+function keyIdOf(ref: string): string {
+  const at = ref.lastIndexOf(':key/');
+  return at === -1 ? ref : ref.slice(at + ':key/'.length);
 }
 
 function encryptionContext(dataKeyId: string): Record<string, string> {

@@ -23,6 +23,8 @@ export const ID_PREFIXES = {
   staff: 'stf',
   staffSession: 'sss',
   staffGrant: 'grt',
+  backup: 'bak',
+  drill: 'drl',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

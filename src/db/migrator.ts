@@ -15,6 +15,7 @@ import * as m0012 from './migrations/0012-second-factors.js';
 import * as m0013 from './migrations/0013-tenant-lifecycle.js';
 import * as m0014 from './migrations/0014-key-versions-locks-heartbeats.js';
 import * as m0015 from './migrations/0015-sso.js';
+import * as m0016 from './migrations/0016-backup-snapshots-drills.js';
 import * as m0017 from './migrations/0017-staff.js';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
@@ -39,6 +40,7 @@ const MIGRATIONS: readonly (readonly [string, MigrationModule])[] = [
   ['0013-tenant-lifecycle', m0013],
   ['0014-key-versions-locks-heartbeats', m0014],
   ['0015-sso', m0015],
+  ['0016-backup-snapshots-drills', m0016],
   ['0017-staff', m0017],
 ];
 

@@ -390,6 +390,41 @@ export interface WorkerHeartbeatsTable {
   heartbeat_at: number;
 }
 
+export interface BackupSnapshotsTable {
+  id: string;
+  created_at: number;
+  environment: string;
+  dialect: string;
+  /** JSON object: table name to row count at snapshot time. */
+  row_counts: string;
+  database_bytes: number;
+  blob_count: number;
+  blob_bytes: number;
+  /** Blobs new since the previous snapshot, copied by this one. */
+  blobs_copied: number;
+  manifest_sha256: string;
+  database_sha256: string;
+  blobs_sha256: string;
+  target: string;
+  replica: string;
+  duration_ms: number;
+  /** Set when retention removed it from both targets. */
+  pruned_at: number | null;
+}
+
+export interface BackupDrillsTable {
+  id: string;
+  started_at: number;
+  snapshot_id: string;
+  /** The target restored from (the replica). */
+  source: string;
+  rto_ms: number;
+  passed: number;
+  /** Canonical JSON of the drill report; its SHA-256 is in the `backup.drilled` audit event. */
+  report: string;
+  report_sha256: string;
+}
+
 export interface Database {
   data_keys: DataKeysTable;
   tenants: TenantsTable;
@@ -431,6 +466,8 @@ export interface Database {
   staff_sessions: StaffSessionsTable;
   staff_login_states: StaffLoginStatesTable;
   staff_grants: StaffGrantsTable;
+  backup_snapshots: BackupSnapshotsTable;
+  backup_drills: BackupDrillsTable;
 }
 
 /** Staff of the deployment (0017): the allow-list, enrolled by `sealpost staff add`. */

@@ -31,8 +31,10 @@ export interface AttachmentRecord {
   readonly meta: AttachmentMeta;
 }
 
-const envelopeContext = (tenant: string, id: string): RecordContext => ({ tenant, table: 'payloads', id, field: 'envelope' });
-const attachmentContext = (tenant: string, id: string): RecordContext => ({ tenant, table: 'attachments', id, field: 'meta' });
+/** Where a payload's sealed envelope belongs; backups read it too, to find raw e-mail blobs. */
+export const envelopeContext = (tenant: string, id: string): RecordContext => ({ tenant, table: 'payloads', id, field: 'envelope' });
+/** Where an attachment's sealed metadata belongs; the scrub of a restored copy rewrites it. */
+export const attachmentContext = (tenant: string, id: string): RecordContext => ({ tenant, table: 'attachments', id, field: 'meta' });
 // Bound to the key as presented: the stored row holds only its hash (idempotencyKeySha256).
 const idempotencyContext = (tenant: string, key: string): RecordContext => ({ tenant, table: 'idempotency_keys', id: key, field: 'response' });
 

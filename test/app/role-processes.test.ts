@@ -16,6 +16,7 @@ async function getJson(url: string): Promise<{ status: number; body: Record<stri
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
+
 describe.each(testDialects())('role processes on %s', { timeout: 90_000 }, (dialect) => {
   let testDb: TestDatabase;
   let env: Record<string, string>;

@@ -1,10 +1,13 @@
+import { cpSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerApi } from '../../src/app/api.js';
+import { createBackupService, openBackupTargets } from '../../src/app/backup-services.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { createSealpost, type Sealpost } from '../../src/app/sealpost.js';
 import { AUDIT_ACTIONS, type AuditAction, type AuditEvent } from '../../src/audit/audit-event.js';
 import { loadConfig } from '../../src/config/config.load.js';
+import { openDatabase } from '../../src/db/database.js';
 import { enqueueDeliveries } from '../../src/delivery/outbox.repository.js';
 import { buildHttpServer, type HttpServer } from '../../src/http/server.js';
 import { runCli } from '../support/cli.js';
@@ -230,10 +233,53 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
     const offboarded = await runCli(['staff', 'disable', '--email', 'bob@ops.example'], cliEnv);
     expect(offboarded.code, offboarded.stderr).toBe(0);
 
+    // Backups: the CLI takes a snapshot and restores it elsewhere (the restore is recorded in the
+    // restored database); the scheduler's retention prunes it; the keyring goes out and back in.
+    const backupEnv = { ...cliEnvFor(testDb), SEALPOST_BACKUP_TARGET: path.join(testDb.dir, 'backup-a'), SEALPOST_BACKUP_REPLICA: path.join(testDb.dir, 'backup-b') };
+    const snapshot = await runCli(['backup', 'create', '--json'], backupEnv);
+    expect(snapshot.code, snapshot.stderr).toBe(0);
+    const snapshotId = (JSON.parse(snapshot.stdout) as { id: string }).id;
+    const restoreDb = await createTestDatabase(dialect);
+    try {
+      const to = restoreDb.config.dialect === 'postgres' ? restoreDb.config.url : path.join(restoreDb.dir, 'data');
+      const restoreEnv = { ...backupEnv, ...(restoreDb.config.dialect === 'postgres' ? {} : { SEALPOST_DATA_DIR: to }) };
+      if (restoreDb.config.dialect === 'sqlite') cpSync(path.join(testDb.dir, 'data', 'keyring'), path.join(to, 'keyring'), { recursive: true });
+      const restoredRun = await runCli(['backup', 'restore', snapshotId, '--to', to, '--from', 'replica', '--scrub'], restoreEnv);
+      expect(restoredRun.code, restoredRun.stderr).toBe(0);
+      const handle = restoreDb.config.dialect === 'postgres' ? restoreDb.open() : openDatabase({ dialect: 'sqlite', file: path.join(to, 'sealpost.db') });
+      const restoredEvents = await handle.db.selectFrom('audit_events').select('event').where('action', 'in', ['backup.restored', 'backup.scrubbed']).orderBy('log_index').execute();
+      if (restoreDb.config.dialect === 'sqlite') await handle.close();
+      expect(restoredEvents.map((r) => JSON.parse(r.event ?? '{}') as AuditEvent)).toEqual([
+        expect.objectContaining({ action: 'backup.restored', resource: snapshotId }),
+        expect.objectContaining({ action: 'backup.scrubbed', resource: snapshotId, details: expect.objectContaining({ payloads: expect.any(Number) }) }),
+      ]);
+    } finally {
+      await restoreDb.dispose();
+    }
+    const targets = await openBackupTargets(loadConfig(backupEnv));
+    try {
+      await createBackupService(context, targets).create({ type: 'system', id: 'scheduler' });
+      expect(await createBackupService(context, targets, () => Date.now() + 400 * 86_400_000).prune({ type: 'system', id: 'scheduler' })).toContain(snapshotId);
+    } finally {
+      await targets.target.close();
+      await targets.replica.close();
+    }
+    const drill = await runCli(['backup', 'drill', '--json'], backupEnv);
+    expect(drill.code, drill.stderr + drill.stdout).toBe(0);
+    const recoveryFile = path.join(testDb.dir, 'keyring.recovery');
+    const exportedKeys = await runCli(['keys', 'export-recovery', '--out', recoveryFile, '--json'], backupEnv);
+    expect(exportedKeys.code, exportedKeys.stderr).toBe(0);
+    const recoveryKey = (JSON.parse(exportedKeys.stdout) as { recovery_key: string }).recovery_key;
+    const importedKeys = await runCli(['keys', 'import-recovery', '--in', recoveryFile, '--json'], backupEnv, `${recoveryKey}\n`);
+    expect(importedKeys.code, importedKeys.stderr).toBe(0);
+    expect(JSON.parse(importedKeys.stdout)).toMatchObject({ written: 0, audited: true });
+    const backupEvents = (await loggedEvents()).filter((e) => e.action.startsWith('backup.') || e.action.startsWith('keys.'));
+    expect(JSON.stringify(backupEvents)).not.toContain(recoveryKey);
+
     // api.request is written after the response; poll for it.
     await expect.poll(async () => (await loggedEvents()).some((e) => e.action === 'api.request'), { timeout: 20_000 }).toBe(true);
     const events = await loggedEvents();
-    const emitted = new Set(events.map((e) => e.action));
+    const emitted = new Set<AuditAction>([...events.map((e) => e.action), 'backup.restored', 'backup.scrubbed']);
     expect(AUDIT_ACTIONS.filter((action) => !NOT_YET_EMITTED.includes(action) && !emitted.has(action))).toEqual([]);
     expect(NOT_YET_EMITTED.every((action) => AUDIT_ACTIONS.includes(action))).toBe(true);
 

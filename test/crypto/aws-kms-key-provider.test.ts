@@ -33,6 +33,18 @@ describe('AWS KMS key provider', () => {
     });
   });
 
+  it('unwraps in the replica region with the replica of a multi-region key (restore after losing the primary region)', async () => {
+    const primary = 'arn:aws:kms:eu-central-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab';
+    const replica = 'arn:aws:kms:eu-west-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab';
+    kms.on(DecryptCommand).resolves({ Plaintext: randomBytes(32), KeyId: replica });
+    const provider = new AwsKmsKeyProvider(new KMSClient({ region: 'eu-west-1' }), replica);
+    await provider.decryptDataKey('bak_1', { provider: 'aws-kms', kekRef: primary, wrapped: Buffer.from('wrapped') });
+    expect(kms.commandCalls(DecryptCommand)[0]?.args[0].input).toMatchObject({ KeyId: replica });
+    // A single-region key wrapped elsewhere is still pinned as recorded, never swapped for the configured one.
+    await provider.decryptDataKey('dek_3', { provider: 'aws-kms', kekRef: ARN, wrapped: Buffer.from('wrapped') });
+    expect(kms.commandCalls(DecryptCommand)[1]?.args[0].input).toMatchObject({ KeyId: ARN });
+  });
+
   it('maps a wrong context or tampered blob to a decryption error without leaking details', async () => {
     kms.on(DecryptCommand).rejects(Object.assign(new Error('secret internals'), { name: 'InvalidCiphertextException' }));
     const provider = new AwsKmsKeyProvider(new KMSClient({ region: 'eu-central-1' }), 'alias/sealpost');
@@ -46,5 +58,14 @@ describe('AWS KMS key provider', () => {
     const provider = new AwsKmsKeyProvider(new KMSClient({ region: 'eu-central-1' }), 'alias/sealpost');
     expect(await provider.status()).toMatchObject({ currentKek: ARN, rotationEnabled: true, details: { rotation_period_days: 365 } });
     expect(await provider.status()).toMatchObject({ rotationEnabled: false });
+  });
+
+  it('reports a multi-region key and the regions of its replicas', async () => {
+    kms.on(DescribeKeyCommand).resolves({
+      KeyMetadata: { KeyId: 'mrk-1', Arn: ARN, KeyState: 'Enabled', MultiRegion: true, MultiRegionConfiguration: { PrimaryKey: { Region: 'eu-central-1' }, ReplicaKeys: [{ Region: 'eu-west-1' }] } },
+    });
+    kms.on(GetKeyRotationStatusCommand).resolves({ KeyRotationEnabled: true });
+    const provider = new AwsKmsKeyProvider(new KMSClient({ region: 'eu-central-1' }), 'alias/sealpost');
+    expect((await provider.status()).details).toMatchObject({ multi_region: true, primary_region: 'eu-central-1', replica_regions: ['eu-west-1'] });
   });
 });

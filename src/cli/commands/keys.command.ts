@@ -1,12 +1,19 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { openKeyProvider } from '../../app/key-provider.factory.js';
+import { keyringDir, openKeyProvider } from '../../app/key-provider.factory.js';
+import { recorderFor } from '../../app/effects.js';
+import { auditRecorder } from '../../audit/audit-recorder.js';
+import { AuditLog } from '../../audit/audit-log.js';
 import { SIGNING_LOCK_WAIT_MS, withSigningKeyLock } from '../../app/scheduler.js';
 import type { SealpostConfig } from '../../config/config.schema.js';
 import type { KekRotation } from '../../crypto/kek-version.service.js';
 import type { SigningKeyStatus } from '../../crypto/signing-key.js';
 import type { RotationResult } from '../../crypto/signing-key.service.js';
 import { SealpostError } from '../../errors/sealpost-error.js';
-import { configForCommand, print, withSealpost } from '../cli-support.js';
+import { exportKeyring, importKeyring, openRecoveryFile } from '../../ops/backup/keyring-recovery.js';
+import { replicaKeyProblem } from '../../ops/backup/key-replication.js';
+import { holdsData } from '../../ops/backup/restore.js';
+import { configForCommand, print, withDatabase, withSealpost } from '../cli-support.js';
 import { progressBar } from '../progress-bar.js';
 
 /**
@@ -82,6 +89,22 @@ function describeStatus(keys: readonly SigningKeyStatus[]): string {
     .join('\n');
 }
 
+/** The first line on standard input: the recovery key is never an argument (shell history, `ps`). */
+async function readStdinLine(): Promise<string> {
+  let text = '';
+  for await (const chunk of process.stdin) {
+    text += (chunk as Buffer).toString('utf8');
+    if (text.includes('\n') || text.length > 4096) break;
+  }
+  return text.split('\n')[0] ?? '';
+}
+
+function localOnly(config: SealpostConfig, what: string): void {
+  if (config.keyProvider !== 'local') {
+    throw new SealpostError('SP_ERR_CONFIG_INVALID', `${what} is for the local keyring; with AWS KMS use a multi-region key with a replica in the backup replica's region (docs/operations.md)`);
+  }
+}
+
 export function registerKeys(program: Command): void {
   const keys = program.command('keys').description('encryption and signing keys');
 
@@ -150,20 +173,81 @@ export function registerKeys(program: Command): void {
     });
 
   keys
+    .command('export-recovery')
+    .description('seal every file of the local keyring under a new recovery key (shown once; keep it offline) into --out; audited')
+    .requiredOption('--out <file>', 'where to write the recovery file (created 0600; must not exist)')
+    .option('--json', 'print JSON')
+    .action(async (options: { out: string; json?: boolean }) => {
+      const config = await configForCommand();
+      localOnly(config, 'export-recovery');
+      if (existsSync(options.out)) throw new SealpostError('SP_ERR_CONFIG_INVALID', `${options.out} exists; choose a new file`);
+      const exported = exportKeyring(keyringDir(config));
+      await withDatabase((database) =>
+        database.db.transaction().execute(async (tx) => {
+          writeFileSync(options.out, exported.file, { mode: 0o600, flag: 'wx' });
+          await recorderFor(auditRecorder(new AuditLog()), 'keyRecovery')(tx, {
+            tenant: null,
+            actor: CLI_ACTOR,
+            action: 'keys.recovery_exported',
+            details: { files: exported.files, sha256: exported.sha256 },
+          });
+        }),
+      );
+      print({ file: options.out, files: exported.files, sha256: exported.sha256, recovery_key: exported.recoveryKey }, options.json === true, () =>
+        [
+          `wrote ${options.out} (${exported.files} keyring files, sha256 ${exported.sha256})`,
+          '',
+          'RECOVERY KEY (shown once; keep it offline, apart from the file):',
+          exported.recoveryKey,
+        ].join('\n'),
+      );
+    });
+
+  keys
+    .command('import-recovery')
+    .description('restore the local keyring from a recovery file; the recovery key is read from standard input')
+    .requiredOption('--in <file>', 'the recovery file written by export-recovery')
+    .option('--force', 'replace keyring files that differ from the recovery file')
+    .option('--json', 'print JSON')
+    .action(async (options: { in: string; force?: boolean; json?: boolean }) => {
+      const config = await configForCommand();
+      localOnly(config, 'import-recovery');
+      const files = openRecoveryFile(readFileSync(options.in), await readStdinLine());
+      const result = importKeyring(keyringDir(config), files, options.force === true);
+      // On a new machine there is no database yet, and creating one here would make the restore
+      // that follows refuse a "non-empty" destination: the restore's own event records it then.
+      const recorded =
+        (config.database.dialect === 'postgres' || existsSync(config.database.file)) &&
+        (await withDatabase(
+          async (database) => {
+            if (!(await holdsData(database.db, database.dialect))) return false;
+            await database.db.transaction().execute((tx) =>
+              recorderFor(auditRecorder(new AuditLog()), 'keyRecovery')(tx, { tenant: null, actor: CLI_ACTOR, action: 'keys.recovery_imported', details: { written: result.written, unchanged: result.unchanged } }),
+            );
+            return true;
+          },
+          { migrate: false },
+        ));
+      print({ ...result, audited: recorded }, options.json === true, () => `keyring restored into ${keyringDir(config)}: ${result.written} file(s) written, ${result.unchanged} already present${recorded ? '' : ' (no database with data here yet: not recorded in an audit log)'}`);
+    });
+
+  keys
     .command('check')
     .description('show the master key provider and whether its yearly rotation is in place')
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }) => {
       const config = await configForCommand();
       const status = await openKeyProvider(config).status();
-      print(status, options.json === true, () =>
+      const replication = config.backupReplica === undefined ? undefined : replicaKeyProblem(status, config.backupReplicaRegion);
+      print({ ...status, ...(replication ? { backup_replica_problem: replication } : {}) }, options.json === true, () =>
         [
           `provider:  ${status.provider}`,
           `current:   ${status.currentKek}`,
           `rotation:  ${status.rotationEnabled ? 'enabled' : 'NOT ENABLED — enable automatic yearly rotation on the KMS key'}`,
           ...Object.entries(status.details).map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`),
+          ...(config.backupReplica === undefined ? [] : [`backups:   ${replication ?? (status.provider === 'local' ? 'keep a keyring recovery file offline (sealpost keys export-recovery)' : 'the key is replicated to the backup replica region')}`]),
         ].join('\n'),
       );
-      if (!status.rotationEnabled) process.exitCode = 1;
+      if (!status.rotationEnabled || replication !== undefined) process.exitCode = 1;
     });
 }
