@@ -1,10 +1,11 @@
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifySchema } from 'fastify';
 import type { Logger } from '../logging/logger.js';
 import type { SealpostConfig } from '../config/config.schema.js';
 import { frameworkErrorHandler, rawClientErrorHandler, registerErrorHandling } from './error-handler.js';
 import { healthRoutes } from './health.routes.js';
+import { registerOpenApi } from './openapi.js';
 import { REQUEST_ID_HEADER, genRequestId } from './request-id.js';
 import { registerSecurityHeaders } from './security-headers.js';
 import { buildTlsOptions, loadTlsMaterial, type TlsMaterial } from '../crypto/tls-options.js';
@@ -35,9 +36,18 @@ export interface ListenResult {
   readonly certificateGenerated: boolean;
 }
 
+/** A route as it was registered. */
+export interface RegisteredRoute {
+  readonly method: string;
+  readonly url: string;
+  readonly schema: FastifySchema | undefined;
+}
+
 export interface HttpServer {
   /** Register route plugins here before `listen()`. */
   readonly app: FastifyInstance;
+  /** Every route registered so far, the generated HEAD routes included: the OpenAPI document must account for each. */
+  readonly routes: readonly RegisteredRoute[];
   /** The certificate currently served. */
   readonly tls: Pick<TlsMaterial, 'source' | 'fingerprint' | 'notAfter'>;
   listen(): Promise<ListenResult>;
@@ -49,7 +59,7 @@ export interface HttpServer {
 
 /**
  * Builds the HTTPS API server: TLS (configured or self-signed), security headers, request ids,
- * problem+json errors and the health routes. Async because the TLS material must exist before the
+ * problem+json errors, the OpenAPI document and its docs page, and the health routes. Async because the TLS material must exist before the
  * server does (a self-signed certificate may have to be generated first).
  */
 export async function buildHttpServer(options: HttpServerOptions): Promise<HttpServer> {
@@ -75,6 +85,10 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<HttpS
   const httpsServer: HttpsServer = fastify.server;
   // Route plugins are written against the default instance type; the raw server type is ours alone.
   const app = fastify as unknown as FastifyInstance;
+  const routes: RegisteredRoute[] = [];
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routes.push({ method: String(method), url: route.url, schema: route.schema });
+  });
 
   app.addHook('onRequest', (request, reply, done) => {
     reply.header(REQUEST_ID_HEADER, request.id);
@@ -82,6 +96,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<HttpS
   });
   registerErrorHandling(app);
   await registerSecurityHeaders(app);
+  await registerOpenApi(app);
   await app.register(healthRoutes, { readiness: options.readiness });
 
   let reloading: Promise<void> = Promise.resolve();
@@ -89,6 +104,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<HttpS
 
   return {
     app,
+    routes,
     get tls() {
       return { source: material.source, fingerprint: material.fingerprint, notAfter: material.notAfter };
     },

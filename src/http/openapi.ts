@@ -1,0 +1,134 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance, FastifySchema, RouteOptions } from 'fastify';
+import { SEALPOST_VERSION } from '../delivery/forwarded-request.js';
+import { problemResponse } from './problem.schema.js';
+
+export const OPENAPI_PATH = '/v1/openapi.json';
+export const DOCS_PATH = '/docs';
+
+/**
+ * The docs page runs Swagger UI's bundled script and styles from this server and talks to
+ * this server only: nothing from a CDN, no inline script, no frames, no forms posting elsewhere.
+ * `data:` images are Swagger UI's own icons.
+ */
+export const DOCS_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "font-src 'self'",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/** Routes under this prefix sit behind the API-key authentication hook (src/app/api.ts). */
+const AUTHENTICATED_PREFIX = '/v1/';
+
+type ResponseMap = Record<string, unknown>;
+
+/** `GET /v1/destinations/:id/replay` → `getV1DestinationsIdReplay`: stable, unique, readable by SDK generators. */
+function operationId(method: string, url: string): string {
+  const words = url.split(/[^A-Za-z0-9]+/).filter(Boolean);
+  return method.toLowerCase() + words.map((w) => w[0]!.toUpperCase() + w.slice(1)).join('');
+}
+
+function isAuthenticated(url: string): boolean {
+  return url.startsWith(AUTHENTICATED_PREFIX) && url !== OPENAPI_PATH;
+}
+
+/**
+ * The error answers every route can give, from what the route is: errors are produced in one
+ * place (error-handler.ts, the rate limits, the authentication hook), not by each route, so they
+ * are described in one place too. A route lists its own domain errors (409…) in its schema.
+ */
+function errorResponses(url: string, schema: FastifySchema): ResponseMap {
+  const errors: ResponseMap = {};
+  if (schema.params !== undefined || schema.querystring !== undefined || schema.body !== undefined) {
+    errors['400'] = problemResponse('The request does not match this operation\'s schema (SP_ERR_HTTP_BAD_REQUEST)');
+  }
+  if (isAuthenticated(url)) {
+    errors['401'] = problemResponse('Missing, unknown, expired or revoked API key (SP_ERR_AUTH_UNAUTHENTICATED)');
+    errors['403'] = problemResponse('The API key may not do this (SP_ERR_AUTH_SCOPE_MISSING, SP_ERR_AUTH_PLAN_REQUIRED)');
+  }
+  if (schema.params !== undefined) errors['404'] = problemResponse('No such resource for this tenant (SP_ERR_RESOURCE_NOT_FOUND)');
+  if (schema.body !== undefined) {
+    errors['413'] = problemResponse('The request body is larger than this operation accepts (SP_ERR_HTTP_BODY_TOO_LARGE)');
+    errors['415'] = problemResponse('The request Content-Type is not accepted here (SP_ERR_HTTP_UNSUPPORTED_MEDIA_TYPE)');
+  }
+  errors['429'] = problemResponse('Rate limit exceeded; retry after the `retry-after` header\'s seconds (SP_ERR_HTTP_RATE_LIMITED)');
+  errors['500'] = problemResponse('Internal error; the detail holds a reference to quote (SP_ERR_INTERNAL_ERROR)');
+  errors['503'] = problemResponse('A dependency (database, key provider, blob storage) is unavailable; retry later');
+  return errors;
+}
+
+/** Descriptions for success answers whose schema has none (the generator would write "Default Response"). */
+const SUCCESS_DESCRIPTIONS: Readonly<Record<string, string>> = { '200': 'OK', '201': 'Created', '202': 'Accepted', '204': 'No content' };
+
+function described(responses: ResponseMap): ResponseMap {
+  return Object.fromEntries(
+    Object.entries(responses).map(([status, schema]) => {
+      const has = typeof (schema as { description?: unknown }).description === 'string';
+      return [status, has || !SUCCESS_DESCRIPTIONS[status] ? schema : { ...(schema as object), description: SUCCESS_DESCRIPTIONS[status] }];
+    }),
+  );
+}
+
+/** @fastify/swagger `transform`: adds the error answers, tags, security and operation id to a route's own schema. */
+function describeRoute({ schema, url, route }: { schema: FastifySchema | undefined; url: string; route: RouteOptions }): { schema: FastifySchema; url: string } {
+  const own = schema ?? {};
+  const method = Array.isArray(route.method) ? String(route.method[0]) : String(route.method);
+  const resource = url.startsWith('/.well-known/') ? 'well-known' : (url.split('/').filter(Boolean)[url.startsWith('/v1/') ? 1 : 0] ?? 'service');
+  return {
+    schema: {
+      ...own,
+      operationId: operationId(method, url),
+      tags: [resource],
+      ...(isAuthenticated(url) ? { security: [{ apiKey: [] }] } : { security: [] }),
+      // The route's own entries win: a route may describe an error more precisely.
+      response: { ...errorResponses(url, own), ...described((own.response as ResponseMap | undefined) ?? {}) },
+    } as FastifySchema,
+    url,
+  };
+}
+
+/**
+ * OpenAPI 3.1 from the route schemas (@fastify/swagger), served at `/v1/openapi.json`, and
+ * Swagger UI at `/docs` with its assets bundled in the package (@fastify/swagger-ui). Register
+ * before any route: the document is built from the routes registered after it.
+ */
+export async function registerOpenApi(app: FastifyInstance): Promise<void> {
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Sealpost API',
+        version: SEALPOST_VERSION,
+        description:
+          'Security-first payload relay: HTTPS and SMTP ingress, encryption at rest, signed forwarding and receipts. Errors are RFC 9457 problem+json with a stable `code`.',
+        license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
+      },
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'http', scheme: 'bearer', description: 'An API key (`sp_live_…`) as a bearer token' },
+        },
+      },
+    },
+    transform: describeRoute,
+  });
+
+  app.get(OPENAPI_PATH, { schema: { hide: true } }, async (_request, reply) =>
+    // Sent as the cached document's JSON text: no response schema may reshape it.
+    reply.type('application/json; charset=utf-8').header('cache-control', 'public, max-age=300').send(JSON.stringify(app.swagger())),
+  );
+
+  await app.register(swaggerUi, {
+    routePrefix: DOCS_PATH,
+    staticCSP: DOCS_CSP,
+    // Without a logo option the plugin inlines its own as a data: URL; no logo keeps the page plain.
+    logo: null as unknown as undefined,
+    uiConfig: { deepLinking: true, tryItOutEnabled: false },
+  });
+}
