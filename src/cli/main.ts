@@ -4,6 +4,7 @@ import { ConfigError } from '../config/config.load.js';
 import { isSealpostError } from '../errors/sealpost-error.js';
 import { registerAudit } from './commands/audit.command.js';
 import { registerConfig } from './commands/config.command.js';
+import { registerDemo } from './commands/demo.command.js';
 import { registerJcs } from './commands/jcs.command.js';
 import { registerKeys } from './commands/keys.command.js';
 import { registerMigrate } from './commands/migrate.command.js';
@@ -21,6 +22,7 @@ const program = new Command('sealpost')
   .exitOverride();
 
 registerStart(program);
+registerDemo(program);
 registerMigrate(program);
 registerKeys(program);
 registerConfig(program);
