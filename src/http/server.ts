@@ -5,6 +5,7 @@ import type { Logger } from '../logging/logger.js';
 import type { SealpostConfig } from '../config/config.schema.js';
 import { frameworkErrorHandler, rawClientErrorHandler, registerErrorHandling } from './error-handler.js';
 import { healthRoutes } from './health.routes.js';
+import { homeRoutes } from './home.routes.js';
 import { registerOpenApi } from './openapi.js';
 import { REQUEST_ID_HEADER, genRequestId } from './request-id.js';
 import { registerSecurityHeaders } from './security-headers.js';
@@ -59,7 +60,7 @@ export interface HttpServer {
 
 /**
  * Builds the HTTPS API server: TLS (configured or self-signed), security headers, request ids,
- * problem+json errors, the OpenAPI document and its docs page, and the health routes. Async because the TLS material must exist before the
+ * problem+json errors, the OpenAPI document and its docs page, the health routes and the home page. Async because the TLS material must exist before the
  * server does (a self-signed certificate may have to be generated first).
  */
 export async function buildHttpServer(options: HttpServerOptions): Promise<HttpServer> {
@@ -98,6 +99,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<HttpS
   await registerSecurityHeaders(app);
   await registerOpenApi(app);
   await app.register(healthRoutes, { readiness: options.readiness });
+  await app.register(homeRoutes);
 
   let reloading: Promise<void> = Promise.resolve();
   let closing: Promise<void> | undefined;
