@@ -16,6 +16,8 @@ import { InboxService } from '../ingest/smtp/inbox.service.js';
 import { openAppContext, type AppContext } from './app-context.js';
 import { declareEffects, type Effects } from './effects.js';
 import { createLogger, type Logger } from '../logging/logger.js';
+import { createMetrics, type Metrics } from '../ops/metrics.js';
+import { MetricsRepository } from '../ops/metrics.repository.js';
 
 /** What tests, benchmarks and the CLI may replace; everything else is built from the configuration. */
 export interface SealpostOverrides {
@@ -57,6 +59,8 @@ export interface Sealpost extends AppContext {
   readonly deliveries: DeliveryService;
   /** The prepared writes and audit recorders that commit with each action (src/app/effects.ts). */
   readonly effects: Effects;
+  /** Prometheus metrics of this process (served by src/app/metrics.ts when SEALPOST_METRICS_PORT is set). */
+  readonly metrics: Metrics;
 }
 
 function wakeup(): WorkerWakeup {
@@ -81,6 +85,7 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
   const ownListeners = overrides.ownListeners ?? OwnListeners.fromConfig({ ...config, publicUrl });
   const worker = wakeup();
   const effects = declareEffects(context, overrides.enqueue ?? cappedEnqueue(config));
+  const metrics = createMetrics(new MetricsRepository(db));
 
   const apiKeys = new ApiKeyService(new ApiKeyRepository(db), Date.now, { db, audit: effects.audit.apiKeys });
   const tenants = new TenantService(db, context.tenantRepository, apiKeys, effects.audit.tenants);
@@ -89,7 +94,7 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
   const payloads = new PayloadService(
     context.committer,
     payloadRepository,
-    { ...effects.ingest, afterCommit: worker.poke },
+    { ...effects.ingest, afterCommit: worker.poke, observe: (channel, outcome, seconds) => metrics.ingested(channel, outcome, seconds) },
     (id) => `${base}/v1/attachments/${id}`,
   );
   const inboxes = new InboxService(new InboxRepository(db, context.cipher), config.inboundDomain, effects.audit.inboxes);
@@ -119,5 +124,6 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     destinations,
     deliveries,
     effects,
+    metrics,
   };
 }

@@ -21,6 +21,7 @@ export function startWorker(sealpost: Sealpost, options: WorkerRoleOptions = {})
     audit: sealpost.effects.delivery.audit,
     hooks: sealpost.effects.delivery,
     ownListeners: sealpost.ownListeners,
+    onAttempt: (outcome, statusCode, seconds) => sealpost.metrics.attempted(outcome, statusCode, seconds),
     ...options,
   });
   const detach = sealpost.wakeup.attach(() => worker.poke());

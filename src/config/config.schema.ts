@@ -233,6 +233,18 @@ export const CONFIG_FIELDS = {
     default: 'info',
     description: 'Log level of the JSON logs on standard output.',
   },
+  metricsPort: {
+    env: 'SEALPOST_METRICS_PORT',
+    type: port,
+    default: undefined,
+    description: 'Port of the Prometheus listener (plain HTTP, `GET /metrics`), apart from the API; unset: no metrics listener. Every process serves its own.',
+  },
+  metricsHost: {
+    env: 'SEALPOST_METRICS_HOST',
+    type: { kind: 'string' },
+    default: '127.0.0.1',
+    description: 'Address of the metrics listener: loopback, so only this machine (a Prometheus agent or sidecar) can scrape it. Metrics hold no payload content, but name destination ids; widen it only onto a private network.',
+  },
   shutdownTimeoutSeconds: {
     env: 'SEALPOST_SHUTDOWN_TIMEOUT_SECONDS',
     type: { kind: 'int', min: 1, max: 600 },

@@ -62,6 +62,8 @@ export interface DeliveryWorkerOptions {
   readonly ownListeners?: OwnListeners;
   /** DNS for destination names (tests); the system resolver by default. */
   readonly lookup?: ConstructorParameters<typeof HttpSender>[4];
+  /** Told of every attempt: `succeeded` or its error class, the receiver's status, the duration (the metrics). */
+  readonly onAttempt?: (outcome: string, statusCode: number | null, seconds: number) => void;
 }
 
 export interface DeliveryWorker {
@@ -154,6 +156,7 @@ export function startDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWor
     }
     const startedAt = now();
     const { outcome, bodySha256 } = await send(claimed, material, startedAt);
+    options.onAttempt?.(outcome.errorClass ?? 'succeeded', outcome.statusCode, outcome.durationMs / 1000);
     const result: AttemptResult = outcome.errorClass === null ? { kind: 'succeeded' } : outcome.statusCode === 410 ? { kind: 'gone' } : { kind: 'failed' };
     const finishedAt = now();
     const step = nextStep(result, claimed.attempt, config.retrySchedule, finishedAt, random);

@@ -1,5 +1,7 @@
 import { Option, type Command } from 'commander';
 import { startApi, type ApiRole } from '../../app/api.js';
+import { startMetrics } from '../../app/metrics.js';
+import type { MetricsServer } from '../../ops/metrics.server.js';
 import { createLogger } from '../../logging/logger.js';
 import { startScheduler, type Scheduler } from '../../app/scheduler.js';
 import { createSealpost } from '../../app/sealpost.js';
@@ -32,8 +34,10 @@ export function registerStart(program: Command): void {
       let api: ApiRole | undefined;
       let scheduler: Scheduler | undefined;
       let smtp: SmtpServerHandle | undefined;
+      let metrics: MetricsServer | undefined;
       const shutdown = async (): Promise<void> => {
         await api?.close();
+        await metrics?.close();
         await smtp?.close();
         await worker?.stop();
         await scheduler?.stop();
@@ -61,6 +65,8 @@ export function registerStart(program: Command): void {
         }
         if (worker) lines.push(`Delivery worker ${worker.id} running`);
         if (runs('scheduler')) scheduler = startScheduler(sealpost);
+        metrics = await startMetrics(sealpost);
+        if (metrics) lines.push(`Prometheus metrics on http://${config.metricsHost}:${metrics.port}/metrics`);
         installSignalHandlers(
           {
             reloadTls: async () => {
