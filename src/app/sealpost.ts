@@ -18,6 +18,11 @@ import { declareEffects, type Effects } from './effects.js';
 import { createLogger, type Logger } from '../logging/logger.js';
 import { createMetrics, type Metrics } from '../ops/metrics.js';
 import { MetricsRepository } from '../ops/metrics.repository.js';
+import { createTracing, type Tracing } from '../ops/tracing.js';
+import { withTimeout } from '../util/timeout.js';
+
+/** A collector that does not answer must not hold up a shutdown (SIGTERM has its own deadline). */
+const TRACE_FLUSH_TIMEOUT_MS = 5_000;
 
 /** What tests, benchmarks and the CLI may replace; everything else is built from the configuration. */
 export interface SealpostOverrides {
@@ -30,6 +35,8 @@ export interface SealpostOverrides {
   readonly enqueue?: IngestHooks['enqueue'];
   /** This deployment's own listeners (no self-loops); built from the configuration by default. */
   readonly ownListeners?: OwnListeners;
+  /** Tracing (tests give one with an in-memory exporter); from SEALPOST_OTEL_EXPORTER_OTLP_ENDPOINT by default. */
+  readonly tracing?: Tracing;
 }
 
 /** Lets services wake the delivery worker of this process, if it runs one. */
@@ -61,6 +68,8 @@ export interface Sealpost extends AppContext {
   readonly effects: Effects;
   /** Prometheus metrics of this process (served by src/app/metrics.ts when SEALPOST_METRICS_PORT is set). */
   readonly metrics: Metrics;
+  /** OpenTelemetry spans of API requests and delivery attempts; a no-op unless configured. */
+  readonly tracing: Tracing;
 }
 
 function wakeup(): WorkerWakeup {
@@ -86,6 +95,7 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
   const worker = wakeup();
   const effects = declareEffects(context, overrides.enqueue ?? cappedEnqueue(config));
   const metrics = createMetrics(new MetricsRepository(db));
+  const tracing = overrides.tracing ?? createTracing(config.otelExporterOtlpEndpoint);
 
   const apiKeys = new ApiKeyService(new ApiKeyRepository(db), Date.now, { db, audit: effects.audit.apiKeys });
   const tenants = new TenantService(db, context.tenantRepository, apiKeys, effects.audit.tenants);
@@ -125,5 +135,13 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     deliveries,
     effects,
     metrics,
+    tracing,
+    async close() {
+      // The spans still buffered go out before the process lets go of everything else.
+      await withTimeout(tracing.shutdown(), TRACE_FLUSH_TIMEOUT_MS, () => logger.warn('flushing traces timed out')).catch((err: unknown) =>
+        logger.warn({ err }, 'flushing traces failed'),
+      );
+      await context.close();
+    },
   };
 }

@@ -22,6 +22,7 @@ export function startWorker(sealpost: Sealpost, options: WorkerRoleOptions = {})
     hooks: sealpost.effects.delivery,
     ownListeners: sealpost.ownListeners,
     onAttempt: (outcome, statusCode, seconds) => sealpost.metrics.attempted(outcome, statusCode, seconds),
+    tracing: sealpost.tracing,
     ...options,
   });
   const detach = sealpost.wakeup.attach(() => worker.poke());

@@ -7,6 +7,8 @@ import { frameworkErrorHandler, rawClientErrorHandler, registerErrorHandling } f
 import { healthRoutes } from './health.routes.js';
 import { homeRoutes } from './home.routes.js';
 import { registerOpenApi } from './openapi.js';
+import { registerRequestTracing } from './request-tracing.js';
+import type { Tracing } from '../ops/tracing.js';
 import { REQUEST_ID_HEADER, genRequestId } from './request-id.js';
 import { registerSecurityHeaders } from './security-headers.js';
 import { buildTlsOptions, loadTlsMaterial, type TlsMaterial } from '../crypto/tls-options.js';
@@ -27,6 +29,8 @@ export interface HttpServerOptions {
   readonly logger: Logger;
   /** Resolves when the process can serve traffic; `/readyz` answers 503 while it rejects. */
   readonly readiness: () => Promise<void>;
+  /** A span per request, its trace id in the request's logs; off when absent or disabled. */
+  readonly tracing?: Tracing;
 }
 
 export interface ListenResult {
@@ -91,6 +95,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<HttpS
     for (const method of [route.method].flat()) routes.push({ method: String(method), url: route.url, schema: route.schema });
   });
 
+  if (options.tracing?.enabled) registerRequestTracing(app, options.tracing);
   app.addHook('onRequest', (request, reply, done) => {
     reply.header(REQUEST_ID_HEADER, request.id);
     done();
