@@ -178,7 +178,12 @@ export function startDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWor
     span.end(outcome.errorClass ?? undefined);
     options.onAttempt?.(outcome.errorClass ?? 'succeeded', outcome.statusCode, outcome.durationMs / 1000);
     const attemptLog = span.logFields.trace_id === undefined ? log : log.child(span.logFields);
-    const result: AttemptResult = outcome.errorClass === null ? { kind: 'succeeded' } : outcome.statusCode === 410 ? { kind: 'gone' } : { kind: 'failed' };
+    const result: AttemptResult =
+      outcome.errorClass === null
+        ? { kind: 'succeeded' }
+        : outcome.statusCode === 410
+          ? { kind: 'gone' }
+          : { kind: 'failed', ...(outcome.retryAfterMs === undefined ? {} : { retryAfterMs: outcome.retryAfterMs }) };
     const finishedAt = now();
     const step = nextStep(result, claimed.attempt, config.retrySchedule, finishedAt, random);
     const days = config.destinationDisableAfterDays;
@@ -205,7 +210,10 @@ export function startDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWor
       return;
     }
     if (done.leaseLost) attemptLog.warn({ delivery: claimed.id, attempt: claimed.attempt }, 'lease expired during the attempt; another worker took the delivery over');
-    if (done.destinationDisabled) attemptLog.warn({ destination: claimed.destinationId, tenant: claimed.tenantId }, 'destination disabled after failing continuously');
+    if (done.destinationDisabled) {
+      const why = step.status === 'stopped' ? 'its receiver answered 410 Gone' : 'failing continuously';
+      attemptLog.warn({ destination: claimed.destinationId, tenant: claimed.tenantId }, `destination disabled: ${why}`);
+    }
     attemptLog.debug({ delivery: claimed.id, attempt: claimed.attempt, status: outcome.statusCode, errorClass: outcome.errorClass, next: step.status }, 'delivery attempt');
   }
 
