@@ -20,6 +20,18 @@ export default tseslint.config(
     },
   },
   {
+    // Plain JavaScript run by Node directly: build helpers and the packaging checks' customer programs.
+    files: ['**/*.cjs', '**/*.mjs'],
+    languageOptions: {
+      globals: { require: 'readonly', module: 'writable', __dirname: 'readonly', process: 'readonly', console: 'readonly', Buffer: 'readonly' },
+    },
+  },
+  {
+    files: ['**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs' },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     // One composition root (DESIGN §2, STYLE.md "Composition"): repositories and services are
     // built in src/app/ only and handed to whoever needs them.
     files: ['src/**/*.ts', 'bench/**/*.ts'],

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Throw-away PostgreSQL cluster for tests: `start DIR` prints a postgres:// URL on stdout,
-# `stop DIR` stops the cluster and removes DIR. Used by .ci/run and by the test suite's
+# `stop DIR` stops the cluster and removes DIR. `halt DIR` stops the server but keeps the
+# cluster, `restart DIR` starts it again on the same port (outage tests). Used by .ci/run and by the test suite's
 # global setup (when no SEALPOST_TEST_DATABASE_URL is given).
 set -euo pipefail
 
@@ -23,8 +24,15 @@ free_port() {
   node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
 }
 
-cmd=${1:?usage: pg-throwaway.sh start|stop DIR}
-dir=${2:?usage: pg-throwaway.sh start|stop DIR}
+cmd=${1:?usage: pg-throwaway.sh start|stop|halt|restart DIR}
+dir=${2:?usage: pg-throwaway.sh start|stop|halt|restart DIR}
+
+start_server() {
+  # Loopback only, socket in the cluster dir, durability off: this cluster is thrown away.
+  as_owner "$(find_bin pg_ctl)" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+    -o "-c listen_addresses=127.0.0.1 -p $1 -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+    start >/dev/null
+}
 
 case "$cmd" in
   start)
@@ -39,10 +47,7 @@ case "$cmd" in
     started=0
     for attempt in 1 2 3 4 5; do
       port=$(free_port)
-      # Loopback only, socket in the cluster dir, durability off: this cluster is thrown away.
-      if as_owner "$pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-        -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
-        start >/dev/null; then
+      if start_server "$port"; then
         started=1
         break
       fi
@@ -57,5 +62,11 @@ case "$cmd" in
     if [ -d "$dir/data" ]; then as_owner "$pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true; fi
     rm -rf "$dir"
     ;;
-  *) echo "usage: pg-throwaway.sh start|stop DIR" >&2; exit 2 ;;
+  halt)
+    as_owner "$(find_bin pg_ctl)" -D "$dir/data" -m fast -w stop >/dev/null
+    ;;
+  restart)
+    start_server "$(cat "$dir/port")"
+    ;;
+  *) echo "usage: pg-throwaway.sh start|stop|halt|restart DIR" >&2; exit 2 ;;
 esac

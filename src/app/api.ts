@@ -8,8 +8,13 @@ import { receiptProofRoutes } from '../receipts/receipt-proof.routes.js';
 import { receiptRoutes } from '../receipts/receipt.routes.js';
 import { signingKeyRoutes } from '../receipts/signing-key.routes.js';
 import { apiKeyRoutes } from '../identity/api-key.routes.js';
+import { ssoLoginRoutes } from '../identity/sso/sso-login.routes.js';
+import { ssoConfigRoutes } from '../identity/sso/sso-config.routes.js';
 import type { ApiKeyService } from '../identity/api-key.service.js';
-import { authenticateHook, authOf } from '../http/auth.plugin.js';
+import { authorizeHook } from '../http/auth.plugin.js';
+import { memberRoutes } from '../identity/operators/member.routes.js';
+import { policyRoutes } from '../identity/policies/policy.routes.js';
+import { authRoutes } from '../identity/sessions/auth.routes.js';
 import { payloadRoutes } from '../ingest/payload.routes.js';
 import type { PayloadService } from '../ingest/payload.service.js';
 import { inboxRoutes } from '../ingest/smtp/inbox.routes.js';
@@ -17,6 +22,9 @@ import { rawMessageRoutes } from '../ingest/smtp/raw-message.routes.js';
 import { pingDatabase } from '../db/database.js';
 import { deliveryRoutes } from '../delivery/delivery.routes.js';
 import { destinationRoutes } from '../delivery/destination.routes.js';
+import { tenantErasureRoutes } from '../ops/lifecycle/tenant-erasure.routes.js';
+import { tenantSettingsRoutes } from '../ops/lifecycle/tenant-settings.routes.js';
+import { tenantExportRoutes } from '../ops/lifecycle/tenant-export.routes.js';
 import { buildHttpServer, type HttpServer, type ListenResult } from '../http/server.js';
 import { RateLimitRepository } from '../http/rate-limit.repository.js';
 import { leaseFor, MemoryCounterStore, WindowRateLimiter, type WindowCounterStore } from '../util/rate-limiter.js';
@@ -33,6 +41,8 @@ export interface ApiOptions {
 }
 
 export interface ApiServices {
+  /** Every route registered under /v1, as `<METHOD> <pattern>` (the permission-table test walks them). */
+  readonly routes: readonly { readonly method: string; readonly url: string }[];
   readonly keys: ApiKeyService;
   readonly payloads: PayloadService;
   /** Refused requests counted but not yet written; `flush()` writes their `api.refused` events now. */
@@ -43,10 +53,12 @@ function rateLimited(seconds: number): SealpostError {
   return new SealpostError('SP_ERR_HTTP_RATE_LIMITED', `Rate limit exceeded; retry in ${seconds} s`, { logDetail: { retryAfter: seconds } });
 }
 
-/** onRequest hook: counts the request in `limiter` under `key`, or answers 429 with retry-after. */
-function limitBy(limiter: WindowRateLimiter, key: (request: FastifyRequest) => string) {
+/** onRequest hook: counts the request in `limiter` under `key` (none: not counted), or answers 429 with retry-after. */
+function limitBy(limiter: WindowRateLimiter, key: (request: FastifyRequest) => string | undefined) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    const wait = await limiter.hit(key(request));
+    const bucket = key(request);
+    if (bucket === undefined) return;
+    const wait = await limiter.hit(bucket);
     if (wait > 0) {
       reply.header('retry-after', String(wait));
       throw rateLimited(wait);
@@ -90,14 +102,30 @@ export async function registerApi(app: FastifyInstance, sealpost: Sealpost, opti
 
   await app.register(logKeyRoutes, { keys: context.audit.keys });
   await app.register(jwksRoutes, { keys: context.receipts.keys });
+  const routes: { method: string; url: string }[] = [];
+  // Public: the browser of a person signing in calls them, with no API key. Each login writes its own
+  // sso.login_succeeded / sso.login_refused event; refusals past a few per client and minute are
+  // counted into api.refused like other refused requests.
+  await app.register(ssoLoginRoutes, {
+    oidc: sealpost.sso.oidc,
+    saml: sealpost.sso.saml,
+    signIn: sealpost.sso.signIn,
+    audit: sealpost.sso.loginAudit,
+    admitRefusal: (ip, status, tenantId) => refused.admit(ip, status, tenantId),
+  });
   await app.register(async (v1) => {
+    v1.addHook('onRoute', (route) => {
+      for (const method of [route.method].flat()) routes.push({ method, url: route.url });
+    });
     // Every API call is audited, refused ones included (DESIGN §1, "every action ──► audit log").
     if (options.auditRequests !== false) {
       v1.addHook('onRequest', offerInTransactionAudit(context.audit.log));
       v1.addHook('onResponse', auditRequestsHook(context.audit.log, context.committer, () => new Date(now()), refused));
     }
-    v1.addHook('onRequest', authenticateHook(keys));
-    v1.addHook('onRequest', limitBy(perKey, (request) => `key:${authOf(request).apiKeyId}`));
+    // The one permission check (src/identity/permissions.ts): API key or operator session, same table.
+    v1.addHook('onRequest', authorizeHook({ keys, sessions: sealpost.identity.sessions, origin: sealpost.origin, now }));
+    // Per API key or per session; public routes (sign-in) have the per-IP limit and the sign-in throttle.
+    v1.addHook('onRequest', limitBy(perKey, (request) => request.auth?.rateKey));
     await v1.register(apiKeyRoutes, { keys });
     await v1.register(payloadRoutes, { payloads, repository: sealpost.payloadRepository, blobs: context.blobs, limits: context.config });
     await v1.register(auditRoutes, { audit: context.audit.audit });
@@ -107,9 +135,17 @@ export async function registerApi(app: FastifyInstance, sealpost: Sealpost, opti
     await v1.register(destinationRoutes, { destinations: sealpost.destinations });
     await v1.register(deliveryRoutes, { deliveries: sealpost.deliveries });
     await v1.register(inboxRoutes, { inboxes: sealpost.inboxes });
+    await v1.register(ssoConfigRoutes, { sso: sealpost.sso.config });
     await v1.register(rawMessageRoutes, { repository: sealpost.payloadRepository, blobs: context.blobs });
+    const { identity } = sealpost;
+    await v1.register(authRoutes, { login: identity.login, sessions: identity.sessions, secondFactors: identity.secondFactors, members: identity.members, policies: identity.policies, origin: sealpost.origin });
+    await v1.register(memberRoutes, { members: identity.members });
+    await v1.register(policyRoutes, { policies: identity.policies });
+    await v1.register(tenantErasureRoutes, { erasure: sealpost.erasure });
+    await v1.register(tenantSettingsRoutes, { settings: sealpost.tenantSettings });
+    await v1.register(tenantExportRoutes, { exports: sealpost.exports });
   });
-  return { keys, payloads, refused };
+  return { routes, keys, payloads, refused };
 }
 
 export interface ApiRole {

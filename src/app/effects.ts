@@ -33,6 +33,24 @@ export const EFFECTS = {
   kek: { actions: ['kek.rotated'], writer: 'kekRotatedEvent below (scheduler and `sealpost keys rotate --kek`)' },
   retention: { actions: ['retention.purged'], writer: 'audit/retention.ts' },
   auditExport: { actions: ['audit.exported'], writer: 'audit/audit.service.ts' },
+  login: { actions: ['login.succeeded', 'login.failed', 'second_factor.verified'], writer: 'identity/sessions/login.service.ts' },
+  session: { actions: ['session.revoked'], writer: 'identity/sessions/session.service.ts' },
+  secondFactor: { actions: ['second_factor.enrolled', 'recovery_codes.generated'], writer: 'identity/second-factor/second-factor.service.ts' },
+  member: {
+    actions: ['operator.created', 'member.invited', 'member.role_changed', 'member.removed', 'password.set', 'password.reset_requested'],
+    writer: 'identity/operators/member.service.ts (members, one-time links, passwords)',
+  },
+  policy: { actions: ['policy.changed'], writer: 'identity/policies/policy.service.ts' },
+  ssoConfig: {
+    actions: ['sso.oidc_configured', 'sso.oidc_removed', 'sso.saml_configured', 'sso.saml_removed', 'sso.domain_added', 'sso.domain_verified', 'sso.domain_removed'],
+    writer: 'identity/sso/sso-config.service.ts (with the sealed setting or the domain row)',
+  },
+  ssoLogin: { actions: ['sso.login_succeeded', 'sso.login_refused'], writer: 'identity/sso/sso-login.audit.ts (before the sign-in port is called, or on refusal)' },
+  tenantSettings: { actions: ['tenant.retention_changed'], writer: 'ops/lifecycle/tenant-settings.service.ts' },
+  payloadRetention: { actions: ['payload.purged'], writer: 'ops/lifecycle/payload-retention.repository.ts deletePayloads (each batch with its event)' },
+  tenantExport: { actions: ['tenant.exported'], writer: 'ops/lifecycle/tenant-export.service.ts (before the archive streams)' },
+  legacyReseal: { actions: ['legacy_data.resealed'], writer: 'ops/lifecycle/legacy-reseal.ts (after the sweep)' },
+  tenantErasure: { actions: ['tenant.erasure_requested', 'tenant.erased'], writer: 'ops/lifecycle/tenant-erasure.service.ts (with the revocations and stops of tenant-erasure.repository.ts)' },
 } as const satisfies Record<string, EffectDeclaration>;
 
 export type EffectName = keyof typeof EFFECTS;
@@ -50,10 +68,23 @@ export const COMMITS_WITH = {
   kekRotated: ['kek'],
   auditPurged: ['retention'],
   auditExported: ['auditExport'],
+  login: ['login'],
+  sessionRevoked: ['session'],
+  // Removing a member ends their sessions and revokes (or hands over) their keys in one transaction.
+  memberChanged: ['member', 'session', 'apiKey'],
+  secondFactorEnrolled: ['secondFactor'],
+  policyChanged: ['policy'],
+  ssoConfigChanged: ['ssoConfig'],
+  ssoLogin: ['ssoLogin'],
+  tenantErased: ['tenantErasure'],
+  retentionChanged: ['tenantSettings'],
+  payloadsPurged: ['payloadRetention'],
+  tenantExported: ['tenantExport'],
+  legacyResealed: ['legacyReseal'],
 } as const satisfies Record<string, readonly (EffectName | 'payload rows' | 'attempt row')[]>;
 
-/** Declared actions with no feature yet (no plan changes, no operator login). */
-export const NO_FEATURE_YET = ['plan.changed', 'login.succeeded', 'login.failed'] as const satisfies readonly AuditAction[];
+/** Declared actions with no feature yet (no plan changes). */
+export const NO_FEATURE_YET = ['plan.changed'] as const satisfies readonly AuditAction[];
 
 /**
  * The recorder a service gets: it writes only the actions its effects declare, so an event
@@ -107,7 +138,24 @@ export interface Effects {
   readonly ingest: Pick<IngestHooks, 'enqueue' | 'acceptedReceipt'>;
   /** What commits with a delivery's state change: the `delivered` receipt; and the `destination.disabled` event on giving up. */
   readonly delivery: Required<Pick<DeliveryHooks, 'prepareSucceeded'>> & { readonly audit: AuditRecorder };
-  readonly audit: { readonly tenants: AuditRecorder; readonly apiKeys: AuditRecorder; readonly destinations: AuditRecorder; readonly inboxes: AuditRecorder };
+  readonly audit: {
+    readonly tenants: AuditRecorder;
+    readonly apiKeys: AuditRecorder;
+    readonly destinations: AuditRecorder;
+    readonly inboxes: AuditRecorder;
+    readonly login: AuditRecorder;
+    readonly sessions: AuditRecorder;
+    readonly secondFactors: AuditRecorder;
+    readonly members: AuditRecorder;
+    readonly policies: AuditRecorder;
+    readonly ssoConfig: AuditRecorder;
+    readonly ssoLogins: AuditRecorder;
+    readonly erasure: AuditRecorder;
+    readonly tenantSettings: AuditRecorder;
+    readonly payloadRetention: AuditRecorder;
+    readonly tenantExport: AuditRecorder;
+    readonly legacyReseal: AuditRecorder;
+  };
 }
 
 export function declareEffects(context: AppContext, enqueue: IngestHooks['enqueue']): Effects {
@@ -124,6 +172,18 @@ export function declareEffects(context: AppContext, enqueue: IngestHooks['enqueu
       apiKeys: recorderFor(record, 'apiKey'),
       destinations: recorderFor(record, 'destination'),
       inboxes: recorderFor(record, 'inbox'),
+      login: recorderFor(record, 'login'),
+      sessions: recorderFor(record, 'session'),
+      secondFactors: recorderFor(record, 'secondFactor'),
+      members: recorderFor(record, 'member', 'session', 'apiKey'),
+      policies: recorderFor(record, 'policy'),
+      ssoConfig: recorderFor(record, 'ssoConfig'),
+      ssoLogins: recorderFor(record, 'ssoLogin'),
+      erasure: recorderFor(record, 'tenantErasure'),
+      tenantSettings: recorderFor(record, 'tenantSettings'),
+      payloadRetention: recorderFor(record, 'payloadRetention'),
+      tenantExport: recorderFor(record, 'tenantExport'),
+      legacyReseal: recorderFor(record, 'legacyReseal'),
     },
   };
 }

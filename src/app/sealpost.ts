@@ -9,10 +9,38 @@ import type { HostResolver } from '../delivery/ssrf-guard.js';
 import { ApiKeyRepository } from '../identity/api-key.repository.js';
 import { ApiKeyService } from '../identity/api-key.service.js';
 import { TenantService } from '../identity/tenant.service.js';
+import { KeyAgeNoticeRepository } from '../identity/key-age-notice.repository.js';
+import { KeyAgeNoticeService } from '../identity/key-age-notice.service.js';
+import { MemberService } from '../identity/operators/member.service.js';
+import { OperatorRepository } from '../identity/operators/operator.repository.js';
+import { PolicyRepository } from '../identity/policies/policy.repository.js';
+import { PolicyService } from '../identity/policies/policy.service.js';
+import { SecondFactorRepository } from '../identity/second-factor/second-factor.repository.js';
+import { SecondFactorService } from '../identity/second-factor/second-factor.service.js';
+import { LoginThrottle } from '../identity/sessions/login-throttle.js';
+import { LoginThrottleRepository } from '../identity/sessions/login-throttle.repository.js';
+import { LoginService } from '../identity/sessions/login.service.js';
+import { SessionRepository } from '../identity/sessions/session.repository.js';
+import { SessionService } from '../identity/sessions/session.service.js';
+import { createOutboundMailer, type OutboundMailer } from '../mail/outbound-mailer.js';
 import { PayloadRepository } from '../ingest/payload.repository.js';
 import { PayloadService, type IngestHooks } from '../ingest/payload.service.js';
 import { InboxRepository } from '../ingest/smtp/inbox.repository.js';
 import { InboxService } from '../ingest/smtp/inbox.service.js';
+import { createSsoServices, type SsoServices } from './sso-services.js';
+import type { SsoSignIn } from '../identity/sso/sso-sign-in.port.js';
+import { ssoSignInThroughSessions } from '../identity/sessions/sso-sign-in.js';
+import type { TxtResolver } from '../identity/sso/sso-domain.js';
+import { LegacyResealer } from '../ops/lifecycle/legacy-reseal.js';
+import { LegacyResealRepository } from '../ops/lifecycle/legacy-reseal.repository.js';
+import { PayloadRetention } from '../ops/lifecycle/payload-retention.js';
+import { PayloadRetentionRepository } from '../ops/lifecycle/payload-retention.repository.js';
+import { TenantErasureRepository } from '../ops/lifecycle/tenant-erasure.repository.js';
+import { TenantExportRepository } from '../ops/lifecycle/tenant-export.repository.js';
+import { TenantExportService } from '../ops/lifecycle/tenant-export.service.js';
+import { TenantSettingsRepository } from '../ops/lifecycle/tenant-settings.repository.js';
+import { TenantSettingsService } from '../ops/lifecycle/tenant-settings.service.js';
+import { TenantErasureService } from '../ops/lifecycle/tenant-erasure.service.js';
 import { openAppContext, type AppContext } from './app-context.js';
 import { declareEffects, type Effects } from './effects.js';
 import { createLogger, type Logger } from '../logging/logger.js';
@@ -37,6 +65,31 @@ export interface SealpostOverrides {
   readonly ownListeners?: OwnListeners;
   /** Tracing (tests give one with an in-memory exporter); from SEALPOST_OTEL_EXPORTER_OTLP_ENDPOINT by default. */
   readonly tracing?: Tracing;
+  /** Clock of sessions, sign-in throttling, one-time links and TOTP (tests move it). */
+  readonly identityClock?: () => number;
+  /** TLS options of the outbound mail relay (tests trust their loopback server's certificate). */
+  readonly outboundMailTls?: { ca?: string | Buffer; servername?: string };
+  /** What a verified SSO login leads to; an operator session by default (identity/sessions/sso-sign-in.ts). */
+  readonly ssoSignIn?: SsoSignIn;
+  /** DNS TXT lookups of SSO domain verification; the system resolver by default. */
+  readonly ssoTxtResolver?: TxtResolver;
+  /**
+   * Tests only: lets OIDC issuers be plain http:// (openid-client's allowInsecureRequests), so a
+   * test IdP can run on loopback without TLS. No setting reaches it.
+   */
+  readonly ssoAllowHttpIdp?: boolean;
+}
+
+/** Operators, sessions, second factors, members and policies (issue 11). */
+export interface IdentityServices {
+  readonly sessions: SessionService;
+  readonly login: LoginService;
+  readonly secondFactors: SecondFactorService;
+  readonly members: MemberService;
+  readonly policies: PolicyService;
+  readonly mailer: OutboundMailer;
+  /** The scheduler's monthly mail to owners listing API keys older than a year. */
+  readonly keyAgeNotices: KeyAgeNoticeService;
 }
 
 /** Lets services wake the delivery worker of this process, if it runs one. */
@@ -70,6 +123,21 @@ export interface Sealpost extends AppContext {
   readonly metrics: Metrics;
   /** OpenTelemetry spans of API requests and delivery attempts; a no-op unless configured. */
   readonly tracing: Tracing;
+  readonly identity: IdentityServices;
+  /** Sealpost's own origin (of `publicUrl`): WebAuthn's expected origin and the CSRF Origin check. */
+  readonly origin: string;
+  /** Per-tenant SSO: settings and domains (admin API), OIDC and SAML logins. */
+  readonly sso: SsoServices;
+  /** Erasure by crypto-shredding (src/ops/lifecycle/). */
+  readonly erasure: TenantErasureService;
+  /** The tenant's retention setting (API and CLI). */
+  readonly tenantSettings: TenantSettingsService;
+  /** The scheduler's payload retention sweep. */
+  readonly payloadRetention: PayloadRetention;
+  /** The tenant's data export (`POST /v1/exports`). */
+  readonly exports: TenantExportService;
+  /** `sealpost keys reseal-legacy`: records from before per-tenant keys moved under their tenant's keys. */
+  readonly legacyReseal: LegacyResealer;
 }
 
 function wakeup(): WorkerWakeup {
@@ -120,6 +188,76 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     ...(overrides.destinationResolver ? { resolver: overrides.destinationResolver } : {}),
   });
   const deliveries = new DeliveryService(deliveryRepository, { poke: worker.poke });
+  const tenantSettings = new TenantSettingsService(db, new TenantSettingsRepository(db), effects.audit.tenantSettings);
+  const payloadRetention = new PayloadRetention(
+    new PayloadRetentionRepository(db),
+    context.blobs,
+    async (tenantId, id) => (await payloadRepository.find(tenantId, id))?.canonicalEnvelope,
+    effects.audit.payloadRetention,
+  );
+  const exports = new TenantExportService(
+    db,
+    new TenantExportRepository(db),
+    payloadRepository,
+    context.receipts.repository,
+    context.blobs,
+    effects.audit.tenantExport,
+    logger,
+  );
+  const erasure = new TenantErasureService(db, new TenantErasureRepository(db), context.tenantKeys, (id) => context.cipher.forgetTenant(id), effects.audit.erasure);
+
+  const origin = new URL(publicUrl).origin;
+  const clock = overrides.identityClock ?? Date.now;
+  const operators = new OperatorRepository(db);
+  const policyRepository = new PolicyRepository(db);
+  const sessions = new SessionService(
+    new SessionRepository(db),
+    operators,
+    { idleMs: config.sessionIdleMinutes * 60_000, absoluteMs: config.sessionAbsoluteHours * 3_600_000 },
+    clock,
+    { db, audit: effects.audit.sessions },
+  );
+  const secondFactors = new SecondFactorService(new SecondFactorRepository(db, context.cipher), { rpID: new URL(publicUrl).hostname, origin }, clock, { db, audit: effects.audit.secondFactors });
+  const mailer = createOutboundMailer({
+    url: config.outboundSmtpUrl,
+    from: config.outboundMailFrom ?? `sealpost@${config.inboundDomain}`,
+    ...(overrides.outboundMailTls ? { tls: overrides.outboundMailTls } : {}),
+  });
+  const identity: IdentityServices = {
+    sessions,
+    secondFactors,
+    mailer,
+    login: new LoginService(operators, policyRepository, sessions, secondFactors, new LoginThrottle(new LoginThrottleRepository(db), clock), { db, audit: effects.audit.login }),
+    members: new MemberService({
+      operators,
+      apiKeys: new ApiKeyRepository(db),
+      sessions,
+      policies: policyRepository,
+      mailer,
+      publicUrl,
+      now: clock,
+      db,
+      audit: effects.audit.members,
+      logger,
+    }),
+    policies: new PolicyService(policyRepository, context.tenantRepository, clock, { db, audit: effects.audit.policies }),
+    keyAgeNotices: new KeyAgeNoticeService(
+      { tenants: () => context.tenantRepository.list(), keys: (tenantId) => apiKeys.list(tenantId), members: (tenantId) => operators.members(tenantId) },
+      new KeyAgeNoticeRepository(db),
+      mailer,
+      clock,
+      logger,
+    ),
+  };
+
+  const sso = createSsoServices(context, {
+    publicUrl: base,
+    audit: effects.audit.ssoConfig,
+    loginAudit: effects.audit.ssoLogins,
+    signIn: overrides.ssoSignIn ?? ssoSignInThroughSessions(identity.members, identity.login),
+    ...(overrides.ssoTxtResolver ? { resolveTxt: overrides.ssoTxtResolver } : {}),
+    ...(overrides.ssoAllowHttpIdp ? { allowHttpIdp: true } : {}),
+  });
 
   return {
     ...context,
@@ -136,12 +274,22 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     effects,
     metrics,
     tracing,
+    identity,
+    origin,
+    sso,
     async close() {
+      mailer.close();
+      await sso.close();
       // The spans still buffered go out before the process lets go of everything else.
       await withTimeout(tracing.shutdown(), TRACE_FLUSH_TIMEOUT_MS, () => logger.warn('flushing traces timed out')).catch((err: unknown) =>
         logger.warn({ err }, 'flushing traces failed'),
       );
       await context.close();
     },
+    erasure,
+    tenantSettings,
+    payloadRetention,
+    exports,
+    legacyReseal: new LegacyResealer(db, new LegacyResealRepository(db, context.cipher), effects.audit.legacyReseal),
   };
 }

@@ -1,8 +1,9 @@
 import { startDeliveryWorker, type DeliveryWorker, type DeliveryWorkerOptions } from '../delivery/delivery.worker.js';
+import { WorkerHeartbeatRepository } from '../delivery/worker-heartbeat.repository.js';
 import type { Sealpost } from './sealpost.js';
 
 /** What tests may set on the worker role (clock, jitter, polling, leases, DNS, trusted CAs). */
-export type WorkerRoleOptions = Partial<Pick<DeliveryWorkerOptions, 'workerId' | 'now' | 'random' | 'idlePollMs' | 'extraCa' | 'leaseMarginMs' | 'lookup'>>;
+export type WorkerRoleOptions = Partial<Pick<DeliveryWorkerOptions, 'workerId' | 'now' | 'random' | 'idlePollMs' | 'extraCa' | 'leaseMarginMs' | 'lookup' | 'heartbeat'>>;
 
 /**
  * The `worker` role: claims due deliveries, signs each request with its tenant's key, sends,
@@ -23,12 +24,14 @@ export function startWorker(sealpost: Sealpost, options: WorkerRoleOptions = {})
     ownListeners: sealpost.ownListeners,
     onAttempt: (outcome, statusCode, seconds) => sealpost.metrics.attempted(outcome, statusCode, seconds),
     tracing: sealpost.tracing,
+    heartbeat: { store: new WorkerHeartbeatRepository(db), intervalMs: sealpost.config.workerHeartbeatSeconds * 1000 },
     ...options,
   });
   const detach = sealpost.wakeup.attach(() => worker.poke());
   return {
     id: worker.id,
     poke: () => worker.poke(),
+    health: () => worker.health(),
     async stop() {
       detach();
       await worker.stop();

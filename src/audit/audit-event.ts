@@ -27,6 +27,37 @@ export const AUDIT_ACTIONS = [
   'audit.exported',
   'login.succeeded',
   'login.failed',
+  // Operators (issue 11).
+  'second_factor.verified',
+  'second_factor.enrolled',
+  'recovery_codes.generated',
+  'session.revoked',
+  'operator.created',
+  'member.invited',
+  'member.role_changed',
+  'member.removed',
+  'password.set',
+  'password.reset_requested',
+  'policy.changed',
+  // Per-tenant SSO (src/identity/sso/): its settings, e-mail domains, and the logins it verified or refused.
+  'sso.oidc_configured',
+  'sso.oidc_removed',
+  'sso.saml_configured',
+  'sso.saml_removed',
+  'sso.domain_added',
+  'sso.domain_verified',
+  'sso.domain_removed',
+  'sso.login_succeeded',
+  'sso.login_refused',
+  // The tenant's data lifecycle (src/ops/lifecycle/).
+  'tenant.erasure_requested',
+  'tenant.erased',
+  'tenant.retention_changed',
+  'tenant.exported',
+  // `sealpost keys reseal-legacy`: records from before per-tenant keys moved under their tenant's keys.
+  'legacy_data.resealed',
+  // Payloads past their tenant's retention (or of an erased tenant) deleted by the scheduler, one event per batch.
+  'payload.purged',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -137,7 +137,7 @@ export function requestEvent(request: FastifyRequest, status: number, now: Date,
     time: now.toISOString(),
     tenant: auth?.tenantId ?? null,
     // Without a valid key the caller is unidentified; the event still records the attempt.
-    actor: { type: 'api_key', id: auth?.prefix ?? null },
+    actor: auth?.actor ?? { type: 'api_key', id: null },
     action: 'api.request',
     ...(typeof resource === 'string' && resource.length > 0 && resource.length <= 128 ? { resource } : {}),
     request: {

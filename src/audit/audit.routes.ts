@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { SealpostError } from '../errors/sealpost-error.js';
-import { authOf, requireScope } from '../http/auth.plugin.js';
+import { authOf } from '../http/auth.plugin.js';
 import { mediaResponse } from '../http/problem.schema.js';
 import { AUDIT_ACTIONS } from './audit-event.js';
 import type { StoredCheckpoint } from './checkpoint.repository.js';
@@ -69,15 +69,14 @@ function timeRange(from: string | undefined, to: string | undefined): { from?: n
  * base64, as in the checkpoint.
  */
 export async function auditRoutes(app: FastifyInstance, deps: { audit: AuditService }): Promise<void> {
-  const read = { preHandler: requireScope('audit:read') };
 
-  app.get('/v1/audit/checkpoint', { ...read, schema: { response: { 200: CheckpointView } } }, async () =>
+  app.get('/v1/audit/checkpoint', { schema: { response: { 200: CheckpointView } } }, async () =>
     checkpointView(await deps.audit.latestCheckpoint()),
   );
 
   app.get<{ Querystring: Static<typeof InclusionQuery> }>(
     '/v1/audit/proof/inclusion',
-    { ...read, schema: { querystring: InclusionQuery, response: { 200: InclusionView } } },
+    { schema: { querystring: InclusionQuery, response: { 200: InclusionView } } },
     async (request) => {
       const proof = await deps.audit.inclusionProof(authOf(request).tenantId, request.query.index, request.query.tree_size);
       return {
@@ -92,7 +91,7 @@ export async function auditRoutes(app: FastifyInstance, deps: { audit: AuditServ
 
   app.get<{ Querystring: Static<typeof ConsistencyQuery> }>(
     '/v1/audit/proof/consistency',
-    { ...read, schema: { querystring: ConsistencyQuery, response: { 200: ConsistencyView } } },
+    { schema: { querystring: ConsistencyQuery, response: { 200: ConsistencyView } } },
     async (request) => {
       const { from, to } = request.query;
       const proof = await deps.audit.consistencyProof(from, to);
@@ -102,7 +101,7 @@ export async function auditRoutes(app: FastifyInstance, deps: { audit: AuditServ
 
   app.get<{ Querystring: Static<typeof EventsQuery> }>(
     '/v1/audit/events',
-    { ...read, schema: { querystring: EventsQuery, response: { 200: EventsView } } },
+    { schema: { querystring: EventsQuery, response: { 200: EventsView } } },
     async (request) => {
       const q = request.query;
       const page = await deps.audit.listEvents(authOf(request).tenantId, {
@@ -116,11 +115,11 @@ export async function auditRoutes(app: FastifyInstance, deps: { audit: AuditServ
     },
   );
 
-  app.post<{ Body: Static<typeof ExportBody> }>('/v1/audit/exports', { ...read, schema: { body: ExportBody, response: { 200: ExportFile } } }, async (request, reply) => {
+  app.post<{ Body: Static<typeof ExportBody> }>('/v1/audit/exports', { schema: { body: ExportBody, response: { 200: ExportFile } } }, async (request, reply) => {
     const auth = authOf(request);
     const range = timeRange(request.body.from, request.body.to) as { from: number; to: number };
     const format = request.body.format;
-    const started = await deps.audit.startExport(auth.tenantId, { apiKeyPrefix: auth.prefix }, { ...range, format });
+    const started = await deps.audit.startExport(auth.tenantId, auth.actor, { ...range, format });
     const filename = `sealpost-audit-${auth.tenantId}-${started.checkpoint.treeSize}.${format}`;
     return reply
       .code(200)

@@ -3,7 +3,7 @@ import type { Database } from '../db/schema.js';
 import { SealpostError } from '../errors/sealpost-error.js';
 import type { AuditEventRepository, AuditEventRow } from './audit-event.repository.js';
 import { auditRowProblem, inconsistent, verifiedEvent } from './audit-row.js';
-import type { AuditEvent } from './audit-event.js';
+import type { AuditActor, AuditEvent } from './audit-event.js';
 import { csvEvent, csvHeader, jsonlEvent, jsonlHeader, type ExportFormat } from './audit-export.js';
 import type { AppendedEvent, AuditLog } from './audit-log.js';
 import type { AuditTree } from './audit-tree.js';
@@ -146,7 +146,7 @@ export class AuditService {
    */
   async startExport(
     tenantId: string,
-    actor: { apiKeyPrefix: string },
+    actor: AuditActor,
     range: { from: number; to: number; format: ExportFormat },
   ): Promise<{ checkpoint: StoredCheckpoint; appended: AppendedEvent; chunks: AsyncIterable<string> }> {
     await this.assertMayExport(tenantId);
@@ -154,7 +154,7 @@ export class AuditService {
     const appended = await this.deps.log.appendInOwnTransaction(this.deps.db, {
       time: new Date(now()).toISOString(),
       tenant: tenantId,
-      actor: { type: 'api_key', id: actor.apiKeyPrefix },
+      actor,
       action: 'audit.exported',
       details: { from: new Date(range.from).toISOString(), to: new Date(range.to).toISOString(), format: range.format },
     });

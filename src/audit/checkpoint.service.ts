@@ -1,4 +1,4 @@
-import { startPeriodicJob } from '../util/periodic-job.js';
+import { startPeriodicJob, type PeriodicJob } from '../util/periodic-job.js';
 import type { AuditTree } from './audit-tree.js';
 import { checkpointBody, signNote } from './checkpoint.js';
 import type { CheckpointRepository, StoredCheckpoint } from './checkpoint.repository.js';
@@ -15,10 +15,8 @@ export const UNCHECKPOINTED_GRACE_MS = 10 * DEFAULT_CHECKPOINT_INTERVAL_MS;
 /** A signer that keeps losing the race for the next number gives up after this many tries. */
 const SIGN_ATTEMPTS = 5;
 
-export interface Checkpointer {
-  /** Stops the timer and waits for a signing in progress. */
-  stop(): Promise<void>;
-}
+/** The checkpointer's periodic job: `stop()` waits for a signing in progress; `health()` says whether it keeps its interval. */
+export type Checkpointer = PeriodicJob;
 
 /** Signs checkpoints of the audit tree with the log key, on demand and on a timer. */
 export class CheckpointService {
@@ -85,6 +83,6 @@ export class CheckpointService {
   startCheckpointer(options: { intervalMs?: number; onError?: (err: unknown) => void } = {}): Checkpointer {
     const intervalMs = options.intervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
     // The checkpointer alone must not keep a process alive (the runner's timer is unref'd).
-    return startPeriodicJob({ intervalMs, run: async () => void (await this.checkpointIfGrown()), onError: (err) => options.onError?.(err) });
+    return startPeriodicJob({ name: 'audit-checkpoint', intervalMs, run: async () => void (await this.checkpointIfGrown()), onError: (err) => options.onError?.(err) });
   }
 }

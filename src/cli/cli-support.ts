@@ -1,13 +1,16 @@
-import { loadConfig } from '../config/config.load.js';
+import { loadConfigWithSecrets } from '../config/config.load.js';
 import type { SealpostConfig } from '../config/config.schema.js';
 import { createLogger, type Logger } from '../logging/logger.js';
 import { createSealpost, type Sealpost } from '../app/sealpost.js';
 import { openDatabase, type DatabaseHandle } from '../db/database.js';
 import { migrateToLatest } from '../db/migrator.js';
 
-/** Configuration for a CLI command; a bad value ends the command with every problem listed. */
-export function configForCommand(): SealpostConfig {
-  return loadConfig(process.env);
+/**
+ * Configuration for a CLI command, secrets read from their `_FILE` or fetched from AWS Secrets
+ * Manager; a bad value ends the command with every problem listed.
+ */
+export function configForCommand(): Promise<SealpostConfig> {
+  return loadConfigWithSecrets(process.env);
 }
 
 /** Logs go to stderr for one-shot commands, so their stdout stays machine-readable. */
@@ -20,7 +23,7 @@ export function commandLogger(config: SealpostConfig): Logger {
  * root (the same services, audited, as `sealpost start` runs), the work, then close.
  */
 export async function withSealpost<T>(work: (sealpost: Sealpost, config: SealpostConfig) => Promise<T>): Promise<T> {
-  const config = configForCommand();
+  const config = await configForCommand();
   const sealpost = await createSealpost(config, { logger: commandLogger(config) });
   try {
     return await work(sealpost, config);
@@ -38,7 +41,7 @@ export async function withDatabase<T>(
   work: (database: DatabaseHandle, config: SealpostConfig, applied: readonly string[]) => Promise<T>,
   options: { migrate?: boolean } = {},
 ): Promise<T> {
-  const config = configForCommand();
+  const config = await configForCommand();
   const database = openDatabase(config.database);
   try {
     const applied = options.migrate === false ? [] : await migrateToLatest(database.db, database.dialect);

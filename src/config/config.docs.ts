@@ -1,4 +1,4 @@
-import { CONFIG_FIELDS, type FieldType } from './config.schema.js';
+import { CONFIG_FIELDS, type FieldSpec, type FieldType } from './config.schema.js';
 
 function allowed(type: FieldType): string {
   switch (type.kind) {
@@ -25,8 +25,11 @@ function allowed(type: FieldType): string {
 
 /** The README's configuration table, generated from the schema (a test keeps the README in step). */
 export function configTableMarkdown(): string {
-  const rows = Object.values(CONFIG_FIELDS).map(
-    (f) => `| \`${f.env}\` | ${f.default === undefined ? '—' : `\`${f.default}\``} | ${allowed(f.type)} | ${f.description} |`,
+  const rows = (Object.values(CONFIG_FIELDS) as FieldSpec[]).map(
+    (f) =>
+      `| \`${f.env}\` | ${f.default === undefined ? '—' : `\`${f.default}\``} | ${allowed(f.type)} | ${f.description}${
+        f.secret ? ` **Secret**: or \`${f.env}_FILE\`, or \`aws-sm://<secret-id>[#field]\`.` : ''
+      } |`,
   );
   return ['| Variable | Default | Allowed | Meaning |', '| --- | --- | --- | --- |', ...rows].join('\n');
 }

@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SealpostError } from '../errors/sealpost-error.js';
-import { CONFIG_FIELDS, type ConfigKey, type FieldType, type SealpostConfig } from './config.schema.js';
+import { CONFIG_FIELDS, type ConfigKey, type FieldSpec, type FieldType, type SealpostConfig } from './config.schema.js';
+import { defaultSecretsManager, describeAwsReference, parseAwsSecretReference, readSecretFile, resolveAwsSecrets, type AwsSecretReference } from './config.secrets.js';
 
 /** Raised with every problem at once, so an operator fixes them in one go. */
 export class ConfigError extends SealpostError {
@@ -129,40 +131,111 @@ function resolveDatabase(databaseUrl: string | undefined, dataDir: string): Seal
   return { dialect: 'postgres', url: databaseUrl };
 }
 
+/** Where each secret setting's value came from (never the value): `sealpost config check` shows it. */
+export interface SecretSource {
+  readonly setting: string;
+  readonly source: string;
+}
+
+interface Collected {
+  readonly raws: Map<ConfigKey, Raw>;
+  /** Secret settings whose value is an `aws-sm://` reference, still to be fetched. */
+  readonly references: Map<ConfigKey, AwsSecretReference>;
+  readonly problems: string[];
+}
+
+const FIELDS = Object.entries(CONFIG_FIELDS) as [ConfigKey, FieldSpec][];
+
+function isSecret(spec: FieldSpec): boolean {
+  return spec.secret === true;
+}
+
 /**
- * Loads and validates the configuration from defaults, the optional file and the environment.
- * Throws a ConfigError listing every bad value with its name, the value and what is allowed.
+ * A secret setting's value from one layer (the config file or the environment): the value itself,
+ * or its `_FILE` form read from disk. Both at once is a mistake worth stopping for.
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): SealpostConfig {
+function secretLayer(
+  direct: { value: unknown; source: string },
+  viaFile: { value: unknown; source: string },
+  problems: string[],
+): Raw | undefined {
+  if (direct.value !== undefined && viaFile.value !== undefined) {
+    problems.push(`${direct.source} and ${viaFile.source}: set one of them, not both`);
+    return undefined;
+  }
+  if (viaFile.value === undefined) return direct.value === undefined ? undefined : { value: String(direct.value), source: direct.source };
+  const read = readSecretFile(String(viaFile.value));
+  if ('problem' in read) {
+    problems.push(`${viaFile.source}: ${read.problem}`);
+    return undefined;
+  }
+  return { value: read.value, source: `file ${String(viaFile.value)} (${viaFile.source})` };
+}
+
+/** Every setting's raw value and its source, after defaults, the file and the environment. */
+function collect(env: NodeJS.ProcessEnv): Collected {
   const problems: string[] = [];
   const configFile = env.SEALPOST_CONFIG;
   const fromFile = configFile ? readConfigFile(configFile, problems) : {};
 
-  const knownFileKeys = new Set(Object.values(CONFIG_FIELDS).map((f) => fileKey(f.env)));
+  const knownFileKeys = new Set(FIELDS.flatMap(([, f]) => (isSecret(f) ? [fileKey(f.env), `${fileKey(f.env)}_file`] : [fileKey(f.env)])));
+  const knownEnv = new Set(FIELDS.flatMap(([, f]) => (isSecret(f) ? [f.env, `${f.env}_FILE`] : [f.env])));
   for (const key of Object.keys(fromFile)) {
     if (!knownFileKeys.has(key)) problems.push(`${configFile}: unknown setting "${key}"`);
   }
   for (const name of Object.keys(env)) {
-    if (name.startsWith('SEALPOST_') && name !== 'SEALPOST_CONFIG' && !Object.values(CONFIG_FIELDS).some((f) => f.env === name)) {
+    if (name.startsWith('SEALPOST_') && name !== 'SEALPOST_CONFIG' && !knownEnv.has(name)) {
       // Tolerated, since other tools share the prefix (tests, scripts); but a typo should be visible.
       if (!name.startsWith('SEALPOST_TEST_')) problems.push(`${name}: unknown setting (check the spelling)`);
     }
   }
 
-  const out: Record<string, unknown> = {};
-  for (const [key, spec] of Object.entries(CONFIG_FIELDS) as [ConfigKey, (typeof CONFIG_FIELDS)[ConfigKey]][]) {
+  const raws = new Map<ConfigKey, Raw>();
+  const references = new Map<ConfigKey, AwsSecretReference>();
+  const present = (value: string | undefined) => (value === undefined || value === '' ? undefined : value);
+  for (const [key, spec] of FIELDS) {
     let raw: Raw | undefined;
     if (spec.default !== undefined) raw = { value: spec.default, source: 'default' };
-    const fileValue = fromFile[fileKey(spec.env)];
-    if (fileValue !== undefined) raw = { value: String(fileValue), source: `${configFile} "${fileKey(spec.env)}"` };
-    const envValue = env[spec.env];
-    if (envValue !== undefined && envValue !== '') raw = { value: envValue, source: spec.env };
+    const fk = fileKey(spec.env);
+    if (isSecret(spec)) {
+      raw =
+        secretLayer({ value: fromFile[fk], source: `${configFile} "${fk}"` }, { value: fromFile[`${fk}_file`], source: `${configFile} "${fk}_file"` }, problems) ?? raw;
+      raw = secretLayer({ value: present(env[spec.env]), source: spec.env }, { value: present(env[`${spec.env}_FILE`]), source: `${spec.env}_FILE` }, problems) ?? raw;
+      const ref = raw === undefined ? undefined : parseAwsSecretReference(raw.value.trim());
+      if (ref && raw) {
+        references.set(key, ref);
+        raw = { value: raw.value, source: `${describeAwsReference(ref)} (${raw.source})` };
+      }
+    } else {
+      const fileValue = fromFile[fk];
+      if (fileValue !== undefined) raw = { value: String(fileValue), source: `${configFile} "${fk}"` };
+      const envValue = present(env[spec.env]);
+      if (envValue !== undefined) raw = { value: envValue, source: spec.env };
+    }
+    if (raw !== undefined) raws.set(key, raw);
+  }
+  return { raws, references, problems };
+}
+
+/**
+ * How a bad value appears in its problem: never a secret, nor a URL's password. A secret URL is
+ * shown without its password only when it parses as a URL (its scheme is then what is wrong);
+ * anything else in a secret setting may be the credential itself.
+ */
+function shownValue(spec: FieldSpec, value: string): string {
+  if (!isSecret(spec)) return `=${JSON.stringify(spec.type.kind === 'url' ? redactUrl(value) : value)}`;
+  return spec.type.kind === 'url' && URL.canParse(value) ? `=${JSON.stringify(redactUrl(value))}` : '';
+}
+
+/** Parses and checks the collected values; throws a ConfigError listing every problem. */
+function validate({ raws, problems }: Collected): SealpostConfig {
+  const out: Record<string, unknown> = {};
+  for (const [key, spec] of FIELDS) {
+    const raw = raws.get(key);
     if (raw === undefined) continue;
     const parsed = parseValue(spec.type, raw.value.trim());
     if (parsed === undefined) {
-      // Never echo a value that may hold a credential (the database URL's password).
-      const shown = spec.type.kind === 'url' ? redactUrl(raw.value) : raw.value;
-      problems.push(`${spec.env}=${JSON.stringify(shown)} (from ${raw.source}): must be ${describe(spec.type)}`);
+      problems.push(`${spec.env}${shownValue(spec, raw.value)} (from ${raw.source}): must be ${describe(spec.type)}`);
       continue;
     }
     out[key] = parsed;
@@ -187,11 +260,61 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SealpostConfig
 
   if (problems.length > 0) throw new ConfigError(problems);
   const dataDir = path.resolve(out.dataDir as string);
+  const secretSources: SecretSource[] = FIELDS.filter(([, spec]) => isSecret(spec)).map(([key, spec]) => ({
+    setting: spec.env,
+    source: raws.get(key)?.source ?? 'unset',
+  }));
   return {
-    ...(out as Omit<SealpostConfig, 'database' | 'dataDir'>),
+    ...(out as Omit<SealpostConfig, 'database' | 'dataDir' | 'secretSources'>),
     dataDir,
     database: resolveDatabase(out.databaseUrl as string | undefined, dataDir),
+    secretSources,
   } as SealpostConfig;
+}
+
+/**
+ * Loads and validates the configuration from defaults, the optional file and the environment,
+ * reading `*_FILE` secrets from disk. Throws a ConfigError listing every bad value with its name,
+ * the value (never a secret's) and what is allowed. `aws-sm://` references need the network:
+ * {@link loadConfigWithSecrets} resolves them; here they are a problem.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): SealpostConfig {
+  const collected = collect(env);
+  for (const key of collected.references.keys()) {
+    collected.problems.push(`${CONFIG_FIELDS[key].env}: aws-sm:// references are resolved only when the sealpost command starts`);
+    collected.raws.delete(key);
+  }
+  return validate(collected);
+}
+
+/**
+ * {@link loadConfig}, with each secret given as `aws-sm://<secret-id>[#json-field]` fetched from
+ * AWS Secrets Manager first (each secret once; the region is `SEALPOST_AWS_REGION` or the SDK's).
+ */
+export async function loadConfigWithSecrets(
+  env: NodeJS.ProcessEnv = process.env,
+  options: { secretsManager?: () => Pick<SecretsManagerClient, 'send'> } = {},
+): Promise<SealpostConfig> {
+  const collected = collect(env);
+  const keys = [...collected.references.keys()];
+  if (keys.length > 0) {
+    const region = collected.raws.get('awsRegion')?.value.trim() || undefined;
+    const resolved = await resolveAwsSecrets(
+      keys.map((k) => collected.references.get(k)!),
+      options.secretsManager ?? defaultSecretsManager(region),
+    );
+    keys.forEach((key, i) => {
+      const result = resolved[i]!;
+      const raw = collected.raws.get(key)!;
+      if ('problem' in result) {
+        collected.problems.push(`${CONFIG_FIELDS[key].env} (from ${raw.source}): ${result.problem}`);
+        collected.raws.delete(key);
+      } else {
+        collected.raws.set(key, { value: result.value, source: raw.source });
+      }
+    });
+  }
+  return validate(collected);
 }
 
 export function redactUrl(value: string): string {

@@ -26,6 +26,12 @@ export interface FieldSpec {
   /** Default as the user would write it; `undefined` means unset. */
   readonly default: string | undefined;
   readonly description: string;
+  /**
+   * A credential: also read from `<env>_FILE` (a Docker or Kubernetes secret file) or an
+   * `aws-sm://<secret-id>[#json-field]` reference, never echoed in errors, and shown by
+   * `sealpost config check` only as where it came from. Mark every new credential setting so.
+   */
+  readonly secret?: true;
 }
 
 const port = { kind: 'port' } as const;
@@ -42,6 +48,7 @@ export const CONFIG_FIELDS = {
     type: { kind: 'url', protocols: ['sqlite:', 'postgres:', 'postgresql:'] },
     default: undefined,
     description: '`postgres://user:pass@host/db` for PostgreSQL; unset uses SQLite at `<data dir>/sealpost.db`.',
+    secret: true,
   },
   httpHost: {
     env: 'SEALPOST_HTTP_HOST',
@@ -179,6 +186,31 @@ export const CONFIG_FIELDS = {
     default: '12000',
     description: 'Requests per minute from one client IP, checked before authentication; `/healthz`, `/readyz` and `/.well-known/*` count in a bucket of their own with the same limit. Shared like the per-key limit. Past 5 refusals (401/429) per IP and minute, refused requests are counted into one `api.refused` audit event instead of one each.',
   },
+  sessionIdleMinutes: {
+    env: 'SEALPOST_SESSION_IDLE_MINUTES',
+    type: { kind: 'int', min: 1, max: 24 * 60 },
+    default: '30',
+    description: 'An operator session unused this many minutes ends (idle timeout).',
+  },
+  sessionAbsoluteHours: {
+    env: 'SEALPOST_SESSION_ABSOLUTE_HOURS',
+    type: { kind: 'int', min: 1, max: 7 * 24 },
+    default: '12',
+    description: 'Every operator session ends this many hours after sign-in, however active (absolute timeout).',
+  },
+  outboundSmtpUrl: {
+    env: 'SEALPOST_OUTBOUND_SMTP_URL',
+    type: { kind: 'url', protocols: ['smtp:', 'smtps:'] },
+    default: undefined,
+    description:
+      'Relay for the mail Sealpost sends (invites, password resets, the monthly old-key notice), e.g. `smtps://user:pass@relay.example.com:465`; `smtp:` upgrades with STARTTLS, which is then required. Unset: no mail; `sealpost operators create` prints setup links and mail-sending routes answer `SP_ERR_MAIL_NOT_CONFIGURED`.',
+  },
+  outboundMailFrom: {
+    env: 'SEALPOST_OUTBOUND_MAIL_FROM',
+    type: { kind: 'string' },
+    default: undefined,
+    description: 'From address of the mail Sealpost sends; `sealpost@<SEALPOST_INBOUND_DOMAIN>` by default.',
+  },
   allowPrivateDestinations: {
     env: 'SEALPOST_ALLOW_PRIVATE_DESTINATIONS',
     type: { kind: 'cidr-allow' },
@@ -190,6 +222,13 @@ export const CONFIG_FIELDS = {
     type: { kind: 'bool' },
     default: 'false',
     description: 'Allow plain `http://` destination URLs (otherwise HTTPS only).',
+  },
+  ssoAllowPrivateIdp: {
+    env: 'SEALPOST_SSO_ALLOW_PRIVATE_IDP',
+    type: { kind: 'cidr-allow' },
+    default: 'false',
+    description:
+      "Allow tenants' OIDC issuers on loopback/private/link-local addresses (Sealpost fetches their discovery document, keys and tokens): `true`, or a list of CIDRs (an on-premise IdP). Otherwise the SSRF guard refuses them, at every connection.",
   },
   maxDestinationsPerTenant: {
     env: 'SEALPOST_MAX_DESTINATIONS_PER_TENANT',
@@ -251,6 +290,42 @@ export const CONFIG_FIELDS = {
     default: undefined,
     description: 'OTLP/HTTP traces endpoint (e.g. `http://collector:4318/v1/traces`); unset: no tracing. Spans for API requests and delivery attempts; their trace ids appear in the logs (`trace_id`) and reach destinations as `traceparent`.',
   },
+  healthHost: {
+    env: 'SEALPOST_HEALTH_HOST',
+    type: { kind: 'string' },
+    default: '127.0.0.1',
+    description: 'Address of the plain-HTTP health listener (`/healthz`, `/readyz`); keep it on loopback or a private network.',
+  },
+  healthPort: {
+    env: 'SEALPOST_HEALTH_PORT',
+    type: port,
+    default: undefined,
+    description: "Port of this process's health listener (`GET /healthz` alive, `GET /readyz` ready: database reachable, keyring in step, the role's periodic jobs on time). Unset: no listener; give each process on a host its own port.",
+  },
+  databaseTimeoutSeconds: {
+    env: 'SEALPOST_DATABASE_TIMEOUT_SECONDS',
+    type: { kind: 'int', min: 1, max: 300 },
+    default: '5',
+    description: 'PostgreSQL: longest wait for a connection and for one statement (client and server side); an idle open transaction is ended after 6 times this. A request that hits it answers 503 `SP_ERR_DB_UNAVAILABLE` (SMTP `451 4.3.0`). Migrations are exempt.',
+  },
+  checkpointIntervalSeconds: {
+    env: 'SEALPOST_CHECKPOINT_INTERVAL_SECONDS',
+    type: { kind: 'int', min: 1, max: 60 },
+    default: '60',
+    description: 'How often the scheduler signs an audit checkpoint while events arrive.',
+  },
+  keyRefreshSeconds: {
+    env: 'SEALPOST_KEY_REFRESH_SECONDS',
+    type: { kind: 'int', min: 1, max: 300 },
+    default: '30',
+    description: 'How often a running process re-reads the active signing keys and master key version, so a rotation made elsewhere is used within this time.',
+  },
+  workerHeartbeatSeconds: {
+    env: 'SEALPOST_WORKER_HEARTBEAT_SECONDS',
+    type: { kind: 'int', min: 1, max: 60 },
+    default: '2',
+    description: "How often a worker records that it is alive (one row upsert). A worker silent for 3 heartbeats is dead: the next heartbeat of any other worker ends its delivery leases, so its deliveries are retried within about 4 heartbeats instead of when their lease expires (the destination's timeout plus 30 s).",
+  },
   shutdownTimeoutSeconds: {
     env: 'SEALPOST_SHUTDOWN_TIMEOUT_SECONDS',
     type: { kind: 'int', min: 1, max: 600 },
@@ -283,4 +358,6 @@ export type SealpostConfig = {
 } & {
   /** Resolved from `databaseUrl`: which dialect, and for SQLite the file. */
   readonly database: { readonly dialect: 'sqlite'; readonly file: string } | { readonly dialect: 'postgres'; readonly url: string };
+  /** Where each secret setting came from (`SEALPOST_X`, a `_FILE`, an `aws-sm://` secret, or `unset`); never the value. */
+  readonly secretSources: readonly { readonly setting: string; readonly source: string }[];
 };

@@ -13,6 +13,8 @@ export class AwsKmsKeyProvider implements KeyProvider {
   constructor(
     private readonly client: KMSClient,
     private readonly keyId: string,
+    /** Bound into every data key's encryption context as well (a tenant's key: `{ tenant }`). */
+    private readonly context: Readonly<Record<string, string>> = {},
   ) {}
 
   static create(keyId: string, region: string | undefined): AwsKmsKeyProvider {
@@ -21,7 +23,7 @@ export class AwsKmsKeyProvider implements KeyProvider {
 
   async generateDataKey(dataKeyId: string): Promise<GeneratedDataKey> {
     const out = await this.call('GenerateDataKey', () =>
-      this.client.send(new GenerateDataKeyCommand({ KeyId: this.keyId, KeySpec: 'AES_256', EncryptionContext: encryptionContext(dataKeyId) })),
+      this.client.send(new GenerateDataKeyCommand({ KeyId: this.keyId, KeySpec: 'AES_256', EncryptionContext: { ...this.context, ...encryptionContext(dataKeyId) } })),
     );
     if (!out.Plaintext || !out.CiphertextBlob || !out.KeyId) {
       throw new SealpostError('SP_ERR_CRYPTO_KEY_UNAVAILABLE', 'AWS KMS returned an incomplete data key');
@@ -35,7 +37,7 @@ export class AwsKmsKeyProvider implements KeyProvider {
     }
     // KeyId pins the key we expect, so a tampered blob cannot make us use another KMS key.
     const out = await this.call('Decrypt', () =>
-      this.client.send(new DecryptCommand({ CiphertextBlob: key.wrapped, KeyId: key.kekRef, EncryptionContext: encryptionContext(dataKeyId) })),
+      this.client.send(new DecryptCommand({ CiphertextBlob: key.wrapped, KeyId: key.kekRef, EncryptionContext: { ...this.context, ...encryptionContext(dataKeyId) } })),
     );
     if (!out.Plaintext) throw new SealpostError('SP_ERR_CRYPTO_DECRYPT_FAILED', 'AWS KMS returned no plaintext');
     return Buffer.from(out.Plaintext);

@@ -11,8 +11,11 @@ export interface DataKey {
 }
 
 export interface DataKeySource {
-  /** The data key new ciphertexts should use; its wrapped form is already persisted. */
-  currentDataKey(): Promise<DataKey>;
-  /** Unwraps (or returns from cache) the data key a stored ciphertext names. */
-  dataKeyById(id: string): Promise<DataKey>;
+  /**
+   * The data key new ciphertexts of `owner` should use (a tenant id: one of that tenant's own
+   * keys; `_system` or nothing: the deployment's); its wrapped form is already persisted.
+   */
+  currentDataKey(owner?: string): Promise<DataKey>;
+  /** Unwraps (or returns from cache) the data key a stored ciphertext of `owner` names. */
+  dataKeyById(id: string, owner?: string): Promise<DataKey>;
 }

@@ -5,16 +5,18 @@ import type { KeyProviderName, WrappedDataKey } from './key-provider.js';
 export class DataKeyRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
-  async insert(id: string, key: WrappedDataKey, createdAt: number): Promise<void> {
+  /** `tenantId`: the tenant whose root key wrapped it, or null for a deployment key. */
+  async insert(id: string, key: WrappedDataKey, createdAt: number, tenantId: string | null = null): Promise<void> {
     await this.db
       .insertInto('data_keys')
-      .values({ id, provider: key.provider, kek_ref: key.kekRef, wrapped: key.wrapped, created_at: createdAt })
+      // The column is named only when set, so the deployment's keys insert the same row before and after migration 0013.
+      .values({ id, provider: key.provider, kek_ref: key.kekRef, wrapped: key.wrapped, created_at: createdAt, ...(tenantId === null ? {} : { tenant_id: tenantId }) })
       .execute();
   }
 
-  async find(id: string): Promise<WrappedDataKey | undefined> {
-    const row = await this.db.selectFrom('data_keys').select(['provider', 'kek_ref', 'wrapped']).where('id', '=', id).executeTakeFirst();
-    return row && { provider: row.provider as KeyProviderName, kekRef: row.kek_ref, wrapped: Buffer.from(row.wrapped) };
+  async find(id: string): Promise<(WrappedDataKey & { readonly tenantId: string | null }) | undefined> {
+    const row = await this.db.selectFrom('data_keys').select(['provider', 'kek_ref', 'wrapped', 'tenant_id']).where('id', '=', id).executeTakeFirst();
+    return row && { provider: row.provider as KeyProviderName, kekRef: row.kek_ref, wrapped: Buffer.from(row.wrapped), tenantId: row.tenant_id };
   }
 
   async countByKek(): Promise<{ kekRef: string; count: number }[]> {

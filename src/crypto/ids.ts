@@ -17,6 +17,9 @@ export const ID_PREFIXES = {
   receipt: 'rcp',
   dataKey: 'dek',
   auditLogKey: 'alk',
+  operator: 'op',
+  session: 'ses',
+  operatorToken: 'otk',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

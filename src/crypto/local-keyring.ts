@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, readdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { SealpostError } from '../errors/sealpost-error.js';
@@ -16,6 +16,16 @@ interface KekVersion {
   readonly key: Buffer;
 }
 
+/** A master key version as the database records it: the check value tells two keys apart without revealing either. */
+export interface KekVersionCheck {
+  readonly version: number;
+  readonly createdAt: number;
+  readonly check: string;
+}
+
+/** Label of the key check value: HMAC-SHA256 under the master key (a PRF: the value says nothing of the key). */
+const CHECK_LABEL = 'sealpost-kek-check-v1';
+
 function wrapAad(dataKeyId: string, version: number): Buffer {
   return Buffer.from(JSON.stringify(['sealpost-dek-wrap-v1', `local:v${version}`, dataKeyId]), 'utf8');
 }
@@ -28,6 +38,8 @@ function wrapAad(dataKeyId: string, version: number): Buffer {
 export class LocalKeyring implements KeyProvider {
   readonly name = 'local' as const;
   private versions = new Map<number, KekVersion>();
+  /** The version new data keys are wrapped under, once the database has said which (src/crypto/kek-version.service.ts). */
+  private active: number | undefined;
 
   constructor(
     private readonly dir: string,
@@ -35,7 +47,11 @@ export class LocalKeyring implements KeyProvider {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Loads the keyring, creating the first version, or a new one when the newest is too old. */
+  /**
+   * Loads the keyring, creating the first version, or a new one when the newest is too old. For
+   * tests and tools on a keyring of their own: Sealpost processes only `load()` it, and add versions
+   * through KekVersionService.rotate (once, under the database lock, audited).
+   */
   open(): { created: number | undefined } {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     this.reload();
@@ -46,10 +62,51 @@ export class LocalKeyring implements KeyProvider {
     return { created: undefined };
   }
 
+  /** Reads the keyring directory without adding any version (every process but the one that rotates). */
+  load(): void {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    this.reload();
+  }
+
+  /** Every version in the directory with its check value, oldest first. */
+  checks(): KekVersionCheck[] {
+    this.reload();
+    return [...this.versions.values()]
+      .sort((a, b) => a.version - b.version)
+      .map((v) => ({ version: v.version, createdAt: v.createdAt, check: createHmac('sha256', v.key).update(CHECK_LABEL).digest('hex') }));
+  }
+
+  /** Wraps new data keys under this version from now on (it must be in the directory). */
+  useVersion(version: number): void {
+    if (!this.versions.has(version)) this.reload();
+    if (!this.versions.has(version)) throw new SealpostError('SP_ERR_CRYPTO_KEY_UNAVAILABLE', `Master key version ${version} is missing from the keyring`);
+    this.active = version;
+  }
+
+  /** The version new data keys are wrapped under. */
+  currentVersion(): number | undefined {
+    return this.active ?? this.newest()?.version;
+  }
+
+  /**
+   * Writes a new version with exactly this number; false if that file exists already. The
+   * caller holds the rotation lock and records the version in the database.
+   */
+  createVersion(version: number): boolean {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    return this.write(version);
+  }
+
   /** Adds a new master key version and makes it current; returns its number. */
   rotate(): number {
     this.reload();
     const version = (this.newest()?.version ?? 0) + 1;
+    if (!this.write(version)) return this.rotate();
+    this.active = undefined;
+    return version;
+  }
+
+  private write(version: number): boolean {
     const key = randomBytes(KEK_BYTES);
     const body = JSON.stringify({ version, created_at: new Date(this.now()).toISOString(), key: key.toString('base64') });
     const final = path.join(this.dir, `kek-v${String(version).padStart(6, '0')}.json`);
@@ -62,11 +119,11 @@ export class LocalKeyring implements KeyProvider {
       closeSync(fd);
     }
     try {
-      // link() fails if the version exists, so two processes rotating at once cannot
-      // overwrite each other's key (one of them gets EEXIST and retries with the next number).
+      // link() fails if the version exists, so two processes writing at once cannot overwrite
+      // each other's key.
       linkSync(temp, final);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return this.rotate();
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
       throw err;
     } finally {
       unlinkSync(temp);
@@ -78,11 +135,11 @@ export class LocalKeyring implements KeyProvider {
       closeSync(dirFd);
     }
     this.versions.set(version, { version, createdAt: this.now(), key });
-    return version;
+    return true;
   }
 
   async generateDataKey(dataKeyId: string): Promise<GeneratedDataKey> {
-    const kek = this.newest();
+    const kek = this.active === undefined ? this.newest() : this.versions.get(this.active);
     if (kek === undefined) throw new SealpostError('SP_ERR_CRYPTO_KEY_UNAVAILABLE', 'The local keyring is not open');
     const plaintext = randomBytes(32);
     const iv = randomBytes(IV_BYTES);
@@ -121,9 +178,10 @@ export class LocalKeyring implements KeyProvider {
   async status(): Promise<KeyProviderStatus> {
     this.reload();
     const newest = this.newest();
+    const current = this.currentVersion();
     return {
       provider: 'local',
-      currentKek: newest ? `local:v${newest.version}` : 'none',
+      currentKek: current === undefined ? 'none' : `local:v${current}`,
       rotationEnabled: true,
       details: {
         directory: this.dir,

@@ -96,7 +96,11 @@ export class SigningKeyRepository {
     return rows.map(toRecord);
   }
 
-  /** The tenants whose active key was activated at or before `activatedBefore` (due for replacement). */
+  /**
+   * The tenants whose active key was activated at or before `activatedBefore` (due for
+   * replacement). Erased tenants are left out: their keys can no longer be sealed, and their
+   * public keys stay published as they are, so their receipts keep verifying.
+   */
   async tenantsDueForRotation(activatedBefore: number): Promise<string[]> {
     const rows = await this.db
       .selectFrom('signing_keys')
@@ -104,6 +108,7 @@ export class SigningKeyRepository {
       .where('state', '=', 'active')
       .where('tenant_id', 'is not', null)
       .where('activated_at', '<=', activatedBefore)
+      .where((eb) => eb.not(eb.exists(eb.selectFrom('tenants').select('tenants.id').whereRef('tenants.id', '=', 'signing_keys.tenant_id').where('tenants.erased_at', 'is not', null))))
       .orderBy('tenant_id')
       .execute();
     return rows.flatMap((r) => (r.tenant_id === null ? [] : [r.tenant_id]));

@@ -1,5 +1,5 @@
 import type { Logger } from '../logging/logger.js';
-import { startPeriodicJob } from '../util/periodic-job.js';
+import { startPeriodicJob, type PeriodicJob } from '../util/periodic-job.js';
 import type { SigningKeyService } from './signing-key.service.js';
 
 /**
@@ -9,12 +9,8 @@ import type { SigningKeyService } from './signing-key.service.js';
  */
 export const SIGNING_KEY_CHECK_MS = 10 * 60_000;
 
-export interface SigningKeyScheduler {
-  /** Runs one check now (tests, and `start` before it serves). */
-  runOnce(): Promise<void>;
-  /** Stops the timer and waits for a check in progress. */
-  stop(): Promise<void>;
-}
+/** `runOnce()` runs one check now (tests); `stop()` waits for a check in progress. */
+export type SigningKeyScheduler = PeriodicJob;
 
 const SCHEDULER = { type: 'system', id: 'scheduler' } as const;
 
@@ -25,7 +21,13 @@ const SCHEDULER = { type: 'system', id: 'scheduler' } as const;
  * may run it: each step is conditional on the state it changes, so racing processes make exactly
  * one new key per rotation. The first check runs at once.
  */
-export function startSigningKeyScheduler(options: { keys: SigningKeyService; logger: Logger; intervalMs?: number }): SigningKeyScheduler {
+export function startSigningKeyScheduler(options: {
+  keys: SigningKeyService;
+  logger: Logger;
+  intervalMs?: number;
+  /** Runs each check holding the deployment's rotation lock (src/app/scheduler.ts), so schedulers on several hosts take turns. */
+  exclusive?: (check: () => Promise<void>) => Promise<void>;
+}): SigningKeyScheduler {
   const { keys } = options;
   const log = options.logger.child({ component: 'signing-key-scheduler' });
   const intervalMs = options.intervalMs ?? SIGNING_KEY_CHECK_MS;
@@ -37,9 +39,10 @@ export function startSigningKeyScheduler(options: { keys: SigningKeyService; log
     if (retired.length > 0) log.info({ keys: retired }, "signing keys retired; they stay listed in their tenant's jwks-archive.json");
   };
   return startPeriodicJob({
+    name: 'signing-keys',
     intervalMs,
     runAtStart: true,
-    run: check,
+    run: options.exclusive ? () => options.exclusive!(check) : check,
     onError: (err) => log.error({ err }, 'signing key schedule check failed; retrying at the next check'),
   });
 }

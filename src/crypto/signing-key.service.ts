@@ -52,6 +52,12 @@ export interface RotateOptions {
   readonly ifDue?: boolean;
   /** Rotate only if this is still the active key. */
   readonly expectedKid?: string;
+  /**
+   * Rotate only if the active key was activated before this time (ms): a command asked to rotate
+   * at this time is satisfied by a rotation another process made since, so racing commands make
+   * one new key, not one each.
+   */
+  readonly unlessRotatedSince?: number;
   /** Who rotates, for the `signing_key.rotated` audit event; default the system. */
   readonly actor?: AuditActor;
 }
@@ -154,6 +160,9 @@ export class SigningKeyService {
     }
     if (options.expectedKid !== undefined && options.expectedKid !== active.kid) {
       return { tenant: tenantId, rotated: false, active: active.kid, replaced: null, reason: 'not-expected-key' };
+    }
+    if (options.unlessRotatedSince !== undefined && active.activatedAt >= options.unlessRotatedSince) {
+      return { tenant: tenantId, rotated: false, active: active.kid, replaced: null, reason: 'rotated-elsewhere' };
     }
     if (options.ifDue && now - active.activatedAt < SIGNING_KEY_ACTIVE_MS) {
       return { tenant: tenantId, rotated: false, active: active.kid, replaced: null, reason: 'not-due' };

@@ -40,11 +40,12 @@ export function ciphertextLength(plainLength: number, dekIdLength: number): numb
 }
 
 /**
- * Encrypts a plaintext stream under the current data key, bound to `context` (for example the
- * JSON of `[tenant, kind, id]`): a blob decrypted under any other context fails.
+ * Encrypts a plaintext stream under the current data key of `owner` (a tenant id: that tenant's
+ * own keys), bound to `context` (for example the JSON of `[tenant, kind, id]`): a blob decrypted
+ * under any other context fails.
  */
-export async function createEncryptStream(keys: DataKeySource, context: string): Promise<Transform> {
-  const dataKey = await keys.currentDataKey();
+export async function createEncryptStream(keys: DataKeySource, context: string, owner?: string): Promise<Transform> {
+  const dataKey = await keys.currentDataKey(owner);
   const id = Buffer.from(dataKey.id, 'ascii');
   if (id.length === 0 || id.length > MAX_DEK_ID_BYTES || !isPrintableAscii(dataKey.id)) {
     throw new SealpostError('SP_ERR_INTERNAL_ERROR', 'Internal error', { logDetail: { reason: 'data key id does not fit the blob header' } });
@@ -94,7 +95,7 @@ export async function createEncryptStream(keys: DataKeySource, context: string):
  * the stream with `SP_ERR_CRYPTO_DECRYPT_FAILED`. Segments before the failure have already
  * been emitted (STREAM is online), so a consumer must treat the whole output as void on error.
  */
-export function createDecryptStream(keys: DataKeySource, context: string): Transform {
+export function createDecryptStream(keys: DataKeySource, context: string, owner?: string): Transform {
   const queue = new ByteQueue();
   let header: { id: string; salt: Buffer; prefix: Buffer } | undefined;
   let key: KeyObject | undefined;
@@ -158,7 +159,7 @@ export function createDecryptStream(keys: DataKeySource, context: string): Trans
         header = parseHeader();
         if (!header) return callback();
         const wanted = header;
-        keys.dataKeyById(wanted.id).then(
+        keys.dataKeyById(wanted.id, owner).then(
           (dataKey) => {
             try {
               key = deriveBlobKey(dataKey.key, wanted.salt, context);

@@ -10,6 +10,11 @@ import * as m0007 from './migrations/0007-tenant-signing-keys.js';
 import * as m0008 from './migrations/0008-audit-checkpoint-sequence.js';
 import * as m0009 from './migrations/0009-rate-limit-windows.js';
 import * as m0010 from './migrations/0010-hashed-credentials.js';
+import * as m0011 from './migrations/0011-operators-sessions.js';
+import * as m0012 from './migrations/0012-second-factors.js';
+import * as m0013 from './migrations/0013-tenant-lifecycle.js';
+import * as m0014 from './migrations/0014-key-versions-locks-heartbeats.js';
+import * as m0015 from './migrations/0015-sso.js';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -28,6 +33,11 @@ const MIGRATIONS: readonly (readonly [string, MigrationModule])[] = [
   ['0008-audit-checkpoint-sequence', m0008],
   ['0009-rate-limit-windows', m0009],
   ['0010-hashed-credentials', m0010],
+  ['0011-operators-sessions', m0011],
+  ['0012-second-factors', m0012],
+  ['0013-tenant-lifecycle', m0013],
+  ['0014-key-versions-locks-heartbeats', m0014],
+  ['0015-sso', m0015],
 ];
 
 export const MIGRATION_NAMES = MIGRATIONS.map(([name]) => name);

@@ -1,3 +1,5 @@
+import type { Generated } from 'kysely';
+
 /**
  * Table types for Kysely. Times are integer milliseconds since the epoch in both dialects
  * (SQLite has no timestamp type; one representation keeps queries portable); binary values
@@ -13,6 +15,8 @@ export interface DataKeysTable {
   kek_ref: string;
   wrapped: Buffer;
   created_at: number;
+  /** The tenant whose root key wrapped it (kek_ref `tenant:<id>` or its KMS key); null for the deployment's keys (0013). */
+  tenant_id: string | null;
 }
 
 export interface TenantsTable {
@@ -20,6 +24,14 @@ export interface TenantsTable {
   name: string;
   plan: string;
   created_at: number;
+  /** Days payloads and their attachments, raw e-mail, deliveries and attempts are kept (0013). */
+  retention_days: Generated<number>;
+  /** Set when the tenant was crypto-shredded; the tenant is refused everywhere afterwards (0013). */
+  erased_at: number | null;
+  /** SHA-256 hex of the pending erasure confirmation token, its requesting API key and expiry (0013). */
+  erasure_token_sha256: string | null;
+  erasure_requested_by: string | null;
+  erasure_expires_at: number | null;
 }
 
 export interface ApiKeysTable {
@@ -35,6 +47,8 @@ export interface ApiKeysTable {
   revoked_at: number | null;
   last_used_at: number | null;
   rotated_from: string | null;
+  /** The operator who created the key (since 0011); null for keys made by the CLI, another key or before 0011. */
+  created_by: string | null;
 }
 
 export interface PayloadsTable {
@@ -223,6 +237,159 @@ export interface RateLimitWindowsTable {
   count: number;
 }
 
+/** The people of a tenant (0011). Operators are global; membership and role are per tenant. */
+export interface OperatorsTable {
+  id: string;
+  email: string;
+  /** Lower-cased e-mail: the unique lookup key. */
+  email_normalized: string;
+  /** argon2id PHC string; null until set. */
+  password_hash: string | null;
+  created_at: number;
+}
+
+export interface TenantMembersTable {
+  tenant_id: string;
+  operator_id: string;
+  role: string;
+  created_at: number;
+}
+
+export interface OperatorSessionsTable {
+  id: string;
+  /** SHA-256 hex of the cookie's token; the token itself is never stored. */
+  token_sha256: string;
+  tenant_id: string;
+  operator_id: string;
+  method: string;
+  /** 0 pending | 1 satisfied | 2 proved a factor the policy no longer accepts: may enrol an accepted one, nothing else. */
+  second_factor_satisfied: number;
+  created_at: number;
+  last_seen_at: number;
+  revoked_at: number | null;
+  /** The pending WebAuthn challenge (0012). */
+  webauthn_challenge: string | null;
+}
+
+/** One-time links: first password (invite, CLI) and password reset. */
+export interface OperatorTokensTable {
+  id: string;
+  token_sha256: string;
+  purpose: string;
+  tenant_id: string;
+  operator_id: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
+export interface TenantPoliciesTable {
+  tenant_id: string;
+  enforce_2fa: number;
+  webauthn_only: number;
+  sso_only: number;
+  sso_default_role: string;
+  updated_at: number;
+}
+
+export interface LoginThrottleTable {
+  key: string;
+  failures: number;
+  blocked_until: number;
+  updated_at: number;
+}
+
+export interface OperatorTotpTable {
+  operator_id: string;
+  /** The base32 secret under the record cipher. */
+  secret_sealed: Buffer;
+  last_used_step: number | null;
+  confirmed_at: number | null;
+  created_at: number;
+}
+
+export interface OperatorWebauthnCredentialsTable {
+  id: string;
+  operator_id: string;
+  public_key: Buffer;
+  counter: number;
+  /** JSON array of transports. */
+  transports: string;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+export interface OperatorRecoveryCodesTable {
+  code_sha256: string;
+  operator_id: string;
+  created_at: number;
+  used_at: number | null;
+}
+
+export interface KeyAgeNoticesTable {
+  tenant_id: string;
+  /** `YYYY-MM` (UTC). */
+  month: string;
+  sent_at: number;
+}
+
+/** A tenant's OIDC or SAML setting (src/identity/sso/sso-config.repository.ts), sealed whole. */
+export interface SsoConfigsTable {
+  tenant_id: string;
+  settings_sealed: Buffer;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface SsoDomainsTable {
+  tenant_id: string;
+  domain: string;
+  verification_token: string;
+  created_at: number;
+  verified_at: number | null;
+}
+
+export interface SsoLoginStatesTable {
+  /** SHA-256 hex of the OIDC `state`; the state itself travels only through the browser. */
+  state_sha256: string;
+  tenant_id: string;
+  protocol: string;
+  browser_sha256: string;
+  secrets_sealed: Buffer;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface SsoSamlAssertionsTable {
+  tenant_id: string;
+  assertion_id: string;
+  expires_at: number;
+}
+
+/** A local keyring master key version in use (migration 0014). */
+export interface KekVersionsTable {
+  /** `local:v<version>`, as data keys name it. */
+  kek_ref: string;
+  version: number;
+  /** HMAC-SHA256 of a fixed label under the key (src/crypto/local-keyring.ts): tells keys apart without revealing them. */
+  check_value: string;
+  created_at: number;
+}
+
+/** A named lease held by one process at a time (src/db/database-lock.ts). */
+export interface DatabaseLocksTable {
+  name: string;
+  holder: string;
+  expires_at: number;
+}
+
+/** A delivery worker's last sign of life (src/delivery/worker-heartbeat.repository.ts). */
+export interface WorkerHeartbeatsTable {
+  worker_id: string;
+  started_at: number;
+  heartbeat_at: number;
+}
+
 export interface Database {
   data_keys: DataKeysTable;
   tenants: TenantsTable;
@@ -241,4 +408,22 @@ export interface Database {
   signing_keys: SigningKeysTable;
   receipts: ReceiptsTable;
   rate_limit_windows: RateLimitWindowsTable;
+  operators: OperatorsTable;
+  tenant_members: TenantMembersTable;
+  operator_sessions: OperatorSessionsTable;
+  operator_tokens: OperatorTokensTable;
+  tenant_policies: TenantPoliciesTable;
+  login_throttle: LoginThrottleTable;
+  operator_totp: OperatorTotpTable;
+  operator_webauthn_credentials: OperatorWebauthnCredentialsTable;
+  operator_recovery_codes: OperatorRecoveryCodesTable;
+  key_age_notices: KeyAgeNoticesTable;
+  sso_oidc_configs: SsoConfigsTable;
+  sso_saml_configs: SsoConfigsTable;
+  sso_domains: SsoDomainsTable;
+  sso_login_states: SsoLoginStatesTable;
+  sso_saml_assertions: SsoSamlAssertionsTable;
+  kek_versions: KekVersionsTable;
+  database_locks: DatabaseLocksTable;
+  worker_heartbeats: WorkerHeartbeatsTable;
 }

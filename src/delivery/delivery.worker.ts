@@ -17,6 +17,8 @@ import type { DeliveryHooks, RequestSigner } from './request-signer.js';
 import { nextStep, type AttemptResult } from './retry-policy.js';
 import { AddressPolicy } from './ssrf-guard.js';
 import { NO_TRACING, type Tracing } from '../ops/tracing.js';
+import { startPeriodicJob } from '../util/periodic-job.js';
+import type { DeadWorkers } from './worker-heartbeat.repository.js';
 
 const DAY_MS = 86_400_000;
 /** How often an idle worker looks for due deliveries; a poke() or a finished send wakes it sooner. */
@@ -31,6 +33,20 @@ const REFILL_FRACTION = 4;
 const CLAIM_GATHER_MS = 10;
 /** After a failed claim (database down) the worker waits this long before the next try. */
 const CLAIM_ERROR_BACKOFF_MS = 1_000;
+/** A claim loop that has not come round for this long is wedged: the worker reports itself not ready. */
+const LOOP_STALL_MS = 30_000;
+/**
+ * A worker whose heartbeat is this many intervals old is dead: one missed beat can be a slow
+ * database round trip or a pause, three in a row is a process that is gone.
+ */
+export const DEAD_AFTER_HEARTBEATS = 3;
+
+/** Where workers record that they are alive and release the leases of those that are not. */
+export interface WorkerHeartbeats {
+  beat(workerId: string, now: number): Promise<void>;
+  remove(workerId: string): Promise<void>;
+  releaseDead(now: number, deadBefore: number): Promise<DeadWorkers>;
+}
 
 export type DeliveryWorkerConfig = Pick<
   SealpostConfig,
@@ -67,6 +83,11 @@ export interface DeliveryWorkerOptions {
   readonly onAttempt?: (outcome: string, statusCode: number | null, seconds: number) => void;
   /** A client span per attempt, sent to the destination as `traceparent`; none by default. */
   readonly tracing?: Tracing;
+  /**
+   * Heartbeats every `intervalMs` (SEALPOST_WORKER_HEARTBEAT_SECONDS); each beat also ends the
+   * leases of workers silent for {@link DEAD_AFTER_HEARTBEATS} intervals.
+   */
+  readonly heartbeat?: { readonly store: WorkerHeartbeats; readonly intervalMs: number };
 }
 
 export interface DeliveryWorker {
@@ -75,6 +96,8 @@ export interface DeliveryWorker {
   poke(): void;
   /** Stops claiming, waits for in-flight sends to be recorded, closes the connection pools. */
   stop(): Promise<void>;
+  /** Ready while the claim loop comes round and its last claim reached the database. */
+  health(): { ok: boolean; detail: { lastLoopAt: string; lastClaimError: string | null; inFlight: number; lastHeartbeatAt: string | null } };
 }
 
 /**
@@ -214,6 +237,12 @@ export function startDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWor
       const why = step.status === 'stopped' ? 'its receiver answered 410 Gone' : 'failing continuously';
       attemptLog.warn({ destination: claimed.destinationId, tenant: claimed.tenantId }, `destination disabled: ${why}`);
     }
+    if (!done.leaseLost && (step.status === 'dead' || step.status === 'stopped')) {
+      // The final failure of a delivery, for operators: where and why, never what was sent or answered.
+      const where = { delivery: claimed.id, destination: claimed.destinationId, tenant: claimed.tenantId, attempts: claimed.attempt, status: outcome.statusCode, errorClass: outcome.errorClass, reason: outcome.errorDetail };
+      if (step.status === 'dead') attemptLog.warn(where, 'delivery dead-lettered: retry schedule used up');
+      else attemptLog.info(where, 'delivery stopped: the destination answered 410 Gone');
+    }
     attemptLog.debug({ delivery: claimed.id, attempt: claimed.attempt, status: outcome.statusCode, errorClass: outcome.errorClass, next: step.status }, 'delivery attempt');
   }
 
@@ -236,8 +265,12 @@ export function startDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWor
     }
   }
 
+  let lastLoopAt = Date.now();
+  let lastClaimError: string | null = null;
+
   async function loop(): Promise<void> {
     while (!stopping) {
+      lastLoopAt = Date.now();
       const free = config.workerConcurrency - inFlight.size;
       let backoff = idlePollMs;
       // A finished send frees one slot; claiming for every single one would cost a claim query
@@ -246,10 +279,12 @@ export function startDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWor
         claimAny = false;
         try {
           const claimed = await outbox.claim(id, now(), free, options.leaseMarginMs);
+          lastClaimError = null;
           if (claimed.length > 0) await dispatch(claimed);
           if (inFlight.size > 0 && !stopping) await new Promise((resolve) => setTimeout(resolve, CLAIM_GATHER_MS));
         } catch (err) {
           log.error({ err }, 'claiming deliveries failed');
+          lastClaimError = err instanceof Error ? err.message : String(err);
           backoff = CLAIM_ERROR_BACKOFF_MS;
         }
       }
@@ -257,19 +292,51 @@ export function startDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWor
     }
   }
 
+  const heartbeat = options.heartbeat;
+  const heartbeatJob = heartbeat
+    ? startPeriodicJob({
+        name: 'worker-heartbeat',
+        intervalMs: heartbeat.intervalMs,
+        runAtStart: true,
+        run: async () => {
+          const at = now();
+          await heartbeat.store.beat(id, at);
+          const dead = await heartbeat.store.releaseDead(at, at - DEAD_AFTER_HEARTBEATS * heartbeat.intervalMs);
+          if (dead.workers.length > 0) {
+            log.warn({ deadWorkers: dead.workers, deliveries: dead.deliveries }, 'released the delivery leases of workers whose heartbeat stopped');
+            if (dead.deliveries > 0) wakeUp();
+          }
+        },
+        onError: (err) => log.warn({ err }, 'worker heartbeat failed'),
+      })
+    : undefined;
+
   const running = loop();
-  log.info({ concurrency: config.workerConcurrency }, 'delivery worker started');
+  let stopped: Promise<void> | undefined;
+  log.info({ concurrency: config.workerConcurrency, heartbeatMs: heartbeat?.intervalMs }, 'delivery worker started');
 
   return {
     id,
     poke,
-    async stop() {
-      stopping = true;
-      wakeUp();
-      await running;
-      await Promise.all([...inFlight]);
-      await sender.close();
-      log.info('delivery worker stopped');
+    stop() {
+      // Once: SIGTERM's shutdown and a test's cleanup may both ask.
+      stopped ??= (async () => {
+        stopping = true;
+        wakeUp();
+        await running;
+        await Promise.all([...inFlight]);
+        await heartbeatJob?.stop();
+        // Every lease is settled: nothing of this worker's is left for others to release.
+        await heartbeat?.store.remove(id).catch((err: unknown) => log.warn({ err }, 'removing the worker heartbeat failed'));
+        await sender.close();
+        log.info('delivery worker stopped');
+      })();
+      return stopped;
+    },
+    health() {
+      const beat = heartbeatJob?.health();
+      const ok = !stopping && lastClaimError === null && Date.now() - lastLoopAt < LOOP_STALL_MS && beat?.ok !== false;
+      return { ok, detail: { lastLoopAt: new Date(lastLoopAt).toISOString(), lastClaimError, inFlight: inFlight.size, lastHeartbeatAt: beat?.lastSucceededAt ?? null } };
     },
   };
 }

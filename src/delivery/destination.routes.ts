@@ -2,7 +2,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AuditActor } from '../audit/audit-event.js';
 import { pageLimit, pageOf, pageQuery } from '../http/pagination.js';
-import { authOf, requireScope } from '../http/auth.plugin.js';
+import { authOf } from '../http/auth.plugin.js';
 import type { Destination } from './destination.repository.js';
 import { MAX_URL_LENGTH, type DestinationService } from './destination.service.js';
 import { MAX_CUSTOM_HEADERS } from './forwarded-request.js';
@@ -89,12 +89,11 @@ function toInput(body: Partial<Static<typeof CreateBody>>) {
 /** `/v1/destinations`: CRUD and bulk replay. Needs the destinations:manage scope. */
 export async function destinationRoutes(app: FastifyInstance, deps: { destinations: DestinationService }): Promise<void> {
   const { destinations } = deps;
-  const manage = { preHandler: requireScope('destinations:manage') };
-  const actor = (request: FastifyRequest): AuditActor => ({ type: 'api_key', id: authOf(request).prefix });
+  const actor = (request: FastifyRequest): AuditActor => authOf(request).actor;
 
   app.post<{ Body: Static<typeof CreateBody> }>(
     '/v1/destinations',
-    { ...manage, schema: { body: CreateBody, response: { 201: DestinationView, 409: problemResponse('The tenant has as many destinations as it may') } } },
+    { schema: { body: CreateBody, response: { 201: DestinationView, 409: problemResponse('The tenant has as many destinations as it may') } } },
     async (request, reply) => {
       const created = await destinations.create(authOf(request).tenantId, { ...toInput(request.body), url: request.body.url }, actor(request));
       return reply.code(201).send(view(created));
@@ -103,7 +102,7 @@ export async function destinationRoutes(app: FastifyInstance, deps: { destinatio
 
   app.get<{ Querystring: Static<typeof ListQuery> }>(
     '/v1/destinations',
-    { ...manage, schema: { querystring: ListQuery, response: { 200: ListView } } },
+    { schema: { querystring: ListQuery, response: { 200: ListView } } },
     async (request) => {
       const limit = pageLimit(request.query);
       const page = await destinations.list(authOf(request).tenantId, { after: request.query.cursor, limit });
@@ -113,24 +112,24 @@ export async function destinationRoutes(app: FastifyInstance, deps: { destinatio
 
   app.get<{ Params: Static<typeof IdParams> }>(
     '/v1/destinations/:id',
-    { ...manage, schema: { params: IdParams, response: { 200: DestinationView } } },
+    { schema: { params: IdParams, response: { 200: DestinationView } } },
     async (request) => view(await destinations.get(authOf(request).tenantId, request.params.id)),
   );
 
   app.patch<{ Params: Static<typeof IdParams>; Body: Static<typeof PatchBody> }>(
     '/v1/destinations/:id',
-    { ...manage, schema: { params: IdParams, body: PatchBody, response: { 200: DestinationView } } },
+    { schema: { params: IdParams, body: PatchBody, response: { 200: DestinationView } } },
     async (request) => view(await destinations.update(authOf(request).tenantId, request.params.id, toInput(request.body), actor(request))),
   );
 
-  app.delete<{ Params: Static<typeof IdParams> }>('/v1/destinations/:id', { ...manage, schema: { params: IdParams, response: { 204: NoContent } } }, async (request, reply) => {
+  app.delete<{ Params: Static<typeof IdParams> }>('/v1/destinations/:id', { schema: { params: IdParams, response: { 204: NoContent } } }, async (request, reply) => {
     await destinations.delete(authOf(request).tenantId, request.params.id, actor(request));
     return reply.code(204).send();
   });
 
   app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof ReplayBody> }>(
     '/v1/destinations/:id/replay',
-    { ...manage, schema: { params: IdParams, body: ReplayBody, response: { 200: Type.Object({ count: Type.Integer() }) } } },
+    { schema: { params: IdParams, body: ReplayBody, response: { 200: Type.Object({ count: Type.Integer() }) } } },
     async (request) => ({ count: await destinations.replay(authOf(request).tenantId, request.params.id, request.body, actor(request)) }),
   );
 }

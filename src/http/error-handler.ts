@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from '../logging/logger.js';
+import { databaseUnavailable, isDatabaseUnavailable } from '../db/database-unavailable.js';
 import type { ErrorCode } from '../errors/error-codes.js';
 import { SealpostError, isSealpostError } from '../errors/sealpost-error.js';
 import { REQUEST_ID_HEADER } from './request-id.js';
@@ -9,6 +10,11 @@ import { STATIC_SECURITY_HEADERS } from './security-headers.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
 const PROBLEM_TYPE_BASE = 'https://sealpost.dev/errors/';
+/**
+ * `retry-after` of every 503 (RFC 9110 §10.2.3): an outage of the database or a dependency
+ * usually ends within seconds (a restart, a failover), and clients that retry at once only add load.
+ */
+export const RETRY_AFTER_SECONDS = 5;
 
 /** RFC 9457 problem details, plus our stable `code` (customers match on it, not on `title`). */
 export interface ProblemDetails {
@@ -36,6 +42,7 @@ export function problemDetails(error: SealpostError, requestId?: string): Proble
 export function sendProblem(request: FastifyRequest, reply: FastifyReply, error: SealpostError): FastifyReply {
   // Set here too: errors raised before the onRequest hook (a malformed URL) never passed through it.
   reply.header(REQUEST_ID_HEADER, request.id);
+  if (error.status === 503) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
   // Serialised by hand so a route's response schema can never reshape (or strip) an error body.
   return reply.code(error.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problemDetails(error, request.id)));
 }
@@ -62,6 +69,11 @@ function statusOf(error: unknown): number | undefined {
 
 /** Maps anything a handler or Fastify threw to the SealpostError the caller will see. */
 export function toSealpostError(error: unknown, requestId: string): SealpostError {
+  // An outage, even under a domain error raised over it (a key that could not be loaded), is a
+  // 503 the client retries, not a 500; a client error stays what it is.
+  if (!(isSealpostError(error) && error.status < 500) && isDatabaseUnavailable(error)) {
+    return isSealpostError(error) && error.code === 'SP_ERR_DB_UNAVAILABLE' ? error : databaseUnavailable(error);
+  }
   if (isSealpostError(error)) return error;
   const fastifyError = error as Partial<FastifyError> | null;
   if (fastifyError?.validation !== undefined) {
@@ -91,6 +103,9 @@ export function registerErrorHandling(app: FastifyInstance): void {
     const mapped = toSealpostError(error, request.id);
     if (mapped.code === 'SP_ERR_INTERNAL_ERROR' && !isSealpostError(error)) {
       request.log.error({ err: error }, 'request failed with an unexpected error');
+    } else if (mapped.code === 'SP_ERR_DB_UNAVAILABLE') {
+      // One short line per refused request: an outage would otherwise flood the log with stacks.
+      request.log.warn({ code: mapped.code, reason: (mapped.cause as Error | undefined)?.message }, 'request refused: database unavailable');
     } else if (mapped.status >= 500) {
       request.log.error({ ...mapped.logDetail, err: mapped, code: mapped.code }, 'request failed');
     } else {

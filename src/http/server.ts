@@ -1,6 +1,6 @@
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import Fastify, { type FastifyInstance, type FastifySchema } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifySchema } from 'fastify';
 import type { Logger } from '../logging/logger.js';
 import type { SealpostConfig } from '../config/config.schema.js';
 import { frameworkErrorHandler, rawClientErrorHandler, registerErrorHandling } from './error-handler.js';
@@ -23,6 +23,20 @@ export type HttpConfig = Pick<
  * sockets open indefinitely (slowloris); generous enough for large attachments on slow links.
  */
 const REQUEST_TIMEOUT_MS = 120_000;
+
+/**
+ * Fastify logs two lines per request (incoming, completed); one is enough: when it is answered,
+ * with method, redacted URL, client, status and duration.
+ */
+class OneLinePerRequest extends LogController {
+  override incomingRequest(): void {}
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    const line = { req: request, res: { statusCode: reply.statusCode }, responseTime: Math.round(reply.elapsedTime) };
+    if (error) reply.log.error({ ...line, err: error }, 'request errored');
+    else reply.log.info(line, 'request completed');
+  }
+}
 
 export interface HttpServerOptions {
   readonly config: HttpConfig;
@@ -74,6 +88,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<HttpS
   const fastify = Fastify({
     https: buildTlsOptions(config, material),
     loggerInstance: logger,
+    logController: new OneLinePerRequest(),
     // The header is read by genRequestId, which keeps it only when it is a safe token.
     requestIdHeader: false,
     genReqId: genRequestId,

@@ -13,9 +13,11 @@ export interface ApiKeyRecord {
   readonly revokedAt: number | null;
   readonly lastUsedAt: number | null;
   readonly rotatedFrom: string | null;
+  /** The operator who created it (a rotation keeps it); null for the CLI, another key, or the tenant. */
+  readonly createdBy: string | null;
 }
 
-const PUBLIC_COLUMNS = ['id', 'tenant_id', 'prefix', 'name', 'scopes', 'created_at', 'expires_at', 'revoked_at', 'last_used_at', 'rotated_from'] as const;
+const PUBLIC_COLUMNS = ['id', 'tenant_id', 'prefix', 'name', 'scopes', 'created_at', 'expires_at', 'revoked_at', 'last_used_at', 'rotated_from', 'created_by'] as const;
 
 type Row = Pick<Database['api_keys'], (typeof PUBLIC_COLUMNS)[number]>;
 
@@ -31,6 +33,7 @@ function toRecord(row: Row): ApiKeyRecord {
     revokedAt: row.revoked_at,
     lastUsedAt: row.last_used_at,
     rotatedFrom: row.rotated_from,
+    createdBy: row.created_by,
   };
 }
 
@@ -53,6 +56,7 @@ export class ApiKeyRepository {
         revoked_at: record.revokedAt,
         last_used_at: record.lastUsedAt,
         rotated_from: record.rotatedFrom,
+        created_by: record.createdBy,
       })
       .execute();
   }
@@ -93,6 +97,26 @@ export class ApiKeyRepository {
       .where('id', '=', id)
       .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', at)]))
       .execute();
+  }
+
+  /** The live keys an operator created in a tenant (member removal). */
+  async liveCreatedBy(tenantId: string, operatorId: string, now: number, db: Kysely<Database> = this.db): Promise<ApiKeyRecord[]> {
+    const rows = await db
+      .selectFrom('api_keys')
+      .select(PUBLIC_COLUMNS)
+      .where('tenant_id', '=', tenantId)
+      .where('created_by', '=', operatorId)
+      .where('revoked_at', 'is', null)
+      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+      .orderBy('id')
+      .execute();
+    return rows.map(toRecord);
+  }
+
+  /** Hands an operator's keys to the tenant: they keep working, owned by no person. */
+  async handOver(tenantId: string, operatorId: string, db: Kysely<Database> = this.db): Promise<number> {
+    const result = await db.updateTable('api_keys').set({ created_by: null }).where('tenant_id', '=', tenantId).where('created_by', '=', operatorId).executeTakeFirst();
+    return Number(result.numUpdatedRows);
   }
 
   async touch(id: string, at: number): Promise<void> {

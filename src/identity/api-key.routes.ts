@@ -1,9 +1,9 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { authOf, requireScope } from '../http/auth.plugin.js';
+import { authOf } from '../http/auth.plugin.js';
 import { DEFAULT_ROTATION_OVERLAP_DAYS, MAX_ROTATION_OVERLAP_DAYS, keyAgeWarning, type ApiKeyService, type AuthContext, type KeyManager } from './api-key.service.js';
 import type { ApiKeyRecord } from './api-key.repository.js';
-import { SCOPES } from './scopes.js';
+import { SCOPES, scopesWithin } from './scopes.js';
 import { idPattern } from '../crypto/ids.js';
 import { NoContent } from '../http/problem.schema.js';
 
@@ -47,7 +47,9 @@ const RotatedKeyView = Type.Object({
 
 /** The calling key acts with its own scopes as its authority over other keys. */
 function managerOf(auth: AuthContext): KeyManager {
-  return { actor: { type: 'api_key', id: auth.prefix }, scopes: auth.scopes };
+  if (auth.kind === 'api_key') return { actor: auth.actor, scopes: auth.scopes };
+  // An operator may put on a key only the scopes whose permissions their role holds.
+  return { actor: auth.actor, scopes: scopesWithin(auth.permissions), operatorId: auth.operatorId };
 }
 
 function view(record: ApiKeyRecord, now: number): Record<string, unknown> {
@@ -67,21 +69,20 @@ function view(record: ApiKeyRecord, now: number): Record<string, unknown> {
 }
 
 export async function apiKeyRoutes(app: FastifyInstance, deps: { keys: ApiKeyService }): Promise<void> {
-  const manage = { preHandler: requireScope('keys:manage') };
 
-  app.post<{ Body: Static<typeof CreateBody> }>('/v1/api-keys', { ...manage, schema: { body: CreateBody, response: { 201: IssuedKeyView } } }, async (request, reply) => {
+  app.post<{ Body: Static<typeof CreateBody> }>('/v1/api-keys', { schema: { body: CreateBody, response: { 201: IssuedKeyView } } }, async (request, reply) => {
     const expiresAt = request.body.expires_at ? Date.parse(request.body.expires_at) : null;
     const auth = authOf(request);
     const issued = await deps.keys.issueAudited(auth.tenantId, { name: request.body.name, scopes: request.body.scopes, expiresAt }, managerOf(auth));
     return reply.code(201).send({ ...view(issued.record, Date.now()), api_key: issued.token });
   });
 
-  app.get('/v1/api-keys', { ...manage, schema: { response: { 200: Type.Object({ data: Type.Array(ApiKeyView) }) } } }, async (request) => {
+  app.get('/v1/api-keys', { schema: { response: { 200: Type.Object({ data: Type.Array(ApiKeyView) }) } } }, async (request) => {
     const now = Date.now();
     return { data: (await deps.keys.list(authOf(request).tenantId)).map((k) => view(k, now)) };
   });
 
-  app.delete<{ Params: Static<typeof IdParams> }>('/v1/api-keys/:id', { ...manage, schema: { params: IdParams, response: { 204: NoContent } } }, async (request, reply) => {
+  app.delete<{ Params: Static<typeof IdParams> }>('/v1/api-keys/:id', { schema: { params: IdParams, response: { 204: NoContent } } }, async (request, reply) => {
     const auth = authOf(request);
     await deps.keys.revoke(auth.tenantId, request.params.id, managerOf(auth));
     return reply.code(204).send();
@@ -89,7 +90,7 @@ export async function apiKeyRoutes(app: FastifyInstance, deps: { keys: ApiKeySer
 
   app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof RotateBody> | undefined }>(
     '/v1/api-keys/:id/rotate',
-    { ...manage, schema: { params: IdParams, body: Type.Optional(RotateBody), response: { 201: RotatedKeyView } } },
+    { schema: { params: IdParams, body: Type.Optional(RotateBody), response: { 201: RotatedKeyView } } },
     async (request, reply) => {
       const auth = authOf(request);
       const tenantId = auth.tenantId;

@@ -5,7 +5,8 @@ import type { Database } from '../db/schema.js';
 import { SealpostError } from '../errors/sealpost-error.js';
 import { generateApiKey, parseApiKey, secretMatches } from './api-key.format.js';
 import type { ApiKeyRecord, ApiKeyRepository } from './api-key.repository.js';
-import { SCOPES, type Scope } from './scopes.js';
+import type { ApiKeyPrincipal, Principal } from './principal.js';
+import { permissionsOfScopes, SCOPES, type Scope } from './scopes.js';
 import { newId } from '../crypto/ids.js';
 
 const DAY_MS = 86_400_000;
@@ -16,13 +17,8 @@ export const MAX_ROTATION_OVERLAP_DAYS = 90;
 /** `last_used_at` is written at most this often per key, so reads do not each cost a write. */
 const LAST_USED_RESOLUTION_MS = 60_000;
 
-export interface AuthContext {
-  readonly tenantId: string;
-  readonly apiKeyId: string;
-  readonly prefix: string;
-  readonly scopes: readonly Scope[];
-  readonly keyCreatedAt: number;
-}
+/** The caller of an API route: an API key or an operator session (principal.ts). */
+export type AuthContext = Principal;
 
 export interface IssuedKey {
   readonly record: ApiKeyRecord;
@@ -46,6 +42,8 @@ export type KeyActor = AuditEvent['actor'];
 export interface KeyManager {
   readonly actor: KeyActor;
   readonly scopes: readonly Scope[];
+  /** The operator creating a key (so removing the member can revoke or hand over their keys). */
+  readonly operatorId?: string;
 }
 
 export const SYSTEM_KEY_MANAGER: KeyManager = { actor: { type: 'system', id: 'sealpost' }, scopes: SCOPES };
@@ -91,14 +89,14 @@ export class ApiKeyService {
       throw new SealpostError('SP_ERR_HTTP_BAD_REQUEST', 'expires_at must be in the future');
     }
     return this.write(
-      (tx) => this.issue(tenantId, input, tx),
+      (tx) => this.issue(tenantId, { ...input, createdBy: by.operatorId ?? null }, tx),
       (issued) => ({ tenant: tenantId, actor: by.actor, action: 'api_key.created', resource: issued.record.id, details: { prefix: issued.record.prefix, scopes: [...issued.record.scopes] } }),
     );
   }
 
   async issue(
     tenantId: string,
-    input: { name: string; scopes: readonly Scope[]; expiresAt?: number | null; rotatedFrom?: string | null },
+    input: { name: string; scopes: readonly Scope[]; expiresAt?: number | null; rotatedFrom?: string | null; createdBy?: string | null },
     db?: Kysely<Database>,
   ): Promise<IssuedKey> {
     const key = generateApiKey();
@@ -113,6 +111,7 @@ export class ApiKeyService {
       revokedAt: null,
       lastUsedAt: null,
       rotatedFrom: input.rotatedFrom ?? null,
+      createdBy: input.createdBy ?? null,
     };
     await this.repository.insert(record, key.secretHash, db);
     return { record, token: key.token };
@@ -122,7 +121,7 @@ export class ApiKeyService {
    * The tenant and scopes behind a bearer token, or an error that never says which part was
    * wrong (unknown prefix, wrong secret, expired and revoked all look the same to the caller).
    */
-  async authenticate(token: string | undefined): Promise<AuthContext> {
+  async authenticate(token: string | undefined): Promise<ApiKeyPrincipal> {
     const unauthenticated = (reason: string): SealpostError =>
       new SealpostError('SP_ERR_AUTH_UNAUTHENTICATED', 'Missing or invalid API key', { logDetail: { reason } });
     if (!token) throw unauthenticated('no bearer token');
@@ -138,7 +137,17 @@ export class ApiKeyService {
       this.lastTouched.set(record.id, now);
       await this.repository.touch(record.id, now);
     }
-    return { tenantId: record.tenantId, apiKeyId: record.id, prefix: record.prefix, scopes: record.scopes, keyCreatedAt: record.createdAt };
+    return {
+      kind: 'api_key',
+      tenantId: record.tenantId,
+      apiKeyId: record.id,
+      prefix: record.prefix,
+      scopes: record.scopes,
+      keyCreatedAt: record.createdAt,
+      permissions: permissionsOfScopes(record.scopes),
+      actor: { type: 'api_key', id: record.prefix },
+      rateKey: `key:${record.id}`,
+    };
   }
 
   list(tenantId: string): Promise<ApiKeyRecord[]> {
@@ -176,7 +185,7 @@ export class ApiKeyService {
     await this.requireWithin(tenantId, by, old.scopes, 'rotate', id);
     return this.write(
       async (tx) => {
-        const successor = await this.issue(tenantId, { name: old.name, scopes: old.scopes, expiresAt: old.expiresAt, rotatedFrom: old.id }, tx);
+        const successor = await this.issue(tenantId, { name: old.name, scopes: old.scopes, expiresAt: old.expiresAt, rotatedFrom: old.id, createdBy: old.createdBy }, tx);
         await this.repository.expireBy(tenantId, id, this.now() + overlapDays * DAY_MS, tx);
         return successor;
       },

@@ -9,6 +9,12 @@ export interface Tenant {
   readonly createdAt: number;
 }
 
+export interface TenantLifecycle {
+  readonly plan: Plan;
+  readonly retentionDays: number;
+  readonly erasedAt: number | null;
+}
+
 export class TenantRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
@@ -19,6 +25,12 @@ export class TenantRepository {
   async find(id: string): Promise<Tenant | undefined> {
     const row = await this.db.selectFrom('tenants').select(['id', 'name', 'plan', 'created_at']).where('id', '=', id).executeTakeFirst();
     return row && { id: row.id, name: row.name, plan: row.plan as Plan, createdAt: row.created_at };
+  }
+
+  /** Retention and erasure state; undefined if there is no such tenant. */
+  async lifecycle(id: string): Promise<TenantLifecycle | undefined> {
+    const row = await this.db.selectFrom('tenants').select(['plan', 'retention_days', 'erased_at']).where('id', '=', id).executeTakeFirst();
+    return row && { plan: row.plan as Plan, retentionDays: row.retention_days, erasedAt: row.erased_at };
   }
 
   async list(): Promise<Tenant[]> {

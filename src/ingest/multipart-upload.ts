@@ -64,7 +64,7 @@ export async function readMultipartUpload(
       const key = attachmentBlobKey(tenantId, id);
       // Recorded before the upload starts, so a failure midway still cleans this blob up.
       attachments.push({ id, payloadId: '', size: 0, sha256: '', blobKey: key, meta: { filename, contentType: safeContentType(part.mimetype) } });
-      const stored = await blobs.putEncrypted(key, part.file, attachmentBlobContext(tenantId, id));
+      const stored = await blobs.putEncrypted(key, part.file, attachmentBlobContext(tenantId, id), tenantId);
       const index = attachments.length - 1;
       attachments[index] = { ...attachments[index]!, size: stored.size, sha256: stored.sha256 };
     }

@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { refuseForwardedRequests } from '../delivery/forwarded-request.js';
 import { SealpostError } from '../errors/sealpost-error.js';
 import { pageLimit, pageOf, pageQuery } from '../http/pagination.js';
-import { authOf, requireScope } from '../http/auth.plugin.js';
+import { authOf } from '../http/auth.plugin.js';
 import type { EncryptedBlobStore } from '../storage/encrypted-blob-store.js';
 import { safeContentType } from './content-type.js';
 import { parseJsonBody } from './json-body.js';
@@ -122,8 +122,10 @@ export async function payloadRoutes(app: FastifyInstance, deps: PayloadRoutesDep
   await registerMultipart(app, deps.limits);
 
   // onRequest: a forwarding loop is refused before the body is read.
-  app.post('/v1/payloads', { onRequest: refuseForwardedRequests, preHandler: requireScope('payloads:write'), ...ingestOptions }, async (request, reply) => {
+  app.post('/v1/payloads', { onRequest: refuseForwardedRequests, ...ingestOptions }, async (request, reply) => {
     const auth = authOf(request);
+    // The permission table gives ingest to API keys only; the envelope names the key.
+    if (auth.kind !== 'api_key') throw new SealpostError('SP_ERR_AUTH_API_KEY_REQUIRED', 'This route takes an API key, not a session');
     const key = idempotencyKey(request);
     const source = { channel: 'https', api_key: auth.apiKeyId } as const;
     // The request's audit event goes into the ingest transaction (it commits or fails with the payload).
@@ -173,12 +175,12 @@ export async function payloadRoutes(app: FastifyInstance, deps: PayloadRoutesDep
     return accepted(reply, result);
   });
 
-  app.get<{ Params: Static<typeof PayloadParams> }>('/v1/payloads/:id', { schema: { params: PayloadParams, response: { 200: PayloadView } }, preHandler: requireScope('payloads:read') }, async (request) => {
+  app.get<{ Params: Static<typeof PayloadParams> }>('/v1/payloads/:id', { schema: { params: PayloadParams, response: { 200: PayloadView } } }, async (request) => {
     const { summary, envelope } = await deps.payloads.get(authOf(request).tenantId, request.params.id);
     return { id: summary.id, type: summary.type, received_at: new Date(summary.receivedAt).toISOString(), size: summary.size, body_sha256: summary.bodySha256, envelope };
   });
 
-  app.get<{ Querystring: Static<typeof ListQuery> }>('/v1/payloads', { schema: { querystring: ListQuery, response: { 200: PayloadListView } }, preHandler: requireScope('payloads:read') }, async (request) => {
+  app.get<{ Querystring: Static<typeof ListQuery> }>('/v1/payloads', { schema: { querystring: ListQuery, response: { 200: PayloadListView } } }, async (request) => {
     const limit = pageLimit(request.query);
     const page = await deps.repository.list(authOf(request).tenantId, limit, request.query.cursor);
     return pageOf(
@@ -189,11 +191,11 @@ export async function payloadRoutes(app: FastifyInstance, deps: PayloadRoutesDep
     );
   });
 
-  app.get<{ Params: Static<typeof AttachmentParams> }>('/v1/attachments/:id', { schema: { params: AttachmentParams, response: { 200: AttachmentFile } }, preHandler: requireScope('payloads:read') }, async (request, reply) => {
+  app.get<{ Params: Static<typeof AttachmentParams> }>('/v1/attachments/:id', { schema: { params: AttachmentParams, response: { 200: AttachmentFile } } }, async (request, reply) => {
     const tenantId = authOf(request).tenantId;
     const attachment = await deps.repository.findAttachment(tenantId, request.params.id);
     if (!attachment) throw new SealpostError('SP_ERR_RESOURCE_NOT_FOUND', 'No such attachment');
-    const stream = await deps.blobs.getDecrypted(attachment.blobKey, attachmentBlobContext(tenantId, attachment.id));
+    const stream = await deps.blobs.getDecrypted(attachment.blobKey, attachmentBlobContext(tenantId, attachment.id), tenantId);
     return reply
       .header('content-type', safeContentType(attachment.meta.contentType)) // also for rows stored before intake sanitised it
       .header('content-length', attachment.size)

@@ -2,7 +2,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { AuditService } from '../audit/audit.service.js';
 import { SealpostError } from '../errors/sealpost-error.js';
-import { authOf, requireScope } from '../http/auth.plugin.js';
+import { authOf } from '../http/auth.plugin.js';
 import type { ReceiptRepository } from './receipt.repository.js';
 import { idPattern } from '../crypto/ids.js';
 
@@ -23,7 +23,7 @@ const ReceiptProofView = Type.Object({
  * can show it was logged. Verify with `verifyInclusion` and `verifyCheckpoint` of @sealpost/verify.
  */
 export async function receiptProofRoutes(app: FastifyInstance, deps: { repository: ReceiptRepository; audit: AuditService }): Promise<void> {
-  app.get<{ Params: Static<typeof Params> }>('/v1/receipts/:id/proof', { schema: { params: Params, response: { 200: ReceiptProofView } }, preHandler: requireScope('payloads:read') }, async (request) => {
+  app.get<{ Params: Static<typeof Params> }>('/v1/receipts/:id/proof', { schema: { params: Params, response: { 200: ReceiptProofView } } }, async (request) => {
     const tenantId = authOf(request).tenantId;
     const index = await deps.repository.findAuditIndex(tenantId, request.params.id);
     if (index === undefined || index === null) throw new SealpostError('SP_ERR_RESOURCE_NOT_FOUND', 'No such receipt, or it was issued before receipts were logged');

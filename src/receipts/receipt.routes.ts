@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { authOf, requireScope } from '../http/auth.plugin.js';
+import { authOf } from '../http/auth.plugin.js';
 import type { ReceiptService } from './receipt.service.js';
 import { idPattern } from '../crypto/ids.js';
 
@@ -38,7 +38,7 @@ const ReceiptList = Type.Object({ data: Type.Array(ReceiptSchema) });
 export async function receiptRoutes(app: FastifyInstance, deps: ReceiptRoutesDeps): Promise<void> {
   app.get<{ Params: Static<typeof ReceiptParams> }>(
     '/v1/receipts/:id',
-    { schema: { params: ReceiptParams, response: { 200: ReceiptSchema } }, preHandler: requireScope('payloads:read') },
+    { schema: { params: ReceiptParams, response: { 200: ReceiptSchema } } },
     async (request, reply) => {
       const receipt = await deps.receipts.get(authOf(request).tenantId, request.params.id);
       return reply.type('application/json; charset=utf-8').send(receipt.json);
@@ -47,7 +47,7 @@ export async function receiptRoutes(app: FastifyInstance, deps: ReceiptRoutesDep
 
   app.get<{ Params: Static<typeof PayloadParams> }>(
     '/v1/payloads/:id/receipts',
-    { schema: { params: PayloadParams, response: { 200: ReceiptList } }, preHandler: requireScope('payloads:read') },
+    { schema: { params: PayloadParams, response: { 200: ReceiptList } } },
     async (request, reply) => {
       const receipts = await deps.receipts.listForPayload(authOf(request).tenantId, request.params.id);
       return reply.type('application/json; charset=utf-8').send(`{"data":[${receipts.map((r) => r.json).join(',')}]}`);

@@ -15,12 +15,15 @@ export class EncryptedBlobStore {
     private readonly keys: DataKeySource,
   ) {}
 
-  /** Streams `plaintext` through the cipher into the store; size and SHA-256 are of the plaintext. */
-  async putEncrypted(key: string, plaintext: Readable, context: string): Promise<{ size: number; sha256: string }> {
+  /**
+   * Streams `plaintext` through the cipher into the store, under a data key of `tenant` (so the
+   * tenant's erasure shreds it); size and SHA-256 are of the plaintext.
+   */
+  async putEncrypted(key: string, plaintext: Readable, context: string, tenant: string): Promise<{ size: number; sha256: string }> {
     let encrypt: Transform;
     try {
       assertValidBlobKey(key);
-      encrypt = await createEncryptStream(this.keys, context);
+      encrypt = await createEncryptStream(this.keys, context, tenant);
     } catch (error) {
       plaintext.destroy();
       throw error;
@@ -52,9 +55,9 @@ export class EncryptedBlobStore {
   }
 
   /** Plaintext of the blob. The stream errors with `SP_ERR_CRYPTO_DECRYPT_FAILED` if it was altered. */
-  async getDecrypted(key: string, context: string): Promise<Readable> {
+  async getDecrypted(key: string, context: string, tenant: string): Promise<Readable> {
     const sealed = await this.store.get(key);
-    return pipeline(sealed, createDecryptStream(this.keys, context), () => {
+    return pipeline(sealed, createDecryptStream(this.keys, context, tenant), () => {
       // Errors reach the consumer through the returned stream, which pipeline destroys with them.
     });
   }

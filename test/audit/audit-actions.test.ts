@@ -10,12 +10,16 @@ import { buildHttpServer, type HttpServer } from '../../src/http/server.js';
 import { runCli } from '../support/cli.js';
 import { createTestDatabase, testDialects, type TestDatabase } from '../support/test-database.js';
 import { cliEnvFor } from './audit-test-support.js';
+import { generate } from 'otplib';
+import { startMailCapture, linkIn, type MailCapture } from '../support/mail-capture.js';
+import { STRONG_PASSWORD, tokenOfLink } from '../support/operators.js';
+import { encodeResponse, idpKeyPair, samlResponseXml, signAssertion } from '../identity/sso/saml-test-idp.js';
 
 /**
  * Declared actions no code path emits yet, to be emptied as the work lands (remove an entry
- * when its emitter merges; the test then holds it): no plan change or operator login exists yet.
+ * when its emitter merges; the test then holds it): no plan change exists yet.
  */
-const NOT_YET_EMITTED: readonly AuditAction[] = ['plan.changed', 'login.succeeded', 'login.failed'];
+const NOT_YET_EMITTED: readonly AuditAction[] = ['plan.changed'];
 
 /** The secret a destination's custom header carries: it must never reach the log. */
 const HEADER_SECRET = 'hunter2-header-value';
@@ -27,30 +31,37 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
   let context: Sealpost;
   let server: HttpServer;
   let token = '';
+  const txt = new Map<string, string[][]>();
   let refused: { flush(): Promise<void> };
+  let mail: MailCapture;
 
   beforeAll(async () => {
     testDb = await createTestDatabase(dialect);
     const env = cliEnvFor(testDb);
-    const config = loadConfig({ ...env, SEALPOST_HTTP_HOST: '127.0.0.1', SEALPOST_HTTP_PORT: '0', SEALPOST_LOG_LEVEL: 'silent' });
+    mail = await startMailCapture();
+    const config = loadConfig({ ...env, SEALPOST_HTTP_HOST: '127.0.0.1', SEALPOST_HTTP_PORT: '0', SEALPOST_LOG_LEVEL: 'silent', SEALPOST_OUTBOUND_SMTP_URL: mail.url });
     context = await createSealpost(config, {
       logger: createLogger('silent'),
       publicUrl: 'https://localhost',
       enqueue: enqueueDeliveries,
       destinationResolver: async () => ['93.184.216.34'],
+      outboundMailTls: mail.tls,
+      ssoTxtResolver: async (name) => txt.get(name) ?? [],
     });
     server = await buildHttpServer({ config, logger: context.logger, readiness: async () => {} });
     ({ refused } = await registerApi(server.app, context));
     await server.app.ready();
-    token = (await context.tenants.create('Audited', 'operation')).apiKey;
+    const created = await context.tenants.create('Audited', 'operation');
+    token = created.apiKey;
   });
   afterAll(async () => {
     await server?.app.close();
     await context?.close();
     await testDb?.dispose();
+    await mail?.close();
   });
 
-  async function call(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: object): Promise<Record<string, unknown>> {
+  async function call(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, payload?: object): Promise<Record<string, unknown>> {
     const res = await server.app.inject({ method, url, headers: { authorization: `Bearer ${token}` }, ...(payload === undefined ? {} : { payload }) });
     expect(res.statusCode, `${method} ${url}: ${res.body}`).toBeLessThan(300);
     return res.body === '' ? {} : (res.json<Record<string, unknown>>());
@@ -91,6 +102,9 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
       payload: { from: '2020-01-01T00:00:00.000Z', to: '2100-01-01T00:00:00.000Z', format: 'jsonl' },
     });
     expect(exported.statusCode).toBe(200);
+    const dataExport = await server.app.inject({ method: 'POST', url: '/v1/exports', headers: { authorization: `Bearer ${token}` }, payload: {} });
+    expect(dataExport.statusCode).toBe(200);
+    expect(dataExport.rawPayload.subarray(257, 263).toString('latin1')).toBe('ustar\0');
     await context.audit.retention.purgeExpired();
     const rotated = await runCli(['keys', 'rotate', '--kek', '--json'], { ...cliEnvFor(testDb), SEALPOST_DATA_DIR: path.join(testDb.dir, 'data') });
     expect(rotated.code, rotated.stderr).toBe(0);
@@ -101,6 +115,75 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
     // Signing keys have no rotating API route: the CLI is their admin path.
     const signing = await runCli(['keys', 'rotate', '--signing', '--tenant', createdByCli.tenant, '--json'], { ...cliEnvFor(testDb), SEALPOST_DATA_DIR: path.join(testDb.dir, 'data') });
     expect(signing.code, signing.stderr).toBe(0);
+    const resealed = await runCli(['keys', 'reseal-legacy', '--json'], { ...cliEnvFor(testDb), SEALPOST_DATA_DIR: path.join(testDb.dir, 'data') });
+    expect(resealed.code, resealed.stderr).toBe(0);
+    // The owner erases its tenant in two steps (a tenant of its own: the others keep working).
+    const doomed = (await context.tenants.create('To be erased', 'starter')).apiKey;
+    const erase = (payload: object) => server.app.inject({ method: 'POST', url: '/v1/tenant/erasure', headers: { authorization: `Bearer ${doomed}` }, payload });
+    const doomedPayload = await server.app.inject({ method: 'POST', url: '/v1/payloads', headers: { authorization: `Bearer ${doomed}` }, payload: { to: 'be swept' } });
+    expect(doomedPayload.statusCode).toBe(202);
+    await call('PATCH', '/v1/tenant', { retention_days: 30 });
+    const asked = await erase({});
+    expect(asked.statusCode, asked.body).toBe(202);
+    expect((await erase({ confirmation_token: asked.json<{ confirmation_token: string }>().confirmation_token })).statusCode).toBe(200);
+    // The scheduler's retention sweep removes what the erased tenant left.
+    expect(await context.payloadRetention.purgeExpired()).toHaveLength(1);
+
+    // Operators (issue 11): created, password set, sign-in failed and succeeded, TOTP enrolled,
+    // session revoked, second factor verified, members invited, changed and removed, policy changed.
+    const people = (await context.tenants.create('People', 'operation')).tenant.id;
+    const owner = await context.identity.members.createOperator(people, 'owner@example.com', 'owner', { type: 'system', id: 'test' });
+    expect((await server.app.inject({ method: 'POST', url: '/v1/auth/password/setup', payload: { token: tokenOfLink(owner.link!), password: STRONG_PASSWORD } })).statusCode).toBe(204);
+    expect((await server.app.inject({ method: 'POST', url: '/v1/auth/login', payload: { email: 'owner@example.com', password: 'not the password at all' } })).statusCode).toBe(401);
+    const signIn = async (): Promise<{ cookie: string; csrf: string }> => {
+      const res = await server.app.inject({ method: 'POST', url: '/v1/auth/login', payload: { email: 'owner@example.com', password: STRONG_PASSWORD } });
+      expect(res.statusCode, res.body).toBe(200);
+      return { cookie: String(res.headers['set-cookie']).split(';')[0]!, csrf: res.json<{ csrf_token: string }>().csrf_token };
+    };
+    let session = await signIn();
+    const asOwner = async (method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, payload?: object) => {
+      const res = await server.app.inject({ method, url, headers: { cookie: session.cookie, 'x-sealpost-csrf': session.csrf }, ...(payload === undefined ? {} : { payload }) });
+      expect(res.statusCode, `${method} ${url}: ${res.body}`).toBeLessThan(300);
+      if (res.headers['set-cookie'] && res.body !== '') session = { cookie: String(res.headers['set-cookie']).split(';')[0]!, csrf: res.json<{ csrf_token: string }>().csrf_token };
+      return res.body === '' ? {} : res.json<Record<string, unknown>>();
+    };
+    const { secret } = (await asOwner('POST', '/v1/auth/totp/enrolment')) as { secret: string };
+    const { recovery_codes: codes } = (await asOwner('POST', '/v1/auth/totp/confirmation', { totp: await generate({ secret }) })) as { recovery_codes: string[] };
+    await asOwner('POST', '/v1/auth/logout');
+    session = await signIn();
+    await asOwner('POST', '/v1/auth/second-factor', { recovery_code: codes[0] });
+    const invited = await asOwner('POST', '/v1/members', { email: 'dev@example.com', role: 'developer' });
+    linkIn(await mail.waitFor('dev@example.com'));
+    await asOwner('PATCH', `/v1/members/${String(invited.id)}`, { role: 'viewer' });
+    await asOwner('DELETE', `/v1/members/${String(invited.id)}`);
+    await asOwner('PUT', '/v1/policies', { webauthn_only: false, sso_default_role: 'developer' });
+    // SSO: settings and domains through the admin API, by the owner (a security policy); a login refused (forged state) and one
+    // verified (a signed SAML assertion, without MFA: a session whose second factor is still due).
+    await asOwner('PUT', '/v1/sso/oidc', { issuer: 'https://login.example.com', client_id: 'sealpost', client_secret: 'oidc-secret' });
+    const forged = await server.app.inject({ method: 'GET', url: `/v1/auth/oidc/${people}/callback?state=forged&code=x` });
+    expect(forged.statusCode).toBe(401);
+    await asOwner('DELETE', '/v1/sso/oidc');
+    const idpKey = await idpKeyPair('Audit test IdP');
+    const saml = await asOwner('PUT', '/v1/sso/saml', { idp_entity_id: 'https://idp.example.com', idp_sso_url: 'https://idp.example.com/sso', idp_certificates: [idpKey.certPem] });
+    const domain = await asOwner('POST', '/v1/sso/domains', { domain: 'audited.example' });
+    txt.set('_sealpost-verify.audited.example', [[String(domain.txt_value)]]);
+    await asOwner('POST', '/v1/sso/domains/audited.example/verify');
+    const now = Date.now();
+    const assertion = samlResponseXml({
+      issuer: 'https://idp.example.com',
+      audience: String(saml.sp_entity_id),
+      recipient: String(saml.acs_url),
+      email: 'ada@audited.example',
+      notBefore: new Date(now - 60_000),
+      notOnOrAfter: new Date(now + 300_000),
+    });
+    const acs = await server.app.inject({ method: 'POST', url: `/v1/auth/saml/${people}/acs`, payload: new URLSearchParams({ SAMLResponse: encodeResponse(signAssertion(assertion, idpKey)) }).toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    expect(acs.json()).toMatchObject({ enrolment_required: true, session: { second_factor_satisfied: false } });
+    await asOwner('DELETE', '/v1/sso/saml');
+    await asOwner('DELETE', '/v1/sso/domains/audited.example');
+
+    expect((await server.app.inject({ method: 'POST', url: '/v1/auth/password/reset-request', payload: { email: 'owner@example.com' } })).statusCode).toBe(202);
+    await mail.waitFor('owner@example.com');
 
     // api.request is written after the response; poll for it.
     await expect.poll(async () => (await loggedEvents()).some((e) => e.action === 'api.request'), { timeout: 20_000 }).toBe(true);
@@ -113,6 +196,11 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
     const text = JSON.stringify(events);
     expect(text).not.toContain(HEADER_SECRET);
     expect(text).not.toContain(URL_SECRET);
+    // Never a password, a code or a token.
+    expect(text).not.toContain(STRONG_PASSWORD);
+    expect(text).not.toContain(codes[0]);
+    expect(text).not.toContain(tokenOfLink(owner.link!));
+    expect(text).not.toContain(session.cookie.split('=')[1]);
     const ofDestination = events.filter((e) => e.resource === id && e.action.startsWith('destination.')).map((e) => [e.action, e.details]);
     expect(ofDestination).toEqual([
       ['destination.created', expect.objectContaining({ url_origin: 'https://hooks.example.com', url_sha256: expect.stringMatching(/^[0-9a-f]{64}$/), header_names: ['X-Receiver-Auth'], enabled: true })],
@@ -127,6 +215,11 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
       ['api_key.created', { type: 'system', id: 'sealpost-cli' }],
       ['signing_key.rotated', { type: 'system', id: 'sealpost-cli' }],
     ]);
+    // SSO settings changed in an owner's session name that operator.
+    const ownerId = owner.operatorId;
+    const ssoConfig = events.filter((e) => /^sso\.(oidc|saml|domain)_/.test(e.action));
+    expect(ssoConfig.length).toBeGreaterThanOrEqual(7);
+    expect(ssoConfig.every((e) => e.tenant === people && e.actor.type === 'operator' && e.actor.id === ownerId)).toBe(true);
     expect(events.find((e) => e.action === 'kek.rotated')).toMatchObject({ tenant: null, actor: { type: 'system', id: 'cli' }, details: { kek: 'local:v2' } });
   });
 });

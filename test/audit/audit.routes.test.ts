@@ -16,7 +16,8 @@ import { registerErrorHandling } from '../../src/http/error-handler.js';
 import { genRequestId } from '../../src/http/request-id.js';
 import { ApiKeyRepository } from '../../src/identity/api-key.repository.js';
 import { ApiKeyService } from '../../src/identity/api-key.service.js';
-import { authenticateHook } from '../../src/http/auth.plugin.js';
+import { authorizeHook } from '../../src/http/auth.plugin.js';
+import { ROUTE_RULES } from '../../src/identity/permissions.js';
 import { TenantRepository } from '../../src/identity/tenant.repository.js';
 import { TenantService } from '../../src/identity/tenant.service.js';
 import { createTestDatabase, testDialects, type TestDatabase } from '../support/test-database.js';
@@ -63,7 +64,7 @@ describe.each(testDialects())('audit API on %s', (dialect) => {
     registerErrorHandling(app);
     await app.register(logKeyRoutes, { keys: services.keys });
     await app.register(async (v1) => {
-      v1.addHook('onRequest', authenticateHook(apiKeys));
+      v1.addHook('onRequest', authorizeHook({ keys: apiKeys, origin: 'https://localhost', now: Date.now, rules: { ...ROUTE_RULES, 'GET /v1/things/:id': { access: 'any', permission: 'signing_keys:read' } } }));
       v1.addHook('onResponse', auditRequestsHook(services.log, new GroupCommitter(handle.db)));
       await v1.register(auditRoutes, { audit: services.audit });
       v1.get('/v1/things/:id', async () => ({ ok: true }));

@@ -64,6 +64,8 @@ describe.each(testDialects())('sealpost on %s', { timeout: CLI_TEST_TIMEOUT_MS }
     env = {
       SEALPOST_DATA_DIR: path.join(testDb.dir, 'data'),
       SEALPOST_DATABASE_URL: testDb.config.dialect === 'postgres' ? testDb.config.url : `sqlite:${testDb.config.file}`,
+      // Required on PostgreSQL (test/cli/start-config.test.ts); attachment links only.
+      SEALPOST_PUBLIC_URL: 'https://sealpost.test',
     };
   });
   afterAll(async () => {

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerErrorHandling } from '../../src/http/error-handler.js';
 import { ApiKeyRepository } from '../../src/identity/api-key.repository.js';
 import { ApiKeyService } from '../../src/identity/api-key.service.js';
-import { authenticateHook } from '../../src/http/auth.plugin.js';
+import { authorizeHook } from '../../src/http/auth.plugin.js';
 import type { Scope } from '../../src/identity/scopes.js';
 import type { DeliveryApiDeps } from '../../src/delivery/delivery-api.deps.js';
 import { deliveryRoutes } from '../../src/delivery/delivery.routes.js';
@@ -58,7 +58,7 @@ describe.each(testDialects())('destination and delivery routes on %s', (dialect)
     app = Fastify({ loggerInstance: silentLogger }) as unknown as FastifyInstance;
     registerErrorHandling(app);
     await app.register(async (v1) => {
-      v1.addHook('onRequest', authenticateHook(keyService));
+      v1.addHook('onRequest', authorizeHook({ keys: keyService, origin: 'https://localhost', now: Date.now }));
       const deliveryRepository = new DeliveryRepository(fx.handle.db, fx.cipher);
       await v1.register(destinationRoutes, { destinations: new DestinationService(new DestinationRepository(fx.handle.db, fx.cipher), deliveryRepository, deps) });
       await v1.register(deliveryRoutes, { deliveries: new DeliveryService(deliveryRepository, deps) });

@@ -46,6 +46,8 @@ describe.each(testDialects())('kill -9 during ingest and delivery on %s', (diale
       SEALPOST_DATABASE_URL: testDb.config.dialect === 'postgres' ? testDb.config.url : `sqlite:${testDb.config.file}`,
       SEALPOST_HTTP_HOST: '127.0.0.1',
       SEALPOST_HTTP_PORT: '0',
+      // Required on PostgreSQL (attachment links); never a destination here.
+      SEALPOST_PUBLIC_URL: 'https://sealpost.test',
       SEALPOST_SMTP_HOST: '127.0.0.1',
       SEALPOST_SMTP_PORT: '0',
       SEALPOST_LOG_LEVEL: 'error',

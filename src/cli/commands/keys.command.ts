@@ -1,33 +1,29 @@
 import type { Command } from 'commander';
-import { keyringDir, openKeyProvider } from '../../app/key-provider.factory.js';
-import { AuditLog } from '../../audit/audit-log.js';
-import { auditRecorder } from '../../audit/audit-recorder.js';
-import { kekRotatedEvent, recorderFor } from '../../app/effects.js';
+import { openKeyProvider } from '../../app/key-provider.factory.js';
+import { SIGNING_LOCK_WAIT_MS, withSigningKeyLock } from '../../app/scheduler.js';
 import type { SealpostConfig } from '../../config/config.schema.js';
-import { LocalKeyring } from '../../crypto/local-keyring.js';
+import type { KekRotation } from '../../crypto/kek-version.service.js';
 import type { SigningKeyStatus } from '../../crypto/signing-key.js';
-import { ACTIVE_KEY_REFRESH_MS, type RotationResult } from '../../crypto/signing-key.service.js';
+import type { RotationResult } from '../../crypto/signing-key.service.js';
 import { SealpostError } from '../../errors/sealpost-error.js';
-import { configForCommand, print, withDatabase, withSealpost } from '../cli-support.js';
+import { configForCommand, print, withSealpost } from '../cli-support.js';
+import { progressBar } from '../progress-bar.js';
 
 /**
- * Adds a master key version and records `kek.rotated` in one transaction: the event is
- * appended right after the new version file is in place, so a failure to record it rolls the
- * command back with an error instead of leaving an unrecorded rotation unnoticed.
+ * Adds a master key version, once, under the database's rotation lock, recording `kek.rotated`
+ * in the transaction that records the version. Several commands racing make one version: each
+ * rotates only if the version it started with is still current.
  */
-async function rotateKek(config: SealpostConfig): Promise<string> {
+async function rotateKek(config: SealpostConfig): Promise<KekRotation> {
   if (config.keyProvider !== 'local') {
     throw new SealpostError('SP_ERR_CONFIG_INVALID', 'With AWS KMS the master key is rotated by KMS itself; enable automatic rotation on the key');
   }
-  return withDatabase((database) =>
-    database.db.transaction().execute(async (tx) => {
-      const keyring = new LocalKeyring(keyringDir(config), config.kekRotationDays);
-      keyring.open();
-      const kek = `local:v${keyring.rotate()}`;
-      await recorderFor(auditRecorder(new AuditLog()), 'kek')(tx, kekRotatedEvent(kek, { type: 'system', id: 'cli' }, 'keys rotate --kek'));
-      return kek;
-    }),
-  );
+  return withSealpost(async (sealpost) => {
+    const versions = sealpost.kekVersions;
+    if (!versions) throw new SealpostError('SP_ERR_CONFIG_INVALID', 'No local keyring');
+    const current = versions.health().detail.current ?? undefined;
+    return versions.rotate({ actor: { type: 'system', id: 'cli' }, trigger: 'keys rotate --kek', ...(current ? { expectedCurrent: current } : {}) });
+  });
 }
 
 /** Who rotates from the command line, in the `signing_key.rotated` audit event. */
@@ -35,6 +31,8 @@ const CLI_ACTOR = { type: 'system', id: 'sealpost-cli' } as const;
 
 /** Rotates one tenant's signing key, or every tenant's; each rotation is audited. */
 function rotateSigningKeys(options: { tenant?: string; ifDue: boolean }): Promise<RotationResult[]> {
+  // A key activated after the command was given satisfies it (see RotateOptions.unlessRotatedSince).
+  const requestedAt = Date.now();
   return withSealpost(async (sealpost) => {
     let ids: string[];
     if (options.tenant !== undefined) {
@@ -43,14 +41,18 @@ function rotateSigningKeys(options: { tenant?: string; ifDue: boolean }): Promis
     } else {
       ids = (await sealpost.tenants.list()).map((t) => t.id);
     }
-    const results: RotationResult[] = [];
-    for (const id of ids) results.push(await sealpost.receipts.keys.rotate(id, { ifDue: options.ifDue, actor: CLI_ACTOR }));
-    return results;
+    const locked = await withSigningKeyLock(sealpost, SIGNING_LOCK_WAIT_MS, async () => {
+      const results: RotationResult[] = [];
+      for (const id of ids) results.push(await sealpost.receipts.keys.rotate(id, { ifDue: options.ifDue, actor: CLI_ACTOR, unlessRotatedSince: requestedAt }));
+      return results;
+    });
+    if (!locked.acquired) throw new SealpostError('SP_ERR_SIGNING_KEY_UNAVAILABLE', 'Another process is rotating signing keys; try again');
+    return locked.value;
   });
 }
 
-function describeRotation(r: RotationResult): string {
-  const pickUp = `running processes sign with it within ${ACTIVE_KEY_REFRESH_MS / 1000} s`;
+function describeRotation(r: RotationResult, refreshSeconds: number): string {
+  const pickUp = `running processes sign with it within ${refreshSeconds} s (SEALPOST_KEY_REFRESH_SECONDS)`;
   switch (r.reason) {
     case 'created':
       return `${r.tenant}: first signing key ${r.active} created and active`;
@@ -84,6 +86,18 @@ export function registerKeys(program: Command): void {
   const keys = program.command('keys').description('encryption and signing keys');
 
   keys
+    .command('reseal-legacy')
+    .description("re-encrypt tenant records written before per-tenant keys under their tenant's own keys, so an erasure shreds them too; safe while running and to repeat")
+    .option('--json', 'print JSON')
+    .action(async (options: { json?: boolean }) => {
+      const bar = options.json === true ? undefined : progressBar('re-sealing records');
+      const report = await withSealpost((sealpost) => sealpost.legacyReseal.run({ type: 'system', id: 'sealpost-cli' }, (done, total) => bar?.update(done, total)));
+      bar?.finish();
+      const out = { examined: report.examined, resealed: report.resealed, by_table: report.byTable };
+      print(out, options.json === true, () => `${report.resealed} of ${report.examined} records re-sealed under their tenant's keys`);
+    });
+
+  keys
     .command('rotate')
     .description('rotate a key now instead of waiting for its schedule')
     .option('--kek', 'add a new local keyring master key version (new data keys are wrapped under it; old versions stay for reading)')
@@ -95,13 +109,19 @@ export function registerKeys(program: Command): void {
       if (!options.kek && !options.signing) throw new SealpostError('SP_ERR_CONFIG_INVALID', 'Say which key to rotate: --kek or --signing');
       if (options.ifDue && !options.signing) throw new SealpostError('SP_ERR_CONFIG_INVALID', '--if-due applies to --signing only');
       if (options.tenant !== undefined && !options.signing) throw new SealpostError('SP_ERR_CONFIG_INVALID', '--tenant applies to --signing only');
-      const config = configForCommand();
+      const config = await configForCommand();
       const kek = options.kek ? await rotateKek(config) : undefined;
       const signing = options.signing ? await rotateSigningKeys({ tenant: options.tenant, ifDue: options.ifDue === true }) : undefined;
-      print({ ...(kek ? { kek } : {}), ...(signing ? { signing } : {}) }, options.json === true, () =>
+      print({ ...(kek ? { kek: kek.current, kek_rotated: kek.rotated } : {}), ...(signing ? { signing } : {}) }, options.json === true, () =>
         [
-          ...(kek ? [`new master key version ${kek}; running processes use it for data keys created from now on`] : []),
-          ...(signing ? (signing.length === 0 ? ['no tenants: no signing key to rotate'] : signing.map(describeRotation)) : []),
+          ...(kek
+            ? [
+                kek.rotated
+                  ? `new master key version ${kek.current}; running processes wrap new data keys under it within ${config.keyRefreshSeconds} s (SEALPOST_KEY_REFRESH_SECONDS). With processes on other hosts, copy the new keyring file to them first (docs/operations.md)`
+                  : `another process rotated first; the master key version is ${kek.current}; nothing rotated`,
+              ]
+            : []),
+          ...(signing ? (signing.length === 0 ? ['no tenants: no signing key to rotate'] : signing.map((r) => describeRotation(r, config.keyRefreshSeconds))) : []),
         ].join('\n'),
       );
     });
@@ -134,8 +154,8 @@ export function registerKeys(program: Command): void {
     .description('show the master key provider and whether its yearly rotation is in place')
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }) => {
-      const config = configForCommand();
-      const status = await openKeyProvider(config).provider.status();
+      const config = await configForCommand();
+      const status = await openKeyProvider(config).status();
       print(status, options.json === true, () =>
         [
           `provider:  ${status.provider}`,

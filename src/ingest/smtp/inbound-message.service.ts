@@ -99,13 +99,13 @@ export class InboundMessageService {
       const index = attachmentInfo.length;
       attachmentInfo.push({ id, disposition: part.disposition, content_id: part.contentId });
       // A failure here ends the parse, which then rejects with it (see below).
-      const stored = await blobs.putEncrypted(record.blobKey, part.content, attachmentBlobContext(tx.tenantId, id));
+      const stored = await blobs.putEncrypted(record.blobKey, part.content, attachmentBlobContext(tx.tenantId, id), tx.tenantId);
       attachments[index] = { ...record, size: stored.size, sha256: stored.sha256 };
     };
 
     const rawRecord: AttachmentRecord = { id: rawId, payloadId: '', size: 0, sha256: '', blobKey: rawMessageBlobKey(tx.tenantId, rawId), meta: { filename: '', contentType: 'message/rfc822' } };
     written.push(rawRecord);
-    const rawStored = blobs.putEncrypted(rawRecord.blobKey, rawBranch, rawMessageBlobContext(tx.tenantId, rawId)).catch((err: unknown) => {
+    const rawStored = blobs.putEncrypted(rawRecord.blobKey, rawBranch, rawMessageBlobContext(tx.tenantId, rawId), tx.tenantId).catch((err: unknown) => {
       abort('store', err);
       throw err;
     });

@@ -22,7 +22,7 @@ type Mode = 'late-raw' | 'late-attachment' | undefined;
 
 function lateBlobs(real: EncryptedBlobStore, mode: () => Mode, delayed: string[]): EncryptedBlobStore {
   let attachmentPuts = 0;
-  const putEncrypted = async (key: string, body: Readable, context: string): Promise<{ size: number; sha256: string }> => {
+  const putEncrypted = async (key: string, body: Readable, context: string, tenant: string): Promise<{ size: number; sha256: string }> => {
     const m = mode();
     const attachment = key.startsWith('attachments/') ? ++attachmentPuts : 0;
     if (m === 'late-attachment' && attachment > 0 && delayed.length === 0 && attachmentPuts % 2 === 1) {
@@ -34,7 +34,7 @@ function lateBlobs(real: EncryptedBlobStore, mode: () => Mode, delayed: string[]
       delayed.push(key);
       await until(() => body.destroyed);
     }
-    return real.putEncrypted(key, body, context);
+    return real.putEncrypted(key, body, context, tenant);
   };
   return new Proxy(real, {
     get(target, prop) {

@@ -14,10 +14,10 @@ type Failure = { kind: 'at-once' | 'midway'; when: (key: string, call: number) =
 /** The real store, except that chosen writes fail: at once without reading, or after some of the data. */
 function failingBlobs(real: EncryptedBlobStore, failure: () => Failure): EncryptedBlobStore {
   let calls = 0;
-  const putEncrypted = async (key: string, body: Readable, context: string): Promise<{ size: number; sha256: string }> => {
+  const putEncrypted = async (key: string, body: Readable, context: string, tenant: string): Promise<{ size: number; sha256: string }> => {
     const f = failure();
     calls += 1;
-    if (!f?.when(key, calls)) return real.putEncrypted(key, body, context);
+    if (!f?.when(key, calls)) return real.putEncrypted(key, body, context, tenant);
     if (f.kind === 'at-once') throw new Error('injected: disk full');
     let seen = 0;
     const breaking = new Transform({
@@ -27,7 +27,7 @@ function failingBlobs(real: EncryptedBlobStore, failure: () => Failure): Encrypt
       },
     });
     body.on('error', (err) => breaking.destroy(err));
-    return real.putEncrypted(key, body.pipe(breaking), context);
+    return real.putEncrypted(key, body.pipe(breaking), context, tenant);
   };
   return new Proxy(real, {
     get(target, prop) {

@@ -1,0 +1,125 @@
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { idPattern } from '../../crypto/ids.js';
+import { isSealpostError } from '../../errors/sealpost-error.js';
+import type { OidcLoginService } from './oidc-login.service.js';
+import type { SamlLoginService } from './saml-login.service.js';
+import { LOGIN_STATE_TTL_MS } from './oidc-login.service.js';
+import type { SsoLoginAudit } from './sso-login.audit.js';
+import { refusalDetails } from './sso-refusal.js';
+import type { SsoSignIn, VerifiedSsoIdentity } from './sso-sign-in.port.js';
+
+/**
+ * Binds an OIDC login to the browser that started it (login CSRF: without it, an attacker could
+ * send a victim the callback URL of the attacker's own login). `__Host-`: Secure, path /, no
+ * Domain, so no sibling host can set or read it; SameSite=Lax: sent on the IdP's top-level
+ * redirect back.
+ */
+export const SSO_BINDING_COOKIE = '__Host-sealpost_sso';
+
+const TenantParams = Type.Object({ tenant: Type.String({ pattern: idPattern('tenant') }) });
+type TenantParams = Static<typeof TenantParams>;
+/** A signed SAML response with a few certificates and attributes is 10–30 KB; base64 adds a third. */
+const MAX_SAML_FORM_BYTES = 256 * 1024;
+const AcsBody = Type.Object(
+  { SAMLResponse: Type.String({ minLength: 1, maxLength: MAX_SAML_FORM_BYTES }), RelayState: Type.Optional(Type.String({ maxLength: 1024 })) },
+  { additionalProperties: false },
+);
+
+function bindingCookie(value: string, maxAgeSeconds: number): string {
+  return `${SSO_BINDING_COOKIE}=${value}; Path=/; Max-Age=${maxAgeSeconds}; HttpOnly; Secure; SameSite=Lax`;
+}
+
+function cookieValue(request: FastifyRequest, name: string): string | undefined {
+  for (const part of (request.headers.cookie ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+function queryOf(request: FastifyRequest): string {
+  const q = request.url.indexOf('?');
+  return q < 0 ? '' : request.url.slice(q + 1);
+}
+
+export interface SsoLoginDeps {
+  readonly oidc: OidcLoginService;
+  readonly saml: SamlLoginService;
+  readonly signIn: SsoSignIn;
+  readonly audit: SsoLoginAudit;
+  /**
+   * Whether this refusal is still stored as its own event; beyond a few per client and minute the
+   * API's refusal counter (audit-request.hook.ts RefusedRequests) counts it into `api.refused`
+   * instead, so a flood of forged callbacks costs a bounded number of audit rows.
+   */
+  readonly admitRefusal?: (ip: string, status: number, tenantId: string) => boolean;
+}
+
+/**
+ * Runs a login's verification; on success records `sso.login_succeeded` (the IdP's answer passed
+ * every check) and hands the identity to the sign-in port, which records its own session events;
+ * on refusal, by the checks or by the port, records `sso.login_refused` and rethrows (the error
+ * handler answers).
+ */
+export async function finishLogin(
+  deps: Pick<SsoLoginDeps, 'signIn' | 'audit' | 'admitRefusal'>,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  tenantId: string,
+  protocol: 'oidc' | 'saml',
+  verify: () => Promise<VerifiedSsoIdentity>,
+): Promise<unknown> {
+  let identity: VerifiedSsoIdentity;
+  try {
+    identity = await verify();
+  } catch (err) {
+    const refusal = refusalDetails(err);
+    const status = isSealpostError(err) ? err.status : 500;
+    if (refusal && (deps.admitRefusal?.(request.ip, status, tenantId) ?? true)) await deps.audit.refused(tenantId, protocol, refusal, request.ip);
+    throw err;
+  }
+  // Recorded before the hand-off, so no one is signed in by SSO without an event (fail closed).
+  await deps.audit.succeeded(identity);
+  try {
+    return await deps.signIn.complete(identity, reply);
+  } catch (err) {
+    const code = isSealpostError(err) ? err.code : 'SP_ERR_INTERNAL_ERROR';
+    await deps.audit.refused(tenantId, protocol, { code, reason: 'sign-in refused' }, request.ip);
+    throw err;
+  }
+}
+
+/** The public SSO login routes (no API key: the browser of a person signing in calls them). */
+export async function ssoLoginRoutes(app: FastifyInstance, deps: SsoLoginDeps): Promise<void> {
+  app.get<{ Params: TenantParams }>('/v1/auth/oidc/:tenant/start', { schema: { params: TenantParams } }, async (request, reply) => {
+    const started = await deps.oidc.start(request.params.tenant);
+    reply.header('set-cookie', bindingCookie(started.binding, LOGIN_STATE_TTL_MS / 1000));
+    reply.header('cache-control', 'no-store');
+    return reply.redirect(started.authorizationUrl, 302);
+  });
+
+  app.get<{ Params: TenantParams }>('/v1/auth/oidc/:tenant/callback', { schema: { params: TenantParams } }, async (request, reply) => {
+    const tenantId = request.params.tenant;
+    const binding = cookieValue(request, SSO_BINDING_COOKIE);
+    // The binding is single-use like the state it protects.
+    reply.header('set-cookie', bindingCookie('', 0));
+    reply.header('cache-control', 'no-store');
+    return finishLogin(deps, request, reply, tenantId, 'oidc', () => deps.oidc.callback(tenantId, queryOf(request), binding));
+  });
+
+  app.get<{ Params: TenantParams }>('/v1/auth/saml/:tenant/metadata', { schema: { params: TenantParams } }, async (request, reply) => {
+    const xml = await deps.saml.metadata(request.params.tenant);
+    return reply.type('application/samlmetadata+xml').send(xml);
+  });
+
+  // The IdP's page POSTs the form (HTTP-POST binding, SAML Bindings §3.5); this scope alone parses forms.
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: MAX_SAML_FORM_BYTES }, (_request, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+  app.post<{ Params: TenantParams; Body: Static<typeof AcsBody> }>('/v1/auth/saml/:tenant/acs', { schema: { params: TenantParams, body: AcsBody } }, async (request, reply) => {
+    const tenantId = request.params.tenant;
+    reply.header('cache-control', 'no-store');
+    return finishLogin(deps, request, reply, tenantId, 'saml', () => deps.saml.acs(tenantId, request.body.SAMLResponse));
+  });
+}

@@ -1,0 +1,82 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../../db/schema.js';
+
+export interface PendingErasure {
+  readonly tokenSha256: string;
+  readonly requestedBy: string;
+  readonly expiresAt: number;
+}
+
+/** What an erasure switched off, for its audit event. */
+export interface ErasureCounts {
+  readonly revokedKeys: number;
+  readonly deletedInboxes: number;
+  readonly disabledDestinations: number;
+  readonly stoppedDeliveries: number;
+}
+
+/** The tenant rows an erasure reads and changes. Every query is scoped to one tenant. */
+export class TenantErasureRepository {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async state(tenantId: string): Promise<{ erasedAt: number | null; pending: PendingErasure | undefined } | undefined> {
+    const row = await this.db
+      .selectFrom('tenants')
+      .select(['erased_at', 'erasure_token_sha256', 'erasure_requested_by', 'erasure_expires_at'])
+      .where('id', '=', tenantId)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const pending =
+      row.erasure_token_sha256 !== null && row.erasure_requested_by !== null && row.erasure_expires_at !== null
+        ? { tokenSha256: row.erasure_token_sha256, requestedBy: row.erasure_requested_by, expiresAt: row.erasure_expires_at }
+        : undefined;
+    return { erasedAt: row.erased_at, pending };
+  }
+
+  /** Replaces any earlier pending confirmation: only the newest token is valid. */
+  async setPending(tenantId: string, pending: PendingErasure, db: Kysely<Database> = this.db): Promise<void> {
+    await db
+      .updateTable('tenants')
+      .set({ erasure_token_sha256: pending.tokenSha256, erasure_requested_by: pending.requestedBy, erasure_expires_at: pending.expiresAt })
+      .where('id', '=', tenantId)
+      .where('erased_at', 'is', null)
+      .execute();
+  }
+
+  /**
+   * Marks the tenant erased and switches off everything that could act for it: API keys
+   * revoked, inboxes deleted, destinations disabled, pending deliveries stopped. Its data keys'
+   * rows go too (useless once the root key is destroyed). Returns undefined if it already was.
+   */
+  async markErased(tenantId: string, at: number, db: Kysely<Database>): Promise<ErasureCounts | undefined> {
+    const marked = await db
+      .updateTable('tenants')
+      .set({ erased_at: at, erasure_token_sha256: null, erasure_requested_by: null, erasure_expires_at: null })
+      .where('id', '=', tenantId)
+      .where('erased_at', 'is', null)
+      .executeTakeFirst();
+    if (Number(marked.numUpdatedRows) === 0) return undefined;
+    const keys = await db.updateTable('api_keys').set({ revoked_at: at }).where('tenant_id', '=', tenantId).where('revoked_at', 'is', null).executeTakeFirst();
+    // A legacy plain token is blanked as a deletion does (the column then holds the row's id).
+    const inboxes = await db.updateTable('inboxes').set((eb) => ({ deleted_at: at, token: eb.ref('id') })).where('tenant_id', '=', tenantId).where('deleted_at', 'is', null).executeTakeFirst();
+    const destinations = await db
+      .updateTable('destinations')
+      .set({ enabled: 0, disabled_reason: 'tenant erased', updated_at: at })
+      .where('tenant_id', '=', tenantId)
+      .where('enabled', '=', 1)
+      .executeTakeFirst();
+    const deliveries = await db
+      .updateTable('deliveries')
+      .set({ status: 'stopped', last_error: 'tenant erased', completed_at: at, updated_at: at, lease_owner: null, lease_expires_at: null })
+      .where('tenant_id', '=', tenantId)
+      .where('status', '=', 'pending')
+      .executeTakeFirst();
+    await db.deleteFrom('data_keys').where('tenant_id', '=', tenantId).execute();
+    return {
+      revokedKeys: Number(keys.numUpdatedRows),
+      deletedInboxes: Number(inboxes.numUpdatedRows),
+      disabledDestinations: Number(destinations.numUpdatedRows),
+      stoppedDeliveries: Number(deliveries.numUpdatedRows),
+    };
+  }
+}

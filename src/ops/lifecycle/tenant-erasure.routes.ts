@@ -1,0 +1,38 @@
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { authOf } from '../../http/auth.plugin.js';
+import { ERASURE_CONFIRM_WINDOW_MS, type TenantErasureService } from './tenant-erasure.service.js';
+
+const ErasureBody = Type.Object(
+  { confirmation_token: Type.Optional(Type.String({ pattern: '^spe_[A-Za-z0-9_-]{43}$' })) },
+  { additionalProperties: false },
+);
+
+/**
+ * `POST /v1/tenant/erasure`: the owner erases its own tenant, in two steps. Without a body (or
+ * `{}`) the answer is a confirmation token; sending it back with the same credential (API key or session) within ten
+ * minutes erases the tenant. Needs `keys:manage` (the tenant's administrative scope).
+ */
+export async function tenantErasureRoutes(app: FastifyInstance, deps: { erasure: TenantErasureService }): Promise<void> {
+  app.post<{ Body: Static<typeof ErasureBody> | undefined }>(
+    '/v1/tenant/erasure',
+    { schema: { body: Type.Optional(ErasureBody) } },
+    async (request, reply) => {
+      const auth = authOf(request);
+      const actor = auth.actor;
+      const confirmation = request.body?.confirmation_token;
+      if (confirmation === undefined) {
+        const pending = await deps.erasure.requestConfirmation(auth.tenantId, auth.rateKey, actor);
+        return reply.code(202).send({
+          status: 'confirmation_required',
+          tenant: auth.tenantId,
+          confirmation_token: pending.token,
+          expires_at: new Date(pending.expiresAt).toISOString(),
+          warning: `Confirming destroys this tenant's encryption keys: every payload, attachment, e-mail and receipt becomes unreadable for good, in every backup too. Send {"confirmation_token": …} to this route with the same credential within ${ERASURE_CONFIRM_WINDOW_MS / 60_000} minutes.`,
+        });
+      }
+      const erased = await deps.erasure.confirm(auth.tenantId, auth.rateKey, confirmation, actor);
+      return reply.code(200).send({ status: 'erased', tenant: erased.tenant, erased_at: new Date(erased.erasedAt).toISOString() });
+    },
+  );
+}

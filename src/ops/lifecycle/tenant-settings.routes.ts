@@ -1,0 +1,21 @@
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import { authOf } from '../../http/auth.plugin.js';
+import type { TenantSettings, TenantSettingsService } from './tenant-settings.service.js';
+
+// The range is the service's to check (it depends on the plan), so the answer can name it.
+const PatchBody = Type.Object({ retention_days: Type.Integer() }, { additionalProperties: false, minProperties: 1 });
+
+function view(settings: TenantSettings): Record<string, unknown> {
+  return { id: settings.id, name: settings.name, plan: settings.plan, retention_days: settings.retentionDays, max_retention_days: settings.maxRetentionDays };
+}
+
+/** `GET /v1/tenant` (any key of the tenant) and `PATCH /v1/tenant` (`keys:manage`): the calling key's own tenant only. */
+export async function tenantSettingsRoutes(app: FastifyInstance, deps: { settings: TenantSettingsService }): Promise<void> {
+  app.get('/v1/tenant', async (request) => view(await deps.settings.get(authOf(request).tenantId)));
+
+  app.patch<{ Body: Static<typeof PatchBody> }>('/v1/tenant', { schema: { body: PatchBody } }, async (request) => {
+    const auth = authOf(request);
+    return view(await deps.settings.setRetention(auth.tenantId, request.body.retention_days, auth.actor));
+  });
+}
