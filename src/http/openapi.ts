@@ -3,6 +3,8 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance, FastifySchema, RouteOptions } from 'fastify';
 import { SEALPOST_VERSION } from '../delivery/forwarded-request.js';
 import { problemResponse } from './problem.schema.js';
+import { CSRF_HEADER, SESSION_COOKIE } from '../identity/sessions/session-cookie.js';
+import { ruleFor, type RouteRule } from '../identity/permissions.js';
 
 export const OPENAPI_PATH = '/v1/openapi.json';
 export const DOCS_PATH = '/docs';
@@ -24,9 +26,6 @@ export const DOCS_CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-/** Routes under this prefix sit behind the API-key authentication hook (src/app/api.ts). */
-const AUTHENTICATED_PREFIX = '/v1/';
-
 type ResponseMap = Record<string, unknown>;
 
 /** `GET /v1/destinations/:id/replay` → `getV1DestinationsIdReplay`: stable, unique, readable by SDK generators. */
@@ -35,8 +34,51 @@ function operationId(method: string, url: string): string {
   return method.toLowerCase() + words.map((w) => w[0]!.toUpperCase() + w.slice(1)).join('');
 }
 
-function isAuthenticated(url: string): boolean {
-  return url.startsWith(AUTHENTICATED_PREFIX) && url !== OPENAPI_PATH;
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** The route's rule in the permission table (src/identity/permissions.ts); routes outside `/v1` (and the document itself) are public. */
+function ruleOf(method: string, url: string): RouteRule {
+  if (!url.startsWith('/v1/') || url === OPENAPI_PATH) return { access: 'public' };
+  // A `/v1` route missing from the table is refused by the authorization hook (fail closed); its
+  // document says it needs credentials, and test/identity/permission-table keeps the table whole.
+  return ruleFor(method, url) ?? { access: 'any', permission: 'keys:manage' };
+}
+
+/**
+ * The document's `security` for a rule: an API key as a bearer token, or an operator session
+ * (its cookie, and on state-changing methods the CSRF header too); `[]` for public routes.
+ */
+function securityOf(method: string, rule: RouteRule): Record<string, string[]>[] {
+  const session: Record<string, string[]> = SAFE_METHODS.has(method) ? { session: [] } : { session: [], csrf: [] };
+  switch (rule.access) {
+    case 'public':
+      return [];
+    case 'api_key':
+      return [{ apiKey: [] }];
+    case 'session':
+      return [session];
+    case 'any':
+      return [{ apiKey: [] }, session];
+  }
+}
+
+/** The 401/403 answers the authorization hook (src/http/auth.plugin.ts) gives under a rule. */
+function authErrors(method: string, rule: RouteRule): ResponseMap {
+  if (rule.access === 'public') return {};
+  const refusals: string[] = [];
+  if (rule.access === 'api_key') refusals.push('the API key lacks the scope (SP_ERR_AUTH_SCOPE_MISSING) or a session was sent (SP_ERR_AUTH_API_KEY_REQUIRED)');
+  if (rule.access === 'any') refusals.push(`the credentials lack the ${rule.permission} permission (SP_ERR_AUTH_SCOPE_MISSING, SP_ERR_AUTH_PLAN_REQUIRED)`);
+  if (rule.access === 'session') {
+    refusals.push('an API key was sent (SP_ERR_AUTH_SESSION_REQUIRED)');
+    if (rule.permission) refusals.push(`the session lacks the ${rule.permission} permission (SP_ERR_AUTH_SCOPE_MISSING)`);
+  }
+  if (rule.access !== 'api_key' && !(rule.access === 'session' && rule.beforeSecondFactor)) refusals.push('the session has not completed its second factor (SP_ERR_AUTH_SECOND_FACTOR_REQUIRED)');
+  if (rule.access !== 'api_key' && !SAFE_METHODS.has(method)) refusals.push(`a session without the \`${CSRF_HEADER}\` header or from a foreign Origin (SP_ERR_AUTH_CSRF)`);
+  const who = rule.access === 'api_key' ? 'API key' : rule.access === 'session' ? 'session' : 'API key or session';
+  return {
+    '401': problemResponse(`Missing, unknown, expired or revoked ${who} (SP_ERR_AUTH_UNAUTHENTICATED)`),
+    '403': problemResponse(`Refused: ${refusals.join('; ')}`),
+  };
 }
 
 /**
@@ -44,15 +86,12 @@ function isAuthenticated(url: string): boolean {
  * place (error-handler.ts, the rate limits, the authentication hook), not by each route, so they
  * are described in one place too. A route lists its own domain errors (409…) in its schema.
  */
-function errorResponses(url: string, schema: FastifySchema): ResponseMap {
+function errorResponses(method: string, url: string, schema: FastifySchema): ResponseMap {
   const errors: ResponseMap = {};
   if (schema.params !== undefined || schema.querystring !== undefined || schema.body !== undefined) {
     errors['400'] = problemResponse('The request does not match this operation\'s schema (SP_ERR_HTTP_BAD_REQUEST)');
   }
-  if (isAuthenticated(url)) {
-    errors['401'] = problemResponse('Missing, unknown, expired or revoked API key (SP_ERR_AUTH_UNAUTHENTICATED)');
-    errors['403'] = problemResponse('The API key may not do this (SP_ERR_AUTH_SCOPE_MISSING, SP_ERR_AUTH_PLAN_REQUIRED)');
-  }
+  Object.assign(errors, authErrors(method, ruleOf(method, url)));
   if (schema.params !== undefined) errors['404'] = problemResponse('No such resource for this tenant (SP_ERR_RESOURCE_NOT_FOUND)');
   if (schema.body !== undefined) {
     errors['413'] = problemResponse('The request body is larger than this operation accepts (SP_ERR_HTTP_BODY_TOO_LARGE)');
@@ -86,9 +125,9 @@ function describeRoute({ schema, url, route }: { schema: FastifySchema | undefin
       ...own,
       operationId: operationId(method, url),
       tags: [resource],
-      ...(isAuthenticated(url) ? { security: [{ apiKey: [] }] } : { security: [] }),
+      security: securityOf(method, ruleOf(method, url)),
       // The route's own entries win: a route may describe an error more precisely.
-      response: { ...errorResponses(url, own), ...described((own.response as ResponseMap | undefined) ?? {}) },
+      response: { ...errorResponses(method, url, own), ...described((own.response as ResponseMap | undefined) ?? {}) },
     } as FastifySchema,
     url,
   };
@@ -113,6 +152,18 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       components: {
         securitySchemes: {
           apiKey: { type: 'http', scheme: 'bearer', description: 'An API key (`sp_live_…`) as a bearer token' },
+          session: {
+            type: 'apiKey',
+            in: 'cookie',
+            name: SESSION_COOKIE,
+            description: 'An operator session (`POST /v1/auth/login`, or SSO); most routes need its second factor completed',
+          },
+          csrf: {
+            type: 'apiKey',
+            in: 'header',
+            name: CSRF_HEADER,
+            description: 'The session\'s CSRF token (`csrf_token` of the sign-in answer), required with the session cookie on every state-changing request',
+          },
         },
       },
     },
