@@ -38,7 +38,8 @@ describe('sealpost completion', { timeout: TIMEOUT_MS }, () => {
   it.runIf(hasShell('bash'))('completes commands, subcommands and options in bash', () => {
     expect(complete('')).toEqual(expect.arrayContaining(['start', 'demo', 'verify', 'audit', 'keys', 'completion', '--version']));
     expect(complete('ke')).toEqual(['keys']);
-    expect(complete('keys', 'r')).toEqual(['rotate']);
+    expect(complete('keys', 'r')).toEqual(['reseal-legacy', 'rotate']);
+    expect(complete('keys', 'ro')).toEqual(['rotate']);
     expect(complete('keys', 'rotate', '--')).toEqual(expect.arrayContaining(['--signing', '--tenant', '--kek', '--help']));
     // Options already typed do not lose the command path.
     expect(complete('verify', 'webhook', '--tenant', 'ten_x', '--he')).toEqual(['--headers', '--help']);
