@@ -182,7 +182,7 @@ export interface ApiRole {
  */
 export async function startApi(sealpost: Sealpost, options: ApiOptions & { readiness?: () => Promise<void> } = {}): Promise<ApiRole> {
   const { config, logger } = sealpost;
-  const server = await buildHttpServer({ config, logger, readiness: options.readiness ?? (() => pingDatabase(sealpost.database.db)) });
+  const server = await buildHttpServer({ config, logger, tracing: sealpost.tracing, readiness: options.readiness ?? (() => pingDatabase(sealpost.database.db)) });
   try {
     const services = await registerApi(server.app, sealpost, options);
     const listening = await server.listen();

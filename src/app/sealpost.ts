@@ -45,6 +45,13 @@ import { TenantErasureService } from '../ops/lifecycle/tenant-erasure.service.js
 import { openAppContext, type AppContext } from './app-context.js';
 import { declareEffects, type Effects } from './effects.js';
 import { createLogger, type Logger } from '../logging/logger.js';
+import { createMetrics, type Metrics } from '../ops/metrics.js';
+import { MetricsRepository } from '../ops/metrics.repository.js';
+import { createTracing, type Tracing } from '../ops/tracing.js';
+import { withTimeout } from '../util/timeout.js';
+
+/** A collector that does not answer must not hold up a shutdown (SIGTERM has its own deadline). */
+const TRACE_FLUSH_TIMEOUT_MS = 5_000;
 
 /** What tests, benchmarks and the CLI may replace; everything else is built from the configuration. */
 export interface SealpostOverrides {
@@ -57,6 +64,8 @@ export interface SealpostOverrides {
   readonly enqueue?: IngestHooks['enqueue'];
   /** This deployment's own listeners (no self-loops); built from the configuration by default. */
   readonly ownListeners?: OwnListeners;
+  /** Tracing (tests give one with an in-memory exporter); from SEALPOST_OTEL_EXPORTER_OTLP_ENDPOINT by default. */
+  readonly tracing?: Tracing;
   /** Clock of sessions, sign-in throttling, one-time links and TOTP (tests move it). */
   readonly identityClock?: () => number;
   /** TLS options of the outbound mail relay (tests trust their loopback server's certificate). */
@@ -111,6 +120,10 @@ export interface Sealpost extends AppContext {
   readonly deliveries: DeliveryService;
   /** The prepared writes and audit recorders that commit with each action (src/app/effects.ts). */
   readonly effects: Effects;
+  /** Prometheus metrics of this process (served by src/app/metrics.ts when SEALPOST_METRICS_PORT is set). */
+  readonly metrics: Metrics;
+  /** OpenTelemetry spans of API requests and delivery attempts; a no-op unless configured. */
+  readonly tracing: Tracing;
   readonly identity: IdentityServices;
   /** Sealpost's own origin (of `publicUrl`): WebAuthn's expected origin and the CSRF Origin check. */
   readonly origin: string;
@@ -152,6 +165,8 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
   const ownListeners = overrides.ownListeners ?? OwnListeners.fromConfig({ ...config, publicUrl });
   const worker = wakeup();
   const effects = declareEffects(context, overrides.enqueue ?? cappedEnqueue(config));
+  const metrics = createMetrics(new MetricsRepository(db));
+  const tracing = overrides.tracing ?? createTracing(config.otelExporterOtlpEndpoint);
 
   const apiKeys = new ApiKeyService(new ApiKeyRepository(db), Date.now, { db, audit: effects.audit.apiKeys });
   const tenants = new TenantService(db, context.tenantRepository, apiKeys, effects.audit.tenants);
@@ -160,7 +175,7 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
   const payloads = new PayloadService(
     context.committer,
     payloadRepository,
-    { ...effects.ingest, afterCommit: worker.poke },
+    { ...effects.ingest, afterCommit: worker.poke, observe: (channel, outcome, seconds) => metrics.ingested(channel, outcome, seconds) },
     (id) => `${base}/v1/attachments/${id}`,
   );
   const inboxes = new InboxService(new InboxRepository(db, context.cipher), config.inboundDomain, effects.audit.inboxes);
@@ -271,6 +286,8 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     destinations,
     deliveries,
     effects,
+    metrics,
+    tracing,
     identity,
     origin,
     sso,
@@ -279,6 +296,10 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
       mailer.close();
       await sso.close();
       await staff.close();
+      // The spans still buffered go out before the process lets go of everything else.
+      await withTimeout(tracing.shutdown(), TRACE_FLUSH_TIMEOUT_MS, () => logger.warn('flushing traces timed out')).catch((err: unknown) =>
+        logger.warn({ err }, 'flushing traces failed'),
+      );
       await context.close();
     },
     erasure,

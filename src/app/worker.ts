@@ -22,6 +22,8 @@ export function startWorker(sealpost: Sealpost, options: WorkerRoleOptions = {})
     audit: sealpost.effects.delivery.audit,
     hooks: sealpost.effects.delivery,
     ownListeners: sealpost.ownListeners,
+    onAttempt: (outcome, statusCode, seconds) => sealpost.metrics.attempted(outcome, statusCode, seconds),
+    tracing: sealpost.tracing,
     heartbeat: { store: new WorkerHeartbeatRepository(db), intervalMs: sealpost.config.workerHeartbeatSeconds * 1000 },
     ...options,
   });

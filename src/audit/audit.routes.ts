@@ -3,6 +3,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { SealpostError } from '../errors/sealpost-error.js';
 import { authOf } from '../http/auth.plugin.js';
+import { mediaResponse } from '../http/problem.schema.js';
 import { AUDIT_ACTIONS } from './audit-event.js';
 import type { StoredCheckpoint } from './checkpoint.repository.js';
 import { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, type AuditService } from './audit.service.js';
@@ -48,6 +49,7 @@ const ExportBody = Type.Object(
   },
   { additionalProperties: false },
 );
+const ExportFile = mediaResponse('the tenant\'s events in the range, one per line (JSON Lines) or as CSV, streamed', ['application/x-ndjson', 'text/csv']);
 
 function checkpointView(checkpoint: StoredCheckpoint): Static<typeof CheckpointView> {
   return { checkpoint: checkpoint.note, tree_size: checkpoint.treeSize, root_hash: checkpoint.rootHash.toString('base64') };
@@ -113,7 +115,7 @@ export async function auditRoutes(app: FastifyInstance, deps: { audit: AuditServ
     },
   );
 
-  app.post<{ Body: Static<typeof ExportBody> }>('/v1/audit/exports', { schema: { body: ExportBody } }, async (request, reply) => {
+  app.post<{ Body: Static<typeof ExportBody> }>('/v1/audit/exports', { schema: { body: ExportBody, response: { 200: ExportFile } } }, async (request, reply) => {
     const auth = authOf(request);
     const range = timeRange(request.body.from, request.body.to) as { from: number; to: number };
     const format = request.body.format;

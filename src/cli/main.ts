@@ -5,7 +5,9 @@ import { isSealpostError } from '../errors/sealpost-error.js';
 import { isDatabaseUnavailable } from '../db/database-unavailable.js';
 import { registerAudit } from './commands/audit.command.js';
 import { registerBackup } from './commands/backup.command.js';
+import { registerCompletion } from './commands/completion.command.js';
 import { registerConfig } from './commands/config.command.js';
+import { registerDemo } from './commands/demo.command.js';
 import { registerJcs } from './commands/jcs.command.js';
 import { registerKeys } from './commands/keys.command.js';
 import { registerMigrate } from './commands/migrate.command.js';
@@ -17,6 +19,8 @@ import { registerVerify } from './commands/verify.command.js';
 
 /** sysexits(3) EX_CONFIG: lets service managers tell a bad configuration from a crash. */
 const EXIT_CONFIG = 78;
+/** A command line that does not parse (unknown option, missing argument): 2, as grep and diff use it. docs/cli.md lists every code. */
+const EXIT_USAGE = 2;
 
 /** What went wrong outside Sealpost's own errors, in one line an operator can act on. */
 function describeFailure(err: unknown): string {
@@ -37,6 +41,7 @@ const program = new Command('sealpost')
   .exitOverride();
 
 registerStart(program);
+registerDemo(program);
 registerMigrate(program);
 registerKeys(program);
 registerConfig(program);
@@ -47,12 +52,14 @@ registerOperators(program);
 registerStaff(program);
 registerJcs(program);
 registerVerify(program);
+registerCompletion(program);
 
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) {
-    process.exitCode = err.exitCode;
+    // --help and --version end with 0; anything else commander throws is a usage error.
+    process.exitCode = err.exitCode === 0 ? 0 : EXIT_USAGE;
   } else if (err instanceof ConfigError) {
     process.stderr.write(`sealpost: ${err.message}\n`);
     process.exitCode = EXIT_CONFIG;

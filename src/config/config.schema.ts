@@ -342,6 +342,24 @@ export const CONFIG_FIELDS = {
     default: 'info',
     description: 'Log level of the JSON logs on standard output.',
   },
+  metricsPort: {
+    env: 'SEALPOST_METRICS_PORT',
+    type: port,
+    default: undefined,
+    description: 'Port of the Prometheus listener (plain HTTP, `GET /metrics`), apart from the API; unset: no metrics listener. Every process serves its own.',
+  },
+  metricsHost: {
+    env: 'SEALPOST_METRICS_HOST',
+    type: { kind: 'string' },
+    default: '127.0.0.1',
+    description: 'Address of the metrics listener: loopback, so only this machine (a Prometheus agent or sidecar) can scrape it. Metrics hold no payload content, but name destination ids; widen it only onto a private network.',
+  },
+  otelExporterOtlpEndpoint: {
+    env: 'SEALPOST_OTEL_EXPORTER_OTLP_ENDPOINT',
+    type: { kind: 'url', protocols: ['https:', 'http:'] },
+    default: undefined,
+    description: 'OTLP/HTTP traces endpoint (e.g. `http://collector:4318/v1/traces`); unset: no tracing. Spans for API requests and delivery attempts; their trace ids appear in the logs (`trace_id`) and reach destinations as `traceparent`.',
+  },
   healthHost: {
     env: 'SEALPOST_HEALTH_HOST',
     type: { kind: 'string' },

@@ -10,6 +10,9 @@ import type { DeliveryHooks, DeliverySucceededInfo } from './request-signer.js';
 import type { NextStep } from './retry-policy.js';
 import { newId } from '../crypto/ids.js';
 
+/** Svix's rule: a receiver that answers 410 Gone asks not to be called again, so its destination is disabled. */
+export const GONE_DISABLE_REASON = 'the receiver answered 410 Gone; re-enable the destination (PATCH {"enabled": true}) once it accepts deliveries again';
+
 export function attemptResponseContext(tenantId: string, attemptId: string): RecordContext {
   return { tenant: tenantId, table: 'delivery_attempts', id: attemptId, field: 'response' };
 }
@@ -136,6 +139,7 @@ export class AttemptRepository {
     }
     // Our own failure (a stored record we could not decrypt, a signer error) says nothing about the receiver.
     if (input.errorClass === 'internal') return { leaseLost: false, destinationDisabled: false };
+    if (step.status === 'stopped') return { leaseLost: false, destinationDisabled: await this.disable(tx, input, GONE_DISABLE_REASON) };
     markedFailing.add(claimed.destinationId);
     return { leaseLost: false, destinationDisabled: await this.markFailing(tx, input) };
   }
@@ -147,18 +151,28 @@ export class AttemptRepository {
       return false;
     }
     if (claimed.failingSince > input.disableFailingSince) return false;
-    const disabled = await tx
+    return this.disable(tx, input, input.disableReason, input.disableFailingSince);
+  }
+
+  /**
+   * Disables the attempt's destination (still enabled, not deleted, and when `failingSince` is
+   * given, failing since then at least), with its `destination.disabled` event; the tenant sees
+   * `reason` as the destination's `disabled_reason`. True when this call disabled it.
+   */
+  private async disable(tx: Kysely<Database>, input: AttemptResultInput, reason: string, failingSince?: number): Promise<boolean> {
+    const { claimed, now } = input;
+    let update = tx
       .updateTable('destinations')
-      .set({ enabled: 0, disabled_reason: input.disableReason, updated_at: now })
+      .set({ enabled: 0, disabled_reason: reason, updated_at: now })
       .where('id', '=', claimed.destinationId)
       .where('enabled', '=', 1)
-      .where('deleted_at', 'is', null)
-      .where('failing_since', '<=', input.disableFailingSince)
-      .executeTakeFirst();
+      .where('deleted_at', 'is', null);
+    if (failingSince !== undefined) update = update.where('failing_since', '<=', failingSince);
+    const disabled = await update.executeTakeFirst();
     if (Number(disabled.numUpdatedRows) === 0) return false;
     // The disabling and its audit event commit together (DESIGN §1, "every action ──► audit log").
-    await this.audit(tx, destinationDisabledEvent({ tenantId: claimed.tenantId, destinationId: claimed.destinationId, reason: input.disableReason }));
-    await this.hooks.onDestinationDisabled?.(tx, { tenantId: claimed.tenantId, destinationId: claimed.destinationId, reason: input.disableReason });
+    await this.audit(tx, destinationDisabledEvent({ tenantId: claimed.tenantId, destinationId: claimed.destinationId, reason }));
+    await this.hooks.onDestinationDisabled?.(tx, { tenantId: claimed.tenantId, destinationId: claimed.destinationId, reason });
     return true;
   }
 }

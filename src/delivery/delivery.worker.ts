@@ -16,6 +16,7 @@ import { OutboxRepository, type ClaimedDelivery, type SendMaterial } from './out
 import type { DeliveryHooks, RequestSigner } from './request-signer.js';
 import { nextStep, type AttemptResult } from './retry-policy.js';
 import { AddressPolicy } from './ssrf-guard.js';
+import { NO_TRACING, type Tracing } from '../ops/tracing.js';
 import { startPeriodicJob } from '../util/periodic-job.js';
 import type { DeadWorkers } from './worker-heartbeat.repository.js';
 
@@ -78,6 +79,10 @@ export interface DeliveryWorkerOptions {
   readonly ownListeners?: OwnListeners;
   /** DNS for destination names (tests); the system resolver by default. */
   readonly lookup?: ConstructorParameters<typeof HttpSender>[4];
+  /** Told of every attempt: `succeeded` or its error class, the receiver's status, the duration (the metrics). */
+  readonly onAttempt?: (outcome: string, statusCode: number | null, seconds: number) => void;
+  /** A client span per attempt, sent to the destination as `traceparent`; none by default. */
+  readonly tracing?: Tracing;
   /**
    * Heartbeats every `intervalMs` (SEALPOST_WORKER_HEARTBEAT_SECONDS); each beat also ends the
    * leases of workers silent for {@link DEAD_AFTER_HEARTBEATS} intervals.
@@ -111,6 +116,7 @@ export function startDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWor
   const recorder = new AttemptRecorder(attempts);
   const sender = new HttpSender(AddressPolicy.from(config.allowPrivateDestinations), config.allowHttpDestinations, options.extraCa, options.ownListeners, options.lookup);
   const log = logger.child({ worker: id });
+  const tracing = options.tracing ?? NO_TRACING;
   const refillAt = Math.max(1, Math.ceil(config.workerConcurrency / REFILL_FRACTION));
 
   const inFlight = new Set<Promise<void>>();
@@ -148,7 +154,12 @@ export function startDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWor
     });
   };
 
-  async function send(claimed: ClaimedDelivery, material: SendMaterial | Error | undefined, startedAt: number): Promise<{ outcome: SendOutcome; bodySha256: string }> {
+  async function send(
+    claimed: ClaimedDelivery,
+    material: SendMaterial | Error | undefined,
+    startedAt: number,
+    traceparent: string | undefined,
+  ): Promise<{ outcome: SendOutcome; bodySha256: string }> {
     const internal = (detail: string): { outcome: SendOutcome; bodySha256: string } => ({
       outcome: { statusCode: null, errorClass: 'internal', errorDetail: detail, responseHead: null, durationMs: 0 },
       bodySha256: '',
@@ -167,6 +178,8 @@ export function startDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWor
       return internal('signing failed');
     }
     const headers = forwardHeaders({ webhookId: claimed.payloadId, timestamp, custom: material.headers, signed });
+    // W3C Trace Context: the receiver's spans join this attempt's trace. Not signed; it names a trace, nothing more.
+    if (traceparent !== undefined) headers.traceparent = traceparent;
     const outcome = await sender.send({ url: material.url, headers, body: material.body, timeoutMs: claimed.timeoutMs });
     return { outcome, bodySha256 };
   }
@@ -176,8 +189,24 @@ export function startDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWor
       await attempts.recordLostAttempt(claimed, now()).catch((err: unknown) => log.error({ err, delivery: claimed.id }, 'recording a lost attempt failed'));
     }
     const startedAt = now();
-    const { outcome, bodySha256 } = await send(claimed, material, startedAt);
-    const result: AttemptResult = outcome.errorClass === null ? { kind: 'succeeded' } : outcome.statusCode === 410 ? { kind: 'gone' } : { kind: 'failed' };
+    const span = tracing.clientSpan('delivery.attempt', {
+      'sealpost.delivery_id': claimed.id,
+      'sealpost.message_id': claimed.payloadId,
+      'sealpost.destination_id': claimed.destinationId,
+      'sealpost.tenant_id': claimed.tenantId,
+      'sealpost.attempt': claimed.attempt,
+    });
+    const { outcome, bodySha256 } = await send(claimed, material, startedAt, span.traceparent);
+    span.setAttributes({ 'http.response.status_code': outcome.statusCode ?? 0, 'sealpost.outcome': outcome.errorClass ?? 'succeeded' });
+    span.end(outcome.errorClass ?? undefined);
+    options.onAttempt?.(outcome.errorClass ?? 'succeeded', outcome.statusCode, outcome.durationMs / 1000);
+    const attemptLog = span.logFields.trace_id === undefined ? log : log.child(span.logFields);
+    const result: AttemptResult =
+      outcome.errorClass === null
+        ? { kind: 'succeeded' }
+        : outcome.statusCode === 410
+          ? { kind: 'gone' }
+          : { kind: 'failed', ...(outcome.retryAfterMs === undefined ? {} : { retryAfterMs: outcome.retryAfterMs }) };
     const finishedAt = now();
     const step = nextStep(result, claimed.attempt, config.retrySchedule, finishedAt, random);
     const days = config.destinationDisableAfterDays;
@@ -200,18 +229,21 @@ export function startDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWor
     try {
       done = await recorder.record(input);
     } catch (err) {
-      log.error({ err, delivery: claimed.id }, 'recording the attempt failed; the lease will expire and the delivery be retried');
+      attemptLog.error({ err, delivery: claimed.id }, 'recording the attempt failed; the lease will expire and the delivery be retried');
       return;
     }
-    if (done.leaseLost) log.warn({ delivery: claimed.id, attempt: claimed.attempt }, 'lease expired during the attempt; another worker took the delivery over');
-    if (done.destinationDisabled) log.warn({ destination: claimed.destinationId, tenant: claimed.tenantId }, 'destination disabled after failing continuously');
+    if (done.leaseLost) attemptLog.warn({ delivery: claimed.id, attempt: claimed.attempt }, 'lease expired during the attempt; another worker took the delivery over');
+    if (done.destinationDisabled) {
+      const why = step.status === 'stopped' ? 'its receiver answered 410 Gone' : 'failing continuously';
+      attemptLog.warn({ destination: claimed.destinationId, tenant: claimed.tenantId }, `destination disabled: ${why}`);
+    }
     if (!done.leaseLost && (step.status === 'dead' || step.status === 'stopped')) {
       // The final failure of a delivery, for operators: where and why, never what was sent or answered.
       const where = { delivery: claimed.id, destination: claimed.destinationId, tenant: claimed.tenantId, attempts: claimed.attempt, status: outcome.statusCode, errorClass: outcome.errorClass, reason: outcome.errorDetail };
-      if (step.status === 'dead') log.warn(where, 'delivery dead-lettered: retry schedule used up');
-      else log.info(where, 'delivery stopped: the destination answered 410 Gone');
+      if (step.status === 'dead') attemptLog.warn(where, 'delivery dead-lettered: retry schedule used up');
+      else attemptLog.info(where, 'delivery stopped: the destination answered 410 Gone');
     }
-    log.debug({ delivery: claimed.id, attempt: claimed.attempt, status: outcome.statusCode, errorClass: outcome.errorClass, next: step.status }, 'delivery attempt');
+    attemptLog.debug({ delivery: claimed.id, attempt: claimed.attempt, status: outcome.statusCode, errorClass: outcome.errorClass, next: step.status }, 'delivery attempt');
   }
 
   async function dispatch(claimed: ClaimedDelivery[]): Promise<void> {

@@ -7,6 +7,7 @@ import type { Destination } from './destination.repository.js';
 import { MAX_URL_LENGTH, type DestinationService } from './destination.service.js';
 import { MAX_CUSTOM_HEADERS } from './forwarded-request.js';
 import { idPattern } from '../crypto/ids.js';
+import { NoContent, problemResponse } from '../http/problem.schema.js';
 
 /** Request timeouts a destination may choose: long enough for slow receivers, short enough to keep leases short. */
 const MIN_TIMEOUT_MS = 1_000;
@@ -92,7 +93,7 @@ export async function destinationRoutes(app: FastifyInstance, deps: { destinatio
 
   app.post<{ Body: Static<typeof CreateBody> }>(
     '/v1/destinations',
-    { schema: { body: CreateBody, response: { 201: DestinationView } } },
+    { schema: { body: CreateBody, response: { 201: DestinationView, 409: problemResponse('The tenant has as many destinations as it may') } } },
     async (request, reply) => {
       const created = await destinations.create(authOf(request).tenantId, { ...toInput(request.body), url: request.body.url }, actor(request));
       return reply.code(201).send(view(created));
@@ -121,7 +122,7 @@ export async function destinationRoutes(app: FastifyInstance, deps: { destinatio
     async (request) => view(await destinations.update(authOf(request).tenantId, request.params.id, toInput(request.body), actor(request))),
   );
 
-  app.delete<{ Params: Static<typeof IdParams> }>('/v1/destinations/:id', { schema: { params: IdParams } }, async (request, reply) => {
+  app.delete<{ Params: Static<typeof IdParams> }>('/v1/destinations/:id', { schema: { params: IdParams, response: { 204: NoContent } } }, async (request, reply) => {
     await destinations.delete(authOf(request).tenantId, request.params.id, actor(request));
     return reply.code(204).send();
   });

@@ -42,6 +42,24 @@ export interface SendOutcome {
   /** The first RESPONSE_CAPTURE_BYTES of the answer's body, when there was an answer. */
   readonly responseHead: Buffer | null;
   readonly durationMs: number;
+  /** A 429 or 503 answer's `Retry-After`, in ms from now; absent otherwise or when unreadable. */
+  readonly retryAfterMs?: number;
+}
+
+/** The answers whose `Retry-After` asks for a pause (RFC 9110 §10.2.3, RFC 6585 §4). */
+const RETRY_AFTER_STATUSES = new Set([429, 503]);
+
+/**
+ * RFC 9110 §10.2.3: `Retry-After` is delay-seconds or an HTTP-date. Anything else (or a date in
+ * the past) is no request at all, and the schedule decides alone.
+ */
+export function parseRetryAfter(value: string | string[] | undefined, now: number): number | undefined {
+  const text = (Array.isArray(value) ? value[0] : value)?.trim();
+  if (text === undefined || text === '') return undefined;
+  if (/^\d{1,10}$/.test(text)) return Number(text) * 1000;
+  const date = Date.parse(text);
+  if (Number.isNaN(date) || date <= now) return undefined;
+  return date - now;
 }
 
 const TLS_CODES = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_MISMATCH|ERR_OSSL_)/;
@@ -157,7 +175,9 @@ export class HttpSender {
       });
       const head = await readCapped(response.body, RESPONSE_CAPTURE_BYTES);
       const ok = response.statusCode >= 200 && response.statusCode < 300;
+      const retryAfterMs = RETRY_AFTER_STATUSES.has(response.statusCode) ? parseRetryAfter(response.headers['retry-after'], Date.now()) : undefined;
       return {
+        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
         statusCode: response.statusCode,
         errorClass: ok ? null : 'http_status',
         errorDetail: ok ? null : `HTTP ${response.statusCode}`,

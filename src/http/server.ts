@@ -1,10 +1,14 @@
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifySchema } from 'fastify';
 import type { Logger } from '../logging/logger.js';
 import type { SealpostConfig } from '../config/config.schema.js';
 import { frameworkErrorHandler, rawClientErrorHandler, registerErrorHandling } from './error-handler.js';
 import { healthRoutes } from './health.routes.js';
+import { homeRoutes } from './home.routes.js';
+import { registerOpenApi } from './openapi.js';
+import { registerRequestTracing } from './request-tracing.js';
+import type { Tracing } from '../ops/tracing.js';
 import { REQUEST_ID_HEADER, genRequestId } from './request-id.js';
 import { registerSecurityHeaders } from './security-headers.js';
 import { buildTlsOptions, loadTlsMaterial, type TlsMaterial } from '../crypto/tls-options.js';
@@ -39,6 +43,8 @@ export interface HttpServerOptions {
   readonly logger: Logger;
   /** Resolves when the process can serve traffic; `/readyz` answers 503 while it rejects. */
   readonly readiness: () => Promise<void>;
+  /** A span per request, its trace id in the request's logs; off when absent or disabled. */
+  readonly tracing?: Tracing;
 }
 
 export interface ListenResult {
@@ -49,9 +55,18 @@ export interface ListenResult {
   readonly certificateGenerated: boolean;
 }
 
+/** A route as it was registered. */
+export interface RegisteredRoute {
+  readonly method: string;
+  readonly url: string;
+  readonly schema: FastifySchema | undefined;
+}
+
 export interface HttpServer {
   /** Register route plugins here before `listen()`. */
   readonly app: FastifyInstance;
+  /** Every route registered so far, the generated HEAD routes included: the OpenAPI document must account for each. */
+  readonly routes: readonly RegisteredRoute[];
   /** The certificate currently served. */
   readonly tls: Pick<TlsMaterial, 'source' | 'fingerprint' | 'notAfter'>;
   listen(): Promise<ListenResult>;
@@ -63,7 +78,7 @@ export interface HttpServer {
 
 /**
  * Builds the HTTPS API server: TLS (configured or self-signed), security headers, request ids,
- * problem+json errors and the health routes. Async because the TLS material must exist before the
+ * problem+json errors, the OpenAPI document and its docs page, the health routes and the home page. Async because the TLS material must exist before the
  * server does (a self-signed certificate may have to be generated first).
  */
 export async function buildHttpServer(options: HttpServerOptions): Promise<HttpServer> {
@@ -90,20 +105,28 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<HttpS
   const httpsServer: HttpsServer = fastify.server;
   // Route plugins are written against the default instance type; the raw server type is ours alone.
   const app = fastify as unknown as FastifyInstance;
+  const routes: RegisteredRoute[] = [];
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routes.push({ method: String(method), url: route.url, schema: route.schema });
+  });
 
+  if (options.tracing?.enabled) registerRequestTracing(app, options.tracing);
   app.addHook('onRequest', (request, reply, done) => {
     reply.header(REQUEST_ID_HEADER, request.id);
     done();
   });
   registerErrorHandling(app);
   await registerSecurityHeaders(app);
+  await registerOpenApi(app);
   await app.register(healthRoutes, { readiness: options.readiness });
+  await app.register(homeRoutes);
 
   let reloading: Promise<void> = Promise.resolve();
   let closing: Promise<void> | undefined;
 
   return {
     app,
+    routes,
     get tls() {
       return { source: material.source, fingerprint: material.fingerprint, notAfter: material.notAfter };
     },

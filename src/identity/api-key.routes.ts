@@ -6,6 +6,7 @@ import { DEFAULT_ROTATION_OVERLAP_DAYS, MAX_ROTATION_OVERLAP_DAYS, keyAgeWarning
 import type { ApiKeyRecord } from './api-key.repository.js';
 import { SCOPES, scopesWithin } from './scopes.js';
 import { idPattern } from '../crypto/ids.js';
+import { NoContent } from '../http/problem.schema.js';
 
 const ScopeSchema = Type.Union(SCOPES.map((s) => Type.Literal(s)));
 const CreateBody = Type.Object(
@@ -21,6 +22,29 @@ const RotateBody = Type.Object(
   { additionalProperties: false },
 );
 const IdParams = Type.Object({ id: Type.String({ pattern: idPattern('apiKey') }) });
+
+const NullableTime = Type.Union([Type.String({ format: 'date-time' }), Type.Null()]);
+/** A key as listed: never its secret, which only the answer that creates it carries. */
+const ApiKeyView = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  prefix: Type.String({ description: 'the first characters of the key, to recognise it' }),
+  scopes: Type.Array(ScopeSchema),
+  created_at: Type.String({ format: 'date-time' }),
+  expires_at: NullableTime,
+  revoked_at: NullableTime,
+  last_used_at: NullableTime,
+  rotated_from: Type.Union([Type.String(), Type.Null()]),
+  age_warning: Type.Boolean({ description: 'older than 365 days: rotate it' }),
+});
+const IssuedKeyView = Type.Object({
+  ...ApiKeyView.properties,
+  api_key: Type.String({ description: 'the secret key, shown this once only' }),
+});
+const RotatedKeyView = Type.Object({
+  ...IssuedKeyView.properties,
+  previous: Type.Object(ApiKeyView.properties, { description: 'the replaced key, valid until the end of the overlap' }),
+});
 
 /** The calling key acts with its own scopes as its authority over other keys. */
 function managerOf(auth: AuthContext): KeyManager {
@@ -49,19 +73,19 @@ function view(record: ApiKeyRecord, now: number): Record<string, unknown> {
 
 export async function apiKeyRoutes(app: FastifyInstance, deps: { keys: ApiKeyService }): Promise<void> {
 
-  app.post<{ Body: Static<typeof CreateBody> }>('/v1/api-keys', { schema: { body: CreateBody } }, async (request, reply) => {
+  app.post<{ Body: Static<typeof CreateBody> }>('/v1/api-keys', { schema: { body: CreateBody, response: { 201: IssuedKeyView } } }, async (request, reply) => {
     const expiresAt = request.body.expires_at ? Date.parse(request.body.expires_at) : null;
     const auth = authOf(request);
     const issued = await deps.keys.issueAudited(auth.tenantId, { name: request.body.name, scopes: request.body.scopes, expiresAt }, managerOf(auth));
     return reply.code(201).send({ ...view(issued.record, Date.now()), api_key: issued.token });
   });
 
-  app.get('/v1/api-keys', async (request) => {
+  app.get('/v1/api-keys', { schema: { response: { 200: Type.Object({ data: Type.Array(ApiKeyView) }) } } }, async (request) => {
     const now = Date.now();
     return { data: (await deps.keys.list(authOf(request).tenantId)).map((k) => view(k, now)) };
   });
 
-  app.delete<{ Params: Static<typeof IdParams> }>('/v1/api-keys/:id', { schema: { params: IdParams } }, async (request, reply) => {
+  app.delete<{ Params: Static<typeof IdParams> }>('/v1/api-keys/:id', { schema: { params: IdParams, response: { 204: NoContent } } }, async (request, reply) => {
     const auth = authOf(request);
     await deps.keys.revoke(auth.tenantId, request.params.id, managerOf(auth));
     return reply.code(204).send();
@@ -69,7 +93,7 @@ export async function apiKeyRoutes(app: FastifyInstance, deps: { keys: ApiKeySer
 
   app.post<{ Params: Static<typeof IdParams>; Body: Static<typeof RotateBody> | undefined }>(
     '/v1/api-keys/:id/rotate',
-    { schema: { params: IdParams, body: Type.Optional(RotateBody) } },
+    { schema: { params: IdParams, body: Type.Optional(RotateBody), response: { 201: RotatedKeyView } } },
     async (request, reply) => {
       const auth = authOf(request);
       const tenantId = auth.tenantId;

@@ -12,6 +12,8 @@ import { attachmentBlobContext, readMultipartUpload, registerMultipart, removeBl
 import type { PayloadRepository } from './payload.repository.js';
 import type { PayloadService } from './payload.service.js';
 import { idPattern } from '../crypto/ids.js';
+import { mediaResponse, problemResponse } from '../http/problem.schema.js';
+import { ReceiptSchema } from '../receipts/receipt.routes.js';
 
 export interface PayloadRoutesDeps {
   readonly payloads: PayloadService;
@@ -25,6 +27,82 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 const PayloadParams = Type.Object({ id: Type.String({ pattern: idPattern('payload') }) });
 const AttachmentParams = Type.Object({ id: Type.String({ pattern: idPattern('attachment') }) });
 const ListQuery = pageQuery(Type.String({ pattern: idPattern('payload') }));
+
+/**
+ * The two bodies `POST /v1/payloads` takes, for the OpenAPI document. They are checked by the
+ * route itself (parseJsonBody: UTF-8, depth, exact numbers; readMultipartUpload: parts, sizes),
+ * so this schema documents and never validates (see `ingestOptions`).
+ */
+const IngestBody = {
+  content: {
+    'application/json': { schema: Type.Unknown({ description: 'any JSON value: the payload, forwarded as the envelope\'s `data`' }) },
+    'multipart/form-data': {
+      schema: Type.Object(
+        {
+          payload: Type.String({ description: 'the JSON payload, as a field or a file part' }),
+          attachments: Type.Optional(Type.Array(Type.String({ format: 'binary' }), { description: 'any number of file parts, each forwarded as an attachment' })),
+        },
+        { required: ['payload'] },
+      ),
+    },
+  },
+};
+
+const AcceptedView = Type.Object({
+  id: Type.String({ pattern: idPattern('payload') }),
+  receipt: Type.Union([ReceiptSchema, Type.Null()], { description: 'the signed `accepted` receipt' }),
+});
+const AttachmentRefView = Type.Object({
+  id: Type.String(),
+  filename: Type.String(),
+  content_type: Type.String(),
+  size: Type.Integer(),
+  sha256: Type.String(),
+  url: Type.String(),
+});
+const EnvelopeView = Type.Object(
+  {
+    id: Type.String(),
+    type: Type.Union([Type.Literal('payload.received'), Type.Literal('email.received')]),
+    tenant: Type.String(),
+    received_at: Type.String({ format: 'date-time' }),
+    source: Type.Unknown({ description: '{channel: "https", api_key} or {channel: "smtp", remote_ip, tls, auth}' }),
+    data: Type.Unknown({ description: 'the JSON payload, or the parsed e-mail' }),
+    attachments: Type.Array(AttachmentRefView),
+  },
+  { description: 'the forwarded envelope (DESIGN.md §4)' },
+);
+const PayloadView = Type.Object({
+  id: Type.String(),
+  type: Type.String(),
+  received_at: Type.String({ format: 'date-time' }),
+  size: Type.Integer(),
+  body_sha256: Type.String(),
+  envelope: EnvelopeView,
+});
+const PayloadSummaryView = Type.Object({
+  id: Type.String(),
+  type: Type.String(),
+  channel: Type.String(),
+  size: Type.Integer(),
+  body_sha256: Type.String(),
+  received_at: Type.String({ format: 'date-time' }),
+});
+const PayloadListView = Type.Object({ data: Type.Array(PayloadSummaryView), next_cursor: Type.Union([Type.String(), Type.Null()]) });
+
+const AttachmentFile = mediaResponse('the attachment, decrypted, with its own content type; `x-content-sha256` holds its SHA-256', ['*/*']);
+
+const ingestOptions = {
+  schema: {
+    body: IngestBody,
+    response: {
+      202: AcceptedView,
+      409: problemResponse('Idempotency-Key reused with another body, or the payload matches too many destinations'),
+    },
+  },
+  // The body schema documents only: the route's own parsers check the body (see IngestBody).
+  validatorCompiler: () => () => true,
+};
 
 function idempotencyKey(request: FastifyRequest): string | undefined {
   const header = request.headers['idempotency-key'];
@@ -44,7 +122,7 @@ export async function payloadRoutes(app: FastifyInstance, deps: PayloadRoutesDep
   await registerMultipart(app, deps.limits);
 
   // onRequest: a forwarding loop is refused before the body is read.
-  app.post('/v1/payloads', { onRequest: refuseForwardedRequests }, async (request, reply) => {
+  app.post('/v1/payloads', { onRequest: refuseForwardedRequests, ...ingestOptions }, async (request, reply) => {
     const auth = authOf(request);
     // The permission table gives ingest to API keys only; the envelope names the key.
     if (auth.kind !== 'api_key') throw new SealpostError('SP_ERR_AUTH_API_KEY_REQUIRED', 'This route takes an API key, not a session');
@@ -97,12 +175,12 @@ export async function payloadRoutes(app: FastifyInstance, deps: PayloadRoutesDep
     return accepted(reply, result);
   });
 
-  app.get<{ Params: Static<typeof PayloadParams> }>('/v1/payloads/:id', { schema: { params: PayloadParams } }, async (request) => {
+  app.get<{ Params: Static<typeof PayloadParams> }>('/v1/payloads/:id', { schema: { params: PayloadParams, response: { 200: PayloadView } } }, async (request) => {
     const { summary, envelope } = await deps.payloads.get(authOf(request).tenantId, request.params.id);
     return { id: summary.id, type: summary.type, received_at: new Date(summary.receivedAt).toISOString(), size: summary.size, body_sha256: summary.bodySha256, envelope };
   });
 
-  app.get<{ Querystring: Static<typeof ListQuery> }>('/v1/payloads', { schema: { querystring: ListQuery } }, async (request) => {
+  app.get<{ Querystring: Static<typeof ListQuery> }>('/v1/payloads', { schema: { querystring: ListQuery, response: { 200: PayloadListView } } }, async (request) => {
     const limit = pageLimit(request.query);
     const page = await deps.repository.list(authOf(request).tenantId, limit, request.query.cursor);
     return pageOf(
@@ -113,7 +191,7 @@ export async function payloadRoutes(app: FastifyInstance, deps: PayloadRoutesDep
     );
   });
 
-  app.get<{ Params: Static<typeof AttachmentParams> }>('/v1/attachments/:id', { schema: { params: AttachmentParams } }, async (request, reply) => {
+  app.get<{ Params: Static<typeof AttachmentParams> }>('/v1/attachments/:id', { schema: { params: AttachmentParams, response: { 200: AttachmentFile } } }, async (request, reply) => {
     const tenantId = authOf(request).tenantId;
     const attachment = await deps.repository.findAttachment(tenantId, request.params.id);
     if (!attachment) throw new SealpostError('SP_ERR_RESOURCE_NOT_FOUND', 'No such attachment');
@@ -129,5 +207,6 @@ export async function payloadRoutes(app: FastifyInstance, deps: PayloadRoutesDep
 
 function accepted(reply: FastifyReply, result: { id: string; receipt: unknown; replayed: boolean }): FastifyReply {
   if (result.replayed) reply.header('idempotent-replayed', 'true');
-  return reply.code(202).send({ id: result.id, receipt: result.receipt });
+  // Serialised here, not by the response schema: the receipt leaves with every member it was signed with.
+  return reply.code(202).type('application/json; charset=utf-8').send(JSON.stringify({ id: result.id, receipt: result.receipt }));
 }

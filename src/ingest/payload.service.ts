@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { Kysely } from 'kysely';
 import { JcsError } from '@sealpost/verify';
 import { canonicalJson } from '../crypto/canonical-json.js';
@@ -26,6 +27,8 @@ export interface IngestHooks {
   acceptedReceipt?(input: { tenantId: string; payloadId: string; bodySha256: string; now: number }): Promise<{ receipt: unknown; store: PreparedWrite }>;
   /** Called after commit, so an in-process worker sends at once instead of at its next poll. */
   afterCommit?(): void;
+  /** Told how each ingest ended and how long it took (the metrics). */
+  observe?(channel: EnvelopeSource['channel'], outcome: 'accepted' | 'replayed' | 'refused', seconds: number): void;
 }
 
 export interface IngestInput {
@@ -75,6 +78,20 @@ export class PayloadService {
    * only then answers (DESIGN §7): a 202 means all of it is committed.
    */
   async ingest(input: IngestInput): Promise<IngestResult> {
+    if (!this.hooks.observe) return this.store(input);
+    const started = performance.now();
+    const seconds = (): number => (performance.now() - started) / 1000;
+    try {
+      const result = await this.store(input);
+      this.hooks.observe(input.source.channel, result.replayed ? 'replayed' : 'accepted', seconds());
+      return result;
+    } catch (err) {
+      this.hooks.observe(input.source.channel, 'refused', seconds());
+      throw err;
+    }
+  }
+
+  private async store(input: IngestInput): Promise<IngestResult> {
     const id = newId('payload');
     const now = this.now();
     const envelope: Envelope = {

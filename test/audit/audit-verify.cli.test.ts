@@ -114,3 +114,13 @@ describe.each(testDialects())('sealpost audit verify on %s', { timeout: CLI_TEST
     ]);
   });
 });
+
+describe('sealpost audit verify without its database', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
+  it('exits 2, "could not check", not 1: an outage is not a tampered log', async () => {
+    // Port 1 on loopback: nothing listens there, so the connection is refused at once.
+    const result = await runCli(['audit', 'verify'], { SEALPOST_DATABASE_URL: 'postgres://nobody:secret-pw@127.0.0.1:1/sealpost', SEALPOST_DATA_DIR: '/nonexistent' });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^sealpost audit verify: could not check: .*ECONNREFUSED/);
+    expect(result.stderr).not.toContain('secret-pw');
+  });
+});

@@ -22,13 +22,16 @@ describe.each(testDialects())('delivery logs on %s', (dialect) => {
       res.writeHead(gone ? 410 : 500).end('answer-body-SECRET');
     };
     const { logger, lines } = capturingLogger('info');
+    // Two tenants: a 410 also disables its destination, which would hold back the other delivery.
     const tenant = await fx.tenant();
     const destination = await fx.destination(tenant, { url: r.url });
+    const goneTenant = await fx.tenant();
+    const goneDestination = await fx.destination(goneTenant, { url: r.url });
     const dead = await fx.ingest(tenant, { marker: 'payload-SECRET' });
-    await fx.ingest(tenant, { gone: true, marker: 'payload-SECRET' });
+    await fx.ingest(goneTenant, { gone: true, marker: 'payload-SECRET' });
     const worker = startDeliveryWorker({ signer: noSignature, audit: testAudit, db: fx.handle.db, dialect, cipher: fx.cipher, config: workerConfig({ retrySchedule: [0] }), logger, idlePollMs: 20 });
     try {
-      await until(() => lines.filter((l) => /dead-lettered|410 Gone/.test(l)).length === 2, { timeoutMs: 20_000 });
+      await until(() => lines.filter((l) => /dead-lettered|delivery stopped/.test(l)).length === 2, { timeoutMs: 20_000 });
     } finally {
       await worker.stop();
       await r.close();
@@ -37,7 +40,7 @@ describe.each(testDialects())('delivery logs on %s', (dialect) => {
     expect(deadLine).toMatchObject({ level: 'warn', destination: destination.id, tenant, status: 500, reason: 'HTTP 500', attempts: 1 });
     const deliveryId = (await fx.handle.db.selectFrom('deliveries').select('id').where('payload_id', '=', dead.id).executeTakeFirstOrThrow()).id;
     expect(deadLine.delivery).toBe(deliveryId);
-    expect(JSON.parse(lines.find((l) => l.includes('410 Gone'))!)).toMatchObject({ level: 'info', destination: destination.id, status: 410 });
+    expect(JSON.parse(lines.find((l) => l.includes('delivery stopped'))!)).toMatchObject({ level: 'info', destination: goneDestination.id, tenant: goneTenant, status: 410 });
     expect(lines.join('')).not.toMatch(/SECRET/);
   });
 });

@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { DeliveryRepository } from '../../src/delivery/delivery.repository.js';
 import { startDeliveryWorker, type DeliveryWorker, type DeliveryWorkerConfig } from '../../src/delivery/delivery.worker.js';
 import type { RequestSigner } from '../../src/delivery/request-signer.js';
+import { GONE_DISABLE_REASON } from '../../src/delivery/attempt.repository.js';
 import { testDialects } from '../support/test-database.js';
 import { openDeliveryFixture, silentLogger, startReceiver, workerConfig, type DeliveryFixture, type Receiver } from './delivery-fixture.js';
 import { noSignature, testAudit } from './worker-test-deps.js';
@@ -99,16 +100,49 @@ describe.each(testDialects())('delivery worker on %s', (dialect) => {
     }
   });
 
-  it('stops retrying on 410 Gone', async () => {
+  it('stops retrying on 410 Gone and disables the destination, with its audit event and the reason shown to the tenant', async () => {
     const r = await receiver();
     r.handler = (_q, res) => res.writeHead(410).end('gone');
     const tenant = await fx.tenant();
-    await fx.destination(tenant, { url: r.url });
+    const destination = await fx.destination(tenant, { url: r.url });
     const sent = await fx.ingest(tenant);
     worker({ retrySchedule: [0, 10, 10, 10] });
     await vi.waitFor(async () => expect((await delivery(sent.id)).status).toBe('stopped'), POLL);
     expect(await delivery(sent.id)).toMatchObject({ attempts: 1, last_status_code: 410, lease_owner: null });
     expect(r.requests).toHaveLength(1);
+
+    const row = await fx.handle.db.selectFrom('destinations').select(['enabled', 'disabled_reason']).where('id', '=', destination.id).executeTakeFirstOrThrow();
+    expect(row).toEqual({ enabled: 0, disabled_reason: GONE_DISABLE_REASON });
+    const events = await fx.handle.db.selectFrom('audit_events').select('event').where('tenant_id', '=', tenant).execute();
+    const disabled = events.map((e) => JSON.parse(e.event!) as { action: string; resource: string; actor: unknown; details: unknown }).filter((e) => e.action === 'destination.disabled');
+    expect(disabled).toEqual([expect.objectContaining({ resource: destination.id, actor: { type: 'system', id: 'delivery-worker' }, details: { reason: GONE_DISABLE_REASON } })]);
+
+    // Later payloads are not queued to it until the tenant re-enables it.
+    const later = await fx.ingest(tenant, { later: true });
+    expect(await fx.handle.db.selectFrom('deliveries').select('id').where('payload_id', '=', later.id).execute()).toEqual([]);
+  });
+
+  it.each([429, 503])('waits as long as a %i answer\'s Retry-After asks, up to the schedule\'s longest delay', async (status) => {
+    const r = await receiver();
+    const tenant = await fx.tenant();
+    await fx.destination(tenant, { url: r.url });
+    const schedule = [0, 10, 600_000];
+
+    r.handler = (_q, res) => res.writeHead(status, { 'retry-after': '60' }).end();
+    const honoured = await fx.ingest(tenant, { n: 1 });
+    worker({ retrySchedule: schedule });
+    // Recorded (claiming counts the attempt; recording sets the status and releases the lease).
+    await vi.waitFor(async () => expect(await delivery(honoured.id)).toMatchObject({ attempts: 1, last_status_code: status, lease_owner: null }), POLL);
+    const first = await delivery(honoured.id);
+    expect(first.status).toBe('pending');
+    // The schedule said 10 ms; the receiver asked for 60 s.
+    expect(first.next_attempt_at - first.updated_at).toBe(60_000);
+
+    r.handler = (_q, res) => res.writeHead(status, { 'retry-after': String(365 * 86_400) }).end();
+    const bounded = await fx.ingest(tenant, { n: 2 });
+    await vi.waitFor(async () => expect(await delivery(bounded.id)).toMatchObject({ attempts: 1, last_status_code: status, lease_owner: null }), POLL);
+    const second = await delivery(bounded.id);
+    expect(second.next_attempt_at - second.updated_at).toBe(600_000);
   });
 
   it('dead-letters a delivery that gets 500 on every attempt of the schedule', async () => {

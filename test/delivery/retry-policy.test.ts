@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { forwardHeaders, validateCustomHeaders } from '../../src/delivery/forwarded-request.js';
+import { parseRetryAfter } from '../../src/delivery/http-sender.js';
 import { jittered, nextStep } from '../../src/delivery/retry-policy.js';
 
 const SCHEDULE = [0, 5_000, 300_000];
@@ -17,6 +18,28 @@ describe('retry policy', () => {
     expect(nextStep({ kind: 'failed' }, 3, SCHEDULE, 1_000, mid)).toEqual({ status: 'dead' });
     // A replayed delivery past its schedule gets exactly that one attempt.
     expect(nextStep({ kind: 'failed' }, 9, SCHEDULE, 1_000, mid)).toEqual({ status: 'dead' });
+  });
+
+  it('honours a longer Retry-After, bounded by the schedule\'s longest delay, and never retries sooner than planned', () => {
+    const mid = () => 0.5;
+    // Asked for a minute after attempt 1 (planned: 5 s): a minute.
+    expect(nextStep({ kind: 'failed', retryAfterMs: 60_000 }, 1, SCHEDULE, 1_000, mid)).toEqual({ status: 'pending', nextAttemptAt: 61_000 });
+    // Asked for a day: the schedule's longest delay (5 min) at most.
+    expect(nextStep({ kind: 'failed', retryAfterMs: 86_400_000 }, 1, SCHEDULE, 1_000, mid)).toEqual({ status: 'pending', nextAttemptAt: 301_000 });
+    // Asked for a second, when 5 min were planned: 5 min.
+    expect(nextStep({ kind: 'failed', retryAfterMs: 1_000 }, 2, SCHEDULE, 1_000, mid)).toEqual({ status: 'pending', nextAttemptAt: 301_000 });
+    // Past the schedule, Retry-After does not buy another attempt.
+    expect(nextStep({ kind: 'failed', retryAfterMs: 1_000 }, 3, SCHEDULE, 1_000, mid)).toEqual({ status: 'dead' });
+  });
+
+  it('reads Retry-After as delay-seconds or an HTTP-date, and ignores anything else', () => {
+    const now = Date.UTC(2026, 11, 5, 12, 0, 0);
+    expect(parseRetryAfter('120', now)).toBe(120_000);
+    expect(parseRetryAfter(' 0 ', now)).toBe(0);
+    expect(parseRetryAfter('Sat, 05 Dec 2026 12:10:00 GMT', now)).toBe(600_000);
+    expect(parseRetryAfter('Sat, 05 Dec 2026 11:00:00 GMT', now)).toBeUndefined();
+    for (const bad of ['-1', '1.5', 'soon', '', '99999999999', undefined]) expect(parseRetryAfter(bad, now)).toBeUndefined();
+    expect(parseRetryAfter(['30', '60'], now)).toBe(30_000);
   });
 
   it('jitters by at most 10 % either way and never below zero', () => {

@@ -129,13 +129,19 @@ describe('sealpost verify', { timeout: CLI_TEST_TIMEOUT_MS }, () => {
     expect(webhook.stderr).toMatch(/INVALID \(SP_VERIFY_TENANT_MISMATCH\)/);
   });
 
-  it('fetches JWKS only over https, or plain http to loopback', async () => {
+  it('fetches JWKS only over https, or plain http to loopback; without keys it could not check (exit 2), which is not invalid (exit 1)', async () => {
     const result = await runCli(['verify', files.receipt, '--jwks', 'http://example.com/.well-known/jwks.json', '--tenant', tenant], {});
-    expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/only https:\/\/ URLs are fetched.*SP_ERR_SIGNING_JWKS_UNREADABLE/);
-    const missing = await runCli(['verify', files.receipt, '--tenant', tenant], {});
-    expect(missing.code).toBe(1);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/could not check: .*only https:\/\/ URLs are fetched.*SP_ERR_SIGNING_JWKS_UNREADABLE/);
+    const missing = await runCli(['verify', files.receipt, '--tenant', tenant, '--json'], {});
+    expect(missing.code).toBe(2);
+    expect(JSON.parse(missing.stdout)).toMatchObject({ valid: null, code: 'input' });
     expect(missing.stderr).toMatch(/--jwks is required/);
+    const unreadable = await runCli(['verify', path.join(dir, 'no-such-receipt.json'), '--jwks', files.jwks, '--tenant', tenant], {});
+    expect(unreadable.code).toBe(2);
+    expect(unreadable.stderr).toMatch(/could not check: .*no such file/);
+    const usage = await runCli(['verify', files.receipt, '--jwks', files.jwks, '--tenant', tenant, '--no-such-option'], {});
+    expect(usage.code).toBe(2);
   });
 });
 

@@ -1,5 +1,7 @@
 import { Option, type Command } from 'commander';
 import { startApi, type ApiRole } from '../../app/api.js';
+import { startMetrics } from '../../app/metrics.js';
+import type { MetricsServer } from '../../ops/metrics.server.js';
 import { processReadiness, readinessGate, type ReadinessParts } from '../../app/readiness.js';
 import { START_ROLES, checkStartConfig, type StartRole } from '../../app/start-checks.js';
 import { createLogger } from '../../logging/logger.js';
@@ -46,10 +48,12 @@ export function registerStart(program: Command): void {
       let api: ApiRole | undefined;
       let scheduler: Scheduler | undefined;
       let smtp: SmtpServerHandle | undefined;
+      let metrics: MetricsServer | undefined;
       let health: HealthListener | undefined;
       const readiness = processReadiness(sealpost, (): ReadinessParts => ({ scheduler, worker }));
       const stopAll = async (): Promise<void> => {
         await api?.close();
+        await metrics?.close();
         await smtp?.close();
         await worker?.stop();
         await scheduler?.stop();
@@ -90,6 +94,8 @@ export function registerStart(program: Command): void {
           scheduler = startScheduler(sealpost);
           lines.push(`Scheduler running (${scheduler.health().map((job) => job.name).join(', ')})`);
         }
+        metrics = await startMetrics(sealpost);
+        if (metrics) lines.push(`Prometheus metrics on http://${config.metricsHost}:${metrics.port}/metrics`);
         if (config.healthPort !== undefined) {
           health = await startHealthListener({ host: config.healthHost, port: config.healthPort, readiness, logger });
           lines.push(`Health: http://${config.healthHost}:${health.port}/healthz and /readyz`);

@@ -2,7 +2,9 @@ import { readFile, stat } from 'node:fs/promises';
 import { InvalidArgumentError, type Command } from 'commander';
 import { isVerifyError, verifyAuditExport, verifyReceipt, verifyWebhook, type JwkSet, type WebhookHeaders } from '@sealpost/verify';
 import { loadJwks, mergeJwks } from '../../receipts/jwks-source.js';
+import { isSealpostError } from '../../errors/sealpost-error.js';
 import { print } from '../cli-support.js';
+import { styleFor } from '../output-style.js';
 
 /** Receipts and headers are a few KB; a forwarded body is at most the ingest limit plus envelope. */
 const MAX_DOCUMENT_BYTES = 1024 * 1024;
@@ -11,6 +13,9 @@ const MAX_BODY_BYTES = 64 * 1024 * 1024;
 const MAX_EXPORT_BYTES = 1024 * 1024 * 1024;
 
 class InputError extends Error {}
+
+/** docs/cli.md: 0 valid, 1 invalid (checked, and refused), 2 could not check (usage, unreadable input, keys unreachable). */
+export const VERIFY_EXIT = { valid: 0, invalid: 1, couldNotCheck: 2 } as const;
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -64,17 +69,29 @@ function parseHeaders(bytes: Buffer, file: string): WebhookHeaders {
   return parsed as Record<string, string | string[]>;
 }
 
-/** Runs one verification: exit 0 and a summary when valid; exit 1 and the reason otherwise. */
+/**
+ * Runs one verification: exit 0 and a summary when valid; 1 and the reason when the document
+ * was checked and is not authentic; 2 when it could not be checked at all (its file or the keys
+ * could not be read), so a script never takes an outage for a forgery, nor the reverse.
+ */
 async function run(json: boolean, verify: () => Promise<Record<string, unknown>>, human: (result: Record<string, unknown>) => string): Promise<void> {
+  const out = styleFor(process.stdout, { json });
+  const err = styleFor(process.stderr, { json });
   try {
     const result = await verify();
-    print({ valid: true, ...result }, json, () => human(result));
-  } catch (err) {
-    if (!isVerifyError(err) && !(err instanceof InputError)) throw err;
-    const code = isVerifyError(err) ? err.code : 'input';
-    if (json) print({ valid: false, code, message: err.message }, true, () => '');
-    process.stderr.write(isVerifyError(err) ? `sealpost verify: INVALID (${err.code}): ${err.message}\n` : `sealpost verify: ${err.message}\n`);
-    process.exitCode = 1;
+    print({ valid: true, ...result }, json, () => `${out.green('valid')}${human(result).replace(/^valid/, '')}`);
+  } catch (error) {
+    if (isVerifyError(error)) {
+      if (json) print({ valid: false, code: error.code, message: error.message }, true, () => '');
+      process.stderr.write(`sealpost verify: ${err.red('INVALID')} (${error.code}): ${error.message}\n`);
+      process.exitCode = VERIFY_EXIT.invalid;
+      return;
+    }
+    if (!(error instanceof InputError) && !isSealpostError(error)) throw error;
+    const code = isSealpostError(error) ? error.code : 'input';
+    if (json) print({ valid: null, code, message: error.message }, true, () => '');
+    process.stderr.write(`sealpost verify: could not check: ${error.message}${isSealpostError(error) ? ` (${error.code})` : ''}\n`);
+    process.exitCode = VERIFY_EXIT.couldNotCheck;
   }
 }
 

@@ -17,6 +17,15 @@ const PolicyBody = Type.Object(
   { additionalProperties: Type.Never(), minProperties: 1 },
 );
 
+const RoleName = Type.Union(ROLES.map((r) => Type.Literal(r)));
+const PolicyView = Type.Object({
+  enforce_2fa: Type.Boolean(),
+  webauthn_only: Type.Boolean(),
+  sso_only: Type.Boolean(),
+  sso_default_role: RoleName,
+  updated_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+});
+
 function view(policy: TenantPolicy): Record<string, unknown> {
   return {
     enforce_2fa: policy.enforce2fa,
@@ -29,9 +38,9 @@ function view(policy: TenantPolicy): Record<string, unknown> {
 
 /** `/v1/policies`: the tenant's security policy (docs/identity.md). */
 export async function policyRoutes(app: FastifyInstance, deps: { policies: PolicyService }): Promise<void> {
-  app.get('/v1/policies', async (request) => view(await deps.policies.get(authOf(request).tenantId)));
+  app.get('/v1/policies', { schema: { response: { 200: PolicyView } } }, async (request) => view(await deps.policies.get(authOf(request).tenantId)));
 
-  app.put<{ Body: Static<typeof PolicyBody> }>('/v1/policies', { schema: { body: PolicyBody } }, async (request) => {
+  app.put<{ Body: Static<typeof PolicyBody> }>('/v1/policies', { schema: { body: PolicyBody, response: { 200: PolicyView } } }, async (request) => {
     const b = request.body;
     const updated = await deps.policies.update(authOf(request), {
       ...(b.enforce_2fa === undefined ? {} : { enforce2fa: b.enforce_2fa }),

@@ -9,7 +9,9 @@ import { MAX_PASSWORD_CHARS } from '../operators/password.js';
 import type { PolicyService } from '../policies/policy.service.js';
 import type { SessionPrincipal } from '../principal.js';
 import type { SecondFactorService } from '../second-factor/second-factor.service.js';
+import { NoContent } from '../../http/problem.schema.js';
 import { clearedSessionCookie } from './session-cookie.js';
+import { RecoveryCodesView, SecondFactorView, SessionListView, SessionView, SignedInView, webauthnOptions } from './session.schemas.js';
 import type { LoginService } from './login.service.js';
 import type { IssuedSession, SessionService } from './session.service.js';
 
@@ -27,6 +29,7 @@ const TotpConfirmBody = Type.Object({ totp: Type.String({ pattern: '^[0-9]{6}$' 
 const RegistrationBody = Type.Object({ webauthn: WebauthnResponse }, { additionalProperties: false });
 const LinkBody = Type.Object({ token: Type.String({ pattern: '^[A-Za-z0-9_-]{43}$' }), password: Password }, { additionalProperties: false });
 const ResetRequestBody = Type.Object({ email: Email }, { additionalProperties: false });
+const TotpEnrolmentView = Type.Object({ secret: Type.String({ description: 'base32, shown once' }), otpauth_uri: Type.String() });
 const SessionIdParams = Type.Object({ id: Type.String({ pattern: idPattern('session') }) });
 
 export interface AuthRouteDeps {
@@ -64,35 +67,35 @@ function withSession(reply: FastifyReply, issued: IssuedSession, body: Record<st
 export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Promise<void> {
   const email = async (principal: SessionPrincipal): Promise<string> => (await deps.members.get(principal.tenantId, principal.operatorId))?.email ?? principal.operatorId;
 
-  app.post<{ Body: Static<typeof LoginBody> }>('/v1/auth/login', { schema: { body: LoginBody } }, async (request, reply) => {
+  app.post<{ Body: Static<typeof LoginBody> }>('/v1/auth/login', { schema: { body: LoginBody, response: { 200: SignedInView } } }, async (request, reply) => {
     // Login CSRF: a foreign page must not sign a victim's browser into the attacker's account.
     if (!originAllowed(request, deps.origin)) throw crossSite();
     const signedIn = await withRetryAfter(reply, () => deps.login.login(request.body, request.ip || 'unknown'));
     return withSession(reply, signedIn.issued, { second_factor_required: signedIn.secondFactorRequired, enrolment_required: signedIn.enrolmentRequired });
   });
 
-  app.post<{ Body: Static<typeof SecondFactorBody> }>('/v1/auth/second-factor', { schema: { body: SecondFactorBody } }, async (request, reply) => {
+  app.post<{ Body: Static<typeof SecondFactorBody> }>('/v1/auth/second-factor', { schema: { body: SecondFactorBody, response: { 200: SecondFactorView } } }, async (request, reply) => {
     const principal = sessionOf(request);
     const body = request.body as { totp: string } | { recovery_code: string } | { webauthn: AuthenticationResponseJSON };
     const done = await withRetryAfter(reply, () => deps.login.secondFactor(principal, body, request.ip || 'unknown'));
     return withSession(reply, done.issued, { enrolment_required: done.enrolmentRequired });
   });
 
-  app.post('/v1/auth/webauthn/authentication-options', async (request) => {
+  app.post('/v1/auth/webauthn/authentication-options', { schema: { response: { 200: webauthnOptions('PublicKeyCredentialRequestOptionsJSON for navigator.credentials.get(); its challenge is bound to this session') } } }, async (request) => {
     const principal = sessionOf(request);
     const options = await deps.secondFactors.authenticationOptions(principal.operatorId);
     await deps.sessions.setChallenge(principal, options.challenge);
     return options;
   });
 
-  app.post('/v1/auth/logout', async (request, reply) => {
+  app.post('/v1/auth/logout', { schema: { response: { 204: NoContent } } }, async (request, reply) => {
     const principal = sessionOf(request);
     await deps.sessions.revoke(principal, principal.sessionId, 'logout');
     reply.header('set-cookie', clearedSessionCookie());
     return reply.code(204).send();
   });
 
-  app.get('/v1/auth/session', async (request, reply) => {
+  app.get('/v1/auth/session', { schema: { response: { 200: SessionView } } }, async (request, reply) => {
     const principal = sessionOf(request);
     reply.header('cache-control', 'no-store');
     return {
@@ -106,7 +109,7 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     };
   });
 
-  app.post('/v1/auth/totp/enrolment', async (request, reply) => {
+  app.post('/v1/auth/totp/enrolment', { schema: { response: { 200: TotpEnrolmentView } } }, async (request, reply) => {
     const principal = sessionOf(request);
     const started = await deps.secondFactors.startTotp(principal, await email(principal), await deps.policies.get(principal.tenantId));
     reply.header('cache-control', 'no-store');
@@ -121,31 +124,31 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     return withSession(reply, await deps.sessions.completeSecondFactor(principal), body);
   };
 
-  app.post<{ Body: Static<typeof TotpConfirmBody> }>('/v1/auth/totp/confirmation', { schema: { body: TotpConfirmBody } }, async (request, reply) => {
+  app.post<{ Body: Static<typeof TotpConfirmBody> }>('/v1/auth/totp/confirmation', { schema: { body: TotpConfirmBody, response: { 200: RecoveryCodesView } } }, async (request, reply) => {
     const principal = sessionOf(request);
     return enrolled(principal, reply, await deps.secondFactors.confirmTotp(principal, request.body.totp));
   });
 
-  app.post('/v1/auth/webauthn/registration-options', async (request) => {
+  app.post('/v1/auth/webauthn/registration-options', { schema: { response: { 200: webauthnOptions('PublicKeyCredentialCreationOptionsJSON for navigator.credentials.create(); its challenge is bound to this session') } } }, async (request) => {
     const principal = sessionOf(request);
     const options = await deps.secondFactors.registrationOptions(principal, await email(principal));
     await deps.sessions.setChallenge(principal, options.challenge);
     return options;
   });
 
-  app.post<{ Body: Static<typeof RegistrationBody> }>('/v1/auth/webauthn/registration', { schema: { body: RegistrationBody } }, async (request, reply) => {
+  app.post<{ Body: Static<typeof RegistrationBody> }>('/v1/auth/webauthn/registration', { schema: { body: RegistrationBody, response: { 200: RecoveryCodesView } } }, async (request, reply) => {
     const principal = sessionOf(request);
     const challenge = await deps.sessions.takeChallenge(principal);
     const codes = await deps.secondFactors.register(principal, request.body.webauthn as unknown as RegistrationResponseJSON, challenge);
     return enrolled(principal, reply, codes);
   });
 
-  app.post('/v1/auth/recovery-codes', async (request, reply) => {
+  app.post('/v1/auth/recovery-codes', { schema: { response: { 200: RecoveryCodesView } } }, async (request, reply) => {
     reply.header('cache-control', 'no-store');
     return { recovery_codes: await deps.secondFactors.regenerateRecoveryCodes(sessionOf(request)) };
   });
 
-  app.get('/v1/auth/sessions', async (request) => {
+  app.get('/v1/auth/sessions', { schema: { response: { 200: SessionListView } } }, async (request) => {
     const principal = sessionOf(request);
     const iso = (t: number): string => new Date(t).toISOString();
     return {
@@ -160,26 +163,26 @@ export async function authRoutes(app: FastifyInstance, deps: AuthRouteDeps): Pro
     };
   });
 
-  app.delete<{ Params: Static<typeof SessionIdParams> }>('/v1/auth/sessions/:id', { schema: { params: SessionIdParams } }, async (request, reply) => {
+  app.delete<{ Params: Static<typeof SessionIdParams> }>('/v1/auth/sessions/:id', { schema: { params: SessionIdParams, response: { 204: NoContent } } }, async (request, reply) => {
     const principal = sessionOf(request);
     await deps.sessions.revoke(principal, request.params.id, 'revoked');
     if (request.params.id === principal.sessionId) reply.header('set-cookie', clearedSessionCookie());
     return reply.code(204).send();
   });
 
-  app.post<{ Body: Static<typeof LinkBody> }>('/v1/auth/password/setup', { schema: { body: LinkBody } }, async (request, reply) => {
+  app.post<{ Body: Static<typeof LinkBody> }>('/v1/auth/password/setup', { schema: { body: LinkBody, response: { 204: NoContent } } }, async (request, reply) => {
     if (!originAllowed(request, deps.origin)) throw crossSite();
     await deps.members.setPassword('setup', request.body.token, request.body.password);
     return reply.code(204).send();
   });
 
-  app.post<{ Body: Static<typeof LinkBody> }>('/v1/auth/password/reset', { schema: { body: LinkBody } }, async (request, reply) => {
+  app.post<{ Body: Static<typeof LinkBody> }>('/v1/auth/password/reset', { schema: { body: LinkBody, response: { 204: NoContent } } }, async (request, reply) => {
     if (!originAllowed(request, deps.origin)) throw crossSite();
     await deps.members.setPassword('reset', request.body.token, request.body.password);
     return reply.code(204).send();
   });
 
-  app.post<{ Body: Static<typeof ResetRequestBody> }>('/v1/auth/password/reset-request', { schema: { body: ResetRequestBody } }, async (request, reply) => {
+  app.post<{ Body: Static<typeof ResetRequestBody> }>('/v1/auth/password/reset-request', { schema: { body: ResetRequestBody, response: { 202: Type.Object({ status: Type.String() }, { description: 'the same answer whether or not the e-mail is known' }) } } }, async (request, reply) => {
     if (!originAllowed(request, deps.origin)) throw crossSite();
     await deps.members.requestReset(request.body.email);
     // The same answer whether or not the e-mail is known.

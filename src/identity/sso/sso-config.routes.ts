@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { authOf } from '../../http/auth.plugin.js';
+import { NoContent } from '../../http/problem.schema.js';
 import type { OidcView, SamlView, SsoConfigService } from './sso-config.service.js';
 import type { SsoDomain } from './sso-domain.repository.js';
 import { verificationRecordName } from './sso-domain.js';
@@ -34,6 +35,39 @@ const PutSamlBody = Type.Object(
 );
 const DomainBody = Type.Object({ domain: Type.String({ minLength: 1, maxLength: 254 }) }, { additionalProperties: false });
 const DomainParams = Type.Object({ domain: Type.String({ minLength: 1, maxLength: 254, pattern: '^[A-Za-z0-9.-]+$' }) });
+
+const Stamp = Type.Union([Type.String({ format: 'date-time' }), Type.Null()]);
+const Strings = Type.Array(Type.String());
+// The client secret is write-only: the view only says one is set.
+const OidcSettingsView = Type.Object({
+  issuer: Type.String(),
+  client_id: Type.String(),
+  client_secret_set: Type.Boolean(),
+  scopes: Type.Optional(Strings),
+  mfa_amr: Type.Optional(Strings),
+  mfa_acr: Type.Optional(Strings),
+  redirect_uri: Type.String({ description: 'register it at the IdP' }),
+  created_at: Stamp,
+  updated_at: Stamp,
+});
+const SamlSettingsView = Type.Object({
+  idp_entity_id: Type.String(),
+  idp_sso_url: Type.String(),
+  idp_certificates: Strings,
+  sp_entity_id: Type.Optional(Type.String()),
+  acs_url: Type.String({ description: 'register it at the IdP' }),
+  mfa_authn_contexts: Type.Optional(Strings),
+  created_at: Stamp,
+  updated_at: Stamp,
+});
+const DomainView = Type.Object({
+  domain: Type.String(),
+  verified: Type.Boolean(),
+  txt_name: Type.String({ description: 'publish a TXT record of this name…' }),
+  txt_value: Type.String({ description: '…with this value, then verify' }),
+  created_at: Stamp,
+  verified_at: Stamp,
+});
 
 const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
 
@@ -71,11 +105,11 @@ export async function ssoConfigRoutes(app: FastifyInstance, deps: { sso: SsoConf
     verified_at: iso(d.verifiedAt),
   });
 
-  app.get('/v1/sso/oidc', async (request) => {
+  app.get('/v1/sso/oidc', { schema: { response: { 200: OidcSettingsView } } }, async (request) => {
     const { tenantId } = authOf(request);
     return oidcView(tenantId, await sso.getOidc(tenantId));
   });
-  app.put<{ Body: Static<typeof PutOidcBody> }>('/v1/sso/oidc', { schema: { body: PutOidcBody } }, async (request) => {
+  app.put<{ Body: Static<typeof PutOidcBody> }>('/v1/sso/oidc', { schema: { body: PutOidcBody, response: { 200: OidcSettingsView } } }, async (request) => {
     const auth = authOf(request);
     const b = request.body;
     const saved = await sso.putOidc(
@@ -92,17 +126,17 @@ export async function ssoConfigRoutes(app: FastifyInstance, deps: { sso: SsoConf
     );
     return oidcView(auth.tenantId, saved);
   });
-  app.delete('/v1/sso/oidc', async (request, reply) => {
+  app.delete('/v1/sso/oidc', { schema: { response: { 204: NoContent } } }, async (request, reply) => {
     const auth = authOf(request);
     await sso.deleteOidc(auth.tenantId, auth.actor);
     return reply.code(204).send();
   });
 
-  app.get('/v1/sso/saml', async (request) => {
+  app.get('/v1/sso/saml', { schema: { response: { 200: SamlSettingsView } } }, async (request) => {
     const { tenantId } = authOf(request);
     return samlView(tenantId, await sso.getSaml(tenantId));
   });
-  app.put<{ Body: Static<typeof PutSamlBody> }>('/v1/sso/saml', { schema: { body: PutSamlBody } }, async (request) => {
+  app.put<{ Body: Static<typeof PutSamlBody> }>('/v1/sso/saml', { schema: { body: PutSamlBody, response: { 200: SamlSettingsView } } }, async (request) => {
     const auth = authOf(request);
     const b = request.body;
     const saved = await sso.putSaml(
@@ -118,22 +152,22 @@ export async function ssoConfigRoutes(app: FastifyInstance, deps: { sso: SsoConf
     );
     return samlView(auth.tenantId, saved);
   });
-  app.delete('/v1/sso/saml', async (request, reply) => {
+  app.delete('/v1/sso/saml', { schema: { response: { 204: NoContent } } }, async (request, reply) => {
     const auth = authOf(request);
     await sso.deleteSaml(auth.tenantId, auth.actor);
     return reply.code(204).send();
   });
 
-  app.get('/v1/sso/domains', async (request) => ({ data: (await sso.listDomains(authOf(request).tenantId)).map(domainView) }));
-  app.post<{ Body: Static<typeof DomainBody> }>('/v1/sso/domains', { schema: { body: DomainBody } }, async (request, reply) => {
+  app.get('/v1/sso/domains', { schema: { response: { 200: Type.Object({ data: Type.Array(DomainView) }) } } }, async (request) => ({ data: (await sso.listDomains(authOf(request).tenantId)).map(domainView) }));
+  app.post<{ Body: Static<typeof DomainBody> }>('/v1/sso/domains', { schema: { body: DomainBody, response: { 201: DomainView } } }, async (request, reply) => {
     const auth = authOf(request);
     return reply.code(201).send(domainView(await sso.addDomain(auth.tenantId, request.body.domain, auth.actor)));
   });
-  app.post<{ Params: Static<typeof DomainParams> }>('/v1/sso/domains/:domain/verify', { schema: { params: DomainParams } }, async (request) => {
+  app.post<{ Params: Static<typeof DomainParams> }>('/v1/sso/domains/:domain/verify', { schema: { params: DomainParams, response: { 200: DomainView } } }, async (request) => {
     const auth = authOf(request);
     return domainView(await sso.verifyDomain(auth.tenantId, request.params.domain, auth.actor));
   });
-  app.delete<{ Params: Static<typeof DomainParams> }>('/v1/sso/domains/:domain', { schema: { params: DomainParams } }, async (request, reply) => {
+  app.delete<{ Params: Static<typeof DomainParams> }>('/v1/sso/domains/:domain', { schema: { params: DomainParams, response: { 204: NoContent } } }, async (request, reply) => {
     const auth = authOf(request);
     await sso.removeDomain(auth.tenantId, request.params.domain, auth.actor);
     return reply.code(204).send();

@@ -7,6 +7,8 @@ import type { SamlLoginService } from './saml-login.service.js';
 import { LOGIN_STATE_TTL_MS } from './oidc-login.service.js';
 import type { SsoLoginAudit } from './sso-login.audit.js';
 import { refusalDetails } from './sso-refusal.js';
+import { mediaResponse } from '../../http/problem.schema.js';
+import { SignedInView } from '../sessions/session.schemas.js';
 import type { SsoSignIn, VerifiedSsoIdentity } from './sso-sign-in.port.js';
 
 /**
@@ -21,6 +23,16 @@ const TenantParams = Type.Object({ tenant: Type.String({ pattern: idPattern('ten
 type TenantParams = Static<typeof TenantParams>;
 /** A signed SAML response with a few certificates and attributes is 10–30 KB; base64 adds a third. */
 const MAX_SAML_FORM_BYTES = 256 * 1024;
+const ToIdp = Type.Unsafe<undefined>({
+  type: 'null',
+  description: 'Redirect to the IdP\'s authorization endpoint (`location`); sets the one-time browser-binding cookie',
+  headers: { location: { type: 'string', format: 'uri' } },
+});
+// The sign-in port decides the answer (an operator session by default, as `POST /v1/auth/login`),
+// so the schema lists its fields without requiring them and passes on what it adds.
+const SsoSignedIn = Type.Partial(SignedInView, { additionalProperties: true, description: 'signed in: the session cookie is set (the second factor may still be due)' });
+const SamlMetadata = mediaResponse('this tenant\'s SAML service provider metadata, for the IdP', ['application/samlmetadata+xml'], Type.String());
+
 const AcsBody = Type.Object(
   { SAMLResponse: Type.String({ minLength: 1, maxLength: MAX_SAML_FORM_BYTES }), RelayState: Type.Optional(Type.String({ maxLength: 1024 })) },
   { additionalProperties: false },
@@ -92,14 +104,14 @@ export async function finishLogin(
 
 /** The public SSO login routes (no API key: the browser of a person signing in calls them). */
 export async function ssoLoginRoutes(app: FastifyInstance, deps: SsoLoginDeps): Promise<void> {
-  app.get<{ Params: TenantParams }>('/v1/auth/oidc/:tenant/start', { schema: { params: TenantParams } }, async (request, reply) => {
+  app.get<{ Params: TenantParams }>('/v1/auth/oidc/:tenant/start', { schema: { params: TenantParams, response: { 302: ToIdp } } }, async (request, reply) => {
     const started = await deps.oidc.start(request.params.tenant);
     reply.header('set-cookie', bindingCookie(started.binding, LOGIN_STATE_TTL_MS / 1000));
     reply.header('cache-control', 'no-store');
     return reply.redirect(started.authorizationUrl, 302);
   });
 
-  app.get<{ Params: TenantParams }>('/v1/auth/oidc/:tenant/callback', { schema: { params: TenantParams } }, async (request, reply) => {
+  app.get<{ Params: TenantParams }>('/v1/auth/oidc/:tenant/callback', { schema: { params: TenantParams, response: { 200: SsoSignedIn } } }, async (request, reply) => {
     const tenantId = request.params.tenant;
     const binding = cookieValue(request, SSO_BINDING_COOKIE);
     // The binding is single-use like the state it protects.
@@ -108,7 +120,7 @@ export async function ssoLoginRoutes(app: FastifyInstance, deps: SsoLoginDeps): 
     return finishLogin(deps, request, reply, tenantId, 'oidc', () => deps.oidc.callback(tenantId, queryOf(request), binding));
   });
 
-  app.get<{ Params: TenantParams }>('/v1/auth/saml/:tenant/metadata', { schema: { params: TenantParams } }, async (request, reply) => {
+  app.get<{ Params: TenantParams }>('/v1/auth/saml/:tenant/metadata', { schema: { params: TenantParams, response: { 200: SamlMetadata } } }, async (request, reply) => {
     const xml = await deps.saml.metadata(request.params.tenant);
     return reply.type('application/samlmetadata+xml').send(xml);
   });
@@ -117,7 +129,7 @@ export async function ssoLoginRoutes(app: FastifyInstance, deps: SsoLoginDeps): 
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: MAX_SAML_FORM_BYTES }, (_request, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
   });
-  app.post<{ Params: TenantParams; Body: Static<typeof AcsBody> }>('/v1/auth/saml/:tenant/acs', { schema: { params: TenantParams, body: AcsBody } }, async (request, reply) => {
+  app.post<{ Params: TenantParams; Body: Static<typeof AcsBody> }>('/v1/auth/saml/:tenant/acs', { schema: { params: TenantParams, body: AcsBody, response: { 200: SsoSignedIn } } }, async (request, reply) => {
     const tenantId = request.params.tenant;
     reply.header('cache-control', 'no-store');
     return finishLogin(deps, request, reply, tenantId, 'saml', () => deps.saml.acs(tenantId, request.body.SAMLResponse));

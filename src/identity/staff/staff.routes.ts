@@ -110,7 +110,29 @@ export async function staffRoutes(app: FastifyInstance, deps: StaffRouteDeps): P
   app.post<{ Params: Static<typeof GrantParams> }>('/staff/v1/grants/:id/revoke', { schema: { params: GrantParams } }, async (request) => deps.grants.revoke(staffOf(request).actor, request.params.id));
 }
 
+const Iso = Type.String({ format: 'date-time' });
+const Person = Type.Object({ id: Type.String(), email: Type.Union([Type.String(), Type.Null()]) });
+/** What a tenant sees of a staff grant on its data (GrantView). */
+const GrantViewSchema = Type.Object({
+  id: Type.String(),
+  tenant: Type.String(),
+  scope: Type.Union(GRANT_SCOPES.map((s) => Type.Literal(s))),
+  reason: Type.String(),
+  state: Type.Union(['requested', 'approved', 'denied', 'revoked', 'expired', 'stale'].map((s) => Type.Literal(s))),
+  break_glass: Type.Boolean(),
+  requester: Person,
+  approver: Type.Union([Person, Type.Null()]),
+  duration_minutes: Type.Number(),
+  requested_at: Iso,
+  decided_at: Type.Union([Iso, Type.Null()]),
+  expires_at: Type.Union([Iso, Type.Null()]),
+  revoked_at: Type.Union([Iso, Type.Null()]),
+  revoked_by: Type.Union([Type.String(), Type.Null()]),
+});
+
 /** `GET /v1/staff-access`: every staff grant on the calling tenant (access transparency; audit:read). */
 export async function staffAccessRoutes(app: FastifyInstance, deps: { grants: GrantService }): Promise<void> {
-  app.get('/v1/staff-access', async (request) => ({ data: await deps.grants.listForTenant(authOf(request).tenantId) }));
+  app.get('/v1/staff-access', { schema: { response: { 200: Type.Object({ data: Type.Array(GrantViewSchema) }) } } }, async (request) => ({
+    data: await deps.grants.listForTenant(authOf(request).tenantId),
+  }));
 }

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { authOf } from '../../http/auth.plugin.js';
 import type { Inbox } from './inbox.repository.js';
 import type { InboxService } from './inbox.service.js';
+import { NoContent, problemResponse } from '../../http/problem.schema.js';
 
 const DmarcPolicy = Type.Union([Type.Literal('accept'), Type.Literal('reject')]);
 const CreateBody = Type.Object({ dmarc_policy: Type.Optional(DmarcPolicy) }, { additionalProperties: false });
@@ -26,7 +27,7 @@ export async function inboxRoutes(app: FastifyInstance, deps: { inboxes: InboxSe
 
   app.post<{ Body: Static<typeof CreateBody> | undefined }>(
     '/v1/inboxes',
-    { schema: { body: Type.Optional(CreateBody), response: { 201: InboxView } } },
+    { schema: { body: Type.Optional(CreateBody), response: { 201: InboxView, 409: problemResponse('The tenant has as many inboxes as its plan allows') } } },
     async (request, reply) => {
       const policy = request.body?.dmarc_policy;
       const auth = authOf(request);
@@ -39,7 +40,7 @@ export async function inboxRoutes(app: FastifyInstance, deps: { inboxes: InboxSe
     data: (await deps.inboxes.list(authOf(request).tenantId)).map(view),
   }));
 
-  app.delete<{ Params: Static<typeof IdParams> }>('/v1/inboxes/:id', { schema: { params: IdParams } }, async (request, reply) => {
+  app.delete<{ Params: Static<typeof IdParams> }>('/v1/inboxes/:id', { schema: { params: IdParams, response: { 204: NoContent } } }, async (request, reply) => {
     const auth = authOf(request);
     await deps.inboxes.delete(auth.tenantId, request.params.id, auth.actor);
     return reply.code(204).send();

@@ -6,14 +6,16 @@ import type { EncryptedBlobStore } from '../../storage/encrypted-blob-store.js';
 import type { PayloadRepository } from '../payload.repository.js';
 import { rawMessageBlobContext, rawMessageBlobKey, rawMessageRefOf } from './raw-message.js';
 import { idPattern } from '../../crypto/ids.js';
+import { mediaResponse } from '../../http/problem.schema.js';
 
 const IdParams = Type.Object({ id: Type.String({ pattern: idPattern('payload') }) });
+const RawMessage = mediaResponse('the e-mail as received (RFC 5322), decrypted; `x-content-sha256` holds its SHA-256', ['message/rfc822']);
 
 /** `GET /v1/payloads/:id/raw`: the message exactly as it was received over SMTP, decrypted. */
 export async function rawMessageRoutes(app: FastifyInstance, deps: { repository: PayloadRepository; blobs: EncryptedBlobStore }): Promise<void> {
   app.get<{ Params: Static<typeof IdParams> }>(
     '/v1/payloads/:id/raw',
-    { schema: { params: IdParams } },
+    { schema: { params: IdParams, response: { 200: RawMessage } } },
     async (request, reply) => {
       const tenantId = authOf(request).tenantId;
       const found = await deps.repository.find(tenantId, request.params.id);

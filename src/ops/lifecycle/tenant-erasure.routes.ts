@@ -8,6 +8,15 @@ const ErasureBody = Type.Object(
   { additionalProperties: false },
 );
 
+const ConfirmationView = Type.Object({
+  status: Type.Literal('confirmation_required'),
+  tenant: Type.String(),
+  confirmation_token: Type.String({ description: 'send it back within ten minutes, with the same credential, to erase' }),
+  expires_at: Type.String({ format: 'date-time' }),
+  warning: Type.String(),
+});
+const ErasedView = Type.Object({ status: Type.Literal('erased'), tenant: Type.String(), erased_at: Type.String({ format: 'date-time' }) });
+
 /**
  * `POST /v1/tenant/erasure`: the owner erases its own tenant, in two steps. Without a body (or
  * `{}`) the answer is a confirmation token; sending it back from the same session within ten
@@ -18,7 +27,7 @@ const ErasureBody = Type.Object(
 export async function tenantErasureRoutes(app: FastifyInstance, deps: { erasure: TenantErasureService }): Promise<void> {
   app.post<{ Body: Static<typeof ErasureBody> | undefined }>(
     '/v1/tenant/erasure',
-    { schema: { body: Type.Optional(ErasureBody) } },
+    { schema: { body: Type.Optional(ErasureBody), response: { 200: ErasedView, 202: ConfirmationView } } },
     async (request, reply) => {
       const auth = sessionOf(request);
       const actor = auth.actor;
