@@ -85,11 +85,12 @@ export class GrantService {
     if (!(await this.tenants.find(tenantId))) throw new SealpostError('SP_ERR_RESOURCE_NOT_FOUND', 'No such tenant');
   }
 
-  async request(principal: StaffConsolePrincipal, input: GrantRequest): Promise<GrantView> {
+  /** A checked new grant: requested, or (break-glass) approved at once without an approver. */
+  private async newGrant(principal: StaffConsolePrincipal, input: GrantRequest, breakGlass: boolean): Promise<StaffGrant> {
     this.validate(input);
     await this.tenantMustExist(input.tenantId);
     const now = this.deps.now();
-    const grant: StaffGrant = {
+    return {
       id: newId('staffGrant', now),
       tenantId: input.tenantId,
       requesterId: principal.staffId,
@@ -97,14 +98,18 @@ export class GrantService {
       scope: input.scope,
       reason: input.reason,
       durationMs: input.durationMs,
-      state: 'requested',
-      breakGlass: false,
+      state: breakGlass ? 'approved' : 'requested',
+      breakGlass,
       requestedAt: now,
-      decidedAt: null,
-      expiresAt: null,
+      decidedAt: breakGlass ? now : null,
+      expiresAt: breakGlass ? now + input.durationMs : null,
       revokedAt: null,
       revokedBy: null,
     };
+  }
+
+  async request(principal: StaffConsolePrincipal, input: GrantRequest): Promise<GrantView> {
+    const grant = await this.newGrant(principal, input, false);
     await this.deps.db.transaction().execute(async (tx) => {
       await this.grants.insert(grant, tx);
       await this.deps.audit(tx, this.event(grant, principal.actor, 'staff.access_requested', { reason: input.reason, duration_minutes: input.durationMs / 60_000 }));
@@ -151,25 +156,7 @@ export class GrantService {
    * no grant. The tenant's audit log flags it (`staff.break_glass`, `break_glass: true`).
    */
   async breakGlass(principal: StaffConsolePrincipal, input: GrantRequest): Promise<GrantView> {
-    this.validate(input);
-    await this.tenantMustExist(input.tenantId);
-    const now = this.deps.now();
-    const grant: StaffGrant = {
-      id: newId('staffGrant', now),
-      tenantId: input.tenantId,
-      requesterId: principal.staffId,
-      approverId: null,
-      scope: input.scope,
-      reason: input.reason,
-      durationMs: input.durationMs,
-      state: 'approved',
-      breakGlass: true,
-      requestedAt: now,
-      decidedAt: now,
-      expiresAt: now + input.durationMs,
-      revokedAt: null,
-      revokedBy: null,
-    };
+    const grant = await this.newGrant(principal, input, true);
     const others = (await this.staff.members()).filter((m) => m.id !== principal.staffId && m.disabledAt === null);
     for (const other of others) {
       await this.deps.mailer.send({
