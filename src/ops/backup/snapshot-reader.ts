@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { KeyProvider } from '../../crypto/key-provider.js';
@@ -95,16 +95,7 @@ export async function readSealedObject(
   sink?: Writable,
 ): Promise<void> {
   const expected = snapshot.manifest.objects[object];
-  const hash = createHash('sha256');
-  let size = 0;
-  const measure = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      hash.update(chunk);
-      size += chunk.length;
-      progress.advance(chunk.length, 0);
-      callback(null, chunk);
-    },
-  });
+  const { measure, hash, size } = measured(progress);
   const decrypt = createDecryptStream(snapshotKeySource(snapshot.manifest.id, snapshot.dataKey), objectContext(snapshot.manifest.id, object));
   const out = sink ?? new Writable({ write: (_chunk, _encoding, callback) => callback() });
   try {
@@ -113,7 +104,7 @@ export async function readSealedObject(
     if (isSealpostError(error) && error.code === 'SP_ERR_CRYPTO_DECRYPT_FAILED') throw corrupted(`${object}.enc failed authentication`, { target: target.name });
     throw error;
   }
-  if (size !== expected.size || hash.digest('hex') !== expected.sha256) throw corrupted(`${object}.enc differs from its manifest entry`, { target: target.name });
+  if (size() !== expected.size || hash.digest('hex') !== expected.sha256) throw corrupted(`${object}.enc differs from its manifest entry`, { target: target.name });
   progress.advance(0, 1);
 }
 
@@ -145,6 +136,24 @@ export async function blobEntries(target: BackupTarget, snapshot: OpenedSnapshot
 /** Reads one blob copy, checking size and SHA-256; writes it to `sink` if given. */
 export async function readBlobCopy(target: BackupTarget, entry: BlobEntry, progress: TransferProgress, sink?: (body: Readable) => Promise<unknown>): Promise<void> {
   const [key, expectedSize, expectedSha] = entry;
+  const { measure, hash, size } = measured(progress);
+  const source = await getObject(target, blobCopyKey(key));
+  if (sink) {
+    // The sink stores only a complete stream; a mismatch found at the end errors the stream first.
+    const checked = new Transform({
+      transform: (chunk: Buffer, _encoding, callback) => callback(null, chunk),
+      flush: (callback) => callback(size() === expectedSize && hash.copy().digest('hex') === expectedSha ? null : corrupted('blob copy differs from the blob manifest', { key })),
+    });
+    await Promise.all([pipeline(source, measure, checked), sink(checked)]);
+  } else {
+    await pipeline(source, measure, new Writable({ write: (_chunk, _encoding, callback) => callback() }));
+    if (size() !== expectedSize || hash.digest('hex') !== expectedSha) throw corrupted('blob copy differs from the blob manifest', { key, target: target.name });
+  }
+  progress.advance(0, 1);
+}
+
+/** A pass-through that hashes and counts what flows, reporting the bytes to `progress`. */
+function measured(progress: TransferProgress): { measure: Transform; hash: Hash; size: () => number } {
   const hash = createHash('sha256');
   let size = 0;
   const measure = new Transform({
@@ -155,19 +164,7 @@ export async function readBlobCopy(target: BackupTarget, entry: BlobEntry, progr
       callback(null, chunk);
     },
   });
-  const source = await getObject(target, blobCopyKey(key));
-  if (sink) {
-    // The sink stores only a complete stream; a mismatch found at the end errors the stream first.
-    const checked = new Transform({
-      transform: (chunk: Buffer, _encoding, callback) => callback(null, chunk),
-      flush: (callback) => callback(size === expectedSize && hash.copy().digest('hex') === expectedSha ? null : corrupted('blob copy differs from the blob manifest', { key })),
-    });
-    await Promise.all([pipeline(source, measure, checked), sink(checked)]);
-  } else {
-    await pipeline(source, measure, new Writable({ write: (_chunk, _encoding, callback) => callback() }));
-    if (size !== expectedSize || hash.digest('hex') !== expectedSha) throw corrupted('blob copy differs from the blob manifest', { key, target: target.name });
-  }
-  progress.advance(0, 1);
+  return { measure, hash, size: () => size };
 }
 
 async function getObject(target: BackupTarget, key: string): Promise<Readable> {
