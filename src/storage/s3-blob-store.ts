@@ -83,16 +83,8 @@ export class S3BlobStore implements BlobStore {
     return { size };
   }
 
-  async get(key: string): Promise<Readable> {
-    assertValidBlobKey(key);
-    try {
-      const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
-      if (!(response.Body instanceof Readable)) throw new Error('GetObject returned no stream body');
-      return response.Body;
-    } catch (error) {
-      if (hasName(error, 'NoSuchKey')) throw blobNotFound(key);
-      throw storageFailed('get', key, error);
-    }
+  get(key: string): Promise<Readable> {
+    return getS3Object(this.client, this.bucket, this.prefix, key);
   }
 
   async delete(key: string): Promise<void> {
@@ -130,4 +122,17 @@ function normalizePrefix(prefix: string | undefined): string {
 
 function hasName(error: unknown, name: string): boolean {
   return error instanceof Error && error.name === name;
+}
+
+/** Streams one object of an S3 bucket under `prefix`; a missing key is SP_ERR_STORAGE_BLOB_NOT_FOUND (the backup targets read the same way). */
+export async function getS3Object(client: S3Client, bucket: string, prefix: string, key: string): Promise<Readable> {
+  assertValidBlobKey(key);
+  try {
+    const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: prefix + key }));
+    if (!(response.Body instanceof Readable)) throw new Error('GetObject returned no stream body');
+    return response.Body;
+  } catch (error) {
+    if (hasName(error, 'NoSuchKey')) throw blobNotFound(key);
+    throw storageFailed('get', key, error);
+  }
 }

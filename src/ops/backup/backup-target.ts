@@ -1,12 +1,13 @@
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { createHash } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform, pipeline } from 'node:stream';
 import { SealpostError } from '../../errors/sealpost-error.js';
-import { assertValidBlobKey, blobNotFound, storageFailed } from '../../storage/blob-store.js';
+import { assertValidBlobKey, storageFailed } from '../../storage/blob-store.js';
 import { LocalBlobStore } from '../../storage/local-blob-store.js';
+import { getS3Object } from '../../storage/s3-blob-store.js';
 
 /** What was stored: the byte count and SHA-256 (hex) of exactly the bytes the target holds. */
 export interface StoredObject {
@@ -166,16 +167,8 @@ class S3Target implements BackupTarget {
     return measure.result();
   }
 
-  async get(key: string): Promise<Readable> {
-    assertValidBlobKey(key);
-    try {
-      const response = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
-      if (!(response.Body instanceof Readable)) throw new Error('GetObject returned no stream body');
-      return response.Body;
-    } catch (error) {
-      if (error instanceof Error && error.name === 'NoSuchKey') throw blobNotFound(key);
-      throw storageFailed('get', key, error);
-    }
+  get(key: string): Promise<Readable> {
+    return getS3Object(this.client, this.bucket, this.prefix, key);
   }
 
   async size(key: string): Promise<number | undefined> {
