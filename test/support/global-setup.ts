@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -12,7 +12,21 @@ declare module 'vitest' {
   export interface ProvidedContext {
     /** Admin URL of the PostgreSQL server the suite runs against, or '' when there is none. */
     pgUrl: string;
+    /** Path of the Chromium binary for browser tests, or '' when there is none. */
+    chromiumPath: string;
   }
+}
+
+/**
+ * Browser tests drive Debian's Chromium (never a downloaded browser). In CI it must be there
+ * (.ci/run installs it); elsewhere its absence skips the browser tests, loudly.
+ */
+function provideChromium(project: TestProject): void {
+  const candidates = [process.env.SEALPOST_TEST_CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser'];
+  const found = candidates.find((p): p is string => Boolean(p) && existsSync(p as string));
+  if (!found && process.env.CI) throw new Error('Chromium is required in CI: apt-get install chromium');
+  if (!found) console.warn('\n!! Browser tests SKIPPED: no Chromium (apt-get install chromium, or set SEALPOST_TEST_CHROMIUM).\n');
+  project.provide('chromiumPath', found ?? '');
 }
 
 /**
@@ -21,6 +35,7 @@ declare module 'vitest' {
  * `npm test` alone covers both dialects wherever PostgreSQL is installed.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  provideChromium(project);
   const given = process.env.SEALPOST_TEST_DATABASE_URL;
   if (given) {
     project.provide('pgUrl', given);
