@@ -253,6 +253,24 @@ describe.each(testDialects())('staff access on %s', { timeout: 180_000 }, (diale
     expect((await post(bob, `/staff/v1/grants/${grant.id}/revoke`)).status).toBe(409);
   });
 
+  it('ends staff access with the tenant: erasure revokes live grants, denies pending ones and refuses new requests', async () => {
+    const doomed = await app.createTenant('starter');
+    const live = await approved('read', 60, doomed.tenant);
+    const pending = await requested(ada, doomed.tenant, 'read');
+    expect((await app.fetch('/v1/payloads', { headers: underGrant(ada, live.id) })).status).toBe(200);
+
+    await app.context.erasure.erase(doomed.tenant, CLI, 'cli');
+
+    const grants = (await (await app.fetch('/staff/v1/grants', { headers: asStaff(bob) })).json()) as { data: Grant[] };
+    expect(grants.data.find((g) => g.id === live.id)?.state).toBe('revoked');
+    expect(grants.data.find((g) => g.id === pending.id)?.state).toBe('denied');
+    // A late approval of the old request opens nothing, and a new request is refused as for no tenant.
+    expect((await post(bob, `/staff/v1/grants/${pending.id}/approve`)).status).toBe(409);
+    const again = await post(ada, '/staff/v1/grants', { tenant: doomed.tenant, scope: 'read', reason: REASON, duration_minutes: 60 });
+    expect(again.status).toBe(404);
+    expect(await codeOf(again)).toBe('SP_ERR_RESOURCE_NOT_FOUND');
+  });
+
   it('records every action under a grant in the tenant\'s log with the staff actor and the grant', async () => {
     const grant = await approved('read');
     expect((await app.fetch('/v1/deliveries', { headers: underGrant(ada, grant.id) })).status).toBe(200);

@@ -81,8 +81,10 @@ export class GrantService {
     }
   }
 
+  /** An erased tenant has nothing left to access: asking for it answers as for no tenant. */
   private async tenantMustExist(tenantId: string): Promise<void> {
-    if (!(await this.tenants.find(tenantId))) throw new SealpostError('SP_ERR_RESOURCE_NOT_FOUND', 'No such tenant');
+    const tenant = await this.tenants.lifecycle(tenantId);
+    if (!tenant || tenant.erasedAt !== null) throw new SealpostError('SP_ERR_RESOURCE_NOT_FOUND', 'No such tenant');
   }
 
   /** A checked new grant: requested, or (break-glass) approved at once without an approver. */

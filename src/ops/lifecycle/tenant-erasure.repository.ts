@@ -16,7 +16,11 @@ export interface ErasureCounts {
   readonly revokedSessions: number;
   readonly removedMembers: number;
   readonly deletedSsoDomains: number;
+  readonly endedStaffGrants: number;
 }
+
+/** Who revoked a staff grant that ended with its tenant's erasure (not a staff member's id). */
+export const TENANT_ERASURE = 'tenant-erasure';
 
 /** The tenant rows an erasure reads and changes. Every query is scoped to one tenant. */
 export class TenantErasureRepository {
@@ -92,9 +96,14 @@ export class TenantErasureRepository {
    * removed, one-time links (setup, reset) deleted, SSO settings, login states, seen SAML
    * assertions and claimed domains deleted, so a verified domain is free for another tenant.
    * Operator accounts stay: one may belong to other tenants, and one left with none signs in to
-   * nothing (login answers as for a wrong password).
+   * nothing (login answers as for a wrong password). Staff access ends too: live grants are
+   * revoked and pending requests denied, so no approval made later opens the erased tenant.
    */
-  private async endPeopleAccess(tenantId: string, at: number, db: Kysely<Database>): Promise<Pick<ErasureCounts, 'revokedSessions' | 'removedMembers' | 'deletedSsoDomains'>> {
+  private async endPeopleAccess(
+    tenantId: string,
+    at: number,
+    db: Kysely<Database>,
+  ): Promise<Pick<ErasureCounts, 'revokedSessions' | 'removedMembers' | 'deletedSsoDomains' | 'endedStaffGrants'>> {
     const sessions = await db
       .updateTable('operator_sessions')
       .set({ revoked_at: at, webauthn_challenge: null })
@@ -108,10 +117,24 @@ export class TenantErasureRepository {
     await db.deleteFrom('sso_login_states').where('tenant_id', '=', tenantId).execute();
     await db.deleteFrom('sso_saml_assertions').where('tenant_id', '=', tenantId).execute();
     const domains = await db.deleteFrom('sso_domains').where('tenant_id', '=', tenantId).executeTakeFirst();
+    const revokedGrants = await db
+      .updateTable('staff_grants')
+      .set({ state: 'revoked', revoked_at: at, revoked_by: TENANT_ERASURE })
+      .where('tenant_id', '=', tenantId)
+      .where('state', '=', 'approved')
+      .where('expires_at', '>', at)
+      .executeTakeFirst();
+    const deniedRequests = await db
+      .updateTable('staff_grants')
+      .set({ state: 'denied', decided_at: at })
+      .where('tenant_id', '=', tenantId)
+      .where('state', '=', 'requested')
+      .executeTakeFirst();
     return {
       revokedSessions: Number(sessions.numUpdatedRows),
       removedMembers: Number(members.numDeletedRows),
       deletedSsoDomains: Number(domains.numDeletedRows),
+      endedStaffGrants: Number(revokedGrants.numUpdatedRows) + Number(deniedRequests.numUpdatedRows),
     };
   }
 }

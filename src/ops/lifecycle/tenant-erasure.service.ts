@@ -100,6 +100,7 @@ export class TenantErasureService {
             revoked_sessions: switchedOff.revokedSessions,
             removed_members: switchedOff.removedMembers,
             deleted_sso_domains: switchedOff.deletedSsoDomains,
+            ended_staff_grants: switchedOff.endedStaffGrants,
           },
         });
         return switchedOff;

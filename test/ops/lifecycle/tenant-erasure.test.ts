@@ -243,7 +243,7 @@ describe.each(testDialects())('erasure by crypto-shredding on %s', { timeout: 12
     expect(events.find((e) => e.action === 'tenant.erased')).toMatchObject({
       actor: { type: 'operator', id: owner.operatorId },
       // Sessions and members: the owner, the admin and the co-owner of the tests above, and the invited colleague.
-      details: { trigger: 'api', method: 'crypto-shredding', revoked_api_keys: 1, revoked_sessions: 3, removed_members: 4, deleted_sso_domains: 1 },
+      details: { trigger: 'api', method: 'crypto-shredding', revoked_api_keys: 1, revoked_sessions: 3, removed_members: 4, deleted_sso_domains: 1, ended_staff_grants: 0 },
     });
   });
 
