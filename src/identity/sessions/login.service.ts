@@ -83,7 +83,8 @@ export class LoginService {
 
   /**
    * Issues the session after a first factor (password here; OIDC or SAML from src/identity/sso/,
-   * with `mfaAsserted` when the IdP asserted MFA the tenant counts), with `login.succeeded`.
+   * with `mfaAsserted` when the IdP asserted MFA the tenant counts, except under `webauthn_only`),
+   * with `login.succeeded`.
    * Without a satisfied second factor, the session reaches only the second-factor and enrolment
    * routes.
    */
@@ -91,7 +92,10 @@ export class LoginService {
     const policy = await this.policies.find(tenantId);
     const hasFactor = await this.secondFactors.hasFactor(operatorId, policy);
     // An enrolled factor is always asked for; without one, only a policy that does not enforce 2FA lets the session through.
-    const satisfied = mfaAsserted || (!hasFactor && !policy.enforce2fa);
+    // Under `webauthn_only` the IdP's MFA does not count: its method is not ours to check (SMS and
+    // push approvals can be phished), so the person still proves a WebAuthn key here.
+    const idpCounts = mfaAsserted && !policy.webauthnOnly;
+    const satisfied = idpCounts || (!hasFactor && !policy.enforce2fa);
     return this.audited.db.transaction().execute(async (tx) => {
       const issued = await this.sessions.issue({ tenantId, operatorId, method, secondFactorSatisfied: satisfied }, tx);
       await this.audited.audit(tx, {
@@ -99,7 +103,7 @@ export class LoginService {
         actor: { type: 'operator', id: operatorId },
         action: 'login.succeeded',
         resource: issued.session.id,
-        details: { ip, method, second_factor: satisfied ? (mfaAsserted ? 'asserted by idp' : 'not required') : hasFactor ? 'pending' : 'enrolment required' },
+        details: { ip, method, second_factor: satisfied ? (idpCounts ? 'asserted by idp' : 'not required') : hasFactor ? 'pending' : 'enrolment required' },
       });
       return { issued, secondFactorRequired: !satisfied && hasFactor, enrolmentRequired: !satisfied && !hasFactor };
     });

@@ -58,7 +58,7 @@ describe.each(testDialects())('SSO sign-in into operator sessions on %s', { time
   beforeEach(async () => {
     // A fresh TOTP time step for every test, and the tenant's default policy.
     clock.advance(MINUTE);
-    await setPolicy({ sso_only: false, sso_default_role: 'viewer' });
+    await setPolicy({ sso_only: false, sso_default_role: 'viewer', webauthn_only: false });
   });
 
   async function setPolicy(change: Record<string, unknown>): Promise<void> {
@@ -154,6 +154,16 @@ describe.each(testDialects())('SSO sign-in into operator sessions on %s', { time
     expect((await get('/v1/payloads', saml.session)).status).toBe(200);
     const method = ((await (await get('/v1/auth/session', saml.session)).json()) as { session: { method: string } }).session.method;
     expect(method).toBe('saml');
+  });
+
+  it("does not count the IdP's MFA under webauthn_only: the person still enrols or proves a WebAuthn key", async () => {
+    await setPolicy({ webauthn_only: true });
+    const oidc = await sessionOf(await oidcLogin(nextEmail('edsger'), ['pwd', TENANT_MFA_AMR]));
+    expect(oidc.body).toMatchObject({ second_factor_required: false, enrolment_required: true, session: { second_factor_satisfied: false } });
+    await expectOnlySecondFactorStep(oidc.session);
+    const saml = await sessionOf(await samlLogin(nextEmail('frances'), TENANT_MFA_CONTEXT));
+    expect(saml.body).toMatchObject({ session: { second_factor_satisfied: false } });
+    await expectOnlySecondFactorStep(saml.session);
   });
 
   it("refuses password sign-in to an sso_only tenant's operators while SSO still signs them in", async () => {
