@@ -99,6 +99,7 @@ export const ERROR_CODES = {
   SP_ERR_STAFF_GRANT_REQUIRED: { status: 403, title: 'Staff access needs an approved grant' },
   SP_ERR_STAFF_SELF_APPROVAL: { status: 403, title: "A grant needs another staff member's approval" },
   SP_ERR_STAFF_GRANT_STATE: { status: 409, title: 'Grant is not in a state that allows this' },
+  SP_ERR_STAFF_BREAK_GLASS_UNWITNESSED: { status: 409, title: 'Break-glass needs another staff member to alert' },
   SP_ERR_DESTINATION_URL_INVALID: { status: 400, title: 'Destination URL not accepted' },
   SP_ERR_DESTINATION_ADDRESS_REFUSED: { status: 400, title: 'Destination address refused' },
   SP_ERR_DESTINATION_HEADER_INVALID: { status: 400, title: 'Destination header not accepted' },

@@ -344,6 +344,19 @@ describe.each(testDialects())('staff access on %s', { timeout: 180_000 }, (diale
     expect((await staffOidcLogin(app.fetch, idp, people.cy)).res.status).toBe(401);
   });
 
+  it('refuses break-glass when there is no other active staff member to alert, granting nothing', async () => {
+    for (const member of await app.context.staff.signIn.list()) {
+      if (member.email !== 'ada@ops.example' && member.disabledAt === null) await app.context.staff.signIn.disable(member.email, CLI);
+    }
+    const before = mail.messages.length;
+    const res = await post(ada, '/staff/v1/grants/break-glass', { tenant: tenantB.tenant, scope: 'read', reason: 'alone on call', duration_minutes: 30 });
+    expect(res.status).toBe(409);
+    expect(await codeOf(res)).toBe('SP_ERR_STAFF_BREAK_GLASS_UNWITNESSED');
+    const grants = (await (await app.fetch('/staff/v1/grants', { headers: asStaff(ada) })).json()) as { data: Grant[] };
+    expect(grants.data.some((g) => g.reason === 'alone on call')).toBe(false);
+    expect(mail.messages.length).toBe(before);
+  });
+
   it('ends an idle staff session after 15 minutes', async () => {
     clock.advance(16 * 60_000);
     const res = await app.fetch('/staff/v1/auth/session', { headers: asStaff(ada) });

@@ -155,11 +155,16 @@ export class GrantService {
   /**
    * Break-glass: access at once, without an approver, when no one answers. Every other staff
    * member is alerted by e-mail *before* the grant exists: if the alert cannot be sent, there is
-   * no grant. The tenant's audit log flags it (`staff.break_glass`, `break_glass: true`).
+   * no grant; with nobody to alert, it is refused. The tenant's audit log flags it
+   * (`staff.break_glass`, `break_glass: true`).
    */
   async breakGlass(principal: StaffConsolePrincipal, input: GrantRequest): Promise<GrantView> {
     const grant = await this.newGrant(principal, input, true);
     const others = (await this.staff.members()).filter((m) => m.id !== principal.staffId && m.disabledAt === null);
+    // Alone, break-glass would be standing access with nobody told: refuse it.
+    if (others.length === 0) {
+      throw new SealpostError('SP_ERR_STAFF_BREAK_GLASS_UNWITNESSED', 'Break-glass alerts every other staff member first, and there is no other active staff member');
+    }
     for (const other of others) {
       await this.deps.mailer.send({
         to: other.email,
