@@ -36,4 +36,16 @@ export class MetricsRepository {
     const row = await this.db.selectFrom('audit_checkpoints').select((eb) => eb.fn.max('created_at').as('latest')).executeTakeFirst();
     return row?.latest === null || row?.latest === undefined ? undefined : Number(row.latest);
   }
+
+  /** When the newest snapshot still kept was taken (ms), if any. */
+  async latestBackup(): Promise<number | undefined> {
+    const row = await this.db.selectFrom('backup_snapshots').select((eb) => eb.fn.max('created_at').as('latest')).where('pruned_at', 'is', null).executeTakeFirst();
+    return row?.latest === null || row?.latest === undefined ? undefined : Number(row.latest);
+  }
+
+  /** When the newest restore drill that passed started (ms), and its RTO, if any. */
+  async latestPassedDrill(): Promise<{ startedAt: number; rtoMs: number } | undefined> {
+    const row = await this.db.selectFrom('backup_drills').select(['started_at', 'rto_ms']).where('passed', '=', 1).orderBy('started_at', 'desc').limit(1).executeTakeFirst();
+    return row && { startedAt: Number(row.started_at), rtoMs: Number(row.rto_ms) };
+  }
 }

@@ -100,6 +100,36 @@ export function createMetrics(repository: MetricsRepository, now: () => number =
     },
   });
 
+  // Backups: alert when the newest snapshot is older than a few intervals (RPO at risk) or the
+  // last passing drill older than a quarter and a bit (recovery no longer proven).
+  new Gauge({
+    name: 'sealpost_backup_age_seconds',
+    help: 'Age of the newest kept backup snapshot (taken every SEALPOST_BACKUP_INTERVAL); -1 before the first',
+    registers: [registry],
+    async collect() {
+      const latest = await repository.latestBackup();
+      this.set(latest === undefined ? -1 : (now() - latest) / 1000);
+    },
+  });
+  new Gauge({
+    name: 'sealpost_backup_drill_age_seconds',
+    help: 'Age of the newest restore drill that passed (quarterly by default); -1 before the first',
+    registers: [registry],
+    async collect() {
+      const latest = await repository.latestPassedDrill();
+      this.set(latest === undefined ? -1 : (now() - latest.startedAt) / 1000);
+    },
+  });
+  new Gauge({
+    name: 'sealpost_backup_drill_rto_seconds',
+    help: 'Recovery time measured by the newest restore drill that passed; -1 before the first',
+    registers: [registry],
+    async collect() {
+      const latest = await repository.latestPassedDrill();
+      this.set(latest === undefined ? -1 : latest.rtoMs / 1000);
+    },
+  });
+
   let processMetrics = false;
   return {
     registry,

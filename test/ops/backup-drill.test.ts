@@ -61,6 +61,13 @@ describe.each(testDialects())('restore drills on %s', { timeout: 180_000 }, (dia
     expect(events.map((e) => JSON.parse(e.event ?? '{}') as AuditEvent)).toEqual([
       expect.objectContaining({ resource: report.id, details: expect.objectContaining({ snapshot: snapshot.id, passed: true, report_sha256: stored!.report_sha256 }) }),
     ]);
+
+    // The metrics an operator alerts on see the snapshot and the passing drill.
+    const metrics = await app.context.metrics.registry.getMetricsAsJSON();
+    const value = (name: string): number | undefined => metrics.find((m) => m.name === name)?.values[0]?.value;
+    expect(value('sealpost_backup_age_seconds')).toBeGreaterThanOrEqual(0);
+    expect(value('sealpost_backup_drill_age_seconds')).toBeGreaterThanOrEqual(0);
+    expect(value('sealpost_backup_drill_rto_seconds')).toBeCloseTo(report.rto_seconds, 0);
   });
 
   it('restores into a database that was migrated but never used', async () => {

@@ -116,4 +116,11 @@ describe.each(testDialects())('Prometheus metrics on %s', (dialect) => {
     expect(age).toBeGreaterThanOrEqual(0);
     expect(age).toBeLessThan(3600);
   });
+
+  it('reports no backup and no drill yet as -1, so an alert on a missing backup fires from the start', async () => {
+    const text = await scrape();
+    expect(sample(text, 'sealpost_backup_age_seconds')).toBe(-1);
+    expect(sample(text, 'sealpost_backup_drill_age_seconds')).toBe(-1);
+    expect(sample(text, 'sealpost_backup_drill_rto_seconds')).toBe(-1);
+  });
 });
