@@ -20,8 +20,8 @@ import { Readable } from 'node:stream';
 import nodemailer from 'nodemailer';
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import { Agent, request } from 'undici';
-import { installHaraka, removeHarakaCache, startHaraka } from './support/haraka.js';
-import { ROOT, startProcess, stopProcess } from './support/processes.js';
+import { installHaraka, removeHarakaCache, startHaraka, treeCpuTimeMs } from './support/haraka.js';
+import { ROOT, cpuTimeMs, startProcess, stopProcess } from './support/processes.js';
 
 /** Per round and server. */
 const MESSAGES = Number(process.env.BENCH_SMTP_MESSAGES ?? 200);
@@ -131,16 +131,23 @@ try {
   await until(async () => (await received()).count >= 20, 60_000);
 
   const ratios: number[] = [];
+  const sealpostCpu: number[] = [];
+  const harakaCpu: number[] = [];
   const rows: string[] = [];
   for (let round = 1; round <= ROUNDS; round++) {
     await request(`${receiverUrl}/reset`).then((r) => r.body.dump());
     const t0 = Date.now();
     const batch = messages.slice(20 + (round - 1) * MESSAGES, 20 + round * MESSAGES);
+    const cpu0 = cpuTimeMs(server.child);
     const storedRate = (MESSAGES * 1000) / (await sendAll(smtpPort, batch));
     const forwarded = await until(async () => (await received()).count >= MESSAGES, 300_000);
     const stats = await received();
     const forwardedRate = (stats.count * 1000) / (stats.last - t0);
+    // Server CPU (user + system) per message, forwarding included: steadier than rates on a shared machine.
+    sealpostCpu.push((cpuTimeMs(server.child) - cpu0) / MESSAGES);
+    const harakaCpu0 = treeCpuTimeMs(haraka.child.pid!);
     const harakaRate = (MESSAGES * 1000) / (await sendAll(haraka.port, batch));
+    harakaCpu.push((treeCpuTimeMs(haraka.child.pid!) - harakaCpu0) / MESSAGES);
     const floorRate = (MESSAGES * 1000) / (await sendAll(floorPort, batch));
     ratios.push(storedRate / harakaRate);
     rows.push(
@@ -150,7 +157,9 @@ try {
     console.log(rows[rows.length - 1]);
   }
   const median = [...ratios].sort((x, y) => x - y)[Math.floor(ratios.length / 2)]!;
+  const middle = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
   console.log(`(a) SMTP accept → stored vs Haraka discarding: median ratio ${median.toFixed(2)} over ${ROUNDS} rounds (target ≥ 1.0)`);
+  console.log(`    server CPU per message (median): Sealpost ${middle(sealpostCpu).toFixed(1)} ms (forwarding included), Haraka ${middle(harakaCpu).toFixed(1)} ms`);
   await haraka.close();
   await stopProcess(floor.child);
   await stopProcess(server.child);

@@ -2,7 +2,7 @@
 // cache under the OS temp dir (never a project dependency), configured with STARTTLS on the same
 // certificate as Sealpost and one plugin that accepts every recipient and discards the message.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -94,4 +94,32 @@ export async function startHaraka(tls: { cert: string; key: string }): Promise<{
     throw error;
   }
   return { child, port, close };
+}
+
+/**
+ * CPU time (user + system, ms) of a process and all its descendants, from Linux's /proc: Haraka's
+ * launcher runs the server in a child process, whose time the parent's counters do not include.
+ */
+export function treeCpuTimeMs(rootPid: number): number {
+  const stats = new Map<number, { ppid: number; ms: number }>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // Fields after the parenthesised command name: ppid is the 2nd, utime and stime the 12th and 13th.
+      const fields = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      stats.set(Number(entry), { ppid: Number(fields[1]), ms: ((Number(fields[11]) + Number(fields[12])) * 1000) / 100 });
+    } catch {
+      // The process ended between readdir and read.
+    }
+  }
+  let total = 0;
+  for (const [pid, stat] of stats) {
+    for (let p: number | undefined = pid; p !== undefined && p > 1; p = stats.get(p)?.ppid) {
+      if (p === rootPid) {
+        total += stat.ms;
+        break;
+      }
+    }
+  }
+  return total;
 }
