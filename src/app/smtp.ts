@@ -1,4 +1,4 @@
-import type { DnsResolver } from '../ingest/smtp/sender-auth.js';
+import { cachedResolver, lookupOf, systemLookup, type DnsResolver } from '../ingest/smtp/dns-resolver.js';
 import { startSmtpServer, type SmtpLimits, type SmtpServerHandle } from '../ingest/smtp/smtp.server.js';
 import type { EncryptedBlobStore } from '../storage/encrypted-blob-store.js';
 import type { Sealpost } from './sealpost.js';
@@ -7,7 +7,7 @@ export interface SmtpRoleOptions {
   /** Defaults: SEALPOST_SMTP_PORT and SEALPOST_SMTP_HOST. */
   readonly port?: number;
   readonly host?: string;
-  /** DNS for SPF/DKIM/DMARC/ARC; the system resolver by default. */
+  /** DNS for SPF/DKIM/DMARC/ARC; the system resolver by default. Either way behind the bounded cache. */
   readonly resolver?: DnsResolver;
   /** Host name in the greeting and in Authentication-Results. */
   readonly name?: string;
@@ -24,13 +24,15 @@ export interface SmtpRoleOptions {
  */
 export function startSmtp(sealpost: Sealpost, options: SmtpRoleOptions = {}): Promise<SmtpServerHandle> {
   const { config, logger } = sealpost;
+  // One cache per process, for every connection: a sender domain is looked up once per TTL, not once per message.
+  const resolver = cachedResolver(options.resolver ? lookupOf(options.resolver) : systemLookup());
   return startSmtpServer({
     context: { config, logger, blobs: options.blobs ? options.blobs(sealpost.blobs) : sealpost.blobs },
     payloads: sealpost.payloads,
     inboxes: sealpost.inboxes,
     port: options.port ?? config.smtpPort,
     host: options.host ?? config.smtpHost,
-    ...(options.resolver ? { resolver: options.resolver } : {}),
+    resolver,
     ...(options.name ? { name: options.name } : {}),
     ...(options.limits ? { limits: options.limits } : {}),
     ...(options.now ? { now: options.now } : {}),

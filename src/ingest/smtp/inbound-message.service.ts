@@ -11,7 +11,8 @@ import type { PayloadService } from '../payload.service.js';
 import { emailData, type AttachmentInfo, type EmailData } from './email-data.js';
 import { MimeParseError, parseEmail, type AttachmentPart } from './email.parser.js';
 import { rawMessageBlobContext, rawMessageBlobKey, type RawMessageRef } from './raw-message.js';
-import { UNAVAILABLE_AUTH, authenticateSender, type DnsResolver } from './sender-auth.js';
+import type { DnsResolver } from './dns-resolver.js';
+import { UNAVAILABLE_AUTH, authenticateSender } from './sender-auth.js';
 import { withTimeout } from '../../util/timeout.js';
 
 /** The accepted part of an SMTP transaction: who sent what to which inboxes of one tenant. */

@@ -1,19 +1,6 @@
-import { promises as dns } from 'node:dns';
 import type { Readable } from 'node:stream';
-import { authenticate, type AuthenticateResult, type DNSResolver } from 'mailauth';
-
-/** `(name, rrtype) => records`, as `dns.promises.resolve`; errors carry `ENOTFOUND`/`ENODATA` codes. */
-export type DnsResolver = DNSResolver;
-
-/** Per query; SPF may chain ten lookups (RFC 7208 §4.6.4), so one slow server must not hold the reply for minutes. */
-const DNS_TIMEOUT_MS = 3_000;
-const DNS_TRIES = 2;
-
-/** The system's DNS servers with bounded timeouts (Node's defaults retry for up to ~20 s per query). */
-export function systemResolver(): DnsResolver {
-  const resolver = new dns.Resolver({ timeout: DNS_TIMEOUT_MS, tries: DNS_TRIES });
-  return (name, rrtype) => resolver.resolve(name, rrtype) as Promise<string[][] | string[]>;
-}
+import { authenticate, type AuthenticateResult } from 'mailauth';
+import type { DnsResolver } from './dns-resolver.js';
 
 /** Results as Authentication-Results names them (RFC 8601): pass, fail, softfail, neutral, none, temperror, permerror, policy. */
 export interface SenderAuth {

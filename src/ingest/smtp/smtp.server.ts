@@ -11,7 +11,7 @@ import { buildTlsOptions, loadTlsMaterial } from '../../crypto/tls-options.js';
 import type { PayloadService } from '../payload.service.js';
 import { InboundMessageService, type InboundRecipient } from './inbound-message.service.js';
 import type { InboxService } from './inbox.service.js';
-import { systemResolver, type DnsResolver } from './sender-auth.js';
+import { cachedResolver, systemLookup, type DnsResolver } from './dns-resolver.js';
 import { smtpReplyFor } from './smtp-reply.js';
 
 /** RFC 5321 §4.5.3.1.8 asks servers to take at least 100; half of that covers every real invoice run. */
@@ -42,7 +42,7 @@ export interface StartSmtpServerOptions {
   readonly inboxes: InboxService;
   readonly port: number;
   readonly host: string;
-  /** DNS for SPF/DKIM/DMARC/ARC; the system resolver (with short timeouts) when absent. */
+  /** DNS for SPF/DKIM/DMARC/ARC; the system resolver (short timeouts, cached) when absent. */
   readonly resolver?: DnsResolver;
   /** Host name in the greeting and in Authentication-Results; os.hostname() by default. */
   readonly name?: string;
@@ -88,7 +88,7 @@ export async function startSmtpServer(options: StartSmtpServerOptions): Promise<
   const messages = new InboundMessageService({
     blobs: options.context.blobs,
     payloads: options.payloads,
-    resolver: options.resolver ?? systemResolver(),
+    resolver: options.resolver ?? cachedResolver(systemLookup()),
     mta: name,
     maxTextChars: limits.maxTextChars,
     authTimeoutMs: limits.authTimeoutMs,

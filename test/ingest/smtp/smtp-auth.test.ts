@@ -24,7 +24,11 @@ const resolver = fixedResolver({
   'TXT signed.example': txt('v=spf1 ip4:192.0.2.1 -all'),
   'TXT _dmarc.signed.example': txt('v=DMARC1; p=reject'),
 });
+/** Lookups that reached the resolver behind the SMTP role's cache, per `<TYPE> <name>`. */
+const lookups = new Map<string, number>();
 const failingResolver: typeof resolver = async (name, rrtype) => {
+  const key = `${rrtype} ${name.toLowerCase()}`;
+  lookups.set(key, (lookups.get(key) ?? 0) + 1);
   if (name.toLowerCase().endsWith('broken.example')) throw Object.assign(new Error(`queryTxt ESERVFAIL ${name}`), { code: 'ESERVFAIL' });
   return resolver(name, rrtype);
 };
@@ -104,5 +108,17 @@ describe.each(testDialects())('SMTP sender authentication on %s', (dialect) => {
     const reply = await deliver(inbox.address, message, 'someone@broken.example');
     expect(reply.code).toBe(250);
     expect(await authOf(reply)).toMatchObject({ spf: 'temperror', dkim: 'none', dmarc: 'temperror' });
+  });
+
+  it('looks a sender domain that does not resolve up once, not once per message', async () => {
+    const inbox = await h.createInbox(tenant.apiKey);
+    const before = lookups.get('TXT gone.example') ?? 0;
+    for (let i = 0; i < 3; i++) {
+      const message = await compose({ from: 'someone@gone.example', to: inbox.address, subject: `nx ${i}`, text: 'hello' });
+      const reply = await deliver(inbox.address, message, 'someone@gone.example');
+      expect(reply.code).toBe(250);
+      expect(await authOf(reply)).toMatchObject({ spf: 'none', dmarc: 'none' });
+    }
+    expect((lookups.get('TXT gone.example') ?? 0) - before).toBe(1);
   });
 });

@@ -14,7 +14,7 @@ import type { AttachmentRef } from '../../../src/ingest/envelope.js';
 import type { IngestHooks } from '../../../src/ingest/payload.service.js';
 import type { EmailData } from '../../../src/ingest/smtp/email-data.js';
 import { rawMessageBlobKey, rawMessageRefOf } from '../../../src/ingest/smtp/raw-message.js';
-import type { DnsResolver } from '../../../src/ingest/smtp/sender-auth.js';
+import type { DnsResolver } from '../../../src/ingest/smtp/dns-resolver.js';
 import type { SmtpLimits, SmtpServerHandle } from '../../../src/ingest/smtp/smtp.server.js';
 import type { EncryptedBlobStore } from '../../../src/storage/encrypted-blob-store.js';
 import { startTestApp, type TestApp } from '../../support/test-app.js';
