@@ -199,7 +199,7 @@ try {
     peakRssMb: peakRss,
     endToEnd,
     paced: { rate: half, p50: paced.p50, p99: paced.p99 },
-    signing: { ratio: signing.ratio, bareSignPerSecond: signing.bareSignPerSecond, canonicalizeSignPerSecond: signing.canonicalizeSignPerSecond, storedBodySignPerSecond: signing.storedBodySignPerSecond },
+    signing: { ratio: signing.ratio, bareSignPerSecond: signing.bareSignPerSecond, canonicalizeSignPerSecond: signing.canonicalizeSignPerSecond, storedBodySignPerSecond: signing.storedBodySignPerSecond, storedBodyRatio: signing.storedBodyRatio },
   };
   if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, `${JSON.stringify(results, null, 2)}\n`);
 } finally {

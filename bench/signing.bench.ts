@@ -81,6 +81,8 @@ export interface SigningBenchResult {
   readonly referenceCanonicalizeSignPerSecond: number;
   /** What the delivery worker does per attempt: sign the canonical body stored at ingest. */
   readonly storedBodySignPerSecond: number;
+  /** Median of the interleaved rounds' ratios of storedBodySignPerSecond to bare signing. */
+  readonly storedBodyRatio: number;
   readonly receiptSignPerSecond: number;
   readonly verifyWebhookPerSecond: number;
   readonly verifyReceiptPerSecond: number;
@@ -101,17 +103,20 @@ export async function runSigningBench(): Promise<SigningBenchResult> {
     await signer.sign({ tenantId: TENANT, webhookId: WEBHOOK_ID, timestamp, body: canonicalJson(doc) });
   }
 
-  // The two measured paths alternate in short pairs and the ratio is the median of the pairs'
+  // The measured paths alternate in short rounds and the ratio is the median of the pairs'
   // ratios: on a shared machine the load changes within seconds, and a pair sees the same load.
   const bare: number[] = [];
   const ours: number[] = [];
   const ratios: number[] = [];
+  const storedRatios: number[] = [];
   for (let i = 0; i < PAIRS; i++) {
     const b = await timedRate(() => sign(null, signedBytes, key.privateKey));
     const o = await timedRate(() => signer.sign({ tenantId: TENANT, webhookId: WEBHOOK_ID, timestamp, body: canonicalJson(doc) }));
+    const stored = await timedRate(() => signer.sign({ tenantId: TENANT, webhookId: WEBHOOK_ID, timestamp, body }));
     bare.push(b);
     ours.push(o);
     ratios.push(o / b);
+    storedRatios.push(stored / b);
   }
   const bareSignPerSecond = median(bare);
   const canonicalizeSignPerSecond = median(ours);
@@ -119,7 +124,6 @@ export async function runSigningBench(): Promise<SigningBenchResult> {
   const referenceCanonicalizeSignPerSecond = await opsPerSecond(() =>
     sign(null, webhookSignedBytes(WEBHOOK_ID, timestamp, Buffer.from(referenceCanonicalize(doc) ?? '', 'utf8')), key.privateKey),
   );
-  const storedBodySignPerSecond = await opsPerSecond(() => signer.sign({ tenantId: TENANT, webhookId: WEBHOOK_ID, timestamp, body }));
   const unsignedReceipt = acceptedReceipt({ tenantId: TENANT, messageId: WEBHOOK_ID, bodySha256: 'b'.repeat(64), issuedAt: timestamp * 1000 });
   const receiptSignPerSecond = await opsPerSecond(() => signReceipt(unsignedReceipt, key));
 
@@ -136,7 +140,8 @@ export async function runSigningBench(): Promise<SigningBenchResult> {
     canonicalizeSignPerSecond,
     ratio: median(ratios),
     referenceCanonicalizeSignPerSecond,
-    storedBodySignPerSecond,
+    storedBodySignPerSecond: median(storedRatios) * bareSignPerSecond,
+    storedBodyRatio: median(storedRatios),
     receiptSignPerSecond,
     verifyWebhookPerSecond,
     verifyReceiptPerSecond,
@@ -150,7 +155,7 @@ export function formatSigningBench(r: SigningBenchResult): string {
     `  bare crypto.sign of the signed bytes      ${n(r.bareSignPerSecond)} /s`,
     `  canonicalise + sign (Ed25519RequestSigner) ${n(r.canonicalizeSignPerSecond)} /s   ratio ${r.ratio.toFixed(2)} (target >= ${TARGET_RATIO}${r.ratio >= TARGET_RATIO ? ', met' : ', NOT met'})`,
     `  same with the reference canonicalize pkg   ${n(r.referenceCanonicalizeSignPerSecond)} /s   ratio ${(r.referenceCanonicalizeSignPerSecond / r.bareSignPerSecond).toFixed(2)}`,
-    `  delivery attempt: sign the stored body     ${n(r.storedBodySignPerSecond)} /s   ratio ${(r.storedBodySignPerSecond / r.bareSignPerSecond).toFixed(2)} (canonicalised once, at ingest)`,
+    `  delivery attempt: sign the stored body     ${n(r.storedBodySignPerSecond)} /s   ratio ${r.storedBodyRatio.toFixed(2)} (canonicalised once, at ingest)`,
     `  receipt canonicalise + sign                ${n(r.receiptSignPerSecond)} /s`,
     `verification (@sealpost/verify)`,
     `  verifyWebhook                              ${n(r.verifyWebhookPerSecond)} /s`,
