@@ -2,11 +2,13 @@ import type { ActiveSigningKey } from '../crypto/signing-key.js';
 import type { PreparedWrite } from '../db/prepared-write.js';
 import { SealpostError } from '../errors/sealpost-error.js';
 import { acceptedReceipt, deliveredReceipt, signReceipt, type AcceptedReceipt, type DeliveredReceipt, type Receipt } from './receipt.js';
-import type { ReceiptRepository, StoredReceipt } from './receipt.repository.js';
+import type { ReceiptRepository, SealedReceipt, StoredReceipt } from './receipt.repository.js';
 
 /** A signed and sealed receipt, and the step that stores it inside the caller's transaction. */
 export interface PreparedReceipt<R extends Receipt = Receipt> {
   readonly receipt: R;
+  /** The sealed row `store` writes (auditedReceipts writes it itself, with its log index). */
+  readonly row: SealedReceipt;
   readonly store: PreparedWrite;
 }
 
@@ -80,6 +82,6 @@ export class ReceiptService {
 
   private async prepare<R extends Receipt>(receipt: R, deliveryId: string | null, issuedAt: number): Promise<PreparedReceipt<R>> {
     const row = await this.repository.seal(receipt, deliveryId, issuedAt);
-    return { receipt, store: (tx) => this.repository.insert(tx, row) };
+    return { receipt, row, store: (tx) => this.repository.insert(tx, row) };
   }
 }

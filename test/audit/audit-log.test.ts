@@ -71,6 +71,28 @@ describe.each(testDialects())('audit log append on %s', (dialect) => {
     await expect(log.append(handle.db, sampleEvent(7))).rejects.toThrow(/inside a transaction/);
   });
 
+  it('chains several appends of one transaction, also past a unit rolled back to its savepoint', async () => {
+    const before = (await rows()).length;
+    await handle.db.transaction().execute(async (tx) => {
+      await log.append(tx, sampleEvent(8));
+      // A group-commit unit that logs twice and then fails: its events go, the chain must not skip.
+      await sql`savepoint unit`.execute(tx);
+      await log.append(tx, sampleEvent(9));
+      await log.append(tx, sampleEvent(10));
+      await sql`rollback to savepoint unit`.execute(tx);
+      await sql`release savepoint unit`.execute(tx);
+      await log.append(tx, sampleEvent(11));
+      await log.append(tx, sampleEvent(12));
+    });
+    const stored = await handle.db.selectFrom('audit_events').select(['log_index', 'leaf_hash', 'chain_hash']).orderBy('log_index').execute();
+    expect(stored.length).toBe(before + 3);
+    let chain = Buffer.alloc(32);
+    for (const row of stored) {
+      chain = createHash('sha256').update(chain).update(Buffer.from(row.leaf_hash)).digest();
+      expect(Buffer.from(row.chain_hash)).toEqual(chain);
+    }
+  });
+
   it('produces a log that verifies', async () => {
     // As a verifier would right after these appends, before the first checkpoint is due.
     const report = await verifyStoredAuditLog(handle.db, { now: Date.UTC(2026, 0, 1) });

@@ -1,0 +1,93 @@
+// Writes the README's performance table from one run of bench/run.ts, so the table is never
+// edited by hand: BENCH_JSON=bench/results/latest.json npm run bench, then
+//   npx tsx bench/readme-table.ts [bench/results/latest.json]
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { TARGETS, type BenchResults } from './support/targets.js';
+
+const START = '<!-- bench-table:start -->';
+const END = '<!-- bench-table:end -->';
+
+const n = (x: number, digits = 0): string => x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const verdict = (ok: boolean): string => (ok ? '**met**' : '**not met**');
+
+/** The Markdown table (with its one-line provenance) for `r`. */
+export function benchTable(r: BenchResults): string {
+  const rows: string[][] = [];
+  if (r.ingest.ratioToLean !== null && r.ingest.leanPerSecond !== null) {
+    rows.push([
+      '1. ingest, 2 KB JSON over HTTPS (api role, one destination)',
+      `${n(r.ingest.sealpostPerSecond)} req/s, ${n(r.ingest.sealpostCpuUs)} µs CPU each`,
+      `lean same-work server: ${n(r.ingest.leanPerSecond)} req/s, ${n(r.ingest.leanCpuUs ?? 0)} µs CPU each`,
+      r.ingest.ratioToLean.toFixed(2),
+      `≥ ${TARGETS.ingestToLean}: ${verdict(r.ingest.ratioToLean >= TARGETS.ingestToLean)}`,
+    ]);
+  }
+  if (r.ingest.leanCpuUs !== null) {
+    rows.push(['1. (steadier) server CPU per ingest', `${n(r.ingest.sealpostCpuUs)} µs`, `lean: ${n(r.ingest.leanCpuUs)} µs`, (r.ingest.leanCpuUs / r.ingest.sealpostCpuUs).toFixed(2), 'none (throughput is the target)']);
+  }
+  rows.push([
+    '1. (context) ingest against a bare echo',
+    `${n(r.ingest.sealpostPerSecond)} req/s`,
+    `bare Fastify HTTPS echo: ${n(r.ingest.barePerSecond)} req/s, ${n(r.ingest.bareCpuUs)} µs CPU each`,
+    r.ingest.ratioToBare.toFixed(2),
+    'none',
+  ]);
+  rows.push([
+    '2. end to end: ingest → signed → delivered (receipt written)',
+    `${n(r.endToEnd.sealpostPerSecond)} payloads/s`,
+    `store-nothing Fastify + undici relay: ${n(r.endToEnd.relayPerSecond)} payloads/s`,
+    r.endToEnd.ratio.toFixed(2),
+    `≥ ${TARGETS.endToEndToRelay}: ${verdict(r.endToEnd.ratio >= TARGETS.endToEndToRelay)}`,
+  ]);
+  rows.push([
+    `4. ingest → delivered latency at half the end-to-end rate (${n(r.paced.rate)}/s, evenly paced)`,
+    `p50 ${r.paced.p50} ms, p99 ${r.paced.p99} ms`,
+    '',
+    '',
+    `p99 < ${TARGETS.p99Ms} ms: ${verdict(r.paced.p99 < TARGETS.p99Ms)}`,
+  ]);
+  rows.push([
+    '5. peak RSS of the api role under sustained ingest',
+    `${r.peakRssMb} MB`,
+    '',
+    '',
+    `< ${TARGETS.peakRssMb} MB: ${verdict(r.peakRssMb < TARGETS.peakRssMb)}`,
+  ]);
+  rows.push([
+    '6. canonicalise + sign a 2 KB envelope',
+    `${n(r.signing.canonicalizeSignPerSecond)}/s`,
+    `bare Ed25519 sign of the same bytes: ${n(r.signing.bareSignPerSecond)}/s`,
+    r.signing.ratio.toFixed(2),
+    `≥ ${TARGETS.signToBare}: ${verdict(r.signing.ratio >= TARGETS.signToBare)}`,
+  ]);
+  rows.push(['6. (context) a delivery attempt signs the body stored at ingest', `${n(r.signing.storedBodySignPerSecond)}/s`, 'same', (r.signing.storedBodyRatio ?? r.signing.storedBodySignPerSecond / r.signing.bareSignPerSecond).toFixed(2), 'none']);
+  const provenance =
+    `One run of \`npm run bench\` on ${r.date.slice(0, 10)}: ${r.machine}, Node ${r.node}, ${r.database === 'sqlite' ? 'SQLite (WAL, synchronous=FULL)' : 'PostgreSQL'}, ` +
+    `autocannon with ${r.connections} connections, ${r.rounds} interleaved rounds of ${r.seconds} s; each ratio is the median of the per-round ratios. ` +
+    'Rate limits were raised for the run (the default 6,000/min per key caps a run at 100 req/s). Target 3 (SMTP against Haraka) is printed by `bench/smtp.bench.ts`.';
+  return [
+    provenance,
+    '',
+    '| Target | Sealpost | Baseline (same run) | Ratio | Goal |',
+    '| --- | --- | --- | --- | --- |',
+    ...rows.map((cells) => `| ${cells.join(' | ')} |`),
+  ].join('\n');
+}
+
+/** `readme` with the text between the markers replaced by the table of `r`. */
+export function withBenchTable(readme: string, r: BenchResults): string {
+  const start = readme.indexOf(START);
+  const end = readme.indexOf(END);
+  if (start < 0 || end < start) throw new Error(`README.md has no ${START} … ${END} section`);
+  return `${readme.slice(0, start + START.length)}\n${benchTable(r)}\n${readme.slice(end)}`;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const root = path.resolve(import.meta.dirname, '..');
+  const results = JSON.parse(readFileSync(process.argv[2] ?? path.join(root, 'bench/results/latest.json'), 'utf8')) as BenchResults;
+  const readmePath = path.join(root, 'README.md');
+  writeFileSync(readmePath, withBenchTable(readFileSync(readmePath, 'utf8'), results));
+  process.stdout.write('README.md performance table written\n');
+}
