@@ -22,7 +22,7 @@ export const EFFECTS = {
   outbox: { actions: [], writer: 'delivery/outbox.repository.ts (cappedEnqueue: one pending delivery per matching destination)' },
   receipt: { actions: ['receipt.issued'], writer: 'receipts/receipt-audit.ts auditedReceipts (the signed receipt row, its event, its log index)' },
   apiRequest: { actions: ['api.request', 'api.refused'], writer: 'audit/audit-request.hook.ts (in the ingest transaction, or after the response)' },
-  tenant: { actions: ['tenant.created', 'plan.changed'], writer: 'identity/tenant.service.ts (plan changes: the staff API)' },
+  tenant: { actions: ['tenant.created', 'plan.changed'], writer: 'identity/tenant.service.ts (plan changes: the staff API), ops/deployment-tenant/deployment-tenant.ts (the deployment tenant, at start)' },
   apiKey: { actions: ['api_key.created', 'api_key.rotated', 'api_key.revoked', 'api_key.refused'], writer: 'identity/api-key.service.ts' },
   destination: {
     actions: ['destination.created', 'destination.updated', 'destination.disabled', 'destination.deleted', 'destination.replayed'],

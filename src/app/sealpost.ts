@@ -32,6 +32,8 @@ import { createStaffServices, type StaffServices } from './staff-services.js';
 import type { SsoSignIn } from '../identity/sso/sso-sign-in.port.js';
 import { ssoSignInThroughSessions } from '../identity/sessions/sso-sign-in.js';
 import type { TxtResolver } from '../identity/sso/sso-domain.js';
+import { DeploymentTenantRepository } from '../ops/deployment-tenant/deployment-tenant.repository.js';
+import { ensureDeploymentTenant, type DeploymentTenant } from '../ops/deployment-tenant/deployment-tenant.js';
 import { LegacyResealer } from '../ops/lifecycle/legacy-reseal.js';
 import { LegacyResealRepository } from '../ops/lifecycle/legacy-reseal.repository.js';
 import { PayloadRetention } from '../ops/lifecycle/payload-retention.js';
@@ -141,6 +143,8 @@ export interface Sealpost extends AppContext {
   readonly legacyReseal: LegacyResealer;
   /** Staff of the deployment: sign-in (OIDC + WebAuthn) and just-in-time, two-person grants. */
   readonly staff: StaffServices;
+  /** The deployment's own tenant (src/ops/deployment-tenant/): found or created at start. */
+  readonly deploymentTenant: DeploymentTenant;
 }
 
 function wakeup(): WorkerWakeup {
@@ -170,6 +174,7 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
 
   const apiKeys = new ApiKeyService(new ApiKeyRepository(db), Date.now, { db, audit: effects.audit.apiKeys });
   const tenants = new TenantService(db, context.tenantRepository, apiKeys, effects.audit.tenants);
+  const deploymentTenant = await ensureDeploymentTenant({ db, repository: new DeploymentTenantRepository(db), audit: effects.audit.tenants });
   const payloadRepository = new PayloadRepository(db, context.cipher);
   const base = publicUrl.replace(/\/$/, '');
   const payloads = new PayloadService(
@@ -292,6 +297,7 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     origin,
     sso,
     staff,
+    deploymentTenant,
     async close() {
       mailer.close();
       await sso.close();

@@ -32,6 +32,8 @@ export interface TenantsTable {
   erasure_token_sha256: string | null;
   erasure_requested_by: string | null;
   erasure_expires_at: number | null;
+  /** 'customer', or 'deployment' for the deployment's own tenant (at most one row; 0021). */
+  kind: Generated<string>;
 }
 
 export interface ApiKeysTable {
