@@ -34,6 +34,12 @@ import { ssoSignInThroughSessions } from '../identity/sessions/sso-sign-in.js';
 import type { TxtResolver } from '../identity/sso/sso-domain.js';
 import { DeploymentTenantRepository } from '../ops/deployment-tenant/deployment-tenant.repository.js';
 import { ensureDeploymentTenant, type DeploymentTenant } from '../ops/deployment-tenant/deployment-tenant.js';
+import { SecurityContactRepository } from '../ops/security-contacts/security-contact.repository.js';
+import { SecurityContactService } from '../ops/security-contacts/security-contact.service.js';
+import { BreachRepository } from '../ops/breach/breach.repository.js';
+import { BreachService } from '../ops/breach/breach.service.js';
+import { withDatabaseLock } from '../db/database-lock.js';
+import { hostname } from 'node:os';
 import { LegacyResealer } from '../ops/lifecycle/legacy-reseal.js';
 import { LegacyResealRepository } from '../ops/lifecycle/legacy-reseal.repository.js';
 import { PayloadRetention } from '../ops/lifecycle/payload-retention.js';
@@ -54,6 +60,10 @@ import { withTimeout } from '../util/timeout.js';
 
 /** A collector that does not answer must not hold up a shutdown (SIGTERM has its own deadline). */
 const TRACE_FLUSH_TIMEOUT_MS = 5_000;
+/** One process sends breach notices and alerts at a time, so none goes out twice. */
+const BREACH_LOCK = 'breach-notices';
+/** Longer than one run's mail; a holder that died frees it after this. */
+const BREACH_LOCK_TTL_MS = 10 * 60_000;
 
 /** What tests, benchmarks and the CLI may replace; everything else is built from the configuration. */
 export interface SealpostOverrides {
@@ -81,6 +91,8 @@ export interface SealpostOverrides {
    * test IdP can run on loopback without TLS. No setting reaches it.
    */
   readonly ssoAllowHttpIdp?: boolean;
+  /** Clock of the breach workflow: its 72-hour clocks and the 48 h / 66 h alerts (tests move it). */
+  readonly breachClock?: () => number;
 }
 
 /** Operators, sessions, second factors, members and policies (issue 11). */
@@ -145,6 +157,10 @@ export interface Sealpost extends AppContext {
   readonly staff: StaffServices;
   /** The deployment's own tenant (src/ops/deployment-tenant/): found or created at start. */
   readonly deploymentTenant: DeploymentTenant;
+  /** Tenants' security contacts (`/v1/security-contacts`), where breach notices go. */
+  readonly securityContacts: SecurityContactService;
+  /** The 72-hour breach workflow (src/ops/breach/): staff API, CLI, and the scheduler's `breach-notices` job. */
+  readonly breaches: BreachService;
 }
 
 function wakeup(): WorkerWakeup {
@@ -267,6 +283,13 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     ...(overrides.ssoAllowHttpIdp ? { allowHttpIdp: true } : {}),
   });
 
+  const securityContacts = new SecurityContactService(
+    db,
+    new SecurityContactRepository(db, context.cipher),
+    async (tenantId) => (await operators.members(tenantId)).filter((m) => m.role === 'owner').map((m) => m.email),
+    effects.audit.securityContacts,
+  );
+
   const staff = createStaffServices(context, {
     config,
     publicUrl: base,
@@ -276,6 +299,24 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     logger,
     signInAudit: effects.audit.staffSignIn,
     grantAudit: effects.audit.staffGrants,
+  });
+
+  const breaches = new BreachService({
+    db,
+    repository: new BreachRepository(db, context.cipher, deploymentTenant.id),
+    recipients: (tenantId) => securityContacts.recipients(tenantId),
+    tenantIsLive: async (tenantId) => {
+      const lifecycle = await context.tenantRepository.lifecycle(tenantId);
+      return lifecycle !== undefined && lifecycle.erasedAt === null;
+    },
+    staffEmails: async () => (await staff.signIn.list()).filter((s) => s.disabledAt === null).map((s) => s.email),
+    mailer,
+    publicUrl: base,
+    deploymentTenant: deploymentTenant.id,
+    audit: effects.audit.breaches,
+    exclusive: async (work) => (await withDatabaseLock(db, BREACH_LOCK, { holder: `${hostname()}:${process.pid}`, ttlMs: BREACH_LOCK_TTL_MS }, work)).acquired,
+    logger,
+    now: overrides.breachClock ?? Date.now,
   });
 
   return {
@@ -298,6 +339,8 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     sso,
     staff,
     deploymentTenant,
+    securityContacts,
+    breaches,
     async close() {
       mailer.close();
       await sso.close();
