@@ -27,6 +27,11 @@ import { PayloadRepository } from '../ingest/payload.repository.js';
 import { PayloadService, type IngestHooks } from '../ingest/payload.service.js';
 import { InboxRepository } from '../ingest/smtp/inbox.repository.js';
 import { InboxService } from '../ingest/smtp/inbox.service.js';
+import type { Inbox } from '../ingest/smtp/inbox.repository.js';
+import { SecurityReportRepository } from '../ops/security-reports/security-report.repository.js';
+import { SecurityReportService } from '../ops/security-reports/security-report.service.js';
+import { RateLimitRepository } from '../http/rate-limit.repository.js';
+import { MemoryCounterStore, WindowRateLimiter } from '../util/rate-limiter.js';
 import { createSsoServices, type SsoServices } from './sso-services.js';
 import { createStaffServices, type StaffServices } from './staff-services.js';
 import type { SsoSignIn } from '../identity/sso/sso-sign-in.port.js';
@@ -64,6 +69,12 @@ const TRACE_FLUSH_TIMEOUT_MS = 5_000;
 const BREACH_LOCK = 'breach-notices';
 /** Longer than one run's mail; a holder that died frees it after this. */
 const BREACH_LOCK_TTL_MS = 10 * 60_000;
+/** The local part of the deployment's security address (RFC 2142 §4: security@ for security reports). */
+const SECURITY_ALIAS = 'security';
+const SECURITY_INTAKE_ACTOR = { type: 'system', id: 'security-intake' } as const;
+/** Acknowledgements of security reports: per sender address and per sender domain, each a minute's window. */
+const SECURITY_ACKS_PER_ADDRESS_PER_MINUTE = 2;
+const SECURITY_ACKS_PER_DOMAIN_PER_MINUTE = 10;
 
 /** What tests, benchmarks and the CLI may replace; everything else is built from the configuration. */
 export interface SealpostOverrides {
@@ -161,6 +172,8 @@ export interface Sealpost extends AppContext {
   readonly securityContacts: SecurityContactService;
   /** The 72-hour breach workflow (src/ops/breach/): staff API, CLI, and the scheduler's `breach-notices` job. */
   readonly breaches: BreachService;
+  /** Bug-bounty reports to security@<inbound domain>: recorded and acknowledged (the SMTP role calls it). */
+  readonly securityReports: SecurityReportService;
 }
 
 function wakeup(): WorkerWakeup {
@@ -199,7 +212,11 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     { ...effects.ingest, afterCommit: worker.poke, observe: (channel, outcome, seconds) => metrics.ingested(channel, outcome, seconds) },
     (id) => `${base}/v1/attachments/${id}`,
   );
-  const inboxes = new InboxService(new InboxRepository(db, context.cipher), config.inboundDomain, effects.audit.inboxes);
+  const inboxRepository = new InboxRepository(db, context.cipher);
+  // security@<inbound domain> reaches the deployment tenant's oldest inbox, made at its first use.
+  const securityInbox = async (): Promise<Inbox> =>
+    (await inboxRepository.listActive(deploymentTenant.id))[0] ?? inboxes.create(deploymentTenant.id, {}, SECURITY_INTAKE_ACTOR);
+  const inboxes = new InboxService(inboxRepository, config.inboundDomain, effects.audit.inboxes, Date.now, new Map([[SECURITY_ALIAS, securityInbox]]));
   // Inbox tokens from before migration 0010 are plain until sealed: seal them now, not at first use.
   const sealedTokens = await inboxes.sealLegacyTokens();
   if (sealedTokens > 0) logger.info({ inboxes: sealedTokens }, 'sealed inbox tokens stored in plain text before migration 0010');
@@ -319,6 +336,18 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     now: overrides.breachClock ?? Date.now,
   });
 
+  // Shared by every process on PostgreSQL (several SMTP listeners), in memory on SQLite (one process).
+  const ackStore = context.database.dialect === 'postgres' ? new RateLimitRepository(db) : new MemoryCounterStore();
+  const securityReports = new SecurityReportService({
+    repository: new SecurityReportRepository(db),
+    deploymentTenant: deploymentTenant.id,
+    mailer,
+    perAddress: new WindowRateLimiter({ limitPerMinute: SECURITY_ACKS_PER_ADDRESS_PER_MINUTE, store: ackStore }),
+    perDomain: new WindowRateLimiter({ limitPerMinute: SECURITY_ACKS_PER_DOMAIN_PER_MINUTE, store: ackStore }),
+    logger,
+    now: Date.now,
+  });
+
   return {
     ...context,
     publicUrl,
@@ -341,6 +370,7 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     deploymentTenant,
     securityContacts,
     breaches,
+    securityReports,
     async close() {
       mailer.close();
       await sso.close();
