@@ -34,6 +34,28 @@ export function registerDeploymentTenant(program: Command): void {
       );
     });
 
+  cmd
+    .command('reports')
+    .description('bug-bounty reports received at security@<inbound domain>, newest first (the messages themselves go to the destinations)')
+    .option('--limit <n>', 'how many', '50')
+    .option('--json', 'print JSON')
+    .action(async (options: { limit: string; json?: boolean }) => {
+      const limit = Math.min(1000, Math.max(1, Number.parseInt(options.limit, 10) || 50));
+      const reports = await withSealpost((sealpost) => sealpost.securityReports.list(limit));
+      const rows = reports.map((r) => ({
+        id: r.id,
+        payload: r.payloadId,
+        received_at: new Date(r.receivedAt).toISOString(),
+        encrypted: r.encrypted,
+        sender_authenticated: r.senderAuthenticated,
+        acknowledged_at: r.acknowledgedAt === null ? null : new Date(r.acknowledgedAt).toISOString(),
+        ack_skipped: r.ackSkipped,
+      }));
+      print({ data: rows }, options.json === true, () =>
+        rows.map((r) => `${r.id}  ${r.received_at}  ${r.payload}${r.encrypted ? '  encrypted' : ''}  ${r.acknowledged_at ? 'acknowledged' : `not acknowledged (${r.ack_skipped ?? 'pending'})`}`).join('\n') || 'no reports',
+      );
+    });
+
   const destinations = cmd.command('destinations').description("where the deployment tenant's mail (security reports) is forwarded, signed like any delivery");
 
   destinations

@@ -11,6 +11,8 @@ import type { SmtpServerHandle } from '../../../src/ingest/smtp/smtp.server.js';
 import { compose, fixedResolver, RawSmtpClient, txt } from '../../ingest/smtp/smtp-test-support.js';
 import { startMailCapture, type MailCapture } from '../../support/mail-capture.js';
 import { until } from '../../support/poll.js';
+import { runCli } from '../../support/cli.js';
+import { cliEnvFor } from '../../audit/audit-test-support.js';
 import { startTestApp, type TestApp } from '../../support/test-app.js';
 import { testDialects } from '../../support/test-database.js';
 
@@ -141,6 +143,15 @@ describe.each(testDialects())('bug-bounty intake at security@ on %s', { timeout:
     const report = await settled(payloadOf(reply));
     expect(report).toMatchObject({ sender_authenticated: 0, ack_skipped: 'unauthenticated', acknowledged_at: null });
     expect(mail.messages.filter((m) => m.to.some((a) => a.endsWith('@unsigned.example')))).toEqual([]);
+  });
+
+  it('lists the reports from the CLI, flagged', async () => {
+    const listed = await runCli(['deployment-tenant', 'reports', '--json'], cliEnvFor(app.testDb));
+    expect(listed.code, listed.stderr).toBe(0);
+    const rows = (JSON.parse(listed.stdout) as { data: { encrypted: boolean; ack_skipped: string | null }[] }).data;
+    expect(rows.length).toBe((await reports()).length);
+    expect(rows.some((r) => r.encrypted)).toBe(true);
+    expect(rows.some((r) => r.ack_skipped === 'unauthenticated')).toBe(true);
   });
 
   it('acknowledges one address only so often (no mail cannon)', async () => {
