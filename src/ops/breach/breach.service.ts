@@ -171,11 +171,13 @@ export class BreachService {
   }
 
   private async sendPending(): Promise<void> {
+    const unsent = await this.deps.repository.unsent(SEND_BATCH);
+    if (unsent.length === 0) return;
     if (!this.deps.mailer.configured) {
-      this.deps.logger.error('breach notices are waiting: outbound mail is not configured (SEALPOST_OUTBOUND_SMTP_URL)');
+      this.deps.logger.error({ notices: unsent.length }, 'breach notices are waiting: outbound mail is not configured (SEALPOST_OUTBOUND_SMTP_URL)');
       return;
     }
-    for (const notice of await this.deps.repository.unsent(SEND_BATCH)) {
+    for (const notice of unsent) {
       const breach = await this.deps.repository.find(notice.breachId);
       const summary = await this.deps.repository.summary(notice.breachId);
       if (!breach || summary === undefined) continue;
