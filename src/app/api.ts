@@ -26,6 +26,8 @@ import { destinationRoutes } from '../delivery/destination.routes.js';
 import { tenantErasureRoutes } from '../ops/lifecycle/tenant-erasure.routes.js';
 import { tenantSettingsRoutes } from '../ops/lifecycle/tenant-settings.routes.js';
 import { tenantExportRoutes } from '../ops/lifecycle/tenant-export.routes.js';
+import { breachAckRoutes, breachStaffRoutes } from '../ops/breach/breach.routes.js';
+import { securityContactRoutes } from '../ops/security-contacts/security-contact.routes.js';
 import { buildHttpServer, type HttpServer, type ListenResult } from '../http/server.js';
 import { RateLimitRepository } from '../http/rate-limit.repository.js';
 import { leaseFor, MemoryCounterStore, WindowRateLimiter, type WindowCounterStore } from '../util/rate-limiter.js';
@@ -148,6 +150,8 @@ export async function registerApi(app: FastifyInstance, sealpost: Sealpost, opti
     await v1.register(tenantSettingsRoutes, { settings: sealpost.tenantSettings });
     await v1.register(tenantExportRoutes, { exports: sealpost.exports });
     await v1.register(staffAccessRoutes, { grants: sealpost.staff.grants });
+    await v1.register(securityContactRoutes, { contacts: sealpost.securityContacts });
+    await v1.register(breachAckRoutes, { breaches: sealpost.breaches });
   });
   // The staff API: the same table and hook (`staff` rules), its own rate bucket per staff session.
   await app.register(async (staffApi) => {
@@ -165,6 +169,7 @@ export async function registerApi(app: FastifyInstance, sealpost: Sealpost, opti
       tenants: sealpost.tenants,
       admitRefusal: (ip) => refused.admit(ip, 401, null),
     });
+    await staffApi.register(breachStaffRoutes, { breaches: sealpost.breaches });
   });
   return { routes, keys, payloads, refused };
 }

@@ -22,7 +22,7 @@ export const EFFECTS = {
   outbox: { actions: [], writer: 'delivery/outbox.repository.ts (cappedEnqueue: one pending delivery per matching destination)' },
   receipt: { actions: ['receipt.issued'], writer: 'receipts/receipt-audit.ts auditedReceipts (the signed receipt row, its event, its log index)' },
   apiRequest: { actions: ['api.request', 'api.refused'], writer: 'audit/audit-request.hook.ts (in the ingest transaction, or after the response)' },
-  tenant: { actions: ['tenant.created', 'plan.changed'], writer: 'identity/tenant.service.ts (plan changes: the staff API)' },
+  tenant: { actions: ['tenant.created', 'plan.changed'], writer: 'identity/tenant.service.ts (plan changes: the staff API), ops/deployment-tenant/deployment-tenant.ts (the deployment tenant, at start)' },
   apiKey: { actions: ['api_key.created', 'api_key.rotated', 'api_key.revoked', 'api_key.refused'], writer: 'identity/api-key.service.ts' },
   destination: {
     actions: ['destination.created', 'destination.updated', 'destination.disabled', 'destination.deleted', 'destination.replayed'],
@@ -64,6 +64,11 @@ export const EFFECTS = {
     writer: 'ops/backup/backup.service.ts (the snapshot or drill row with its event; a restore records into the restored database)',
   },
   keyRecovery: { actions: ['keys.recovery_exported', 'keys.recovery_imported'], writer: 'ops/backup/keyring-recovery.ts (via `sealpost keys export-recovery` / `import-recovery`)' },
+  securityContacts: { actions: ['security_contacts.changed'], writer: 'ops/security-contacts/security-contact.service.ts (with the sealed list)' },
+  breach: {
+    actions: ['breach.declared', 'breach.notice_sent', 'breach.notice_acknowledged', 'breach.deadline_alert'],
+    writer: 'ops/breach/breach.service.ts (with the breach and notice rows, or the guarded update of a notice)',
+  },
 } as const satisfies Record<string, EffectDeclaration>;
 
 export type EffectName = keyof typeof EFFECTS;
@@ -99,6 +104,8 @@ export const COMMITS_WITH = {
   planChanged: ['tenant'],
   backupRecorded: ['backup'],
   keyRecovery: ['keyRecovery'],
+  securityContactsChanged: ['securityContacts'],
+  breachChanged: ['breach'],
 } as const satisfies Record<string, readonly (EffectName | 'payload rows' | 'attempt row')[]>;
 
 /** Declared actions with no feature yet. */
@@ -176,6 +183,8 @@ export interface Effects {
     readonly legacyReseal: AuditRecorder;
     readonly staffSignIn: AuditRecorder;
     readonly staffGrants: AuditRecorder;
+    readonly securityContacts: AuditRecorder;
+    readonly breaches: AuditRecorder;
   };
 }
 
@@ -207,6 +216,8 @@ export function declareEffects(context: AppContext, enqueue: IngestHooks['enqueu
       legacyReseal: recorderFor(record, 'legacyReseal'),
       staffSignIn: recorderFor(record, 'staffSignIn'),
       staffGrants: recorderFor(record, 'staffGrant'),
+      securityContacts: recorderFor(record, 'securityContacts'),
+      breaches: recorderFor(record, 'breach'),
     },
   };
 }

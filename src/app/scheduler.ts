@@ -105,6 +105,19 @@ export const SCHEDULED_JOBS: readonly ScheduledJob[] = [
         onError: (err) => log.error({ err }, 'staff grant expiry sweep failed'),
       }),
   },
+  // The 72-hour breach workflow (src/ops/breach/): unsent notices retried, 48 h / 66 h staff alerts, every minute.
+  {
+    name: 'breach-notices',
+    start: (context, log) =>
+      startPeriodicJob({
+        name: 'breach-notices',
+        intervalMs: 60_000,
+        jitter: 0.1,
+        runAtStart: true,
+        run: () => context.breaches.run(),
+        onError: (err) => log.error({ err }, 'breach notice run failed'),
+      }),
+  },
   // With SEALPOST_BACKUP_TARGET: snapshots and restore drills (src/app/backup-scheduler.ts); idle otherwise.
   { name: 'backup-snapshots', start: (context, log) => startBackupSnapshots(context, log) },
   { name: 'backup-drills', start: (context, log) => startBackupDrills(context, log) },

@@ -27,11 +27,24 @@ import { PayloadRepository } from '../ingest/payload.repository.js';
 import { PayloadService, type IngestHooks } from '../ingest/payload.service.js';
 import { InboxRepository } from '../ingest/smtp/inbox.repository.js';
 import { InboxService } from '../ingest/smtp/inbox.service.js';
+import type { Inbox } from '../ingest/smtp/inbox.repository.js';
+import { SecurityReportRepository } from '../ops/security-reports/security-report.repository.js';
+import { SecurityReportService } from '../ops/security-reports/security-report.service.js';
+import { RateLimitRepository } from '../http/rate-limit.repository.js';
+import { MemoryCounterStore, WindowRateLimiter } from '../util/rate-limiter.js';
 import { createSsoServices, type SsoServices } from './sso-services.js';
 import { createStaffServices, type StaffServices } from './staff-services.js';
 import type { SsoSignIn } from '../identity/sso/sso-sign-in.port.js';
 import { ssoSignInThroughSessions } from '../identity/sessions/sso-sign-in.js';
 import type { TxtResolver } from '../identity/sso/sso-domain.js';
+import { DeploymentTenantRepository } from '../ops/deployment-tenant/deployment-tenant.repository.js';
+import { ensureDeploymentTenant, type DeploymentTenant } from '../ops/deployment-tenant/deployment-tenant.js';
+import { SecurityContactRepository } from '../ops/security-contacts/security-contact.repository.js';
+import { SecurityContactService } from '../ops/security-contacts/security-contact.service.js';
+import { BreachRepository } from '../ops/breach/breach.repository.js';
+import { BreachService } from '../ops/breach/breach.service.js';
+import { withDatabaseLock } from '../db/database-lock.js';
+import { hostname } from 'node:os';
 import { LegacyResealer } from '../ops/lifecycle/legacy-reseal.js';
 import { LegacyResealRepository } from '../ops/lifecycle/legacy-reseal.repository.js';
 import { PayloadRetention } from '../ops/lifecycle/payload-retention.js';
@@ -52,6 +65,16 @@ import { withTimeout } from '../util/timeout.js';
 
 /** A collector that does not answer must not hold up a shutdown (SIGTERM has its own deadline). */
 const TRACE_FLUSH_TIMEOUT_MS = 5_000;
+/** One process sends breach notices and alerts at a time, so none goes out twice. */
+const BREACH_LOCK = 'breach-notices';
+/** Longer than one run's mail; a holder that died frees it after this. */
+const BREACH_LOCK_TTL_MS = 10 * 60_000;
+/** The local part of the deployment's security address (RFC 2142 §4: security@ for security reports). */
+const SECURITY_ALIAS = 'security';
+const SECURITY_INTAKE_ACTOR = { type: 'system', id: 'security-intake' } as const;
+/** Acknowledgements of security reports: per sender address and per sender domain, each a minute's window. */
+const SECURITY_ACKS_PER_ADDRESS_PER_MINUTE = 2;
+const SECURITY_ACKS_PER_DOMAIN_PER_MINUTE = 10;
 
 /** What tests, benchmarks and the CLI may replace; everything else is built from the configuration. */
 export interface SealpostOverrides {
@@ -79,6 +102,8 @@ export interface SealpostOverrides {
    * test IdP can run on loopback without TLS. No setting reaches it.
    */
   readonly ssoAllowHttpIdp?: boolean;
+  /** Clock of the breach workflow: its 72-hour clocks and the 48 h / 66 h alerts (tests move it). */
+  readonly breachClock?: () => number;
 }
 
 /** Operators, sessions, second factors, members and policies (issue 11). */
@@ -141,6 +166,14 @@ export interface Sealpost extends AppContext {
   readonly legacyReseal: LegacyResealer;
   /** Staff of the deployment: sign-in (OIDC + WebAuthn) and just-in-time, two-person grants. */
   readonly staff: StaffServices;
+  /** The deployment's own tenant (src/ops/deployment-tenant/): found or created at start. */
+  readonly deploymentTenant: DeploymentTenant;
+  /** Tenants' security contacts (`/v1/security-contacts`), where breach notices go. */
+  readonly securityContacts: SecurityContactService;
+  /** The 72-hour breach workflow (src/ops/breach/): staff API, CLI, and the scheduler's `breach-notices` job. */
+  readonly breaches: BreachService;
+  /** Bug-bounty reports to security@<inbound domain>: recorded and acknowledged (the SMTP role calls it). */
+  readonly securityReports: SecurityReportService;
 }
 
 function wakeup(): WorkerWakeup {
@@ -170,6 +203,7 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
 
   const apiKeys = new ApiKeyService(new ApiKeyRepository(db), Date.now, { db, audit: effects.audit.apiKeys });
   const tenants = new TenantService(db, context.tenantRepository, apiKeys, effects.audit.tenants);
+  const deploymentTenant = await ensureDeploymentTenant({ db, repository: new DeploymentTenantRepository(db), audit: effects.audit.tenants });
   const payloadRepository = new PayloadRepository(db, context.cipher);
   const base = publicUrl.replace(/\/$/, '');
   const payloads = new PayloadService(
@@ -178,7 +212,11 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     { ...effects.ingest, afterCommit: worker.poke, observe: (channel, outcome, seconds) => metrics.ingested(channel, outcome, seconds) },
     (id) => `${base}/v1/attachments/${id}`,
   );
-  const inboxes = new InboxService(new InboxRepository(db, context.cipher), config.inboundDomain, effects.audit.inboxes);
+  const inboxRepository = new InboxRepository(db, context.cipher);
+  // security@<inbound domain> reaches the deployment tenant's oldest inbox, made at its first use.
+  const securityInbox = async (): Promise<Inbox> =>
+    (await inboxRepository.listActive(deploymentTenant.id))[0] ?? inboxes.create(deploymentTenant.id, {}, SECURITY_INTAKE_ACTOR);
+  const inboxes = new InboxService(inboxRepository, config.inboundDomain, effects.audit.inboxes, Date.now, new Map([[SECURITY_ALIAS, securityInbox]]));
   // Inbox tokens from before migration 0010 are plain until sealed: seal them now, not at first use.
   const sealedTokens = await inboxes.sealLegacyTokens();
   if (sealedTokens > 0) logger.info({ inboxes: sealedTokens }, 'sealed inbox tokens stored in plain text before migration 0010');
@@ -262,6 +300,13 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     ...(overrides.ssoAllowHttpIdp ? { allowHttpIdp: true } : {}),
   });
 
+  const securityContacts = new SecurityContactService(
+    db,
+    new SecurityContactRepository(db, context.cipher),
+    async (tenantId) => (await operators.members(tenantId)).filter((m) => m.role === 'owner').map((m) => m.email),
+    effects.audit.securityContacts,
+  );
+
   const staff = createStaffServices(context, {
     config,
     publicUrl: base,
@@ -271,6 +316,36 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     logger,
     signInAudit: effects.audit.staffSignIn,
     grantAudit: effects.audit.staffGrants,
+  });
+
+  const breaches = new BreachService({
+    db,
+    repository: new BreachRepository(db, context.cipher, deploymentTenant.id),
+    recipients: (tenantId) => securityContacts.recipients(tenantId),
+    tenantIsLive: async (tenantId) => {
+      const lifecycle = await context.tenantRepository.lifecycle(tenantId);
+      return lifecycle !== undefined && lifecycle.erasedAt === null;
+    },
+    staffEmails: async () => (await staff.signIn.list()).filter((s) => s.disabledAt === null).map((s) => s.email),
+    mailer,
+    publicUrl: base,
+    deploymentTenant: deploymentTenant.id,
+    audit: effects.audit.breaches,
+    exclusive: async (work) => (await withDatabaseLock(db, BREACH_LOCK, { holder: `${hostname()}:${process.pid}`, ttlMs: BREACH_LOCK_TTL_MS }, work)).acquired,
+    logger,
+    now: overrides.breachClock ?? Date.now,
+  });
+
+  // Shared by every process on PostgreSQL (several SMTP listeners), in memory on SQLite (one process).
+  const ackStore = context.database.dialect === 'postgres' ? new RateLimitRepository(db) : new MemoryCounterStore();
+  const securityReports = new SecurityReportService({
+    repository: new SecurityReportRepository(db),
+    deploymentTenant: deploymentTenant.id,
+    mailer,
+    perAddress: new WindowRateLimiter({ limitPerMinute: SECURITY_ACKS_PER_ADDRESS_PER_MINUTE, store: ackStore }),
+    perDomain: new WindowRateLimiter({ limitPerMinute: SECURITY_ACKS_PER_DOMAIN_PER_MINUTE, store: ackStore }),
+    logger,
+    now: Date.now,
   });
 
   return {
@@ -292,6 +367,10 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     origin,
     sso,
     staff,
+    deploymentTenant,
+    securityContacts,
+    breaches,
+    securityReports,
     async close() {
       mailer.close();
       await sso.close();

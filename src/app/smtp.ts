@@ -36,5 +36,6 @@ export function startSmtp(sealpost: Sealpost, options: SmtpRoleOptions = {}): Pr
     ...(options.name ? { name: options.name } : {}),
     ...(options.limits ? { limits: options.limits } : {}),
     ...(options.now ? { now: options.now } : {}),
+    onAccepted: (message) => sealpost.securityReports.accepted(message),
   });
 }

@@ -77,6 +77,13 @@ export const AUDIT_ACTIONS = [
   'backup.drilled',
   'keys.recovery_exported',
   'keys.recovery_imported',
+  // Security operations (issue 14, part C): a tenant's security contacts, where breach notices go.
+  'security_contacts.changed',
+  // The 72-hour breach workflow (src/ops/breach/), in each affected tenant's log (declared: the deployment tenant's too).
+  'breach.declared',
+  'breach.notice_sent',
+  'breach.notice_acknowledged',
+  'breach.deadline_alert',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

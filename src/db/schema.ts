@@ -32,6 +32,8 @@ export interface TenantsTable {
   erasure_token_sha256: string | null;
   erasure_requested_by: string | null;
   erasure_expires_at: number | null;
+  /** 'customer', or 'deployment' for the deployment's own tenant (at most one row; 0021). */
+  kind: Generated<string>;
 }
 
 export interface ApiKeysTable {
@@ -426,6 +428,10 @@ export interface BackupDrillsTable {
 }
 
 export interface Database {
+  security_contacts: SecurityContactsTable;
+  breaches: BreachesTable;
+  breach_notices: BreachNoticesTable;
+  security_reports: SecurityReportsTable;
   data_keys: DataKeysTable;
   tenants: TenantsTable;
   api_keys: ApiKeysTable;
@@ -528,4 +534,51 @@ export interface StaffGrantsTable {
   revoked_at: number | null;
   revoked_by: string | null;
   expiry_recorded_at: number | null;
+}
+
+/** A tenant's security contacts, where breach notices go (0021). */
+export interface SecurityContactsTable {
+  tenant_id: string;
+  /** JSON array of e-mail addresses, sealed under the tenant's keys. */
+  contacts_sealed: Buffer;
+  updated_at: number;
+  updated_by: string;
+}
+
+/** A confirmed breach declared by staff (0021). */
+export interface BreachesTable {
+  id: string;
+  incident_id: string | null;
+  title: string;
+  summary_sealed: Buffer;
+  declared_by: string;
+  declared_at: number;
+}
+
+/** One affected tenant of a breach: its 72-hour clock, notice and acknowledgement (0021). */
+export interface BreachNoticesTable {
+  breach_id: string;
+  tenant_id: string;
+  clock_started_at: number;
+  deadline_at: number;
+  notified_at: number | null;
+  notified_by: string | null;
+  notified_via: string | null;
+  recipients: number | null;
+  ack_token_sha256: string | null;
+  acknowledged_at: number | null;
+  alerted_48h_at: number | null;
+  alerted_66h_at: number | null;
+}
+
+/** A bug-bounty report received at security@<inbound domain> (0021). */
+export interface SecurityReportsTable {
+  id: string;
+  tenant_id: string;
+  payload_id: string;
+  encrypted: number;
+  sender_authenticated: number;
+  received_at: number;
+  acknowledged_at: number | null;
+  ack_skipped: string | null;
 }

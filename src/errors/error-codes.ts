@@ -115,6 +115,13 @@ export const ERROR_CODES = {
   SP_ERR_TENANT_ERASED: { status: 410, title: 'Tenant erased', smtp: { code: 550, enhanced: '5.1.1' } },
   SP_ERR_TENANT_ERASURE_UNCONFIRMED: { status: 403, title: 'Erasure confirmation missing, wrong or expired' },
   SP_ERR_TENANT_RETENTION_INVALID: { status: 400, title: 'Retention period out of range' },
+  SP_ERR_BREACH_INVALID: { status: 400, title: 'Invalid breach declaration' },
+  SP_ERR_BREACH_ACK_INVALID: { status: 400, title: 'Acknowledgement link invalid or used' },
+  SP_ERR_BREACH_ALREADY_NOTIFIED: { status: 409, title: 'Tenant already notified' },
+  SP_ERR_BREACH_NOT_NOTIFIED: { status: 409, title: 'Tenant not notified yet' },
+  SP_ERR_BREACH_ALREADY_ACKNOWLEDGED: { status: 409, title: 'Notice already acknowledged' },
+  SP_ERR_SECURITY_CONTACTS_INVALID: { status: 400, title: 'Invalid security contacts' },
+  SP_ERR_TENANT_DEPLOYMENT_PROTECTED: { status: 409, title: "The deployment's own tenant cannot be erased" },
   SP_ERR_INTERNAL_ERROR: { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -172,6 +172,16 @@ export const ROUTE_RULES: Readonly<Record<string, RouteRule>> = {
   'GET /v1/policies': any('policies:read'),
   'PUT /v1/policies': any('policies:manage'),
 
+  // Where breach notices go (src/ops/security-contacts/): a security policy, so the policy rule.
+  // Redirecting them would hide a breach from the tenant: owners decide, no key scope grants it.
+  'GET /v1/security-contacts': any('policies:read'),
+  'PUT /v1/security-contacts': any('policies:manage'),
+
+  // The one-time acknowledgement link of a breach notice: the token is the credential. GET shows a
+  // button (mail scanners that fetch links must not acknowledge), POST records it.
+  'GET /v1/breach-notices/ack': publicRoute,
+  'POST /v1/breach-notices/ack': publicRoute,
+
   // Access transparency: the staff grants on this tenant, for whoever may read its audit log.
   'GET /v1/staff-access': any('audit:read'),
 
@@ -192,6 +202,12 @@ export const ROUTE_RULES: Readonly<Record<string, RouteRule>> = {
   'POST /staff/v1/grants/:id/approve': staff,
   'POST /staff/v1/grants/:id/deny': staff,
   'POST /staff/v1/grants/:id/revoke': staff,
+  // The 72-hour breach workflow (src/ops/breach/): staff declare and follow breaches.
+  'GET /staff/v1/breaches': staff,
+  'POST /staff/v1/breaches': staff,
+  'GET /staff/v1/breaches/:id': staff,
+  'POST /staff/v1/breaches/:id/tenants/:tenant/notified': staff,
+  'POST /staff/v1/breaches/:id/tenants/:tenant/ack': staff,
 };
 
 /** The rule of a registered route; HEAD is answered by the GET route and shares its rule. */

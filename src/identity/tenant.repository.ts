@@ -2,17 +2,25 @@ import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import type { Plan } from './scopes.js';
 
+/** A customer's tenant, or the deployment's own one (src/ops/deployment-tenant/, at most one). */
+export type TenantKind = 'customer' | 'deployment';
+
 export interface Tenant {
   readonly id: string;
   readonly name: string;
   readonly plan: Plan;
   readonly createdAt: number;
+  readonly kind: TenantKind;
 }
 
 export interface TenantLifecycle {
   readonly plan: Plan;
   readonly retentionDays: number;
   readonly erasedAt: number | null;
+}
+
+function toTenant(row: { id: string; name: string; plan: string; created_at: number; kind: string }): Tenant {
+  return { id: row.id, name: row.name, plan: row.plan as Plan, createdAt: row.created_at, kind: row.kind === 'deployment' ? 'deployment' : 'customer' };
 }
 
 export class TenantRepository {
@@ -23,8 +31,8 @@ export class TenantRepository {
   }
 
   async find(id: string): Promise<Tenant | undefined> {
-    const row = await this.db.selectFrom('tenants').select(['id', 'name', 'plan', 'created_at']).where('id', '=', id).executeTakeFirst();
-    return row && { id: row.id, name: row.name, plan: row.plan as Plan, createdAt: row.created_at };
+    const row = await this.db.selectFrom('tenants').select(['id', 'name', 'plan', 'created_at', 'kind']).where('id', '=', id).executeTakeFirst();
+    return row && toTenant(row);
   }
 
   /** Retention and erasure state; undefined if there is no such tenant. */
@@ -39,7 +47,7 @@ export class TenantRepository {
   }
 
   async list(): Promise<Tenant[]> {
-    const rows = await this.db.selectFrom('tenants').select(['id', 'name', 'plan', 'created_at']).orderBy('id').execute();
-    return rows.map((row) => ({ id: row.id, name: row.name, plan: row.plan as Plan, createdAt: row.created_at }));
+    const rows = await this.db.selectFrom('tenants').select(['id', 'name', 'plan', 'created_at', 'kind']).orderBy('id').execute();
+    return rows.map(toTenant);
   }
 }

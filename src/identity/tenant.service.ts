@@ -26,7 +26,7 @@ export class TenantService {
    */
   async create(name: string, plan: Plan, actor: AuditActor = CLI_TENANT_ACTOR): Promise<{ tenant: Tenant; apiKey: string }> {
     return this.db.transaction().execute(async (tx) => {
-      const tenant: Tenant = { id: newId('tenant'), name, plan, createdAt: this.now() };
+      const tenant: Tenant = { id: newId('tenant'), name, plan, createdAt: this.now(), kind: 'customer' };
       await this.tenants.insert(tenant, tx);
       await this.audit(tx, { tenant: tenant.id, actor, action: 'tenant.created', resource: tenant.id, details: { plan } });
       const issued = await this.keys.issue(tenant.id, { name: 'initial', scopes: SCOPES }, tx);

@@ -46,6 +46,8 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
   // The wall clock (TOTP codes are made on it), moved forward only at the end to let a staff grant expire.
   let clockOffset = 0;
   const identityClock = (): number => Date.now() + clockOffset;
+  // The breach workflow's clock, moved 48 hours on to reach its first staff alert.
+  let breachOffset = 0;
 
   beforeAll(async () => {
     ({ idp: staffIdp, env: staffEnv } = await startStaffIdp());
@@ -61,6 +63,7 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
       outboundMailTls: mail.tls,
       ssoTxtResolver: async (name) => txt.get(name) ?? [],
       identityClock,
+      breachClock: () => Date.now() + breachOffset,
     });
     server = await buildHttpServer({ config, logger: context.logger, readiness: async () => {} });
     ({ refused } = await registerApi(server.app, context));
@@ -163,6 +166,8 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
     await asOwner('PATCH', `/v1/members/${String(invited.id)}`, { role: 'viewer' });
     await asOwner('DELETE', `/v1/members/${String(invited.id)}`);
     await asOwner('PUT', '/v1/policies', { webauthn_only: false, sso_default_role: 'developer' });
+    // Where breach notices go: the owner's list of security contacts.
+    await asOwner('PUT', '/v1/security-contacts', { contacts: ['security@people.example'] });
     // SSO: settings and domains through the admin API, by the owner (a security policy); a login refused (forged state) and one
     // verified (a signed SAML assertion, without MFA: a session whose second factor is still due).
     await asOwner('PUT', '/v1/sso/oidc', { issuer: 'https://login.example.com', client_id: 'sealpost', client_secret: 'oidc-secret' });
@@ -228,6 +233,14 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
     await asStaffMember(ada, 'POST', '/staff/v1/grants/break-glass', { tenant: tenantId, scope: 'read', reason: 'audit test: nobody answers', duration_minutes: 30 });
     await mail.waitFor('bob@ops.example');
     await asStaffMember(bob, 'PUT', `/staff/v1/tenants/${tenantId}/plan`, { plan: 'growth' });
+    // A confirmed breach: declared by staff; the tenant has no contact and no owner, so no mail can
+    // go and the scheduler's job alerts staff at 48 h; staff record the notice and acknowledgement given by phone.
+    const declared = await asStaffMember(ada, 'POST', '/staff/v1/breaches', { title: 'Audit test breach', summary: 'A confirmed exposure, for the audit test.', tenants: [tenantId] });
+    breachOffset += 48 * 3_600_000;
+    await context.breaches.run();
+    await asStaffMember(ada, 'POST', `/staff/v1/breaches/${String(declared.id)}/tenants/${tenantId}/notified`);
+    await asStaffMember(ada, 'POST', `/staff/v1/breaches/${String(declared.id)}/tenants/${tenantId}/ack`);
+    expect(await asStaffMember(ada, 'GET', `/staff/v1/breaches/${String(declared.id)}`)).toMatchObject({ notices: [{ tenant: tenantId, notified_via: 'manual', evidence: 'audit_event' }] });
     clockOffset += 2 * 60_000;
     await asStaffMember(bob, 'GET', '/staff/v1/grants');
     const offboarded = await runCli(['staff', 'disable', '--email', 'bob@ops.example'], cliEnv);

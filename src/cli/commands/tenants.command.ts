@@ -43,8 +43,8 @@ export function registerTenants(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }) => {
       const list = await withSealpost((sealpost) => sealpost.tenants.list());
-      const rows = list.map((t) => ({ id: t.id, name: t.name, plan: t.plan, created_at: new Date(t.createdAt).toISOString() }));
-      print(rows, options.json === true, () => rows.map((t) => `${t.id}  ${t.plan.padEnd(9)}  ${t.name}`).join('\n') || 'no tenants');
+      const rows = list.map((t) => ({ id: t.id, name: t.name, plan: t.plan, kind: t.kind, created_at: new Date(t.createdAt).toISOString() }));
+      print(rows, options.json === true, () => rows.map((t) => `${t.id}  ${t.plan.padEnd(9)}  ${t.name}${t.kind === 'deployment' ? '  (the deployment\'s own tenant)' : ''}`).join('\n') || 'no tenants');
     });
 
   tenants

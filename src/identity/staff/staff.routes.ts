@@ -91,7 +91,7 @@ export async function staffRoutes(app: FastifyInstance, deps: StaffRouteDeps): P
   });
 
   app.get('/staff/v1/tenants', async () => ({
-    data: (await deps.tenants.list()).map((t) => ({ id: t.id, name: t.name, plan: t.plan, created_at: new Date(t.createdAt).toISOString() })),
+    data: (await deps.tenants.list()).map((t) => ({ id: t.id, name: t.name, plan: t.plan, kind: t.kind, created_at: new Date(t.createdAt).toISOString() })),
   }));
   app.put<{ Params: Static<typeof TenantParams>; Body: Static<typeof PlanBody> }>('/staff/v1/tenants/:id/plan', { schema: { params: TenantParams, body: PlanBody } }, async (request) => {
     const tenant = await deps.tenants.changePlan(request.params.id, request.body.plan, staffOf(request).actor);

@@ -9,10 +9,10 @@ import { attachmentBlobContext, attachmentBlobKey, removeBlobs } from '../multip
 import type { AttachmentRecord } from '../payload.repository.js';
 import type { PayloadService } from '../payload.service.js';
 import { emailData, type AttachmentInfo, type EmailData } from './email-data.js';
-import { MimeParseError, parseEmail, type AttachmentPart } from './email.parser.js';
+import { MimeParseError, parseEmail, type AttachmentPart, type ParsedEmail } from './email.parser.js';
 import { rawMessageBlobContext, rawMessageBlobKey, type RawMessageRef } from './raw-message.js';
 import type { DnsResolver } from './dns-resolver.js';
-import { UNAVAILABLE_AUTH, authenticateSender } from './sender-auth.js';
+import { UNAVAILABLE_AUTH, authenticateSender, type SenderAuth } from './sender-auth.js';
 import { withTimeout } from '../../util/timeout.js';
 
 /** The accepted part of an SMTP transaction: who sent what to which inboxes of one tenant. */
@@ -49,6 +49,19 @@ export interface InboundMessageDeps {
   readonly maxTextChars: number;
   /** How long SPF/DKIM/DMARC may take once the message is in; after that they count as `temperror`. */
   readonly authTimeoutMs: number;
+  /** Called after a new message is committed (not for a replay); must not throw. */
+  readonly onAccepted?: (message: AcceptedMessage) => void;
+}
+
+/** What a listener learns of a message once it is stored (never the raw bytes). */
+export interface AcceptedMessage {
+  readonly tenantId: string;
+  readonly payloadId: string;
+  readonly mailFrom: string;
+  readonly auth: SenderAuth;
+  readonly email: ParsedEmail;
+  /** Content types of the attachments, in message order (PGP/MIME shows as application/pgp-encrypted). */
+  readonly attachmentTypes: readonly string[];
 }
 
 type FailureKind = 'size' | 'parse' | 'store' | 'connection';
@@ -163,6 +176,15 @@ export class InboundMessageService {
         idempotency: { key: `smtp ${requestSha256}`, requestSha256 },
       });
       if (result.replayed) await removeBlobs(blobs, written);
+      else
+        this.deps.onAccepted?.({
+          tenantId: tx.tenantId,
+          payloadId: result.id,
+          mailFrom: tx.mailFrom,
+          auth,
+          email: email.value,
+          attachmentTypes: attachments.map((a) => a.meta.contentType),
+        });
       return { id: result.id, replayed: result.replayed };
     } catch (err) {
       await removeBlobs(blobs, written);

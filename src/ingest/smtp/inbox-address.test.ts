@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { INBOX_TOKEN_LENGTH, newInboxToken, normalizeInboundDomain, parseRecipient } from './inbox-address.js';
+import { INBOX_TOKEN_LENGTH, newInboxToken, normalizeInboundDomain, parseAlias, parseRecipient } from './inbox-address.js';
 
 describe('inbox addresses', () => {
   it('makes 16-character lower-case base32 tokens that do not repeat', () => {
@@ -29,5 +29,12 @@ describe('inbox addresses', () => {
     for (const bad of ['', 'exa mple.com', '-a.example', 'a..b', 'a_b.example', 'x'.repeat(64) + '.example']) {
       expect(() => normalizeInboundDomain(bad), bad).toThrow(/SEALPOST_INBOUND_DOMAIN/);
     }
+  });
+
+  it('reads named addresses (security@) of the inbound domain only, with their tag', () => {
+    expect(parseAlias('Security@In.Example.com', 'in.example.com')).toEqual({ name: 'security', tag: null });
+    expect(parseAlias('security+H1-report@in.example.com', 'in.example.com')).toEqual({ name: 'security', tag: 'H1-report' });
+    expect(parseAlias('security@other.example', 'in.example.com')).toBeUndefined();
+    expect(parseAlias('security+bad tag@in.example.com', 'in.example.com')).toBeUndefined();
   });
 });

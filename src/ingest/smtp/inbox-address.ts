@@ -67,3 +67,15 @@ export function parseRecipient(address: string, domain: string): ParsedRecipient
   if (tag.length > MAX_TAG_LENGTH || !TAG_PATTERN.test(tag)) return undefined;
   return { token, tag };
 }
+
+/** The local part of a named address (`security`, `security+tag`) of `domain`, lower-cased; undefined for any other address. */
+export function parseAlias(address: string, domain: string): { name: string; tag: string | null } | undefined {
+  const at = address.lastIndexOf('@');
+  if (at <= 0 || address.slice(at + 1).toLowerCase().replace(/\.$/, '') !== domain) return undefined;
+  const local = address.slice(0, at);
+  const plus = local.indexOf('+');
+  const name = (plus < 0 ? local : local.slice(0, plus)).toLowerCase();
+  const tag = plus < 0 ? '' : local.slice(plus + 1);
+  if (tag.length > MAX_TAG_LENGTH || (tag !== '' && !TAG_PATTERN.test(tag))) return undefined;
+  return { name, tag: tag === '' ? null : tag };
+}

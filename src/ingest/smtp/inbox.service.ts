@@ -4,7 +4,7 @@ import { newId } from '../../crypto/ids.js';
 import type { InboxDmarcPolicy } from '../../db/schema.js';
 import { isUniqueViolation } from '../../db/unique-violation.js';
 import { SealpostError } from '../../errors/sealpost-error.js';
-import { inboxAddress, newInboxToken, normalizeInboundDomain, parseRecipient } from './inbox-address.js';
+import { inboxAddress, newInboxToken, normalizeInboundDomain, parseAlias, parseRecipient } from './inbox-address.js';
 import type { Inbox, InboxRepository } from './inbox.repository.js';
 
 /** Enough for one address per vendor of a large tenant; more is an address farm, not a use case. */
@@ -31,6 +31,8 @@ export class InboxService {
     inboundDomain: string,
     private readonly audit: AuditRecorder,
     private readonly now: () => number = Date.now,
+    /** Named addresses of the inbound domain (`security@`) and the inbox each reaches. */
+    private readonly aliases: ReadonlyMap<string, () => Promise<Inbox>> = new Map(),
   ) {
     this.domain = normalizeInboundDomain(inboundDomain);
   }
@@ -75,6 +77,9 @@ export class InboxService {
 
   /** The inbox an SMTP recipient address reaches, or undefined (unknown, deleted, other domain). */
   async resolveRecipient(address: string): Promise<InboxRecipient | undefined> {
+    const alias = parseAlias(address, this.domain);
+    const aliased = alias && this.aliases.get(alias.name);
+    if (alias && aliased) return { inbox: await aliased(), tag: alias.tag };
     const parsed = parseRecipient(address, this.domain);
     if (!parsed) return undefined;
     const inbox = await this.inboxes.findActiveByToken(parsed.token);

@@ -9,7 +9,7 @@ import { SealpostError } from '../../errors/sealpost-error.js';
 import { RateLimiter } from '../../util/rate-limiter.js';
 import { buildTlsOptions, loadTlsMaterial } from '../../crypto/tls-options.js';
 import type { PayloadService } from '../payload.service.js';
-import { InboundMessageService, type InboundRecipient } from './inbound-message.service.js';
+import { InboundMessageService, type AcceptedMessage, type InboundRecipient } from './inbound-message.service.js';
 import type { InboxService } from './inbox.service.js';
 import { cachedResolver, systemLookup, type DnsResolver } from './dns-resolver.js';
 import { smtpReplyFor } from './smtp-reply.js';
@@ -49,6 +49,8 @@ export interface StartSmtpServerOptions {
   readonly limits?: Partial<SmtpLimits>;
   /** Clock of the per-IP message rate limit (tests pin it). */
   readonly now?: () => number;
+  /** Told of each new message once stored (the deployment's security intake). */
+  readonly onAccepted?: (message: AcceptedMessage) => void;
 }
 
 export interface SmtpServerHandle {
@@ -92,6 +94,7 @@ export async function startSmtpServer(options: StartSmtpServerOptions): Promise<
     mta: name,
     maxTextChars: limits.maxTextChars,
     authTimeoutMs: limits.authTimeoutMs,
+    ...(options.onAccepted ? { onAccepted: options.onAccepted } : {}),
   });
   const messageRate = new RateLimiter(limits.messagesPerMinutePerIp, options.now);
   const connectionsPerIp = new Map<string, number>();

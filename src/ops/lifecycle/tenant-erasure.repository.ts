@@ -26,10 +26,10 @@ export const TENANT_ERASURE = 'tenant-erasure';
 export class TenantErasureRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
-  async state(tenantId: string): Promise<{ erasedAt: number | null; pending: PendingErasure | undefined } | undefined> {
+  async state(tenantId: string): Promise<{ erasedAt: number | null; pending: PendingErasure | undefined; deployment: boolean } | undefined> {
     const row = await this.db
       .selectFrom('tenants')
-      .select(['erased_at', 'erasure_token_sha256', 'erasure_requested_by', 'erasure_expires_at'])
+      .select(['erased_at', 'erasure_token_sha256', 'erasure_requested_by', 'erasure_expires_at', 'kind'])
       .where('id', '=', tenantId)
       .executeTakeFirst();
     if (!row) return undefined;
@@ -37,7 +37,7 @@ export class TenantErasureRepository {
       row.erasure_token_sha256 !== null && row.erasure_requested_by !== null && row.erasure_expires_at !== null
         ? { tokenSha256: row.erasure_token_sha256, requestedBy: row.erasure_requested_by, expiresAt: row.erasure_expires_at }
         : undefined;
-    return { erasedAt: row.erased_at, pending };
+    return { erasedAt: row.erased_at, pending, deployment: row.kind === 'deployment' };
   }
 
   /** Replaces any earlier pending confirmation: only the newest token is valid. */

@@ -23,6 +23,11 @@ function sha256Hex(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
 }
 
+/** The deployment's own tenant holds its security mailbox and breach records: never shredded (docs/deployment-tenant.md). */
+function refuseDeploymentTenant(tenantId: string, deployment: boolean): void {
+  if (deployment) throw new SealpostError('SP_ERR_TENANT_DEPLOYMENT_PROTECTED', "The deployment's own tenant cannot be erased", { logDetail: { tenantId } });
+}
+
 /**
  * Erasure by crypto-shredding (DESIGN §6): every record and blob of a tenant is under data keys
  * wrapped by the tenant's root key, so destroying that key erases the tenant's data everywhere
@@ -45,6 +50,7 @@ export class TenantErasureService {
   async requestConfirmation(tenantId: string, sessionId: string, actor: AuditActor): Promise<{ token: string; expiresAt: number }> {
     const state = await this.repository.state(tenantId);
     if (!state || state.erasedAt !== null) throw new SealpostError('SP_ERR_TENANT_ERASED', 'This tenant has been erased');
+    refuseDeploymentTenant(tenantId, state.deployment);
     const token = `spe_${randomBytes(TOKEN_BYTES).toString('base64url')}`;
     const expiresAt = this.now() + ERASURE_CONFIRM_WINDOW_MS;
     await this.db.transaction().execute(async (tx) => {
@@ -79,6 +85,7 @@ export class TenantErasureService {
   async erase(tenantId: string, actor: AuditActor, trigger: 'cli' | 'api'): Promise<ErasureResult> {
     const state = await this.repository.state(tenantId);
     if (!state) throw new SealpostError('SP_ERR_RESOURCE_NOT_FOUND', 'No such tenant', { logDetail: { tenantId } });
+    refuseDeploymentTenant(tenantId, state.deployment);
     let erasedAt = state.erasedAt;
     if (erasedAt === null) {
       const at = this.now();
