@@ -64,6 +64,8 @@ export const EFFECTS = {
     writer: 'ops/backup/backup.service.ts (the snapshot or drill row with its event; a restore records into the restored database)',
   },
   keyRecovery: { actions: ['keys.recovery_exported', 'keys.recovery_imported'], writer: 'ops/backup/keyring-recovery.ts (via `sealpost keys export-recovery` / `import-recovery`)' },
+  securityKey: { actions: ['security_key.created', 'security_key.imported'], writer: 'trust/security-key.service.ts (with the key row, via `sealpost security-key create` / `import`)' },
+  complianceEvidence: { actions: ['compliance.evidence_exported'], writer: 'trust/evidence.service.ts (before the bundle is written, via `sealpost compliance evidence`)' },
 } as const satisfies Record<string, EffectDeclaration>;
 
 export type EffectName = keyof typeof EFFECTS;
@@ -99,6 +101,8 @@ export const COMMITS_WITH = {
   planChanged: ['tenant'],
   backupRecorded: ['backup'],
   keyRecovery: ['keyRecovery'],
+  securityKeyChanged: ['securityKey'],
+  evidenceExported: ['complianceEvidence'],
 } as const satisfies Record<string, readonly (EffectName | 'payload rows' | 'attempt row')[]>;
 
 /** Declared actions with no feature yet. */
@@ -176,6 +180,8 @@ export interface Effects {
     readonly legacyReseal: AuditRecorder;
     readonly staffSignIn: AuditRecorder;
     readonly staffGrants: AuditRecorder;
+    readonly securityKeys: AuditRecorder;
+    readonly complianceEvidence: AuditRecorder;
   };
 }
 
@@ -207,6 +213,8 @@ export function declareEffects(context: AppContext, enqueue: IngestHooks['enqueu
       legacyReseal: recorderFor(record, 'legacyReseal'),
       staffSignIn: recorderFor(record, 'staffSignIn'),
       staffGrants: recorderFor(record, 'staffGrant'),
+      securityKeys: recorderFor(record, 'securityKey'),
+      complianceEvidence: recorderFor(record, 'complianceEvidence'),
     },
   };
 }

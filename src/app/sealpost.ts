@@ -29,6 +29,7 @@ import { InboxRepository } from '../ingest/smtp/inbox.repository.js';
 import { InboxService } from '../ingest/smtp/inbox.service.js';
 import { createSsoServices, type SsoServices } from './sso-services.js';
 import { createStaffServices, type StaffServices } from './staff-services.js';
+import { createTrustServices, type TrustServices } from './trust-services.js';
 import type { SsoSignIn } from '../identity/sso/sso-sign-in.port.js';
 import { ssoSignInThroughSessions } from '../identity/sessions/sso-sign-in.js';
 import type { TxtResolver } from '../identity/sso/sso-domain.js';
@@ -79,6 +80,8 @@ export interface SealpostOverrides {
    * test IdP can run on loopback without TLS. No setting reaches it.
    */
   readonly ssoAllowHttpIdp?: boolean;
+  /** Clock of the trust center: security.txt's Expires and re-signing, key dates (tests move it). */
+  readonly trustClock?: () => number;
 }
 
 /** Operators, sessions, second factors, members and policies (issue 11). */
@@ -141,6 +144,8 @@ export interface Sealpost extends AppContext {
   readonly legacyReseal: LegacyResealer;
   /** Staff of the deployment: sign-in (OIDC + WebAuthn) and just-in-time, two-person grants. */
   readonly staff: StaffServices;
+  /** The trust center: the security key, security.txt, /security facts, the compliance evidence bundle. */
+  readonly trust: TrustServices;
 }
 
 function wakeup(): WorkerWakeup {
@@ -273,6 +278,8 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     grantAudit: effects.audit.staffGrants,
   });
 
+  const trust = createTrustServices(context, { publicUrl: base, securityKeyAudit: effects.audit.securityKeys, ...(overrides.trustClock ? { now: overrides.trustClock } : {}) });
+
   return {
     ...context,
     publicUrl,
@@ -292,6 +299,7 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     origin,
     sso,
     staff,
+    trust,
     async close() {
       mailer.close();
       await sso.close();

@@ -77,6 +77,10 @@ export const AUDIT_ACTIONS = [
   'backup.drilled',
   'keys.recovery_exported',
   'keys.recovery_imported',
+  // The trust center (src/trust/): the deployment's OpenPGP security key, the auditors' evidence bundle.
+  'security_key.created',
+  'security_key.imported',
+  'compliance.evidence_exported',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

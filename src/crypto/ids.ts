@@ -25,6 +25,8 @@ export const ID_PREFIXES = {
   staffGrant: 'grt',
   backup: 'bak',
   drill: 'drl',
+  securityKey: 'pgk',
+  evidence: 'evb',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

@@ -19,13 +19,14 @@ import { STRONG_PASSWORD, tokenOfLink } from '../support/operators.js';
 import { encodeResponse, idpKeyPair, samlResponseXml, signAssertion } from '../identity/sso/saml-test-idp.js';
 import type { TestIdp } from '../identity/sso/oidc-test-idp.js';
 import { SoftwareAuthenticator } from '../support/software-authenticator.js';
+import { writeTestPrivateKey } from '../trust/trust-test-support.js';
 import { asStaff, injectFetch, startStaffIdp, staffOidcLogin, staffSignIn } from '../support/staff.js';
 
 /**
  * Declared actions no code path emits yet, to be emptied as the work lands (remove an entry
  * when its emitter merges; the test then holds it): no plan change exists yet.
  */
-const NOT_YET_EMITTED: readonly AuditAction[] = [];
+const NOT_YET_EMITTED: readonly AuditAction[] = ['compliance.evidence_exported'];
 
 /** The secret a destination's custom header carries: it must never reach the log. */
 const HEADER_SECRET = 'hunter2-header-value';
@@ -275,6 +276,19 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
     expect(JSON.parse(importedKeys.stdout)).toMatchObject({ written: 0, audited: true });
     const backupEvents = (await loggedEvents()).filter((e) => e.action.startsWith('backup.') || e.action.startsWith('keys.'));
     expect(JSON.stringify(backupEvents)).not.toContain(recoveryKey);
+
+    // The deployment's security key (src/trust/): created, then replaced by an imported one, at the command line.
+    const createdKey = await runCli(['security-key', 'create', '--json'], backupEnv);
+    expect(createdKey.code, createdKey.stderr).toBe(0);
+    const keyFile = await writeTestPrivateKey(testDb.dir);
+    const importedKey = await runCli(['security-key', 'import', keyFile.file, '--replace', '--json'], backupEnv);
+    expect(importedKey.code, importedKey.stderr).toBe(0);
+    const keyEvents = (await loggedEvents()).filter((e) => e.action.startsWith('security_key.'));
+    expect(keyEvents.map((e) => [e.action, e.tenant, e.actor])).toEqual([
+      ['security_key.created', null, { type: 'system', id: 'sealpost-cli' }],
+      ['security_key.imported', null, { type: 'system', id: 'sealpost-cli' }],
+    ]);
+    expect(keyEvents[1]!.details).toMatchObject({ fingerprint: (JSON.parse(importedKey.stdout) as { fingerprint: string }).fingerprint, replaced: (JSON.parse(createdKey.stdout) as { id: string }).id });
 
     // api.request is written after the response; poll for it.
     await expect.poll(async () => (await loggedEvents()).some((e) => e.action === 'api.request'), { timeout: 20_000 }).toBe(true);
