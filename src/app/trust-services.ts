@@ -1,13 +1,19 @@
 import type { AuditRecorder } from '../audit/audit-recorder.js';
 import { SecurityKeyRepository } from '../trust/security-key.repository.js';
 import { SecurityKeyService } from '../trust/security-key.service.js';
-import { SecurityTxtService } from '../trust/security-txt.js';
+import { SECURITY_TXT_PATH, SecurityTxtService } from '../trust/security-txt.js';
+import { SECURITY_KEY_PATH } from '../trust/security-key.routes.js';
+import { TrustFactsService } from '../trust/trust-facts.js';
+import { TrustFactsRepository } from '../trust/trust-facts.repository.js';
+import { BackupRepository } from '../ops/backup/backup.repository.js';
+import { CheckpointRepository } from '../audit/checkpoint.repository.js';
 import type { AppContext } from './app-context.js';
 
 /** The trust center (src/trust/): the deployment's security key, security.txt, the /security facts, the evidence bundle. */
 export interface TrustServices {
   readonly securityKeys: SecurityKeyService;
   readonly securityTxt: SecurityTxtService;
+  readonly facts: TrustFactsService;
 }
 
 export function createTrustServices(
@@ -18,5 +24,14 @@ export function createTrustServices(
   const { config } = context;
   const securityKeys = new SecurityKeyService(db, new SecurityKeyRepository(db), context.cipher, options.securityKeyAudit, options.now);
   const securityTxt = new SecurityTxtService(securityKeys, { trust: config.trust, publicUrl: options.publicUrl, inboundDomain: config.inboundDomain }, context.logger, options.now);
-  return { securityKeys, securityTxt };
+  const facts = new TrustFactsService({
+    config,
+    repository: new TrustFactsRepository(db),
+    backups: new BackupRepository(db),
+    checkpoints: new CheckpointRepository(db),
+    securityKeys,
+    paths: { verifierKey: '/.well-known/sealpost-log-key', publicKey: SECURITY_KEY_PATH, securityTxt: SECURITY_TXT_PATH },
+    ...(options.now ? { now: options.now } : {}),
+  });
+  return { securityKeys, securityTxt, facts };
 }

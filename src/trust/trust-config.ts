@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml } from 'yaml';
 
@@ -14,7 +14,7 @@ import { parse as parseYaml } from 'yaml';
 export const MAX_TRUST_CONFIG_BYTES = 256 * 1024;
 
 const DATE = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', description: 'YYYY-MM-DD' });
-const TEXT = (maxLength: number): TSchema => Type.String({ minLength: 1, maxLength });
+const TEXT = (maxLength: number) => Type.String({ minLength: 1, maxLength });
 const URI = Type.String({ minLength: 1, maxLength: 2048 });
 
 export const COMPLIANCE_STATUSES = ['not-started', 'in-progress', 'compliant', 'certified', 'not-applicable'] as const;
