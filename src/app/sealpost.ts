@@ -278,7 +278,7 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     grantAudit: effects.audit.staffGrants,
   });
 
-  const trust = createTrustServices(context, { publicUrl: base, securityKeyAudit: effects.audit.securityKeys, ...(overrides.trustClock ? { now: overrides.trustClock } : {}) });
+  const trust = createTrustServices(context, { publicUrl: base, securityKeyAudit: effects.audit.securityKeys, evidenceAudit: effects.audit.complianceEvidence, ...(overrides.trustClock ? { now: overrides.trustClock } : {}) });
 
   return {
     ...context,
