@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import * as openpgp from 'openpgp';
+import type * as OpenPgp from 'openpgp';
 import type { AuditActor } from '../audit/audit-event.js';
 import type { AuditRecorder } from '../audit/audit-recorder.js';
 import { newId } from '../crypto/ids.js';
@@ -20,7 +20,17 @@ export type SecurityKeyInfo = StoredSecurityKey;
 
 export interface LoadedSecurityKey {
   readonly info: SecurityKeyInfo;
-  readonly privateKey: openpgp.PrivateKey;
+  readonly privateKey: OpenPgp.PrivateKey;
+}
+
+/**
+ * openpgp is loaded on first use, not at start: every CLI command and server process imports
+ * this module through the composition root, and only the security key's own work needs it.
+ */
+let openpgpModule: Promise<typeof OpenPgp> | undefined;
+function loadOpenpgp(): Promise<typeof OpenPgp> {
+  openpgpModule ??= import('openpgp');
+  return openpgpModule;
 }
 
 function sealContext(id: string): RecordContext {
@@ -31,7 +41,7 @@ function invalid(message: string, cause?: unknown): SealpostError {
   return new SealpostError('SP_ERR_TRUST_KEY_INVALID', message, cause === undefined ? {} : { cause });
 }
 
-function algorithmName(key: openpgp.PrivateKey): string {
+function algorithmName(key: OpenPgp.PrivateKey): string {
   const info = key.getAlgorithmInfo();
   return [info.algorithm, info.curve ?? (info.bits === undefined ? undefined : String(info.bits))].filter(Boolean).join('/');
 }
@@ -73,6 +83,7 @@ export class SecurityKeyService {
    */
   async create(options: { name: string; email: string; replace: boolean; actor: AuditActor }): Promise<SecurityKeyInfo> {
     await this.refuseIfPresent(options.replace);
+    const openpgp = await loadOpenpgp();
     const { privateKey } = await openpgp.generateKey({
       type: 'ecc',
       curve: 'curve25519Legacy',
@@ -85,8 +96,9 @@ export class SecurityKeyService {
   /** An existing key (armored private key; decrypted here with `passphrase` if it is protected). */
   async import(options: { armored: string; passphrase?: string; replace: boolean; actor: AuditActor }): Promise<SecurityKeyInfo> {
     await this.refuseIfPresent(options.replace);
+    const openpgp = await loadOpenpgp();
     if (Buffer.byteLength(options.armored) > MAX_ARMORED_KEY_BYTES) throw invalid(`Not one OpenPGP private key: larger than ${MAX_ARMORED_KEY_BYTES} bytes`);
-    let keys: openpgp.PrivateKey[];
+    let keys: OpenPgp.PrivateKey[];
     try {
       keys = await openpgp.readPrivateKeys({ armoredKeys: options.armored });
     } catch (cause) {
@@ -110,6 +122,7 @@ export class SecurityKeyService {
   async load(): Promise<LoadedSecurityKey | undefined> {
     const stored = await this.repository.findCurrentWithPrivateKey();
     if (!stored) return undefined;
+    const openpgp = await loadOpenpgp();
     const armored = await this.cipher.decrypt(stored.privateKeySealed, sealContext(stored.id));
     const privateKey = await openpgp.readPrivateKey({ armoredKey: armored.toString('utf8') });
     armored.fill(0);
@@ -127,6 +140,7 @@ export class SecurityKeyService {
   async clearSign(text: string, date: Date = new Date(this.now())): Promise<{ signed: string; key: SecurityKeyInfo } | undefined> {
     const loaded = await this.load();
     if (!loaded) return undefined;
+    const openpgp = await loadOpenpgp();
     const message = await openpgp.createCleartextMessage({ text });
     const signed = await openpgp.sign({ message, signingKeys: loaded.privateKey, date });
     return { signed, key: loaded.info };
@@ -140,7 +154,7 @@ export class SecurityKeyService {
     }
   }
 
-  private async checkUsable(key: openpgp.PrivateKey): Promise<void> {
+  private async checkUsable(key: OpenPgp.PrivateKey): Promise<void> {
     const info = key.getAlgorithmInfo();
     if (!SIGNING_ALGORITHMS.has(info.algorithm)) throw invalid(`The primary key's algorithm (${info.algorithm}) cannot sign`);
     if (info.algorithm.startsWith('rsa') && (info.bits ?? 0) < MIN_RSA_BITS) throw invalid(`RSA keys need at least ${MIN_RSA_BITS} bits`);
@@ -152,7 +166,7 @@ export class SecurityKeyService {
     }
   }
 
-  private async store(key: openpgp.PrivateKey, source: 'created' | 'imported', actor: AuditActor, action: 'security_key.created' | 'security_key.imported'): Promise<SecurityKeyInfo> {
+  private async store(key: OpenPgp.PrivateKey, source: 'created' | 'imported', actor: AuditActor, action: 'security_key.created' | 'security_key.imported'): Promise<SecurityKeyInfo> {
     const id = newId('securityKey');
     const primaryUser = await key.getPrimaryUser().catch(() => undefined);
     const info: SecurityKeyInfo = {

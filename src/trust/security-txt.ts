@@ -38,11 +38,15 @@ function endOfDay(date: string): number {
  * The fields, in RFC 9116 §2.5 order of importance. Expires is the earlier of 90 days ahead and the
  * trust config's review date: the file never vouches for contacts longer than people have.
  */
-export function securityTxtFields(inputs: SecurityTxtInputs, options: { now: number; withEncryption: boolean }): { fields: [string, string][]; expires: Date } {
+export function securityTxtFields(
+  inputs: SecurityTxtInputs,
+  options: { now: number; withEncryption: boolean },
+): { fields: [string, string][]; expires: Date; cappedByReview: boolean } {
   const base = inputs.publicUrl.replace(/\/$/, '');
   const txt = inputs.trust?.securityTxt;
   const reviewBy = inputs.trust ? endOfDay(inputs.trust.reviewBy) : Number.POSITIVE_INFINITY;
   // Whole seconds, so the text is stable across the milliseconds of one render.
+  const cappedByReview = reviewBy < options.now + SECURITY_TXT_VALIDITY_MS;
   const expires = new Date(Math.floor(Math.min(options.now + SECURITY_TXT_VALIDITY_MS, reviewBy) / 1000) * 1000);
   const fields: [string, string][] = [];
   for (const contact of txt?.contact ?? [`mailto:security@${inputs.inboundDomain}`]) fields.push(['Contact', contact]);
@@ -53,7 +57,7 @@ export function securityTxtFields(inputs: SecurityTxtInputs, options: { now: num
   fields.push(['Canonical', `${base}${SECURITY_TXT_PATH}`]);
   fields.push(['Policy', txt?.policy ?? `${base}${TRUST_PAGE_PATH}`]);
   if (txt?.hiring) fields.push(['Hiring', txt.hiring]);
-  return { fields, expires };
+  return { fields, expires, cappedByReview };
 }
 
 export function renderSecurityTxt(fields: readonly (readonly [string, string])[], signed: boolean): string {
@@ -69,7 +73,7 @@ export function renderSecurityTxt(fields: readonly (readonly [string, string])[]
  * when the security key changes. Without a key it is served unsigned, with a warning in the log.
  */
 export class SecurityTxtService {
-  private cached: (SecurityTxtDocument & { keyId: string | null; checkedAt: number }) | undefined;
+  private cached: (SecurityTxtDocument & { keyId: string | null; checkedAt: number; cappedByReview: boolean }) | undefined;
   private pending: Promise<SecurityTxtDocument> | undefined;
 
   constructor(
@@ -82,7 +86,8 @@ export class SecurityTxtService {
   async document(): Promise<SecurityTxtDocument> {
     const now = this.now();
     const cached = this.cached;
-    if (cached && cached.expires.getTime() - now > SECURITY_TXT_REFRESH_MS) {
+    // Capped by the review date, a new signature would carry the same Expires: only a new key changes it.
+    if (cached && (cached.cappedByReview || cached.expires.getTime() - now > SECURITY_TXT_REFRESH_MS)) {
       if (now - cached.checkedAt < KEY_CHECK_MS) return cached;
       const keyId = (await this.keys.current())?.id ?? null;
       if (keyId === cached.keyId) {
@@ -99,7 +104,7 @@ export class SecurityTxtService {
 
   private async generate(now: number): Promise<SecurityTxtDocument> {
     const key = await this.keys.current();
-    const { fields, expires } = securityTxtFields(this.inputs, { now, withEncryption: key !== undefined });
+    const { fields, expires, cappedByReview } = securityTxtFields(this.inputs, { now, withEncryption: key !== undefined });
     if (expires.getTime() <= now) this.logger.warn({ reviewBy: this.inputs.trust?.reviewBy }, 'security.txt is expired: the trust config\'s reviewBy date has passed; review it and raise the date');
     const text = renderSecurityTxt(fields, key !== undefined);
     let document: SecurityTxtDocument;
@@ -110,7 +115,7 @@ export class SecurityTxtService {
       this.logger.warn('serving security.txt unsigned: no security key (sealpost security-key create)');
       document = { body: text, signed: false, expires, fingerprint: null };
     }
-    this.cached = { ...document, keyId: signed?.key.id ?? null, checkedAt: now };
+    this.cached = { ...document, keyId: signed?.key.id ?? null, checkedAt: now, cappedByReview };
     return document;
   }
 }

@@ -118,14 +118,19 @@ describe.each(testDialects())('/.well-known/security.txt on %s', { timeout: 120_
 });
 
 describe('security.txt Expires and the trust config review date', () => {
-  it('never runs past the reviewBy date people set', async () => {
+  it('never runs past the reviewBy date people set, and is not re-signed per request meanwhile', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'sp-trust-'));
     const reviewBy = isoDate(Date.now() + 20 * DAY);
     writeFileSync(path.join(dir, 'trust.yaml'), trustYaml(reviewBy));
     const app = await startTestApp('sqlite', { env: { SEALPOST_TRUST_CONFIG: path.join(dir, 'trust.yaml') } });
     try {
-      const parsed = parseSecurityTxt(await (await app.fetch(SECURITY_TXT_PATH)).text());
+      await app.context.trust.securityKeys.create({ name: 'Sec', email: 'security@example.com', replace: false, actor: ACTOR });
+      const first = await (await app.fetch(SECURITY_TXT_PATH)).text();
+      const parsed = parseSecurityTxt(first);
+      expect(parsed.signed).toBe(true);
       expect(parsed.get('Expires')).toEqual([`${reviewBy}T23:59:59.000Z`]);
+      // Capped, it is not re-signed per request (each signature would cost a signing and a log line).
+      expect(await (await app.fetch(SECURITY_TXT_PATH)).text()).toBe(first);
     } finally {
       await app.close();
       rmSync(dir, { recursive: true, force: true });
