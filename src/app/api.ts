@@ -23,6 +23,9 @@ import { rawMessageRoutes } from '../ingest/smtp/raw-message.routes.js';
 import { pingDatabase } from '../db/database.js';
 import { deliveryRoutes } from '../delivery/delivery.routes.js';
 import { destinationRoutes } from '../delivery/destination.routes.js';
+import { securityKeyRoutes } from '../trust/security-key.routes.js';
+import { securityTxtRoutes } from '../trust/security-txt.routes.js';
+import { trustRoutes } from '../trust/trust.routes.js';
 import { tenantErasureRoutes } from '../ops/lifecycle/tenant-erasure.routes.js';
 import { tenantSettingsRoutes } from '../ops/lifecycle/tenant-settings.routes.js';
 import { tenantExportRoutes } from '../ops/lifecycle/tenant-export.routes.js';
@@ -105,6 +108,9 @@ export async function registerApi(app: FastifyInstance, sealpost: Sealpost, opti
 
   await app.register(logKeyRoutes, { keys: context.audit.keys });
   await app.register(jwksRoutes, { keys: context.receipts.keys });
+  await app.register(securityKeyRoutes, { keys: sealpost.trust.securityKeys });
+  await app.register(securityTxtRoutes, { securityTxt: sealpost.trust.securityTxt });
+  await app.register(trustRoutes, { facts: sealpost.trust.facts });
   const routes: { method: string; url: string }[] = [];
   // One permission check for the tenant API and the staff API alike (src/identity/permissions.ts).
   const authorize = authorizeHook({ keys, sessions: sealpost.identity.sessions, staff: sealpost.staff, origin: sealpost.origin, now });

@@ -69,6 +69,8 @@ export const EFFECTS = {
     actions: ['breach.declared', 'breach.notice_sent', 'breach.notice_acknowledged', 'breach.deadline_alert'],
     writer: 'ops/breach/breach.service.ts (with the breach and notice rows, or the guarded update of a notice)',
   },
+  securityKey: { actions: ['security_key.created', 'security_key.imported'], writer: 'trust/security-key.service.ts (with the key row, via `sealpost security-key create` / `import`)' },
+  complianceEvidence: { actions: ['compliance.evidence_exported'], writer: 'trust/evidence.service.ts (before the bundle is written, via `sealpost compliance evidence`)' },
 } as const satisfies Record<string, EffectDeclaration>;
 
 export type EffectName = keyof typeof EFFECTS;
@@ -106,6 +108,8 @@ export const COMMITS_WITH = {
   keyRecovery: ['keyRecovery'],
   securityContactsChanged: ['securityContacts'],
   breachChanged: ['breach'],
+  securityKeyChanged: ['securityKey'],
+  evidenceExported: ['complianceEvidence'],
 } as const satisfies Record<string, readonly (EffectName | 'payload rows' | 'attempt row')[]>;
 
 /** Declared actions with no feature yet. */
@@ -185,6 +189,8 @@ export interface Effects {
     readonly staffGrants: AuditRecorder;
     readonly securityContacts: AuditRecorder;
     readonly breaches: AuditRecorder;
+    readonly securityKeys: AuditRecorder;
+    readonly complianceEvidence: AuditRecorder;
   };
 }
 
@@ -218,6 +224,8 @@ export function declareEffects(context: AppContext, enqueue: IngestHooks['enqueu
       staffGrants: recorderFor(record, 'staffGrant'),
       securityContacts: recorderFor(record, 'securityContacts'),
       breaches: recorderFor(record, 'breach'),
+      securityKeys: recorderFor(record, 'securityKey'),
+      complianceEvidence: recorderFor(record, 'complianceEvidence'),
     },
   };
 }

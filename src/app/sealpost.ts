@@ -34,6 +34,7 @@ import { RateLimitRepository } from '../http/rate-limit.repository.js';
 import { MemoryCounterStore, WindowRateLimiter } from '../util/rate-limiter.js';
 import { createSsoServices, type SsoServices } from './sso-services.js';
 import { createStaffServices, type StaffServices } from './staff-services.js';
+import { createTrustServices, type TrustServices } from './trust-services.js';
 import type { SsoSignIn } from '../identity/sso/sso-sign-in.port.js';
 import { ssoSignInThroughSessions } from '../identity/sessions/sso-sign-in.js';
 import type { TxtResolver } from '../identity/sso/sso-domain.js';
@@ -104,6 +105,8 @@ export interface SealpostOverrides {
   readonly ssoAllowHttpIdp?: boolean;
   /** Clock of the breach workflow: its 72-hour clocks and the 48 h / 66 h alerts (tests move it). */
   readonly breachClock?: () => number;
+  /** Clock of the trust center: security.txt's Expires and re-signing, key dates (tests move it). */
+  readonly trustClock?: () => number;
 }
 
 /** Operators, sessions, second factors, members and policies (issue 11). */
@@ -174,6 +177,8 @@ export interface Sealpost extends AppContext {
   readonly breaches: BreachService;
   /** Bug-bounty reports to security@<inbound domain>: recorded and acknowledged (the SMTP role calls it). */
   readonly securityReports: SecurityReportService;
+  /** The trust center: the security key, security.txt, /security facts, the compliance evidence bundle. */
+  readonly trust: TrustServices;
 }
 
 function wakeup(): WorkerWakeup {
@@ -347,6 +352,7 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     logger,
     now: Date.now,
   });
+  const trust = createTrustServices(context, { publicUrl: base, securityKeyAudit: effects.audit.securityKeys, evidenceAudit: effects.audit.complianceEvidence, ...(overrides.trustClock ? { now: overrides.trustClock } : {}) });
 
   return {
     ...context,
@@ -371,6 +377,7 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     securityContacts,
     breaches,
     securityReports,
+    trust,
     async close() {
       mailer.close();
       await sso.close();

@@ -84,6 +84,10 @@ export const AUDIT_ACTIONS = [
   'breach.notice_sent',
   'breach.notice_acknowledged',
   'breach.deadline_alert',
+  // The trust center (src/trust/): the deployment's OpenPGP security key, the auditors' evidence bundle.
+  'security_key.created',
+  'security_key.imported',
+  'compliance.evidence_exported',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

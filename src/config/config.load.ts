@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SealpostError } from '../errors/sealpost-error.js';
 import { CONFIG_FIELDS, type ConfigKey, type FieldSpec, type FieldType, type SealpostConfig } from './config.schema.js';
+import { loadTrustConfig, type TrustConfig } from '../trust/trust-config.js';
 import { defaultSecretsManager, describeAwsReference, parseAwsSecretReference, readSecretFile, resolveAwsSecrets, type AwsSecretReference } from './config.secrets.js';
 
 /** Raised with every problem at once, so an operator fixes them in one go. */
@@ -286,6 +287,13 @@ function validate({ raws, problems }: Collected): SealpostConfig {
     problems.push(`SEALPOST_AUDIT_ORIGIN=${JSON.stringify(out.auditOrigin)}: must be one line without spaces or '+' (it also names the log key), e.g. sealpost.example.com/audit`);
   }
 
+  let trust: TrustConfig | undefined;
+  if (typeof out.trustConfig === 'string') {
+    const loaded = loadTrustConfig(out.trustConfig);
+    if ('problems' in loaded) problems.push(...loaded.problems);
+    else trust = loaded.config;
+  }
+
   if (problems.length > 0) throw new ConfigError(problems);
   const dataDir = path.resolve(out.dataDir as string);
   const secretSources: SecretSource[] = FIELDS.filter(([, spec]) => isSecret(spec)).map(([key, spec]) => ({
@@ -297,6 +305,7 @@ function validate({ raws, problems }: Collected): SealpostConfig {
     dataDir,
     database: resolveDatabase(out.databaseUrl as string | undefined, dataDir),
     secretSources,
+    ...(trust === undefined ? {} : { trust }),
   } as SealpostConfig;
 }
 

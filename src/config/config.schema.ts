@@ -1,3 +1,5 @@
+import type { TrustConfig } from '../trust/trust-config.js';
+
 /**
  * Every setting Sealpost reads, in one table. The loader, the validation messages and the
  * README's configuration table all come from here, so they cannot drift apart.
@@ -396,6 +398,12 @@ export const CONFIG_FIELDS = {
     default: '2',
     description: "How often a worker records that it is alive (one row upsert). A worker silent for 3 heartbeats is dead: the next heartbeat of any other worker ends its delivery leases, so its deliveries are retried within about 4 heartbeats instead of when their lease expires (the destination's timeout plus 30 s).",
   },
+  trustConfig: {
+    env: 'SEALPOST_TRUST_CONFIG',
+    type: { kind: 'path' },
+    default: undefined,
+    description: 'YAML or JSON file of the trust center facts only people know (compliance table, bounty ranges, contacts, security.txt fields); see `deploy/trust.example.yaml`. Checked at start. Unset: `/security` and security.txt show defaults and say the file is missing.',
+  },
   shutdownTimeoutSeconds: {
     env: 'SEALPOST_SHUTDOWN_TIMEOUT_SECONDS',
     type: { kind: 'int', min: 1, max: 600 },
@@ -430,4 +438,6 @@ export type SealpostConfig = {
   readonly database: { readonly dialect: 'sqlite'; readonly file: string } | { readonly dialect: 'postgres'; readonly url: string };
   /** Where each secret setting came from (`SEALPOST_X`, a `_FILE`, an `aws-sm://` secret, or `unset`); never the value. */
   readonly secretSources: readonly { readonly setting: string; readonly source: string }[];
+  /** The file of `trustConfig`, read and checked at load. */
+  readonly trust?: TrustConfig;
 };

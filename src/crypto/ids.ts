@@ -27,6 +27,8 @@ export const ID_PREFIXES = {
   drill: 'drl',
   breach: 'brc',
   securityReport: 'rpt',
+  securityKey: 'pgk',
+  evidence: 'evb',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

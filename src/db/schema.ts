@@ -474,6 +474,7 @@ export interface Database {
   staff_grants: StaffGrantsTable;
   backup_snapshots: BackupSnapshotsTable;
   backup_drills: BackupDrillsTable;
+  security_keys: SecurityKeysTable;
 }
 
 /** Staff of the deployment (0017): the allow-list, enrolled by `sealpost staff add`. */
@@ -581,4 +582,21 @@ export interface SecurityReportsTable {
   received_at: number;
   acknowledged_at: number | null;
   ack_skipped: string | null;
+}
+
+/** The deployment's OpenPGP security key (0019): signs security.txt; see src/trust/security-key.service.ts. */
+export interface SecurityKeysTable {
+  id: string;
+  /** Upper-case hex fingerprint of the primary key. */
+  fingerprint: string;
+  user_id: string;
+  algorithm: string;
+  source: 'created' | 'imported';
+  public_key_armored: string;
+  /** The armored, unencrypted private key, sealed by RecordCipher (context: _system, security_keys, id, private_key). */
+  private_key_sealed: Buffer;
+  is_current: number | null;
+  created_at: number;
+  expires_at: number | null;
+  replaced_at: number | null;
 }

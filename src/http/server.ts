@@ -6,6 +6,7 @@ import type { SealpostConfig } from '../config/config.schema.js';
 import { frameworkErrorHandler, rawClientErrorHandler, registerErrorHandling } from './error-handler.js';
 import { healthRoutes } from './health.routes.js';
 import { homeRoutes } from './home.routes.js';
+import { assetRoutes } from './html/assets.js';
 import { registerOpenApi } from './openapi.js';
 import { registerRequestTracing } from './request-tracing.js';
 import type { Tracing } from '../ops/tracing.js';
@@ -78,7 +79,8 @@ export interface HttpServer {
 
 /**
  * Builds the HTTPS API server: TLS (configured or self-signed), security headers, request ids,
- * problem+json errors, the OpenAPI document and its docs page, the health routes and the home page. Async because the TLS material must exist before the
+ * problem+json errors, the OpenAPI document and its docs page, the health routes, the home page and
+ * the static assets of the server-rendered pages (src/http/html/). Async because the TLS material must exist before the
  * server does (a self-signed certificate may have to be generated first).
  */
 export async function buildHttpServer(options: HttpServerOptions): Promise<HttpServer> {
@@ -120,6 +122,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<HttpS
   await registerOpenApi(app);
   await app.register(healthRoutes, { readiness: options.readiness });
   await app.register(homeRoutes);
+  await app.register(assetRoutes);
 
   let reloading: Promise<void> = Promise.resolve();
   let closing: Promise<void> | undefined;

@@ -1,4 +1,4 @@
-import { cpSync } from 'node:fs';
+import { cpSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerApi } from '../../src/app/api.js';
@@ -19,6 +19,7 @@ import { STRONG_PASSWORD, tokenOfLink } from '../support/operators.js';
 import { encodeResponse, idpKeyPair, samlResponseXml, signAssertion } from '../identity/sso/saml-test-idp.js';
 import type { TestIdp } from '../identity/sso/oidc-test-idp.js';
 import { SoftwareAuthenticator } from '../support/software-authenticator.js';
+import { writeTestPrivateKey } from '../trust/trust-test-support.js';
 import { asStaff, injectFetch, startStaffIdp, staffOidcLogin, staffSignIn } from '../support/staff.js';
 
 /**
@@ -288,6 +289,22 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
     expect(JSON.parse(importedKeys.stdout)).toMatchObject({ written: 0, audited: true });
     const backupEvents = (await loggedEvents()).filter((e) => e.action.startsWith('backup.') || e.action.startsWith('keys.'));
     expect(JSON.stringify(backupEvents)).not.toContain(recoveryKey);
+
+    // The deployment's security key (src/trust/): created at the command line, then replaced by an
+    // imported one and the auditors' evidence exported through the same services the CLI calls.
+    const createdKey = await runCli(['security-key', 'create', '--json'], backupEnv);
+    expect(createdKey.code, createdKey.stderr).toBe(0);
+    const keyFile = await writeTestPrivateKey(testDb.dir);
+    const cliActor = { type: 'system', id: 'sealpost-cli' } as const;
+    const importedKey = await context.trust.securityKeys.import({ armored: readFileSync(keyFile.file, 'utf8'), replace: true, actor: cliActor });
+    const keyEvents = (await loggedEvents()).filter((e) => e.action.startsWith('security_key.'));
+    expect(keyEvents.map((e) => [e.action, e.tenant, e.actor])).toEqual([
+      ['security_key.created', null, cliActor],
+      ['security_key.imported', null, cliActor],
+    ]);
+    expect(keyEvents[1]!.details).toMatchObject({ fingerprint: importedKey.fingerprint, replaced: (JSON.parse(createdKey.stdout) as { id: string }).id });
+    const evidence = await context.trust.evidence.build({ from: Date.parse('2025-01-01'), to: Date.parse('2031-01-01') }, cliActor);
+    expect((await loggedEvents()).find((e) => e.action === 'compliance.evidence_exported')).toMatchObject({ tenant: null, resource: evidence.manifest.id });
 
     // api.request is written after the response; poll for it.
     await expect.poll(async () => (await loggedEvents()).some((e) => e.action === 'api.request'), { timeout: 20_000 }).toBe(true);

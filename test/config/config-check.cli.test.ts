@@ -44,4 +44,12 @@ describe('sealpost config check', { timeout: 120_000 }, () => {
     expect(result.code).toBe(78);
     expect(result.stderr).toContain(`SEALPOST_DATABASE_URL_FILE: cannot read the file ${missing} (ENOENT)`);
   });
+
+  it('exits 78 naming the field and the reason of a bad trust config', async () => {
+    const file = path.join(dir, 'trust.yaml');
+    writeFileSync(file, 'version: 1\nreviewBy: "2027-01-01"\norganization: x\nsecurityTxt: { contact: ["http://example.com"] }\ncontacts: []\ncompliance: []\nbounty: { rewards: [], outOfScope: [] }\n');
+    const result = await runCli(['config', 'check'], { SEALPOST_DATA_DIR: path.join(dir, 'data'), SEALPOST_TRUST_CONFIG: file });
+    expect(result.code).toBe(78);
+    expect(result.stderr).toContain(`SEALPOST_TRUST_CONFIG=${file}: /securityTxt/contact/0: must be a mailto:, https: or tel: URI`);
+  });
 });

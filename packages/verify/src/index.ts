@@ -47,4 +47,13 @@ export {
 } from './checkpoint.js';
 export { ED25519_PUBLIC_KEY_BYTES, ed25519PublicKey, rawEd25519PublicKey } from './ed25519.js';
 export { verifyAuditExport, type ExportedAuditEvent, type VerifiedAuditExport } from './audit-export.js';
+export {
+  EVIDENCE_FORMAT,
+  EVIDENCE_MANIFEST,
+  EVIDENCE_SIGNATURE,
+  evidenceSignedBytes,
+  readEvidenceArchive,
+  verifyEvidenceBundle,
+  type EvidenceManifest,
+} from './evidence.js';
 export { hasDuplicateNames } from './json-text.js';
