@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWorker } from '../../src/app/worker.js';
 import type { DeliveryWorker } from '../../src/delivery/delivery.worker.js';
 import { noBrowser, saveScreenshot } from '../support/browser.js';
-import { DESKTOP, PHONE, expectAccessible, guardPage, operatorWithTotp, signInWithTotp, startConsoleApp, type ConsoleApp } from '../support/console-app.js';
+import { BROWSER_TEST_TIMEOUT_MS, DESKTOP, PHONE, expectAccessible, guardPage, operatorWithTotp, signInWithTotp, startConsoleApp, type ConsoleApp } from '../support/console-app.js';
 import type { SignedInOperator } from '../support/operators.js';
 import { until } from '../support/poll.js';
 
@@ -17,7 +17,8 @@ const HOSTILE = {
   remote: '<img src="https://tracker.example.net/pixel.png">',
 };
 
-describe.skipIf(noBrowser())('console payloads, deliveries and receipts (Chromium)', () => {
+// A browser drives a whole server here: on a loaded machine a test takes several times its usual seconds.
+describe.skipIf(noBrowser())('console payloads, deliveries and receipts (Chromium)', { timeout: BROWSER_TEST_TIMEOUT_MS }, () => {
   let c: ConsoleApp;
   let worker: DeliveryWorker;
   let receiver: http.Server;
@@ -64,7 +65,7 @@ describe.skipIf(noBrowser())('console payloads, deliveries and receipts (Chromiu
     }));
     await until(() => received.length >= 2, { explain: () => `${received.length} deliveries received` });
     developer = await operatorWithTotp(c, tenant, 'developer');
-  });
+  }, BROWSER_TEST_TIMEOUT_MS);
   afterAll(async () => {
     await worker?.stop();
     await c?.close();

@@ -1,16 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { noBrowser, saveScreenshot } from '../support/browser.js';
-import { PHONE, expectAccessible, guardPage, operatorWithPassword, operatorWithTotp, signInWithTotp, startConsoleApp, submitPassword, type ConsoleApp } from '../support/console-app.js';
+import { BROWSER_TEST_TIMEOUT_MS, PHONE, expectAccessible, guardPage, operatorWithPassword, operatorWithTotp, signInWithTotp, startConsoleApp, submitPassword, type ConsoleApp } from '../support/console-app.js';
 import { totpAt } from '../support/operators.js';
 
-describe.skipIf(noBrowser())('console second factors (Chromium)', () => {
+// A browser drives a whole server here: on a loaded machine a test takes several times its usual seconds.
+describe.skipIf(noBrowser())('console second factors (Chromium)', { timeout: BROWSER_TEST_TIMEOUT_MS }, () => {
   let c: ConsoleApp;
   let tenant: string;
 
   beforeAll(async () => {
     c = await startConsoleApp();
     ({ tenant } = await c.app.createTenant());
-  });
+  }, BROWSER_TEST_TIMEOUT_MS);
   afterAll(async () => {
     await c?.close();
   });

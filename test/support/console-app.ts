@@ -30,6 +30,9 @@ export interface ConsoleApp {
   close(): Promise<void>;
 }
 
+/** Per-test time limit of the console's browser tests (a sign-in and a few pages each). */
+export const BROWSER_TEST_TIMEOUT_MS = 120_000;
+
 export const DESKTOP = { width: 1280, height: 900 };
 export const PHONE = { width: 390, height: 844 };
 

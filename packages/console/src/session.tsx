@@ -1,5 +1,5 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
-import { get, post, setCsrfToken } from './api/client.ts';
+import { get, post, setCsrfToken, setUnauthenticatedHandler } from './api/client.ts';
 import { ApiError } from './api/problem.ts';
 import type { Permission, SessionInfo } from './api/types.ts';
 
@@ -41,6 +41,11 @@ export function SessionProvider({ children }: { readonly children: ReactNode }) 
 
   useEffect(() => {
     refresh().catch(() => setState({ status: 'signed-out' }));
+    setUnauthenticatedHandler(() => {
+      setCsrfToken(undefined);
+      setState({ status: 'signed-out' });
+    });
+    return () => setUnauthenticatedHandler(undefined);
   }, [refresh]);
 
   const signOut = useCallback(async () => {

@@ -16,6 +16,13 @@ export function setCsrfToken(token: string | undefined): void {
 
 const SAFE_METHODS = new Set(['GET', 'HEAD']);
 
+/** Called when the server no longer knows the session (expired, revoked elsewhere): the page returns to sign-in. */
+let onUnauthenticated: (() => void) | undefined;
+
+export function setUnauthenticatedHandler(handler: (() => void) | undefined): void {
+  onUnauthenticated = handler;
+}
+
 export type Query = Readonly<Record<string, string | number | boolean | undefined | null>>;
 
 export interface RequestOptions {
@@ -56,7 +63,12 @@ export async function send(method: string, path: string, options: RequestOptions
     redirect: 'error',
     signal: options.signal,
   });
-  if (!res.ok) throw new ApiError(res.status, await problemOf(res));
+  if (!res.ok) {
+    const error = new ApiError(res.status, await problemOf(res));
+    // A refused sign-in is the form's to show; anything else answering 401 means the session is gone.
+    if (res.status === 401 && path !== '/v1/auth/login' && path !== '/v1/auth/session') onUnauthenticated?.();
+    throw error;
+  }
   return res;
 }
 
