@@ -106,7 +106,13 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleRouteO
       options.logger.warn('the operator console is not built (npm run build); /console is not served');
       return;
     }
-    bundle = loadConsoleBundle(dir);
+    try {
+      bundle = loadConsoleBundle(dir);
+    } catch (err) {
+      // A broken bundle (a build half-written) costs the console, never the API.
+      options.logger.error({ err, dir }, 'the operator console bundle could not be read; /console is not served');
+      return;
+    }
   }
   const { index, verify, files } = bundle;
 

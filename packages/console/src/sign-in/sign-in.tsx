@@ -3,6 +3,7 @@ import { post } from '../api/client.ts';
 import type { SignedIn } from '../api/types.ts';
 import { ErrorBanner } from '../components/error-banner.tsx';
 import { Field } from '../components/field.tsx';
+import { useRouter } from '../router.tsx';
 import { useSession } from '../session.tsx';
 import { SecondFactorStep } from './second-factor-step.tsx';
 import { SsoSignIn } from './sso-sign-in.tsx';
@@ -18,8 +19,14 @@ export function SignIn() {
   return <PasswordStep />;
 }
 
+const TENANT_ID = /^ten_[0-9A-HJKMNP-TV-Z]{26}$/;
+
 function PasswordStep() {
   const { refresh, adoptCsrf } = useSession();
+  const { location } = useRouter();
+  // An operator of several tenants signs in to the one a `/console/?tenant=ten_…` link names (else their first).
+  const linked = location.search.get('tenant') ?? '';
+  const tenant = TENANT_ID.test(linked) ? linked : undefined;
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
   const [busy, setBusy] = useState(false);
@@ -30,7 +37,7 @@ function PasswordStep() {
     setBusy(true);
     setError(undefined);
     try {
-      const signedIn = await post<SignedIn>('/v1/auth/login', { email, password });
+      const signedIn = await post<SignedIn>('/v1/auth/login', { email, password, tenant });
       adoptCsrf(signedIn.csrf_token);
       setPassword('');
       await refresh();
