@@ -5,6 +5,7 @@ import type { Logger } from '../logging/logger.js';
 import type { SealpostConfig } from '../config/config.schema.js';
 import { frameworkErrorHandler, rawClientErrorHandler, registerErrorHandling } from './error-handler.js';
 import { healthRoutes } from './health.routes.js';
+import { consoleRoutes } from './console.routes.js';
 import { homeRoutes } from './home.routes.js';
 import { assetRoutes } from './html/assets.js';
 import { registerOpenApi } from './openapi.js';
@@ -123,6 +124,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<HttpS
   await app.register(healthRoutes, { readiness: options.readiness });
   await app.register(homeRoutes);
   await app.register(assetRoutes);
+  await app.register(consoleRoutes, { logger });
 
   let reloading: Promise<void> = Promise.resolve();
   let closing: Promise<void> | undefined;
