@@ -77,6 +77,9 @@ export const AUDIT_ACTIONS = [
   'backup.drilled',
   'keys.recovery_exported',
   'keys.recovery_imported',
+  // The operator console's admin side (issue 12): a destination's "send test event", and deliveries retried by id.
+  'destination.tested',
+  'delivery.retried',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
