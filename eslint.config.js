@@ -20,6 +20,22 @@ export default tseslint.config(
     },
   },
   {
+    // The operator console (packages/console): browser code, React with JSX.
+    files: ['packages/console/**/*.{ts,tsx}'],
+    // (TypeScript checks names against the DOM library; typescript-eslint turns `no-undef` off.)
+    languageOptions: { parserOptions: { ecmaFeatures: { jsx: true } } },
+    rules: {
+      // Payload content is rendered as text only (threat model): no raw HTML sink in the console.
+      'no-restricted-syntax': [
+        'error',
+        { selector: "JSXAttribute[name.name='dangerouslySetInnerHTML']", message: 'The console renders payload content as text only; never dangerouslySetInnerHTML.' },
+        { selector: "MemberExpression[property.name=/^(innerHTML|outerHTML)$/]", message: 'No HTML sinks in the console: render text through React.' },
+        { selector: "CallExpression[callee.property.name=/^(insertAdjacentHTML|write|writeln)$/]", message: 'No HTML sinks in the console: render text through React.' },
+        { selector: "JSXAttribute[name.name='style']", message: 'The CSP allows no inline styles (style-src \'self\'): use a class from styles.css.' },
+      ],
+    },
+  },
+  {
     // Plain JavaScript run by Node directly: build helpers and the packaging checks' customer programs.
     files: ['**/*.cjs', '**/*.mjs'],
     languageOptions: {

@@ -26,7 +26,7 @@ grep -vE '^package/dist/' "$work/files.txt" | grep -vE '^package/node_modules/@s
 echo "  … and $(grep -c '^package/dist/' "$work/files.txt") files under dist/"
 bad=$(grep -E '^package/(src|test|bench|scripts|packages|\.ci)/|\.map$|\.test\.|^package/dist/.*\.ts$|\.env' "$work/files.txt" || true)
 if [ -n "$bad" ]; then echo "files that must not ship:"; echo "$bad"; exit 1; fi
-for needed in package/LICENSE package/README.md package/dist/cli/main.js package/node_modules/@sealpost/verify/dist/esm/index.js package/deploy/systemd/sealpost@.service package/deploy/healthcheck.mjs; do
+for needed in package/LICENSE package/README.md package/dist/cli/main.js package/dist/console/index.html package/node_modules/@sealpost/verify/dist/esm/index.js package/deploy/systemd/sealpost@.service package/deploy/healthcheck.mjs; do
   grep -qx "$needed" "$work/files.txt" || { echo "missing from the tarball: $needed"; exit 1; }
 done
 

@@ -5,6 +5,7 @@ import type { Logger } from '../logging/logger.js';
 import type { SealpostConfig } from '../config/config.schema.js';
 import { frameworkErrorHandler, rawClientErrorHandler, registerErrorHandling } from './error-handler.js';
 import { healthRoutes } from './health.routes.js';
+import { consoleRoutes } from './console.routes.js';
 import { homeRoutes } from './home.routes.js';
 import { registerOpenApi } from './openapi.js';
 import { registerRequestTracing } from './request-tracing.js';
@@ -120,6 +121,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<HttpS
   await registerOpenApi(app);
   await app.register(healthRoutes, { readiness: options.readiness });
   await app.register(homeRoutes);
+  await app.register(consoleRoutes, { logger });
 
   let reloading: Promise<void> = Promise.resolve();
   let closing: Promise<void> | undefined;

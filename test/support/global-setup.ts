@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { TestProject } from 'vitest/node';
+import { ensureConsoleBuilt } from './console-build.js';
 
 const run = promisify(execFile);
 const script = path.resolve(import.meta.dirname, '../../scripts/pg-throwaway.sh');
@@ -36,6 +37,8 @@ function provideChromium(project: TestProject): void {
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   provideChromium(project);
+  // Every test server serves the console (src/http/console.routes.ts): build it once, up front.
+  await ensureConsoleBuilt();
   const given = process.env.SEALPOST_TEST_DATABASE_URL;
   if (given) {
     project.provide('pgUrl', given);

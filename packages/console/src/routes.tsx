@@ -1,0 +1,30 @@
+import { lazy, type ComponentType, type LazyExoticComponent } from 'react';
+import type { Permission } from './api/types.ts';
+
+export interface PageProps {
+  /** The route pattern's parameters (`/payloads/:id` → `{id}`). */
+  readonly params: Readonly<Record<string, string>>;
+}
+
+export interface RouteDef {
+  /** Console-relative pattern, `:name` for a parameter. */
+  readonly path: string;
+  readonly title: string;
+  readonly page: LazyExoticComponent<ComponentType<PageProps>>;
+  /** Shown in the navigation under this label; absent: reached by links only. */
+  readonly nav?: string;
+  /** Hidden (navigation and page) when the session lacks it. The server enforces it regardless. */
+  readonly permission?: Permission;
+}
+
+/**
+ * Every page of the console: one line here and one file under src/pages/. Each page is its own
+ * chunk, loaded when first visited.
+ */
+export const ROUTES: readonly RouteDef[] = [
+  { path: '/', title: 'Payloads', nav: 'Payloads', permission: 'payloads:read', page: lazy(() => import('./pages/payloads.page.tsx')) },
+  { path: '/account', title: 'Account security', nav: 'Account', page: lazy(() => import('./pages/account.page.tsx')) },
+];
+
+/** Shown for a console path no route matches. */
+export const NOT_FOUND = lazy(() => import('./pages/not-found.page.tsx'));
