@@ -123,7 +123,7 @@ export async function deliveryRoutes(app: FastifyInstance, deps: { deliveries: D
   );
 
   // A bounded batch rather than a server-side job: each call commits in one transaction with its
-  // audit event, and the console shows progress batch by batch (docs/console.md).
+  // audit event, and the console shows progress batch by batch.
   app.post<{ Body: Static<typeof BulkRetryBody> }>(
     '/v1/deliveries/retry',
     { schema: { body: BulkRetryBody, response: { 200: BulkRetryView } } },

@@ -76,7 +76,7 @@ describe.skipIf(noBrowser())('console admin pages (Chromium)', { timeout: 60_000
     expect(received[0]!.headers['webhook-signature']).toMatch(/^v1a,/);
     expect(JSON.parse(received[0]!.body)).toMatchObject({ type: 'sealpost.test', test: true, tenant });
     await expectAccessible(page, 'destinations with a test result');
-    await saveScreenshot(page, 'console-destinations-desktop');
+    await saveScreenshot(page, 'console-destination-test-event-desktop');
     expect(guard.dialogs).toEqual([]);
     expect(guard.strayRequests).toEqual([]);
   });
@@ -97,7 +97,7 @@ describe.skipIf(noBrowser())('console admin pages (Chromium)', { timeout: 60_000
     // The key works: it is a real one.
     expect((await c.app.fetch('/v1/signing-keys', { token })).status).toBe(200);
     await expectAccessible(page, 'api keys with a new secret');
-    await saveScreenshot(page, 'console-api-keys-desktop');
+    await saveScreenshot(page, 'console-api-key-created-desktop');
     await page.getByRole('button', { name: 'I have stored it' }).click();
     await page.reload();
     await page.getByRole('cell', { name: /billing service/ }).waitFor();
@@ -117,7 +117,7 @@ describe.skipIf(noBrowser())('console admin pages (Chromium)', { timeout: 60_000
     const lines = readFileSync((await download.path())!, 'utf8').trim().split('\n');
     expect(lines.length).toBeGreaterThan(1);
     expect(lines.map((l) => (JSON.parse(l) as { action?: string; event?: { action?: string } })).some((e) => JSON.stringify(e).includes('login.succeeded'))).toBe(true);
-    await saveScreenshot(page, 'console-audit-desktop');
+    await saveScreenshot(page, 'console-audit-export-desktop');
   });
 
   it('says why export is unavailable below the plan that has it', async () => {

@@ -51,7 +51,7 @@ function OneTimeSecret({ issued, onDone }: { readonly issued: Issued; readonly o
       </code>
       <div className="actions">
         <CopyButton text={issued.api_key} label="Copy key" />
-        <button type="button" onClick={onDone}>
+        <button type="button" className="button-small" onClick={onDone}>
           I have stored it
         </button>
       </div>
@@ -109,7 +109,7 @@ export default function ApiKeysPage() {
   const toggleScope = (scope: Scope, on: boolean): void => setScopes((s) => (on ? [...s, scope] : s.filter((x) => x !== scope)));
 
   return (
-    <section>
+    <section className="admin">
       <h1>API keys</h1>
       {issued ? <OneTimeSecret issued={issued} onDone={() => setIssued(undefined)} /> : null}
       <h2>New key</h2>

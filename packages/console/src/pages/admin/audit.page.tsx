@@ -141,7 +141,7 @@ export default function AuditPage() {
   const checkpoint = useLoad((signal) => get<Checkpoint>('/v1/audit/checkpoint', undefined, signal), []);
 
   return (
-    <section>
+    <section className="admin">
       <h1>Audit log</h1>
       <h2>Events</h2>
       <form

@@ -126,7 +126,7 @@ export default function DestinationsPage() {
   };
 
   return (
-    <section>
+    <section className="admin">
       <h1>Destinations</h1>
       <h2>New destination</h2>
       <DestinationForm submitLabel="Create destination" onSaved={list.reload} />

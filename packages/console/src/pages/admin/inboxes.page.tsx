@@ -47,7 +47,7 @@ export default function InboxesPage() {
   };
 
   return (
-    <section>
+    <section className="admin">
       <h1>Inboxes</h1>
       <form className="card row" onSubmit={(e) => void create(e)}>
         <SelectField label="DMARC policy" value={policy} onChange={(e) => setPolicy(e.target.value as 'accept' | 'reject')} options={POLICIES} />

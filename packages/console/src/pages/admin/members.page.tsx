@@ -50,7 +50,7 @@ export default function MembersPage() {
   };
 
   return (
-    <section>
+    <section className="admin">
       <h1>Members</h1>
       {manage ? (
         <form className="card row" onSubmit={invite}>

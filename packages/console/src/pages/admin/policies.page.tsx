@@ -48,7 +48,7 @@ export default function PoliciesPage() {
   };
 
   return (
-    <section>
+    <section className="admin">
       <h1>Security policy</h1>
       {!owner ? <p className="banner banner-warn">Only the tenant's owners can change the security policy.</p> : null}
       {loaded.status === 'error' ? <ErrorBanner error={loaded.error} /> : null}

@@ -17,7 +17,7 @@ interface SigningKeys {
 export default function SigningKeysPage() {
   const keys = useLoad((signal) => get<SigningKeys>('/v1/signing-keys', undefined, signal), []);
   return (
-    <section>
+    <section className="admin">
       <h1>Signing keys</h1>
       {keys.status === 'error' ? <ErrorBanner error={keys.error} /> : null}
       {keys.status === 'loading' ? <p role="status">Loading…</p> : null}

@@ -20,7 +20,7 @@ interface Grant {
 export default function StaffAccessPage() {
   const grants = useLoad((signal) => get<{ data: readonly Grant[] }>('/v1/staff-access', undefined, signal), []);
   return (
-    <section>
+    <section className="admin">
       <h1>Staff access</h1>
       <p className="muted">Sealpost staff reach your data only under a grant another staff member approved (or a break-glass, reviewed afterwards). Each one is listed here.</p>
       {grants.status === 'error' ? <ErrorBanner error={grants.error} /> : null}
