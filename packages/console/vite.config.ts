@@ -7,6 +7,15 @@ import { defineConfig } from 'vite';
 export default defineConfig({
   base: '/console/',
   plugins: [react()],
+  resolve: {
+    // The verifier's canonical JSON (RFC 8785) and duplicate-name check, from @sealpost/verify's
+    // own source: browser-safe modules (no node:crypto), so receipts are checked in the browser
+    // with the same code customers and the server use.
+    alias: {
+      '@sealpost/verify/canonical-json': resolve(import.meta.dirname, '../verify/src/canonical-json.ts'),
+      '@sealpost/verify/json-text': resolve(import.meta.dirname, '../verify/src/json-text.ts'),
+    },
+  },
   build: {
     outDir: 'dist',
     emptyOutDir: true,
@@ -15,7 +24,7 @@ export default defineConfig({
     sourcemap: false,
     modulePreload: { polyfill: false },
     rollupOptions: {
-      input: { index: resolve(import.meta.dirname, 'index.html') },
+      input: { index: resolve(import.meta.dirname, 'index.html'), verify: resolve(import.meta.dirname, 'verify.html') },
     },
   },
 });

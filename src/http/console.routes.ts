@@ -6,6 +6,8 @@ import type { Logger } from '../logging/logger.js';
 import { mediaResponse } from './problem.schema.js';
 
 export const CONSOLE_PATH = '/console';
+/** The public receipt checker: no sign-in, the same bundle's second entry. */
+export const VERIFY_PATH = '/verify';
 
 /**
  * The console's policy: its own bundled scripts, styles and images only, no inline script or
@@ -49,6 +51,8 @@ interface ConsoleFile {
 export interface ConsoleBundle {
   readonly dir: string;
   readonly index: Buffer;
+  /** The public `/verify` page, when the bundle has it. */
+  readonly verify: Buffer | undefined;
   /** Files by their path under the bundle (`assets/index-abc.js`). */
   readonly files: ReadonlyMap<string, ConsoleFile>;
 }
@@ -74,7 +78,7 @@ export function loadConsoleBundle(dir: string): ConsoleBundle {
   walk('');
   const index = files.get('index.html');
   if (!index) throw new Error(`no index.html in the console bundle at ${dir}`);
-  return { dir, index: index.body, files };
+  return { dir, index: index.body, verify: files.get('verify.html')?.body, files };
 }
 
 function notFound(): SealpostError {
@@ -104,10 +108,10 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleRouteO
     }
     bundle = loadConsoleBundle(dir);
   }
-  const { index, files } = bundle;
+  const { index, verify, files } = bundle;
 
-  const page = (reply: FastifyReply): FastifyReply =>
-    reply.type('text/html; charset=utf-8').header('content-security-policy', CONSOLE_CSP).header('cache-control', 'no-store').send(index);
+  const page = (reply: FastifyReply, body: Buffer = index): FastifyReply =>
+    reply.type('text/html; charset=utf-8').header('content-security-policy', CONSOLE_CSP).header('cache-control', 'no-store').send(body);
 
   // An application for people, not an API operation: left out of the OpenAPI document.
   const schema = { hide: true, response: { 200: mediaResponse('the operator console: its page, or one of its assets', ['text/html', 'text/javascript', 'text/css']) } };
@@ -119,7 +123,8 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleRouteO
       const rel = request.params['*'];
       const file = files.get(rel);
       if (rel === 'index.html') return page(reply);
-      if (file) {
+      // Pages are served only at their own paths, never cached as if they were hashed assets.
+      if (file && !rel.endsWith('.html')) {
         return reply.type(file.type).header('content-security-policy', CONSOLE_CSP).header('cache-control', IMMUTABLE).send(file.body);
       }
       // A missing asset is a 404, not the page: a stale tab asking for an old chunk must fail visibly.
@@ -127,4 +132,5 @@ export async function consoleRoutes(app: FastifyInstance, options: ConsoleRouteO
       return page(reply);
     },
   );
+  if (verify) app.get(VERIFY_PATH, { schema }, async (_request, reply) => page(reply, verify));
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Insertable, Kysely } from 'kysely';
 import type { RecordCipher, RecordContext } from '../crypto/record-cipher.js';
-import type { AttachmentsTable, Database, IdempotencyKeysTable, PayloadsTable } from '../db/schema.js';
+import type { AttachmentsTable, Database, DeliveryStatus, IdempotencyKeysTable, PayloadsTable } from '../db/schema.js';
 
 export interface SealedPayload {
   readonly payload: Insertable<PayloadsTable>;
@@ -15,6 +15,15 @@ export interface PayloadSummary {
   readonly size: number;
   readonly bodySha256: string;
   readonly receivedAt: number;
+}
+
+/** What `GET /v1/payloads` may narrow the list by (times in ms since the epoch). */
+export interface PayloadFilter {
+  readonly type?: string;
+  readonly channel?: string;
+  readonly receivedFrom?: number;
+  readonly receivedBefore?: number;
+  readonly deliveryStatus?: DeliveryStatus;
 }
 
 export interface AttachmentMeta {
@@ -112,7 +121,12 @@ export class PayloadRepository {
   }
 
   /** Newest first; `before` is the last id of the previous page (ids are ULIDs, so they sort by time). */
-  async list(tenantId: string, limit: number, before?: string): Promise<PayloadSummary[]> {
+  /**
+   * The tenant's payloads, newest first, matching every filter given. Each filter is on a plain
+   * column of `payloads` (or an indexed lookup of its deliveries); the sender and the inbox are
+   * inside the sealed envelope and cannot be searched here.
+   */
+  async list(tenantId: string, limit: number, before?: string, filter: PayloadFilter = {}): Promise<PayloadSummary[]> {
     let query = this.db
       .selectFrom('payloads')
       .select(['id', 'type', 'channel', 'size', 'body_sha256', 'received_at'])
@@ -120,6 +134,23 @@ export class PayloadRepository {
       .orderBy('id', 'desc')
       .limit(limit);
     if (before) query = query.where('id', '<', before);
+    if (filter.type) query = query.where('type', '=', filter.type);
+    if (filter.channel) query = query.where('channel', '=', filter.channel);
+    if (filter.receivedFrom !== undefined) query = query.where('received_at', '>=', filter.receivedFrom);
+    if (filter.receivedBefore !== undefined) query = query.where('received_at', '<', filter.receivedBefore);
+    const status = filter.deliveryStatus;
+    if (status) {
+      // deliveries_payload (tenant_id, payload_id) answers this per payload; the tenant filter keeps it in the tenant.
+      query = query.where(({ exists, selectFrom }) =>
+        exists(
+          selectFrom('deliveries as d')
+            .select('d.id')
+            .whereRef('d.payload_id', '=', 'payloads.id')
+            .where('d.tenant_id', '=', tenantId)
+            .where('d.status', '=', status),
+        ),
+      );
+    }
     return (await query.execute()).map(summary);
   }
 

@@ -26,7 +26,23 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 const PayloadParams = Type.Object({ id: Type.String({ pattern: idPattern('payload') }) });
 const AttachmentParams = Type.Object({ id: Type.String({ pattern: idPattern('attachment') }) });
-const ListQuery = pageQuery(Type.String({ pattern: idPattern('payload') }));
+const ListQuery = pageQuery(Type.String({ pattern: idPattern('payload') }), {
+  type: Type.Optional(Type.Union([Type.Literal('payload.received'), Type.Literal('email.received')], { description: 'only payloads of this envelope type' })),
+  channel: Type.Optional(Type.Union([Type.Literal('https'), Type.Literal('smtp')], { description: 'only payloads that arrived on this channel' })),
+  received_from: Type.Optional(Type.String({ format: 'date-time', description: 'only payloads received at or after this time' })),
+  received_before: Type.Optional(Type.String({ format: 'date-time', description: 'only payloads received before this time' })),
+  delivery_status: Type.Optional(
+    Type.Union([Type.Literal('pending'), Type.Literal('succeeded'), Type.Literal('dead'), Type.Literal('stopped')], { description: 'only payloads with at least one delivery in this state' }),
+  ),
+});
+
+/** A `date-time` query value as ms since the epoch (the schema has checked its shape). */
+function timeOf(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) throw new SealpostError('SP_ERR_HTTP_BAD_REQUEST', 'A time filter is not a valid date-time');
+  return ms;
+}
 
 /**
  * The two bodies `POST /v1/payloads` takes, for the OpenAPI document. They are checked by the
@@ -181,8 +197,15 @@ export async function payloadRoutes(app: FastifyInstance, deps: PayloadRoutesDep
   });
 
   app.get<{ Querystring: Static<typeof ListQuery> }>('/v1/payloads', { schema: { querystring: ListQuery, response: { 200: PayloadListView } } }, async (request) => {
-    const limit = pageLimit(request.query);
-    const page = await deps.repository.list(authOf(request).tenantId, limit, request.query.cursor);
+    const { query } = request;
+    const limit = pageLimit(query);
+    const page = await deps.repository.list(authOf(request).tenantId, limit, query.cursor, {
+      type: query.type,
+      channel: query.channel,
+      receivedFrom: timeOf(query.received_from),
+      receivedBefore: timeOf(query.received_before),
+      deliveryStatus: query.delivery_status,
+    });
     return pageOf(
       page,
       limit,

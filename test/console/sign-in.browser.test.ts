@@ -43,7 +43,7 @@ describe.skipIf(noBrowser())('console sign-in (Chromium)', () => {
     const page = await (await c.newContext(PHONE)).newPage();
     await page.goto('/console/');
     await page.getByLabel('E-mail').fill(operator.email);
-    await page.getByLabel('Password').fill('not the password at all');
+    await page.getByLabel('Password', { exact: true }).fill('not the password at all');
     await page.getByRole('button', { name: 'Sign in' }).click();
     const alert = page.getByRole('alert');
     await alert.waitFor();

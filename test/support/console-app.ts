@@ -7,7 +7,7 @@ import { expect } from 'vitest';
 import type { Role } from '../../src/identity/permissions.js';
 import { launchBrowser, type TestBrowser } from './browser.js';
 import { ensureConsoleBuilt } from './console-build.js';
-import { STRONG_PASSWORD, TestClock, signInAs, totpAt, type SignedInOperator } from './operators.js';
+import { STRONG_PASSWORD, TestClock, signInAs, tokenOfLink, totpAt, type SignedInOperator } from './operators.js';
 import { startTestApp, type TestApp } from './test-app.js';
 
 /** A free TCP port on loopback (the console's origin must be known before the app starts). */
@@ -117,12 +117,25 @@ export async function operatorWithTotp(consoleApp: ConsoleApp, tenant: string, r
 
 /** Signs in through the console's own form: e-mail and password, then a TOTP code. */
 export async function signInWithTotp(page: Page, consoleApp: ConsoleApp, operator: Pick<SignedInOperator, 'email' | 'totpSecret'>): Promise<void> {
-  await page.goto('/console/');
-  await page.getByLabel('E-mail').fill(operator.email);
-  await page.getByLabel('Password').fill(STRONG_PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await submitPassword(page, operator.email);
   consoleApp.clock.advance(30_000);
   await page.getByLabel('Code from your authenticator app').fill(await totpAt(operator.totpSecret, consoleApp.clock));
   await page.getByRole('button', { name: 'Continue' }).click();
   await page.getByRole('navigation', { name: 'Main' }).waitFor();
+}
+
+/** An operator of `role` with a password and no second factor yet. */
+export async function operatorWithPassword(consoleApp: ConsoleApp, tenant: string, role: Role): Promise<{ email: string; operatorId: string }> {
+  const email = `${role}-${Math.random().toString(36).slice(2)}@example.com`;
+  const created = await consoleApp.app.context.identity.members.createOperator(tenant, email, role, { type: 'system', id: 'test' });
+  await consoleApp.app.context.identity.members.setPassword('setup', tokenOfLink(created.link!), STRONG_PASSWORD);
+  return { email, operatorId: created.operatorId };
+}
+
+/** Fills the console's password form. */
+export async function submitPassword(page: Page, email: string): Promise<void> {
+  await page.goto('/console/');
+  await page.getByLabel('E-mail').fill(email);
+  await page.getByLabel('Password', { exact: true }).fill(STRONG_PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
 }

@@ -23,6 +23,9 @@ export interface RouteDef {
  */
 export const ROUTES: readonly RouteDef[] = [
   { path: '/', title: 'Payloads', nav: 'Payloads', permission: 'payloads:read', page: lazy(() => import('./pages/payloads.page.tsx')) },
+  { path: '/payloads/:id', title: 'Payload', permission: 'payloads:read', page: lazy(() => import('./pages/payload.page.tsx')) },
+  { path: '/deliveries', title: 'Deliveries', nav: 'Deliveries', permission: 'payloads:read', page: lazy(() => import('./pages/deliveries.page.tsx')) },
+  { path: '/deliveries/:id', title: 'Delivery', permission: 'payloads:read', page: lazy(() => import('./pages/delivery.page.tsx')) },
   { path: '/destinations', title: 'Destinations', nav: 'Destinations', permission: 'destinations:manage', page: lazy(() => import('./pages/admin/destinations.page.tsx')) },
   { path: '/inboxes', title: 'Inboxes', nav: 'Inboxes', permission: 'destinations:manage', page: lazy(() => import('./pages/admin/inboxes.page.tsx')) },
   { path: '/api-keys', title: 'API keys', nav: 'API keys', permission: 'keys:manage', page: lazy(() => import('./pages/admin/api-keys.page.tsx')) },

@@ -5,6 +5,7 @@ import { ErrorBanner } from '../components/error-banner.tsx';
 import { Field } from '../components/field.tsx';
 import { useSession } from '../session.tsx';
 import { SecondFactorStep } from './second-factor-step.tsx';
+import { SsoSignIn } from './sso-sign-in.tsx';
 
 /**
  * The sign-in flow: password, then the second factor (or its enrolment, when the tenant requires
@@ -43,7 +44,7 @@ function PasswordStep() {
   return (
     <main id="main" className="sign-in">
       <h1>Sign in to Sealpost</h1>
-      <form onSubmit={(e) => void submit(e)} className="card stack">
+      <form onSubmit={(e) => void submit(e)} className="card stack" aria-label="Password sign-in">
         <ErrorBanner error={error} title="Sign-in refused" />
         <Field label="E-mail" type="email" name="email" autoComplete="username" required value={email} onChange={(e) => setEmail(e.target.value)} />
         <Field label="Password" type="password" name="password" autoComplete="current-password" required value={password} onChange={(e) => setPassword(e.target.value)} />
@@ -51,6 +52,7 @@ function PasswordStep() {
           {busy ? 'Signing in…' : 'Sign in'}
         </button>
       </form>
+      <SsoSignIn />
     </main>
   );
 }
