@@ -32,7 +32,7 @@ const HEADER_SECRET = 'hunter2-header-value';
 /** Chat-style webhook URLs carry their credential in the path or query: it must not reach the log either. */
 const URL_SECRET = 'T0KEN0000secret';
 
-describe.each(testDialects())('every declared audit action on %s', { timeout: 180_000 }, (dialect) => {
+describe.each(testDialects())('every declared audit action on %s', { timeout: 300_000 }, (dialect) => {
   let testDb: TestDatabase;
   let context: Sealpost;
   let server: HttpServer;
