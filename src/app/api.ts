@@ -26,6 +26,7 @@ import { destinationRoutes } from '../delivery/destination.routes.js';
 import { securityKeyRoutes } from '../trust/security-key.routes.js';
 import { securityTxtRoutes } from '../trust/security-txt.routes.js';
 import { trustRoutes } from '../trust/trust.routes.js';
+import { destinationTestRoutes } from '../delivery/destination-test.routes.js';
 import { tenantErasureRoutes } from '../ops/lifecycle/tenant-erasure.routes.js';
 import { tenantSettingsRoutes } from '../ops/lifecycle/tenant-settings.routes.js';
 import { tenantExportRoutes } from '../ops/lifecycle/tenant-export.routes.js';
@@ -144,6 +145,7 @@ export async function registerApi(app: FastifyInstance, sealpost: Sealpost, opti
     await v1.register(receiptProofRoutes, { repository: context.receipts.repository, audit: context.audit.audit });
     await v1.register(signingKeyRoutes, { keys: context.receipts.keys, publicUrl: sealpost.publicUrl });
     await v1.register(destinationRoutes, { destinations: sealpost.destinations });
+    await v1.register(destinationTestRoutes, { tests: sealpost.destinationTests });
     await v1.register(deliveryRoutes, { deliveries: sealpost.deliveries });
     await v1.register(inboxRoutes, { inboxes: sealpost.inboxes });
     await v1.register(ssoConfigRoutes, { sso: sealpost.sso.config });

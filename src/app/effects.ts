@@ -25,9 +25,11 @@ export const EFFECTS = {
   tenant: { actions: ['tenant.created', 'plan.changed'], writer: 'identity/tenant.service.ts (plan changes: the staff API), ops/deployment-tenant/deployment-tenant.ts (the deployment tenant, at start)' },
   apiKey: { actions: ['api_key.created', 'api_key.rotated', 'api_key.revoked', 'api_key.refused'], writer: 'identity/api-key.service.ts' },
   destination: {
-    actions: ['destination.created', 'destination.updated', 'destination.disabled', 'destination.deleted', 'destination.replayed'],
-    writer: 'delivery/destination.service.ts (API), delivery/attempt.repository.ts (the worker gives up on a destination); events in delivery/destination-audit.ts',
+    actions: ['destination.created', 'destination.updated', 'destination.disabled', 'destination.deleted', 'destination.replayed', 'destination.tested'],
+    writer:
+      'delivery/destination.service.ts (API), delivery/attempt.repository.ts (the worker gives up on a destination), delivery/destination-test.service.ts (after the test send); events in delivery/destination-audit.ts',
   },
+  delivery: { actions: ['delivery.retried'], writer: 'delivery/delivery.service.ts retryMany (with the deliveries made due)' },
   inbox: { actions: ['inbox.created', 'inbox.deleted'], writer: 'ingest/smtp/inbox.service.ts' },
   signingKey: { actions: ['signing_key.rotated'], writer: 'crypto/signing-key.service.ts' },
   kek: { actions: ['kek.rotated'], writer: 'kekRotatedEvent below (scheduler and `sealpost keys rotate --kek`)' },
@@ -83,6 +85,7 @@ export const COMMITS_WITH = {
   tenantCreated: ['tenant', 'apiKey'],
   apiKeyChanged: ['apiKey'],
   destinationChanged: ['destination'],
+  deliveriesRetried: ['delivery'],
   inboxChanged: ['inbox'],
   signingKeyRotated: ['signingKey'],
   kekRotated: ['kek'],
@@ -172,6 +175,7 @@ export interface Effects {
     readonly tenants: AuditRecorder;
     readonly apiKeys: AuditRecorder;
     readonly destinations: AuditRecorder;
+    readonly deliveries: AuditRecorder;
     readonly inboxes: AuditRecorder;
     readonly login: AuditRecorder;
     readonly sessions: AuditRecorder;
@@ -207,6 +211,7 @@ export function declareEffects(context: AppContext, enqueue: IngestHooks['enqueu
       tenants: recorderFor(record, 'tenant', 'apiKey'),
       apiKeys: recorderFor(record, 'apiKey'),
       destinations: recorderFor(record, 'destination'),
+      deliveries: recorderFor(record, 'delivery'),
       inboxes: recorderFor(record, 'inbox'),
       login: recorderFor(record, 'login'),
       sessions: recorderFor(record, 'session'),

@@ -3,9 +3,13 @@ import { DeliveryRepository } from '../delivery/delivery.repository.js';
 import { DeliveryService } from '../delivery/delivery.service.js';
 import { DestinationRepository } from '../delivery/destination.repository.js';
 import { DestinationService } from '../delivery/destination.service.js';
+import { DestinationTestService, TESTS_PER_DESTINATION_PER_MINUTE } from '../delivery/destination-test.service.js';
+import { HttpSender } from '../delivery/http-sender.js';
 import { cappedEnqueue } from '../delivery/outbox.repository.js';
 import { OwnListeners } from '../delivery/own-listeners.js';
-import type { HostResolver } from '../delivery/ssrf-guard.js';
+import { AddressPolicy, type DnsLookupAll, type HostResolver } from '../delivery/ssrf-guard.js';
+import { RateLimitRepository } from '../http/rate-limit.repository.js';
+import { MemoryCounterStore, WindowRateLimiter } from '../util/rate-limiter.js';
 import { ApiKeyRepository } from '../identity/api-key.repository.js';
 import { ApiKeyService } from '../identity/api-key.service.js';
 import { TenantService } from '../identity/tenant.service.js';
@@ -30,8 +34,6 @@ import { InboxService } from '../ingest/smtp/inbox.service.js';
 import type { Inbox } from '../ingest/smtp/inbox.repository.js';
 import { SecurityReportRepository } from '../ops/security-reports/security-report.repository.js';
 import { SecurityReportService } from '../ops/security-reports/security-report.service.js';
-import { RateLimitRepository } from '../http/rate-limit.repository.js';
-import { MemoryCounterStore, WindowRateLimiter } from '../util/rate-limiter.js';
 import { createSsoServices, type SsoServices } from './sso-services.js';
 import { createStaffServices, type StaffServices } from './staff-services.js';
 import { createTrustServices, type TrustServices } from './trust-services.js';
@@ -84,6 +86,8 @@ export interface SealpostOverrides {
   readonly publicUrl?: string;
   /** DNS used to check a destination's host when it is saved; the system resolver by default. */
   readonly destinationResolver?: HostResolver;
+  /** DNS of the API's own sends (test events), still under the SSRF guard; the system's by default. */
+  readonly destinationLookup?: DnsLookupAll;
   /** Writes the outbox rows of an ingest (benchmarks and failure injection); the capped outbox by default. */
   readonly enqueue?: IngestHooks['enqueue'];
   /** This deployment's own listeners (no self-loops); built from the configuration by default. */
@@ -146,6 +150,8 @@ export interface Sealpost extends AppContext {
   readonly inboxes: InboxService;
   readonly destinations: DestinationService;
   readonly deliveries: DeliveryService;
+  /** A destination's "send test event" (`POST /v1/destinations/:id/test`). */
+  readonly destinationTests: DestinationTestService;
   /** The prepared writes and audit recorders that commit with each action (src/app/effects.ts). */
   readonly effects: Effects;
   /** Prometheus metrics of this process (served by src/app/metrics.ts when SEALPOST_METRICS_PORT is set). */
@@ -226,14 +232,30 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
   const sealedTokens = await inboxes.sealLegacyTokens();
   if (sealedTokens > 0) logger.info({ inboxes: sealedTokens }, 'sealed inbox tokens stored in plain text before migration 0010');
   const deliveryRepository = new DeliveryRepository(db, context.cipher);
-  const destinations = new DestinationService(new DestinationRepository(db, context.cipher), deliveryRepository, {
+  const destinationRepository = new DestinationRepository(db, context.cipher);
+  const destinations = new DestinationService(destinationRepository, deliveryRepository, {
     config,
     audit: effects.audit.destinations,
     ownListeners,
     poke: worker.poke,
     ...(overrides.destinationResolver ? { resolver: overrides.destinationResolver } : {}),
   });
-  const deliveries = new DeliveryService(deliveryRepository, { poke: worker.poke });
+  const deliveries = new DeliveryService(deliveryRepository, { poke: worker.poke, audit: effects.audit.deliveries });
+  // The api role sends test events itself, through the same guarded sender as the worker. Their
+  // per-destination count is shared through the database when several API processes may serve.
+  const testSender = new HttpSender(AddressPolicy.from(config.allowPrivateDestinations), config.allowHttpDestinations, undefined, ownListeners, overrides.destinationLookup);
+  const destinationTests = new DestinationTestService({
+    find: (tenantId, id) => destinationRepository.find(tenantId, id),
+    signer: context.receipts.signer,
+    sender: testSender,
+    limiter: new WindowRateLimiter({
+      limitPerMinute: TESTS_PER_DESTINATION_PER_MINUTE,
+      store: context.database.dialect === 'postgres' ? new RateLimitRepository(db) : new MemoryCounterStore(),
+      onStoreError: (err) => logger.warn({ err }, 'rate-limit store unavailable; counting test events in this process only'),
+    }),
+    commit: (write) => context.committer.run(write),
+    audit: effects.audit.destinations,
+  });
   const tenantSettings = new TenantSettingsService(db, new TenantSettingsRepository(db), effects.audit.tenantSettings);
   const payloadRetention = new PayloadRetention(
     new PayloadRetentionRepository(db),
@@ -366,6 +388,7 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     inboxes,
     destinations,
     deliveries,
+    destinationTests,
     effects,
     metrics,
     tracing,
@@ -380,6 +403,7 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     trust,
     async close() {
       mailer.close();
+      await testSender.close();
       await sso.close();
       await staff.close();
       // The spans still buffered go out before the process lets go of everything else.

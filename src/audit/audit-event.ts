@@ -88,6 +88,9 @@ export const AUDIT_ACTIONS = [
   'security_key.created',
   'security_key.imported',
   'compliance.evidence_exported',
+  // The operator console's admin side (issue 12): a destination's "send test event", and deliveries retried by id.
+  'destination.tested',
+  'delivery.retried',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -117,31 +117,52 @@ export class DeliveryRepository {
    * delivery or its destination is deleted.
    */
   async retry(tenantId: string, id: string, now: number): Promise<boolean> {
-    const liveDestination = this.db
+    return this.db.transaction().execute((tx) => this.retryIn(tx, tenantId, id, now));
+  }
+
+  /**
+   * Retries each of `ids` as {@link retry} does, in one transaction with `alongside` (the audit
+   * event, given the ids retried). Returns the ids retried; the others are the tenant's deliveries
+   * to deleted destinations, or not the tenant's at all, and the caller cannot tell which.
+   */
+  async retryMany(
+    tenantId: string,
+    ids: readonly string[],
+    now: number,
+    alongside: (tx: Kysely<Database>, retried: readonly string[]) => Promise<void>,
+  ): Promise<string[]> {
+    return this.db.transaction().execute(async (tx) => {
+      const retried: string[] = [];
+      for (const id of ids) if (await this.retryIn(tx, tenantId, id, now)) retried.push(id);
+      await alongside(tx, retried);
+      return retried;
+    });
+  }
+
+  private async retryIn(tx: Kysely<Database>, tenantId: string, id: string, now: number): Promise<boolean> {
+    const liveDestination = tx
       .selectFrom('destinations')
       .select('destinations.id')
       .where('destinations.tenant_id', '=', tenantId)
       .where('destinations.deleted_at', 'is', null);
-    return this.db.transaction().execute(async (tx) => {
-      const finished = await tx
-        .updateTable('deliveries')
-        .set({ status: 'pending', next_attempt_at: now, lease_owner: null, lease_expires_at: null, completed_at: null, updated_at: now })
-        .where('tenant_id', '=', tenantId)
-        .where('id', '=', id)
-        .where('status', '!=', 'pending')
-        .where('destination_id', 'in', liveDestination)
-        .executeTakeFirst();
-      if (Number(finished.numUpdatedRows) > 0) return true;
-      const pending = await tx
-        .updateTable('deliveries')
-        .set({ next_attempt_at: now, updated_at: now })
-        .where('tenant_id', '=', tenantId)
-        .where('id', '=', id)
-        .where('status', '=', 'pending')
-        .where('destination_id', 'in', liveDestination)
-        .executeTakeFirst();
-      return Number(pending.numUpdatedRows) > 0;
-    });
+    const finished = await tx
+      .updateTable('deliveries')
+      .set({ status: 'pending', next_attempt_at: now, lease_owner: null, lease_expires_at: null, completed_at: null, updated_at: now })
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', id)
+      .where('status', '!=', 'pending')
+      .where('destination_id', 'in', liveDestination)
+      .executeTakeFirst();
+    if (Number(finished.numUpdatedRows) > 0) return true;
+    const pending = await tx
+      .updateTable('deliveries')
+      .set({ next_attempt_at: now, updated_at: now })
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', id)
+      .where('status', '=', 'pending')
+      .where('destination_id', 'in', liveDestination)
+      .executeTakeFirst();
+    return Number(pending.numUpdatedRows) > 0;
   }
 
   /** Re-queues a destination's dead and stopped deliveries created in [from, to). Returns how many. */

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { pageLimit, pageOf, pageQuery } from '../http/pagination.js';
 import { authOf } from '../http/auth.plugin.js';
 import type { AttemptRecord, DeliveryRecord } from './delivery.repository.js';
-import type { DeliveryService } from './delivery.service.js';
+import { MAX_BULK_RETRY, type DeliveryService } from './delivery.service.js';
 import { idPattern } from '../crypto/ids.js';
 
 
@@ -14,6 +14,14 @@ const ListQuery = pageQuery(Type.String({ pattern: idPattern('delivery') }), {
   status: Type.Optional(Type.Union([Type.Literal('pending'), Type.Literal('succeeded'), Type.Literal('dead'), Type.Literal('stopped')])),
 });
 const AttemptsQuery = pageQuery(Type.Integer({ minimum: 0 }));
+const BulkRetryBody = Type.Object(
+  { ids: Type.Array(Type.String({ pattern: idPattern('delivery') }), { minItems: 1, maxItems: MAX_BULK_RETRY, uniqueItems: true }) },
+  { additionalProperties: false },
+);
+const BulkRetryView = Type.Object({
+  retried: Type.Array(Type.String(), { description: 'due now' }),
+  not_retried: Type.Array(Type.String(), { description: 'no such delivery of this tenant, or its destination was deleted' }),
+});
 
 const NullableString = Type.Union([Type.String(), Type.Null()]);
 const NullableInteger = Type.Union([Type.Integer(), Type.Null()]);
@@ -74,7 +82,7 @@ function attemptView(a: AttemptRecord): Static<typeof AttemptView> {
   };
 }
 
-/** `/v1/deliveries`: reading deliveries and attempts (payloads:read) and replaying one (destinations:manage). */
+/** `/v1/deliveries`: reading deliveries and attempts (payloads:read) and replaying one or a batch (destinations:manage). */
 export async function deliveryRoutes(app: FastifyInstance, deps: { deliveries: DeliveryService }): Promise<void> {
   const { deliveries } = deps;
 
@@ -112,5 +120,18 @@ export async function deliveryRoutes(app: FastifyInstance, deps: { deliveries: D
     '/v1/deliveries/:id/retry',
     { schema: { params: IdParams, response: { 200: DeliveryView } } },
     async (request) => deliveryView(await deliveries.retry(authOf(request).tenantId, request.params.id)),
+  );
+
+  // A bounded batch rather than a server-side job: each call commits in one transaction with its
+  // audit event, and the console shows progress batch by batch.
+  app.post<{ Body: Static<typeof BulkRetryBody> }>(
+    '/v1/deliveries/retry',
+    { schema: { body: BulkRetryBody, response: { 200: BulkRetryView } } },
+    async (request) => {
+      const auth = authOf(request);
+      const retried = await deliveries.retryMany(auth.tenantId, request.body.ids, auth.actor);
+      const done = new Set(retried);
+      return { retried, not_retried: request.body.ids.filter((id) => !done.has(id)) };
+    },
   );
 }

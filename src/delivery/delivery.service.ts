@@ -1,15 +1,23 @@
+import type { AuditActor } from '../audit/audit-event.js';
+import type { AuditRecorder } from '../audit/audit-recorder.js';
 import { SealpostError } from '../errors/sealpost-error.js';
 import type { AttemptRecord, DeliveryFilter, DeliveryRecord, DeliveryRepository } from './delivery.repository.js';
+
+/**
+ * Deliveries one bulk retry may name. The console retries a selection in batches of this size and
+ * shows the progress; the bound keeps one transaction (and its audit event's list of ids) small.
+ */
+export const MAX_BULK_RETRY = 50;
 
 function notFound(): SealpostError {
   return new SealpostError('SP_ERR_RESOURCE_NOT_FOUND', 'No such delivery');
 }
 
-/** Reading deliveries and their attempts, and replaying one. */
+/** Reading deliveries and their attempts, and replaying them. */
 export class DeliveryService {
   constructor(
     private readonly repository: DeliveryRepository,
-    private readonly options: { poke?: () => void; now?: () => number } = {},
+    private readonly options: { poke?: () => void; now?: () => number; audit: AuditRecorder },
   ) {}
 
   list(tenantId: string, filter: DeliveryFilter, page: { before: string | undefined; limit: number }): Promise<DeliveryRecord[]> {
@@ -36,5 +44,24 @@ export class DeliveryService {
     }
     this.options.poke?.();
     return this.get(tenantId, id);
+  }
+
+  /**
+   * Retries up to {@link MAX_BULK_RETRY} deliveries at once, in one transaction with its
+   * `delivery.retried` event. Returns the ids retried; an id of another tenant is left out exactly
+   * as one that does not exist (or whose destination was deleted), so the answer reveals nothing.
+   */
+  async retryMany(tenantId: string, ids: readonly string[], actor: AuditActor): Promise<string[]> {
+    const unique = [...new Set(ids)];
+    if (unique.length === 0 || unique.length > MAX_BULK_RETRY) {
+      throw new SealpostError('SP_ERR_HTTP_BAD_REQUEST', `Name between 1 and ${MAX_BULK_RETRY} deliveries`);
+    }
+    const now = (this.options.now ?? Date.now)();
+    const retried = await this.repository.retryMany(tenantId, unique, now, async (tx, done) => {
+      if (done.length === 0) return;
+      await this.options.audit(tx, { tenant: tenantId, actor, action: 'delivery.retried', details: { count: done.length, deliveries: [...done] } });
+    });
+    if (retried.length > 0) this.options.poke?.();
+    return retried;
   }
 }

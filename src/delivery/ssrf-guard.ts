@@ -151,7 +151,7 @@ export function isAddressRefused(error: unknown): boolean {
   return error instanceof SealpostError && error.code === 'SP_ERR_DESTINATION_ADDRESS_REFUSED';
 }
 
-type DnsLookupAll = (hostname: string, options: dns.LookupAllOptions, callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void;
+export type DnsLookupAll = (hostname: string, options: dns.LookupAllOptions, callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void;
 
 /**
  * A `lookup` for net/tls `connect` that resolves the name and refuses it when ANY address is

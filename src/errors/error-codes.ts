@@ -110,6 +110,7 @@ export const ERROR_CODES = {
   SP_ERR_DESTINATION_LOOP_REFUSED: { status: 400, title: "Destination is this deployment's own API" },
   SP_ERR_DESTINATION_LIMIT_REACHED: { status: 409, title: 'Destination limit reached' },
   SP_ERR_DELIVERY_REPLAY_RANGE_INVALID: { status: 400, title: 'Invalid replay time range' },
+  SP_ERR_DESTINATION_TEST_RATE_LIMITED: { status: 429, title: 'Too many test events for this destination' },
   SP_ERR_AUDIT_EVENT_INVALID: { status: 500, title: 'Audit event could not be recorded' },
   SP_ERR_AUDIT_TREE_SIZE_INVALID: { status: 400, title: 'Tree size or index out of range' },
   SP_ERR_AUDIT_LOG_INCONSISTENT: { status: 500, title: 'Audit log is inconsistent' },

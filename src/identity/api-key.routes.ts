@@ -2,7 +2,7 @@ import { SealpostError } from '../errors/sealpost-error.js';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { authOf } from '../http/auth.plugin.js';
-import { DEFAULT_ROTATION_OVERLAP_DAYS, MAX_ROTATION_OVERLAP_DAYS, keyAgeWarning, type ApiKeyService, type AuthContext, type KeyManager } from './api-key.service.js';
+import { DEFAULT_ROTATION_OVERLAP_DAYS, MAX_ROTATION_OVERLAP_DAYS, keyAgeWarning, keyExpiryWarning, type ApiKeyService, type AuthContext, type KeyManager } from './api-key.service.js';
 import type { ApiKeyRecord } from './api-key.repository.js';
 import { SCOPES, scopesWithin } from './scopes.js';
 import { idPattern } from '../crypto/ids.js';
@@ -36,6 +36,7 @@ const ApiKeyView = Type.Object({
   last_used_at: NullableTime,
   rotated_from: Type.Union([Type.String(), Type.Null()]),
   age_warning: Type.Boolean({ description: 'older than 365 days: rotate it' }),
+  expiry_warning: Type.Boolean({ description: 'live, and expires within 14 days: roll out a successor' }),
 });
 const IssuedKeyView = Type.Object({
   ...ApiKeyView.properties,
@@ -68,6 +69,7 @@ function view(record: ApiKeyRecord, now: number): Record<string, unknown> {
     last_used_at: iso(record.lastUsedAt),
     rotated_from: record.rotatedFrom,
     age_warning: keyAgeWarning(record, now),
+    expiry_warning: keyExpiryWarning(record, now),
   };
 }
 

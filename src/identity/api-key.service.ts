@@ -30,6 +30,15 @@ export function keyAgeWarning(record: Pick<ApiKeyRecord, 'createdAt'>, now: numb
   return now - record.createdAt > KEY_AGE_WARNING_DAYS * DAY_MS;
 }
 
+/** Two weeks: time to roll a successor out through a release cycle before the key stops working. */
+export const KEY_EXPIRY_WARNING_DAYS = 14;
+
+/** A live key that expires within {@link KEY_EXPIRY_WARNING_DAYS}: the console warns before integrations break. */
+export function keyExpiryWarning(record: Pick<ApiKeyRecord, 'expiresAt' | 'revokedAt'>, now: number): boolean {
+  if (record.expiresAt === null || record.revokedAt !== null) return false;
+  return record.expiresAt > now && record.expiresAt - now <= KEY_EXPIRY_WARNING_DAYS * DAY_MS;
+}
+
 
 /** Who asked for a key change: the calling key's prefix, or the CLI. */
 export type KeyActor = AuditEvent['actor'];

@@ -33,7 +33,7 @@ const HEADER_SECRET = 'hunter2-header-value';
 /** Chat-style webhook URLs carry their credential in the path or query: it must not reach the log either. */
 const URL_SECRET = 'T0KEN0000secret';
 
-describe.each(testDialects())('every declared audit action on %s', { timeout: 180_000 }, (dialect) => {
+describe.each(testDialects())('every declared audit action on %s', { timeout: 300_000 }, (dialect) => {
   let testDb: TestDatabase;
   let context: Sealpost;
   let server: HttpServer;
@@ -61,6 +61,8 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
       publicUrl: 'https://localhost',
       enqueue: enqueueDeliveries,
       destinationResolver: async () => ['93.184.216.34'],
+      // A test event's connect-time lookup answers loopback: the SSRF guard refuses it before any byte leaves.
+      destinationLookup: (_host, _options, callback) => callback(null, [{ address: '127.0.0.1', family: 4 }]),
       outboundMailTls: mail.tls,
       ssoTxtResolver: async (name) => txt.get(name) ?? [],
       identityClock,
@@ -114,7 +116,12 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
     const inbox = await call('POST', '/v1/inboxes', { dmarc_policy: 'reject' });
     await call('DELETE', `/v1/inboxes/${String(inbox.id)}`);
 
+    // "Send test event" is recorded whatever the receiver did (here the SSRF guard refused it).
+    const tested = await call('POST', '/v1/destinations', { url: 'https://hooks.example.com/tested' });
+    expect(await call('POST', `/v1/destinations/${String(tested.id)}/test`)).toMatchObject({ ok: false, error_class: 'ssrf_refused' });
     await call('POST', '/v1/payloads', { invoice: 42 });
+    const pending = (await call('GET', `/v1/deliveries?destination=${String(tested.id)}`)) as { data: { id: string }[] };
+    expect(await call('POST', '/v1/deliveries/retry', { ids: pending.data.map((d) => d.id) })).toMatchObject({ retried: [pending.data[0]?.id], not_retried: [] });
     const exported = await server.app.inject({
       method: 'POST',
       url: '/v1/audit/exports',
@@ -322,6 +329,11 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
     expect(text).not.toContain(codes[0]);
     expect(text).not.toContain(tokenOfLink(owner.link!));
     expect(text).not.toContain(session.cookie.split('=')[1]);
+    expect(events.find((e) => e.action === 'destination.tested')).toMatchObject({
+      resource: tested.id,
+      details: { status_code: null, error_class: 'ssrf_refused', webhook_id: expect.stringMatching(/^msg_/) },
+    });
+    expect(events.find((e) => e.action === 'delivery.retried')).toMatchObject({ details: { count: 1, deliveries: [pending.data[0]?.id] } });
     const ofDestination = events.filter((e) => e.resource === id && e.action.startsWith('destination.')).map((e) => [e.action, e.details]);
     expect(ofDestination).toEqual([
       ['destination.created', expect.objectContaining({ url_origin: 'https://hooks.example.com', url_sha256: expect.stringMatching(/^[0-9a-f]{64}$/), header_names: ['X-Receiver-Auth'], enabled: true })],

@@ -25,6 +25,7 @@ const isDocumentationRoute = (url: string): boolean =>
 /** POST routes that take no body: the action is in the URL (and the session). */
 const BODYLESS = new Set([
   'POST /v1/deliveries/:id/retry',
+  'POST /v1/destinations/:id/test',
   'POST /v1/sso/domains/:domain/verify',
   'POST /v1/auth/webauthn/authentication-options',
   'POST /v1/auth/webauthn/registration-options',

@@ -33,10 +33,13 @@ export type WebhookHeaders =
  */
 export interface WebhookEnvelope {
   readonly id: string;
-  readonly type: 'payload.received' | 'email.received';
+  /** `sealpost.test`: a destination's "send test event" from the console or API; it carries no payload. */
+  readonly type: 'payload.received' | 'email.received' | 'sealpost.test';
+  /** Set (true) on test events only. */
+  readonly test?: true;
   readonly tenant: string;
   readonly received_at: string;
-  readonly source: Readonly<Record<string, unknown>> & { readonly channel: 'https' | 'smtp' };
+  readonly source: Readonly<Record<string, unknown>> & { readonly channel: 'https' | 'smtp' | 'test' };
   /** The JSON payload, or for e-mail its parsed fields. */
   readonly data: unknown;
   readonly attachments?: readonly {
