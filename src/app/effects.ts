@@ -64,6 +64,18 @@ export const EFFECTS = {
     writer: 'ops/backup/backup.service.ts (the snapshot or drill row with its event; a restore records into the restored database)',
   },
   keyRecovery: { actions: ['keys.recovery_exported', 'keys.recovery_imported'], writer: 'ops/backup/keyring-recovery.ts (via `sealpost keys export-recovery` / `import-recovery`)' },
+  status: {
+    actions: [
+      'status.component_changed',
+      'status.incident_opened',
+      'status.incident_updated',
+      'status.postmortem_published',
+      'status.postmortem_waived',
+      'status.maintenance_scheduled',
+      'status.maintenance_cancelled',
+    ],
+    writer: 'status/component-status.service.ts (probe samples), status/maintenance.service.ts, status/incidents/incident.service.ts (with the row and its signed document)',
+  },
 } as const satisfies Record<string, EffectDeclaration>;
 
 export type EffectName = keyof typeof EFFECTS;
@@ -99,6 +111,7 @@ export const COMMITS_WITH = {
   planChanged: ['tenant'],
   backupRecorded: ['backup'],
   keyRecovery: ['keyRecovery'],
+  statusChanged: ['status'],
 } as const satisfies Record<string, readonly (EffectName | 'payload rows' | 'attempt row')[]>;
 
 /** Declared actions with no feature yet. */
@@ -176,6 +189,7 @@ export interface Effects {
     readonly legacyReseal: AuditRecorder;
     readonly staffSignIn: AuditRecorder;
     readonly staffGrants: AuditRecorder;
+    readonly status: AuditRecorder;
   };
 }
 
@@ -207,6 +221,7 @@ export function declareEffects(context: AppContext, enqueue: IngestHooks['enqueu
       legacyReseal: recorderFor(record, 'legacyReseal'),
       staffSignIn: recorderFor(record, 'staffSignIn'),
       staffGrants: recorderFor(record, 'staffGrant'),
+      status: recorderFor(record, 'status'),
     },
   };
 }

@@ -105,6 +105,19 @@ export const SCHEDULED_JOBS: readonly ScheduledJob[] = [
         onError: (err) => log.error({ err }, 'staff grant expiry sweep failed'),
       }),
   },
+  // The status page's probes of this deployment's own listeners, and their 90-day samples (src/status/).
+  {
+    name: 'status-probes',
+    start: (context, log) =>
+      startPeriodicJob({
+        name: 'status-probes',
+        intervalMs: context.config.statusProbeIntervalSeconds * 1000,
+        jitter: 0.1,
+        runAtStart: true,
+        run: async () => void (await context.status.components.run()),
+        onError: (err) => log.error({ err }, 'status probes failed'),
+      }),
+  },
   // With SEALPOST_BACKUP_TARGET: snapshots and restore drills (src/app/backup-scheduler.ts); idle otherwise.
   { name: 'backup-snapshots', start: (context, log) => startBackupSnapshots(context, log) },
   { name: 'backup-drills', start: (context, log) => startBackupDrills(context, log) },

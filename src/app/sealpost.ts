@@ -29,6 +29,8 @@ import { InboxRepository } from '../ingest/smtp/inbox.repository.js';
 import { InboxService } from '../ingest/smtp/inbox.service.js';
 import { createSsoServices, type SsoServices } from './sso-services.js';
 import { createStaffServices, type StaffServices } from './staff-services.js';
+import { createStatusServices, type StatusServices } from './status-services.js';
+import type { ProbeTargets } from '../status/component-status.service.js';
 import type { SsoSignIn } from '../identity/sso/sso-sign-in.port.js';
 import { ssoSignInThroughSessions } from '../identity/sessions/sso-sign-in.js';
 import type { TxtResolver } from '../identity/sso/sso-domain.js';
@@ -79,6 +81,8 @@ export interface SealpostOverrides {
    * test IdP can run on loopback without TLS. No setting reaches it.
    */
   readonly ssoAllowHttpIdp?: boolean;
+  /** Where the status probes find this deployment's listeners (read at each run); from the configuration by default. */
+  readonly statusProbeTargets?: () => ProbeTargets;
 }
 
 /** Operators, sessions, second factors, members and policies (issue 11). */
@@ -141,6 +145,8 @@ export interface Sealpost extends AppContext {
   readonly legacyReseal: LegacyResealer;
   /** Staff of the deployment: sign-in (OIDC + WebAuthn) and just-in-time, two-person grants. */
   readonly staff: StaffServices;
+  /** The status page (src/status/): probes, maintenance windows, incidents and their signed updates. */
+  readonly status: StatusServices;
 }
 
 function wakeup(): WorkerWakeup {
@@ -273,6 +279,14 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     grantAudit: effects.audit.staffGrants,
   });
 
+  const status = createStatusServices(context, {
+    config,
+    audit: effects.audit.status,
+    publicUrl,
+    logger,
+    ...(overrides.statusProbeTargets ? { targets: overrides.statusProbeTargets } : {}),
+  });
+
   return {
     ...context,
     publicUrl,
@@ -292,7 +306,9 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     origin,
     sso,
     staff,
+    status,
     async close() {
+      status.live.stop();
       mailer.close();
       await sso.close();
       await staff.close();

@@ -25,6 +25,9 @@ export const ID_PREFIXES = {
   staffGrant: 'grt',
   backup: 'bak',
   drill: 'drl',
+  incident: 'inc',
+  statusUpdate: 'stu',
+  maintenance: 'mnt',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

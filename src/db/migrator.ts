@@ -17,6 +17,7 @@ import * as m0014 from './migrations/0014-key-versions-locks-heartbeats.js';
 import * as m0015 from './migrations/0015-sso.js';
 import * as m0016 from './migrations/0016-backup-snapshots-drills.js';
 import * as m0017 from './migrations/0017-staff.js';
+import * as m0020 from './migrations/0020-status-page.js';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -42,6 +43,7 @@ const MIGRATIONS: readonly (readonly [string, MigrationModule])[] = [
   ['0015-sso', m0015],
   ['0016-backup-snapshots-drills', m0016],
   ['0017-staff', m0017],
+  ['0020-status-page', m0020],
 ];
 
 export const MIGRATION_NAMES = MIGRATIONS.map(([name]) => name);
