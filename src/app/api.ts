@@ -26,6 +26,8 @@ import { destinationRoutes } from '../delivery/destination.routes.js';
 import { tenantErasureRoutes } from '../ops/lifecycle/tenant-erasure.routes.js';
 import { tenantSettingsRoutes } from '../ops/lifecycle/tenant-settings.routes.js';
 import { tenantExportRoutes } from '../ops/lifecycle/tenant-export.routes.js';
+import { statusStaffRoutes } from '../status/status-staff.routes.js';
+import { statusRoutes } from '../status/status.routes.js';
 import { buildHttpServer, type HttpServer, type ListenResult } from '../http/server.js';
 import { RateLimitRepository } from '../http/rate-limit.repository.js';
 import { leaseFor, MemoryCounterStore, WindowRateLimiter, type WindowCounterStore } from '../util/rate-limiter.js';
@@ -103,6 +105,8 @@ export async function registerApi(app: FastifyInstance, sealpost: Sealpost, opti
 
   await app.register(logKeyRoutes, { keys: context.audit.keys });
   await app.register(jwksRoutes, { keys: context.receipts.keys });
+  // Public and read-only: the status page, its JSON, live events, feed and postmortems (src/status/).
+  await app.register(statusRoutes, { page: sealpost.status.page, live: sealpost.status.live, publicUrl: sealpost.publicUrl });
   const routes: { method: string; url: string }[] = [];
   // One permission check for the tenant API and the staff API alike (src/identity/permissions.ts).
   const authorize = authorizeHook({ keys, sessions: sealpost.identity.sessions, staff: sealpost.staff, origin: sealpost.origin, now });
@@ -165,6 +169,7 @@ export async function registerApi(app: FastifyInstance, sealpost: Sealpost, opti
       tenants: sealpost.tenants,
       admitRefusal: (ip) => refused.admit(ip, 401, null),
     });
+    await staffApi.register(statusStaffRoutes, { incidents: sealpost.status.incidents, maintenance: sealpost.status.maintenance });
   });
   return { routes, keys, payloads, refused };
 }

@@ -14,6 +14,7 @@ import { registerMigrate } from './commands/migrate.command.js';
 import { registerOperators } from './commands/operators.command.js';
 import { registerStaff } from './commands/staff.command.js';
 import { registerStart } from './commands/start.command.js';
+import { registerStatus } from './commands/status.command.js';
 import { registerTenants } from './commands/tenants.command.js';
 import { registerVerify } from './commands/verify.command.js';
 
@@ -50,6 +51,7 @@ registerBackup(program);
 registerTenants(program);
 registerOperators(program);
 registerStaff(program);
+registerStatus(program);
 registerJcs(program);
 registerVerify(program);
 registerCompletion(program);

@@ -1,4 +1,4 @@
-import { cpSync } from 'node:fs';
+import { cpSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerApi } from '../../src/app/api.js';
@@ -25,16 +25,7 @@ import { asStaff, injectFetch, startStaffIdp, staffOidcLogin, staffSignIn } from
  * Declared actions no code path emits yet, to be emptied as the work lands (remove an entry
  * when its emitter merges; the test then holds it): no plan change exists yet.
  */
-const NOT_YET_EMITTED: readonly AuditAction[] = [
-  // The status page's staff routes and CLI land in the next commit; their test drives these.
-  'status.component_changed',
-  'status.incident_opened',
-  'status.incident_updated',
-  'status.postmortem_published',
-  'status.postmortem_waived',
-  'status.maintenance_scheduled',
-  'status.maintenance_cancelled',
-];
+const NOT_YET_EMITTED: readonly AuditAction[] = [];
 
 /** The secret a destination's custom header carries: it must never reach the log. */
 const HEADER_SECRET = 'hunter2-header-value';
@@ -237,6 +228,30 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 18
     await asStaffMember(ada, 'POST', '/staff/v1/grants/break-glass', { tenant: tenantId, scope: 'read', reason: 'audit test: nobody answers', duration_minutes: 30 });
     await mail.waitFor('bob@ops.example');
     await asStaffMember(bob, 'PUT', `/staff/v1/tenants/${tenantId}/plan`, { plan: 'growth' });
+    // The status page: staff open an incident, waive its postmortem and resolve it; the CLI opens
+    // another, publishes its postmortem and resolves it; staff schedule maintenance, the CLI
+    // cancels it; the probe job's first run records each component's state.
+    const incident = await asStaffMember(ada, 'POST', '/staff/v1/status/incidents', { title: 'Delayed deliveries', impact: 'minor', components: ['delivery'], customer_visible: true, message: 'Looking into it.' });
+    await asStaffMember(ada, 'POST', `/staff/v1/status/incidents/${incident.id}/postmortem-waiver`, { reason: 'upstream provider outage, documented by them' });
+    await asStaffMember(bob, 'POST', `/staff/v1/status/incidents/${incident.id}/updates`, { state: 'resolved', message: 'Recovered.' });
+    const cliIncident = await runCli(['incidents', 'open', '--title', 'SMTP refused mail', '--impact', 'major', '--components', 'smtp_ingress', '--customer-visible', '--message', 'Investigating.', '--json'], cliEnv);
+    expect(cliIncident.code, cliIncident.stderr).toBe(0);
+    const cliIncidentId = (JSON.parse(cliIncident.stdout) as { id: string }).id;
+    const postmortemFile = path.join(testDb.dir, 'postmortem.md');
+    writeFileSync(postmortemFile, '# Timeline\n\nThe certificate expired.');
+    const published = await runCli(['incidents', 'postmortem', cliIncidentId, '--root-cause', 'An expired certificate.', '--file', postmortemFile], cliEnv);
+    expect(published.code, published.stderr).toBe(0);
+    const resolved = await runCli(['incidents', 'update', cliIncidentId, '--state', 'resolved', '--message', 'Renewed.'], cliEnv);
+    expect(resolved.code, resolved.stderr).toBe(0);
+    const window = await asStaffMember(ada, 'POST', '/staff/v1/status/maintenance', {
+      components: ['console'],
+      starts_at: new Date(Date.now() + 3_600_000).toISOString(),
+      ends_at: new Date(Date.now() + 7_200_000).toISOString(),
+      note: 'Console upgrade',
+    });
+    const cancelled = await runCli(['maintenance', 'cancel', window.id], cliEnv);
+    expect(cancelled.code, cancelled.stderr).toBe(0);
+    await context.status.components.run();
     clockOffset += 2 * 60_000;
     await asStaffMember(bob, 'GET', '/staff/v1/grants');
     const offboarded = await runCli(['staff', 'disable', '--email', 'bob@ops.example'], cliEnv);

@@ -1,4 +1,5 @@
 import MarkdownIt from 'markdown-it';
+import { html, type SafeHtml } from '../../http/html/html.js';
 
 /** Link schemes a postmortem may use; anything else (javascript:, data:, vbscript:, file:…) stays text. */
 const SAFE_LINK = /^(https?:|mailto:)/i;
@@ -19,4 +20,14 @@ md.renderer.rules.link_open = (tokens, idx, options, env, self) => {
 
 export function renderPostmortem(markdown: string): string {
   return md.render(markdown);
+}
+
+/**
+ * The rendered postmortem as a page fragment. markdown-it escapes everything it does not emit
+ * itself (html: false) and refuses unsafe links, so its output is markup made by a renderer,
+ * not text from the author: it enters the page as a fragment through a template of one part.
+ */
+export function postmortemFragment(markdown: string): SafeHtml {
+  const rendered = renderPostmortem(markdown);
+  return html(Object.assign([rendered], { raw: [rendered] }));
 }
