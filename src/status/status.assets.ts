@@ -22,6 +22,8 @@ export const STATUS_STYLESHEET = defineAsset(
 .updates li{border-left:3px solid var(--line);padding:.25rem 0 .25rem .75rem;margin:0 0 .5rem}
 .update-state{font-weight:600;text-transform:capitalize}
 .postmortem{overflow-wrap:anywhere}
+.panel>h3:first-child{margin-top:0}
+.component-detail{margin:.25rem 0 0;color:var(--muted);font-size:.875rem}
 `,
 );
 

@@ -66,6 +66,7 @@ ${
 <ul class="components">${snapshot.components.map(
     (c) => html`<li class="component">
 <div class="component-head"><p class="component-name">${c.name}</p><span class="badge badge-${tone(c.state)}">${stateName(c.state)}</span></div>
+${c.state === 'operational' ? '' : html`<p class="component-detail">${c.detail}</p>`}
 <div class="bars" role="img" aria-label="${`${c.name}: ${c.uptime_percent === null ? 'no samples' : `${c.uptime_percent}% uptime`} over the last 90 days`}">${c.days.map(
       (d) => html`<span class="bar bar-${d.state}" title="${`${d.day}: ${d.state === 'no_data' ? 'no data' : d.state.replace('_', ' ')}${d.uptime_percent === null ? '' : `, ${d.uptime_percent}%`}`}"></span>`,
     )}</div>
