@@ -33,6 +33,9 @@ import { RateLimitRepository } from '../http/rate-limit.repository.js';
 import { leaseFor, MemoryCounterStore, WindowRateLimiter, type WindowCounterStore } from '../util/rate-limiter.js';
 import type { Sealpost } from './sealpost.js';
 
+/** Each subscription mails a confirmation link: more per client and minute would make Sealpost a mail cannon. */
+const STATUS_SUBSCRIPTIONS_PER_IP_PER_MINUTE = 3;
+
 export interface ApiOptions {
   /**
    * Record every API call in the audit log (default true). Only the benchmark turns it off, to
@@ -106,7 +109,15 @@ export async function registerApi(app: FastifyInstance, sealpost: Sealpost, opti
   await app.register(logKeyRoutes, { keys: context.audit.keys });
   await app.register(jwksRoutes, { keys: context.receipts.keys });
   // Public and read-only: the status page, its JSON, live events, feed and postmortems (src/status/).
-  await app.register(statusRoutes, { page: sealpost.status.page, live: sealpost.status.live, publicUrl: sealpost.publicUrl });
+  // Subscribing sends a mail: a few per client and minute, far below the public bucket.
+  const subscriptions = limiter(STATUS_SUBSCRIPTIONS_PER_IP_PER_MINUTE);
+  await app.register(statusRoutes, {
+    page: sealpost.status.page,
+    live: sealpost.status.live,
+    publicUrl: sealpost.publicUrl,
+    subscriptions: sealpost.status.subscriptions,
+    admitSubscription: (ip) => subscriptions.hit(`status-subscribe:${ip}`),
+  });
   const routes: { method: string; url: string }[] = [];
   // One permission check for the tenant API and the staff API alike (src/identity/permissions.ts).
   const authorize = authorizeHook({ keys, sessions: sealpost.identity.sessions, staff: sealpost.staff, origin: sealpost.origin, now });

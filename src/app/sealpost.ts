@@ -284,6 +284,7 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     audit: effects.audit.status,
     publicUrl,
     logger,
+    mailer,
     ...(overrides.statusProbeTargets ? { targets: overrides.statusProbeTargets } : {}),
   });
 

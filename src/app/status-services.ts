@@ -2,6 +2,9 @@ import { sign } from 'node:crypto';
 import type { AuditRecorder } from '../audit/audit-recorder.js';
 import type { SealpostConfig } from '../config/config.schema.js';
 import type { Logger } from '../logging/logger.js';
+import type { OutboundMailer } from '../mail/outbound-mailer.js';
+import { SubscriptionRepository } from '../status/subscriptions/subscription.repository.js';
+import { SubscriptionService } from '../status/subscriptions/subscription.service.js';
 import { ComponentStatusService, type ProbeTargets } from '../status/component-status.service.js';
 import { IncidentRepository } from '../status/incidents/incident.repository.js';
 import { IncidentService } from '../status/incidents/incident.service.js';
@@ -21,6 +24,8 @@ export interface StatusServices {
   readonly page: StatusPageService;
   /** Server-Sent Events listeners of this process. */
   readonly live: StatusLive;
+  /** E-mail subscribers (double opt-in) and the scheduler's `status-notices` job. */
+  readonly subscriptions: SubscriptionService;
 }
 
 /** A listener bound to every address is probed on loopback; one bound to an address, there. */
@@ -46,7 +51,7 @@ export function logKeySigner(context: Pick<AppContext, 'audit'>): LogKeySigner {
 
 export function createStatusServices(
   context: AppContext,
-  options: { config: SealpostConfig; audit: AuditRecorder; publicUrl: string; logger: Logger; now?: () => number; targets?: () => ProbeTargets },
+  options: { config: SealpostConfig; audit: AuditRecorder; publicUrl: string; logger: Logger; mailer: OutboundMailer; now?: () => number; targets?: () => ProbeTargets },
 ): StatusServices {
   const { db } = context.database;
   const now = options.now ?? Date.now;
@@ -55,6 +60,13 @@ export function createStatusServices(
   const page = new StatusPageService(status, incidentRepository, now);
   const live = new StatusLive(page, (err) => options.logger.warn({ err }, 'status page: live update failed'));
   const changed = (): void => live.poke();
+  const subscriptions = new SubscriptionService(new SubscriptionRepository(db), {
+    cipher: context.cipher,
+    mailer: options.mailer,
+    publicUrl: options.publicUrl.replace(/\/$/, ''),
+    now,
+    logger: options.logger,
+  });
   const targets = options.targets ?? ((): ProbeTargets => configuredProbeTargets(options.config, options.publicUrl));
   return {
     components: new ComponentStatusService(status, {
@@ -67,8 +79,9 @@ export function createStatusServices(
       now,
     }),
     maintenance: new MaintenanceService(status, { db, audit: options.audit, now, changed }),
-    incidents: new IncidentService(incidentRepository, { db, audit: options.audit, sign: logKeySigner(context), now, changed }),
+    incidents: new IncidentService(incidentRepository, { db, audit: options.audit, sign: logKeySigner(context), now, changed, notify: (tx, updateId) => subscriptions.enqueue(tx, updateId) }),
     page,
     live,
+    subscriptions,
   };
 }

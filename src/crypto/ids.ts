@@ -28,6 +28,8 @@ export const ID_PREFIXES = {
   incident: 'inc',
   statusUpdate: 'stu',
   maintenance: 'mnt',
+  statusSubscriber: 'sub',
+  statusNotice: 'stn',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

@@ -474,6 +474,8 @@ export interface Database {
   status_incidents: StatusIncidentsTable;
   status_updates: StatusUpdatesTable;
   status_postmortems: StatusPostmortemsTable;
+  status_subscribers: StatusSubscribersTable;
+  status_notices: StatusNoticesTable;
 }
 
 /** Staff of the deployment (0017): the allow-list, enrolled by `sealpost staff add`. */
@@ -594,4 +596,26 @@ export interface StatusPostmortemsTable {
   incident_id: string;
   published_at: number;
   document: string;
+}
+
+/** E-mail subscribers of the status page (double opt-in); contact sealed, tokens by SHA-256. */
+export interface StatusSubscribersTable {
+  id: string;
+  contact_sealed: Buffer;
+  email_sha256: string;
+  confirm_token_sha256: string | null;
+  confirm_expires_at: number | null;
+  unsubscribe_token_sha256: string;
+  created_at: number;
+  confirmed_at: number | null;
+}
+
+/** The outbox of status notices: one per confirmed subscriber and update. */
+export interface StatusNoticesTable {
+  id: string;
+  subscriber_id: string;
+  update_id: string;
+  created_at: number;
+  attempts: number;
+  sent_at: number | null;
 }

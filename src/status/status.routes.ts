@@ -6,6 +6,9 @@ import { assetRoutes } from '../http/html/assets.js';
 import { escapeHtml } from '../http/html/html.js';
 import { sendPage } from '../http/html/layout.js';
 import { mediaResponse } from '../http/problem.schema.js';
+import { html } from '../http/html/html.js';
+import { renderPage } from '../http/html/layout.js';
+import { TOKEN_PATTERN, type SubscriptionService } from './subscriptions/subscription.service.js';
 import { postmortemFragment } from './incidents/postmortem.render.js';
 import { STATUS_SCRIPT, STATUS_STYLESHEET } from './status.assets.js';
 import type { StatusLive } from './status-live.js';
@@ -18,6 +21,10 @@ const MAX_LIVE_PER_IP = 20;
 const KEEPALIVE_MS = 15_000;
 const IncidentParams = Type.Object({ id: Type.String({ pattern: idPattern('incident') }) });
 const JsonObject = Type.Object({}, { additionalProperties: true, description: 'see docs/status-page.md' });
+/** A form with one token is a few dozen bytes. */
+const MAX_FORM_BYTES = 1024;
+const SubscribeBody = Type.Object({ email: Type.String({ format: 'email', maxLength: 254 }) }, { additionalProperties: false });
+const TokenQuery = Type.Object({ token: Type.String({ pattern: TOKEN_PATTERN }) }, { additionalProperties: false });
 /** Fresh on every load: it is the point of a status page. */
 const NO_CACHE = 'no-cache';
 
@@ -37,7 +44,17 @@ const xml = escapeHtml;
  * file for live updates), `/status.json`, `/status/events` (Server-Sent Events), the Atom feed,
  * and postmortems (HTML and the signed document).
  */
-export async function statusRoutes(app: FastifyInstance, deps: { page: StatusPageService; live: StatusLive; publicUrl: string }): Promise<void> {
+export async function statusRoutes(
+  app: FastifyInstance,
+  deps: {
+    page: StatusPageService;
+    live: StatusLive;
+    publicUrl: string;
+    subscriptions: SubscriptionService;
+    /** Counts a subscription request of this client; resolves to the seconds to wait, 0 if allowed. */
+    admitSubscription: (ip: string) => Promise<number>;
+  },
+): Promise<void> {
   const base = deps.publicUrl.replace(/\/$/, '');
   await app.register(assetRoutes, { assets: [STATUS_STYLESHEET, STATUS_SCRIPT] });
   const livePerIp = new Map<string, number>();
@@ -146,4 +163,53 @@ export async function statusRoutes(app: FastifyInstance, deps: { page: StatusPag
       return reply.type('application/json; charset=utf-8').header('cache-control', NO_CACHE).send(found.text);
     },
   );
+
+  // The confirmation and unsubscribe pages post a form; its one field is the token.
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: MAX_FORM_BYTES }, (_request, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+
+  app.post<{ Body: Static<typeof SubscribeBody> }>(
+    '/status/subscriptions',
+    { schema: { body: SubscribeBody, response: { 202: Type.Object({ status: Type.Literal('pending'), message: Type.String() }) } } },
+    async (request, reply) => {
+      const wait = await deps.admitSubscription(request.ip || 'unknown');
+      if (wait > 0) {
+        reply.header('retry-after', String(wait));
+        throw new SealpostError('SP_ERR_HTTP_RATE_LIMITED', `Rate limit exceeded; retry in ${wait} s`);
+      }
+      await deps.subscriptions.subscribe(request.body.email);
+      // The same answer for a new, pending or confirmed address: it names no subscriber.
+      return reply.code(202).send({ status: 'pending', message: 'If this address can receive mail, a confirmation link is on its way.' });
+    },
+  );
+
+  for (const kind of ['confirm', 'unsubscribe'] as const) {
+    const path = `/status/subscriptions/${kind}`;
+    const action = kind === 'confirm' ? 'Confirm subscription' : 'Unsubscribe';
+    // A GET only shows the form: mail scanners follow links, and must not (un)subscribe anyone.
+    app.get<{ Querystring: Static<typeof TokenQuery> }>(path, { schema: { querystring: TokenQuery, response: { 200: mediaResponse(`a form to ${kind}`, ['text/html']) } } }, async (request, reply) =>
+      sendPage(
+        reply,
+        renderPage({
+          title: `${action} · Sealpost status`,
+          main: html`<h1>${action}</h1>
+<form method="post" action="${path}"><input type="hidden" name="token" value="${request.query.token}"><button type="submit">${action}</button></form>`,
+        }),
+        { cacheControl: 'no-store' },
+      ),
+    );
+    app.post<{ Body: Static<typeof TokenQuery> }>(path, { schema: { body: TokenQuery, response: { 200: mediaResponse(`the ${kind} result`, ['text/html']) } } }, async (request, reply) => {
+      const done = kind === 'confirm' ? await deps.subscriptions.confirm(request.body.token) : await deps.subscriptions.unsubscribe(request.body.token);
+      const text = done
+        ? kind === 'confirm'
+          ? 'Subscribed: status updates will come to this address, each with a link to unsubscribe.'
+          : 'Unsubscribed: no more status updates will come to this address.'
+        : 'This link is not valid any more (used, expired, or already unsubscribed).';
+      return sendPage(reply, renderPage({ title: `${action} · Sealpost status`, main: html`<h1>${action}</h1><p role="status">${text}</p><p><a href="/status">Back to the status page</a></p>` }), {
+        cacheControl: 'no-store',
+        status: done ? 200 : 400,
+      });
+    });
+  }
 }

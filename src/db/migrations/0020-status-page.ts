@@ -13,6 +13,11 @@ import type { Dialect } from '../database.js';
  * - `status_maintenance`: windows staff scheduled; probes do not change the components they cover.
  * - `status_incidents`, `status_updates`, `status_postmortems`: incidents, their signed updates
  *   and their signed postmortem.
+ * - `status_subscribers`: e-mail subscribers (double opt-in). The address and the unsubscribe
+ *   token are sealed by the record cipher (personal data; the token is needed in every notice);
+ *   lookups go by SHA-256 of the address and of each token.
+ * - `status_notices`: the outbox of notices, one row per subscriber and update, written with the
+ *   update and sent by the scheduler's `status-notices` job.
  */
 export async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
   const t = columnTypes(dialect);
@@ -88,4 +93,27 @@ export async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
     .addColumn('published_at', t.bigint, (c) => c.notNull())
     .addColumn('document', 'text', (c) => c.notNull())
     .execute();
+
+  await db.schema
+    .createTable('status_subscribers')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('contact_sealed', t.bytes, (c) => c.notNull())
+    .addColumn('email_sha256', 'text', (c) => c.notNull().unique())
+    .addColumn('confirm_token_sha256', 'text', (c) => c.unique())
+    .addColumn('confirm_expires_at', t.bigint)
+    .addColumn('unsubscribe_token_sha256', 'text', (c) => c.notNull().unique())
+    .addColumn('created_at', t.bigint, (c) => c.notNull())
+    .addColumn('confirmed_at', t.bigint)
+    .execute();
+
+  await db.schema
+    .createTable('status_notices')
+    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('subscriber_id', 'text', (c) => c.notNull().references('status_subscribers.id').onDelete('cascade'))
+    .addColumn('update_id', 'text', (c) => c.notNull().references('status_updates.id'))
+    .addColumn('created_at', t.bigint, (c) => c.notNull())
+    .addColumn('attempts', 'integer', (c) => c.notNull())
+    .addColumn('sent_at', t.bigint)
+    .execute();
+  await db.schema.createIndex('status_notices_unsent').on('status_notices').columns(['sent_at', 'created_at']).execute();
 }

@@ -38,7 +38,15 @@ function invalid(message: string): SealpostError {
 export class IncidentService {
   constructor(
     private readonly incidents: IncidentRepository,
-    private readonly deps: { db: Kysely<Database>; audit: AuditRecorder; sign: LogKeySigner; now: () => number; changed: () => void },
+    private readonly deps: {
+      db: Kysely<Database>;
+      audit: AuditRecorder;
+      sign: LogKeySigner;
+      now: () => number;
+      changed: () => void;
+      /** Queues the update's notices to subscribers, in the update's transaction. */
+      notify: (tx: Kysely<Database>, updateId: string) => Promise<void>;
+    },
   ) {}
 
   async open(actor: AuditActor, input: OpenIncidentInput): Promise<{ incident: Incident; update: IncidentUpdate }> {
@@ -64,6 +72,7 @@ export class IncidentService {
     await this.deps.db.transaction().execute(async (tx) => {
       await this.incidents.insert(tx, incident);
       await this.incidents.insertUpdate(tx, update);
+      await this.deps.notify(tx, update.id);
       await this.deps.audit(tx, {
         tenant: null,
         actor,
@@ -91,6 +100,7 @@ export class IncidentService {
       }
       if (!(await this.incidents.moveState(tx, id, incident.state, to, now))) throw new SealpostError('SP_ERR_STATUS_INCIDENT_STATE', 'The incident changed meanwhile; reload and try again');
       await this.incidents.insertUpdate(tx, update);
+      await this.deps.notify(tx, update.id);
       await this.deps.audit(tx, { tenant: null, actor, action: 'status.incident_updated', resource: id, details: { update: update.id, from: incident.state, state: to, document_sha256: signed.sha256 } });
     });
     this.deps.changed();
