@@ -32,10 +32,15 @@ import { tenantSettingsRoutes } from '../ops/lifecycle/tenant-settings.routes.js
 import { tenantExportRoutes } from '../ops/lifecycle/tenant-export.routes.js';
 import { breachAckRoutes, breachStaffRoutes } from '../ops/breach/breach.routes.js';
 import { securityContactRoutes } from '../ops/security-contacts/security-contact.routes.js';
+import { statusStaffRoutes } from '../status/status-staff.routes.js';
+import { statusRoutes } from '../status/status.routes.js';
 import { buildHttpServer, type HttpServer, type ListenResult } from '../http/server.js';
 import { RateLimitRepository } from '../http/rate-limit.repository.js';
 import { leaseFor, MemoryCounterStore, WindowRateLimiter, type WindowCounterStore } from '../util/rate-limiter.js';
 import type { Sealpost } from './sealpost.js';
+
+/** Each subscription mails a confirmation link: more per client and minute would make Sealpost a mail cannon. */
+const STATUS_SUBSCRIPTIONS_PER_IP_PER_MINUTE = 3;
 
 export interface ApiOptions {
   /**
@@ -112,6 +117,16 @@ export async function registerApi(app: FastifyInstance, sealpost: Sealpost, opti
   await app.register(securityKeyRoutes, { keys: sealpost.trust.securityKeys });
   await app.register(securityTxtRoutes, { securityTxt: sealpost.trust.securityTxt });
   await app.register(trustRoutes, { facts: sealpost.trust.facts });
+  // Public and read-only: the status page, its JSON, live events, feed and postmortems (src/status/).
+  // Subscribing sends a mail: a few per client and minute, far below the public bucket.
+  const subscriptions = limiter(STATUS_SUBSCRIPTIONS_PER_IP_PER_MINUTE);
+  await app.register(statusRoutes, {
+    page: sealpost.status.page,
+    live: sealpost.status.live,
+    publicUrl: sealpost.publicUrl,
+    subscriptions: sealpost.status.subscriptions,
+    admitSubscription: (ip) => subscriptions.hit(`status-subscribe:${ip}`),
+  });
   const routes: { method: string; url: string }[] = [];
   // One permission check for the tenant API and the staff API alike (src/identity/permissions.ts).
   const authorize = authorizeHook({ keys, sessions: sealpost.identity.sessions, staff: sealpost.staff, origin: sealpost.origin, now });
@@ -178,6 +193,7 @@ export async function registerApi(app: FastifyInstance, sealpost: Sealpost, opti
       admitRefusal: (ip) => refused.admit(ip, 401, null),
     });
     await staffApi.register(breachStaffRoutes, { breaches: sealpost.breaches });
+    await staffApi.register(statusStaffRoutes, { incidents: sealpost.status.incidents, maintenance: sealpost.status.maintenance });
   });
   return { routes, keys, payloads, refused };
 }

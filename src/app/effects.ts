@@ -73,6 +73,18 @@ export const EFFECTS = {
   },
   securityKey: { actions: ['security_key.created', 'security_key.imported'], writer: 'trust/security-key.service.ts (with the key row, via `sealpost security-key create` / `import`)' },
   complianceEvidence: { actions: ['compliance.evidence_exported'], writer: 'trust/evidence.service.ts (before the bundle is written, via `sealpost compliance evidence`)' },
+  status: {
+    actions: [
+      'status.component_changed',
+      'status.incident_opened',
+      'status.incident_updated',
+      'status.postmortem_published',
+      'status.postmortem_waived',
+      'status.maintenance_scheduled',
+      'status.maintenance_cancelled',
+    ],
+    writer: 'status/component-status.service.ts (probe samples), status/maintenance.service.ts, status/incidents/incident.service.ts (with the row and its signed document)',
+  },
 } as const satisfies Record<string, EffectDeclaration>;
 
 export type EffectName = keyof typeof EFFECTS;
@@ -113,6 +125,7 @@ export const COMMITS_WITH = {
   breachChanged: ['breach'],
   securityKeyChanged: ['securityKey'],
   evidenceExported: ['complianceEvidence'],
+  statusChanged: ['status'],
 } as const satisfies Record<string, readonly (EffectName | 'payload rows' | 'attempt row')[]>;
 
 /** Declared actions with no feature yet. */
@@ -195,6 +208,7 @@ export interface Effects {
     readonly breaches: AuditRecorder;
     readonly securityKeys: AuditRecorder;
     readonly complianceEvidence: AuditRecorder;
+    readonly status: AuditRecorder;
   };
 }
 
@@ -231,6 +245,7 @@ export function declareEffects(context: AppContext, enqueue: IngestHooks['enqueu
       breaches: recorderFor(record, 'breach'),
       securityKeys: recorderFor(record, 'securityKey'),
       complianceEvidence: recorderFor(record, 'complianceEvidence'),
+      status: recorderFor(record, 'status'),
     },
   };
 }

@@ -118,6 +118,32 @@ export const SCHEDULED_JOBS: readonly ScheduledJob[] = [
         onError: (err) => log.error({ err }, 'breach notice run failed'),
       }),
   },
+  // The status page's probes of this deployment's own listeners, and their 90-day samples (src/status/).
+  {
+    name: 'status-probes',
+    start: (context, log) =>
+      startPeriodicJob({
+        name: 'status-probes',
+        intervalMs: context.config.statusProbeIntervalSeconds * 1000,
+        jitter: 0.1,
+        runAtStart: true,
+        run: async () => void (await context.status.components.run()),
+        onError: (err) => log.error({ err }, 'status probes failed'),
+      }),
+  },
+  // Status notices to confirmed e-mail subscribers, queued with each incident update: out within a minute.
+  {
+    name: 'status-notices',
+    start: (context, log) =>
+      startPeriodicJob({
+        name: 'status-notices',
+        intervalMs: 10_000,
+        jitter: 0.1,
+        runAtStart: true,
+        run: async () => void (await context.status.subscriptions.sendPending()),
+        onError: (err) => log.error({ err }, 'status notices failed'),
+      }),
+  },
   // With SEALPOST_BACKUP_TARGET: snapshots and restore drills (src/app/backup-scheduler.ts); idle otherwise.
   { name: 'backup-snapshots', start: (context, log) => startBackupSnapshots(context, log) },
   { name: 'backup-drills', start: (context, log) => startBackupDrills(context, log) },

@@ -37,6 +37,8 @@ import { SecurityReportService } from '../ops/security-reports/security-report.s
 import { createSsoServices, type SsoServices } from './sso-services.js';
 import { createStaffServices, type StaffServices } from './staff-services.js';
 import { createTrustServices, type TrustServices } from './trust-services.js';
+import { createStatusServices, type StatusServices } from './status-services.js';
+import type { ProbeTargets } from '../status/component-status.service.js';
 import type { SsoSignIn } from '../identity/sso/sso-sign-in.port.js';
 import { ssoSignInThroughSessions } from '../identity/sessions/sso-sign-in.js';
 import type { TxtResolver } from '../identity/sso/sso-domain.js';
@@ -111,6 +113,8 @@ export interface SealpostOverrides {
   readonly breachClock?: () => number;
   /** Clock of the trust center: security.txt's Expires and re-signing, key dates (tests move it). */
   readonly trustClock?: () => number;
+  /** Where the status probes find this deployment's listeners (read at each run); from the configuration by default. */
+  readonly statusProbeTargets?: () => ProbeTargets;
 }
 
 /** Operators, sessions, second factors, members and policies (issue 11). */
@@ -185,6 +189,8 @@ export interface Sealpost extends AppContext {
   readonly securityReports: SecurityReportService;
   /** The trust center: the security key, security.txt, /security facts, the compliance evidence bundle. */
   readonly trust: TrustServices;
+  /** The status page (src/status/): probes, maintenance windows, incidents and their signed updates. */
+  readonly status: StatusServices;
 }
 
 function wakeup(): WorkerWakeup {
@@ -376,6 +382,15 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
   });
   const trust = createTrustServices(context, { publicUrl: base, securityKeyAudit: effects.audit.securityKeys, evidenceAudit: effects.audit.complianceEvidence, ...(overrides.trustClock ? { now: overrides.trustClock } : {}) });
 
+  const status = createStatusServices(context, {
+    config,
+    audit: effects.audit.status,
+    publicUrl,
+    logger,
+    mailer,
+    ...(overrides.statusProbeTargets ? { targets: overrides.statusProbeTargets } : {}),
+  });
+
   return {
     ...context,
     publicUrl,
@@ -401,7 +416,9 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     breaches,
     securityReports,
     trust,
+    status,
     async close() {
+      status.live.stop();
       mailer.close();
       await testSender.close();
       await sso.close();

@@ -91,6 +91,14 @@ export const AUDIT_ACTIONS = [
   // The operator console's admin side (issue 12): a destination's "send test event", and deliveries retried by id.
   'destination.tested',
   'delivery.retried',
+  // The status page (src/status/): probe-found state changes, incidents, their signed updates and postmortems, maintenance.
+  'status.component_changed',
+  'status.incident_opened',
+  'status.incident_updated',
+  'status.postmortem_published',
+  'status.postmortem_waived',
+  'status.maintenance_scheduled',
+  'status.maintenance_cancelled',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

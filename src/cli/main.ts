@@ -18,6 +18,7 @@ import { registerOperators } from './commands/operators.command.js';
 import { registerSecurityKey } from './commands/security-key.command.js';
 import { registerStaff } from './commands/staff.command.js';
 import { registerStart } from './commands/start.command.js';
+import { registerStatus } from './commands/status.command.js';
 import { registerTenants } from './commands/tenants.command.js';
 import { registerVerify } from './commands/verify.command.js';
 
@@ -58,6 +59,7 @@ registerDeploymentTenant(program);
 registerBreach(program);
 registerSecurityKey(program);
 registerCompliance(program);
+registerStatus(program);
 registerJcs(program);
 registerVerify(program);
 registerCompletion(program);

@@ -386,6 +386,18 @@ export const CONFIG_FIELDS = {
     default: '60',
     description: 'How often the scheduler signs an audit checkpoint while events arrive.',
   },
+  statusProbeIntervalSeconds: {
+    env: 'SEALPOST_STATUS_PROBE_INTERVAL_SECONDS',
+    type: { kind: 'int', min: 1, max: 3600 },
+    default: '60',
+    description: "How often the scheduler probes the deployment's own listeners for the status page (`/status`): HTTPS (TLS and `/healthz`), SMTP (greeting, EHLO, STARTTLS), the console, and delivery lag and workers. Each run adds one sample per component to the 90-day uptime bars.",
+  },
+  statusProbeHost: {
+    env: 'SEALPOST_STATUS_PROBE_HOST',
+    type: { kind: 'string' },
+    default: undefined,
+    description: "Address the status probes connect to (the HTTPS and SMTP ports are `SEALPOST_HTTP_PORT` and `SEALPOST_SMTP_PORT`). Unset: each listener's own address, `127.0.0.1` for one bound to every address. Set it when the scheduler runs apart from the API and SMTP roles (their load balancer's address).",
+  },
   keyRefreshSeconds: {
     env: 'SEALPOST_KEY_REFRESH_SECONDS',
     type: { kind: 'int', min: 1, max: 300 },

@@ -29,6 +29,11 @@ export const ID_PREFIXES = {
   securityReport: 'rpt',
   securityKey: 'pgk',
   evidence: 'evb',
+  incident: 'inc',
+  statusUpdate: 'stu',
+  maintenance: 'mnt',
+  statusSubscriber: 'sub',
+  statusNotice: 'stn',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

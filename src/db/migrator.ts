@@ -18,6 +18,7 @@ import * as m0015 from './migrations/0015-sso.js';
 import * as m0016 from './migrations/0016-backup-snapshots-drills.js';
 import * as m0017 from './migrations/0017-staff.js';
 import * as m0019 from './migrations/0019-trust-security-keys.js';
+import * as m0020 from './migrations/0020-status-page.js';
 import * as m0021 from './migrations/0021-security-operations.js';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
@@ -45,6 +46,7 @@ const MIGRATIONS: readonly (readonly [string, MigrationModule])[] = [
   ['0016-backup-snapshots-drills', m0016],
   ['0017-staff', m0017],
   ['0019-trust-security-keys', m0019],
+  ['0020-status-page', m0020],
   ['0021-security-operations', m0021],
 ];
 

@@ -475,6 +475,14 @@ export interface Database {
   backup_snapshots: BackupSnapshotsTable;
   backup_drills: BackupDrillsTable;
   security_keys: SecurityKeysTable;
+  status_component_states: StatusComponentStatesTable;
+  status_uptime_days: StatusUptimeDaysTable;
+  status_maintenance: StatusMaintenanceTable;
+  status_incidents: StatusIncidentsTable;
+  status_updates: StatusUpdatesTable;
+  status_postmortems: StatusPostmortemsTable;
+  status_subscribers: StatusSubscribersTable;
+  status_notices: StatusNoticesTable;
 }
 
 /** Staff of the deployment (0017): the allow-list, enrolled by `sealpost staff add`. */
@@ -599,4 +607,86 @@ export interface SecurityKeysTable {
   created_at: number;
   expires_at: number | null;
   replaced_at: number | null;
+}
+
+/** The status page (0020, src/status/): each component's current state. */
+export interface StatusComponentStatesTable {
+  component: string;
+  state: string;
+  since: number;
+  checked_at: number;
+  detail: string;
+}
+
+/** Probe samples per component and UTC day (the 90-day uptime bars). */
+export interface StatusUptimeDaysTable {
+  component: string;
+  day: string;
+  samples: number;
+  operational: number;
+  degraded: number;
+  partial_outage: number;
+  major_outage: number;
+  maintenance: number;
+}
+
+export interface StatusMaintenanceTable {
+  id: string;
+  components: string;
+  starts_at: number;
+  ends_at: number;
+  note: string;
+  created_by: string;
+  created_at: number;
+  cancelled_at: number | null;
+}
+
+export interface StatusIncidentsTable {
+  id: string;
+  title: string;
+  impact: string;
+  components: string;
+  customer_visible: number;
+  state: string;
+  opened_by: string;
+  opened_at: number;
+  updated_at: number;
+  resolved_at: number | null;
+  postmortem_waiver: string | null;
+}
+
+export interface StatusUpdatesTable {
+  id: string;
+  incident_id: string;
+  state: string;
+  posted_at: number;
+  document: string;
+}
+
+export interface StatusPostmortemsTable {
+  incident_id: string;
+  published_at: number;
+  document: string;
+}
+
+/** E-mail subscribers of the status page (double opt-in); contact sealed, tokens by SHA-256. */
+export interface StatusSubscribersTable {
+  id: string;
+  contact_sealed: Buffer;
+  email_sha256: string;
+  confirm_token_sha256: string | null;
+  confirm_expires_at: number | null;
+  unsubscribe_token_sha256: string;
+  created_at: number;
+  confirmed_at: number | null;
+}
+
+/** The outbox of status notices: one per confirmed subscriber and update. */
+export interface StatusNoticesTable {
+  id: string;
+  subscriber_id: string;
+  update_id: string;
+  created_at: number;
+  attempts: number;
+  sent_at: number | null;
 }

@@ -127,6 +127,11 @@ export const ERROR_CODES = {
   SP_ERR_BREACH_ALREADY_ACKNOWLEDGED: { status: 409, title: 'Notice already acknowledged' },
   SP_ERR_SECURITY_CONTACTS_INVALID: { status: 400, title: 'Invalid security contacts' },
   SP_ERR_TENANT_DEPLOYMENT_PROTECTED: { status: 409, title: "The deployment's own tenant cannot be erased" },
+  SP_ERR_STATUS_INPUT_INVALID: { status: 400, title: 'Status page input not accepted' },
+  SP_ERR_STATUS_INCIDENT_STATE: { status: 409, title: 'Incident is not in a state that allows this' },
+  SP_ERR_STATUS_POSTMORTEM_REQUIRED: { status: 409, title: 'A customer-visible incident needs a postmortem or a waiver to close' },
+  SP_ERR_STATUS_POSTMORTEM_EXISTS: { status: 409, title: 'The incident already has a postmortem' },
+  SP_ERR_STATUS_MAINTENANCE_STATE: { status: 409, title: 'Maintenance window already cancelled or over' },
   SP_ERR_INTERNAL_ERROR: { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -211,6 +211,14 @@ export const ROUTE_RULES: Readonly<Record<string, RouteRule>> = {
   'GET /staff/v1/breaches/:id': staff,
   'POST /staff/v1/breaches/:id/tenants/:tenant/notified': staff,
   'POST /staff/v1/breaches/:id/tenants/:tenant/ack': staff,
+  // The status page (src/status/): incidents, updates, postmortems and maintenance windows.
+  'POST /staff/v1/status/incidents': staff,
+  'POST /staff/v1/status/incidents/:id/updates': staff,
+  'PUT /staff/v1/status/incidents/:id/postmortem': staff,
+  'POST /staff/v1/status/incidents/:id/postmortem-waiver': staff,
+  'GET /staff/v1/status/maintenance': staff,
+  'POST /staff/v1/status/maintenance': staff,
+  'POST /staff/v1/status/maintenance/:id/cancel': staff,
 };
 
 /** The rule of a registered route; HEAD is answered by the GET route and shares its rule. */

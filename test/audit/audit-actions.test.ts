@@ -1,4 +1,4 @@
-import { cpSync, readFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerApi } from '../../src/app/api.js';
@@ -249,6 +249,30 @@ describe.each(testDialects())('every declared audit action on %s', { timeout: 30
     await asStaffMember(ada, 'POST', `/staff/v1/breaches/${String(declared.id)}/tenants/${tenantId}/notified`);
     await asStaffMember(ada, 'POST', `/staff/v1/breaches/${String(declared.id)}/tenants/${tenantId}/ack`);
     expect(await asStaffMember(ada, 'GET', `/staff/v1/breaches/${String(declared.id)}`)).toMatchObject({ notices: [{ tenant: tenantId, notified_via: 'manual', evidence: 'audit_event' }] });
+    // The status page: staff open an incident, waive its postmortem and resolve it; the CLI opens
+    // another, publishes its postmortem and resolves it; staff schedule maintenance, the CLI
+    // cancels it; the probe job's first run records each component's state.
+    const incident = await asStaffMember(ada, 'POST', '/staff/v1/status/incidents', { title: 'Delayed deliveries', impact: 'minor', components: ['delivery'], customer_visible: true, message: 'Looking into it.' });
+    await asStaffMember(ada, 'POST', `/staff/v1/status/incidents/${incident.id}/postmortem-waiver`, { reason: 'upstream provider outage, documented by them' });
+    await asStaffMember(bob, 'POST', `/staff/v1/status/incidents/${incident.id}/updates`, { state: 'resolved', message: 'Recovered.' });
+    const cliIncident = await runCli(['incidents', 'open', '--title', 'SMTP refused mail', '--impact', 'major', '--components', 'smtp_ingress', '--customer-visible', '--message', 'Investigating.', '--json'], cliEnv);
+    expect(cliIncident.code, cliIncident.stderr).toBe(0);
+    const cliIncidentId = (JSON.parse(cliIncident.stdout) as { id: string }).id;
+    const postmortemFile = path.join(testDb.dir, 'postmortem.md');
+    writeFileSync(postmortemFile, '# Timeline\n\nThe certificate expired.');
+    const published = await runCli(['incidents', 'postmortem', cliIncidentId, '--root-cause', 'An expired certificate.', '--file', postmortemFile], cliEnv);
+    expect(published.code, published.stderr).toBe(0);
+    const resolved = await runCli(['incidents', 'update', cliIncidentId, '--state', 'resolved', '--message', 'Renewed.'], cliEnv);
+    expect(resolved.code, resolved.stderr).toBe(0);
+    const window = await asStaffMember(ada, 'POST', '/staff/v1/status/maintenance', {
+      components: ['console'],
+      starts_at: new Date(Date.now() + 3_600_000).toISOString(),
+      ends_at: new Date(Date.now() + 7_200_000).toISOString(),
+      note: 'Console upgrade',
+    });
+    const cancelled = await runCli(['maintenance', 'cancel', window.id], cliEnv);
+    expect(cancelled.code, cancelled.stderr).toBe(0);
+    await context.status.components.run();
     clockOffset += 2 * 60_000;
     await asStaffMember(bob, 'GET', '/staff/v1/grants');
     const offboarded = await runCli(['staff', 'disable', '--email', 'bob@ops.example'], cliEnv);
