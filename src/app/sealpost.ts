@@ -38,6 +38,7 @@ import { createSsoServices, type SsoServices } from './sso-services.js';
 import { createStaffServices, type StaffServices } from './staff-services.js';
 import { createTrustServices, type TrustServices } from './trust-services.js';
 import { createStatusServices, type StatusServices } from './status-services.js';
+import { IncidentRepository } from '../status/incidents/incident.repository.js';
 import type { ProbeTargets } from '../status/component-status.service.js';
 import type { SsoSignIn } from '../identity/sso/sso-sign-in.port.js';
 import { ssoSignInThroughSessions } from '../identity/sessions/sso-sign-in.js';
@@ -359,6 +360,7 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
       const lifecycle = await context.tenantRepository.lifecycle(tenantId);
       return lifecycle !== undefined && lifecycle.erasedAt === null;
     },
+    incidentExists: async (incidentId) => (await new IncidentRepository(db).find(incidentId)) !== undefined,
     staffEmails: async () => (await staff.signIn.list()).filter((s) => s.disabledAt === null).map((s) => s.email),
     mailer,
     publicUrl: base,

@@ -50,6 +50,8 @@ export interface BreachDeps {
   readonly recipients: (tenantId: string) => Promise<NoticeRecipients>;
   /** Whether a tenant exists and is not erased. */
   readonly tenantIsLive: (tenantId: string) => Promise<boolean>;
+  /** Whether the status page has this incident: a breach confirms an incident that exists, or none. */
+  readonly incidentExists: (incidentId: string) => Promise<boolean>;
   /** E-mail addresses of enabled staff: who the deadline alerts go to. */
   readonly staffEmails: () => Promise<readonly string[]>;
   readonly mailer: OutboundMailer;
@@ -89,6 +91,7 @@ export class BreachService {
     for (const tenant of tenants) {
       if (tenant === this.deps.deploymentTenant || !(await this.deps.tenantIsLive(tenant))) throw invalid(`${tenant} is not a customer tenant that can be notified`);
     }
+    if (input.incidentId && !(await this.deps.incidentExists(input.incidentId))) throw invalid(`${input.incidentId} is not an incident of the status page`);
     const at = this.deps.now();
     const breach: BreachRecord = { id: newId('breach'), incidentId: input.incidentId ?? null, title, declaredBy: `${actor.type}:${actor.id ?? 'unknown'}`, declaredAt: at };
     const sealed = await this.deps.repository.sealSummary(breach.id, summary);

@@ -29,6 +29,7 @@ describe.each(testDialects())('the 72-hour breach workflow on %s', { timeout: 18
   let c: string;
   let bystander: string;
   let breach: BreachView;
+  let incidentId = '';
 
   const mailTo = (address: string) => mail.messages.filter((m) => m.to.includes(address));
   const events = (tenant: string) =>
@@ -60,13 +61,18 @@ describe.each(testDialects())('the 72-hour breach workflow on %s', { timeout: 18
       const refused = await app.context.breaches.declare({ title: 'Leaked backups', summary: 'A backup bucket was public for a day.', tenants }, ADMIN).catch((err: unknown) => err);
       expect((refused as SealpostError).code).toBe('SP_ERR_BREACH_INVALID');
     }
+    const unknownIncident = await app.context.breaches
+      .declare({ title: 'Leaked backups', summary: 'A backup bucket was public for a day.', tenants: [a], incidentId: 'inc_01JDG3ZZZZZZZZZZZZZZZZZZZZ' }, ADMIN)
+      .catch((err: unknown) => err);
+    expect((unknownIncident as SealpostError).code).toBe('SP_ERR_BREACH_INVALID');
     expect(await app.context.breaches.list()).toEqual([]);
     expect(await events(a)).toEqual([]);
   });
 
-  it("starts each tenant's 72-hour clock and mails the notice to its contacts, or its owners", async () => {
+  it("starts each tenant's 72-hour clock and mails the notice to its contacts, or its owners, for the status page incident it confirms", async () => {
+    incidentId = (await app.context.status.incidents.open(ADMIN, { title: 'Exposed backup bucket', impact: 'major', components: ['delivery'], customerVisible: true, message: 'Investigating.' })).incident.id;
     breach = await app.context.breaches.declare(
-      { title: 'Leaked backups', summary: 'A backup bucket was publicly readable from 2026-12-01 to 2026-12-02.', tenants: [a, b, c], incidentId: 'inc_42' },
+      { title: 'Leaked backups', summary: 'A backup bucket was publicly readable from 2026-12-01 to 2026-12-02.', tenants: [a, b, c], incidentId },
       ADMIN,
     );
     expect(notice(a)).toMatchObject({ clockStartedAt: clock.ms, deadlineAt: clock.ms + 72 * HOUR, notifiedVia: 'email', recipients: 2, notifiedAt: clock.ms, evidence: 'audit_event' });
@@ -158,7 +164,7 @@ describe.each(testDialects())('the 72-hour breach workflow on %s', { timeout: 18
     const ack = await runCli(['breach', 'ack', breach.id, '--tenant', b, '--json'], env);
     expect(ack.code, ack.stderr).toBe(0);
     const shown = JSON.parse((await runCli(['breach', 'show', breach.id, '--json'], env)).stdout) as { incident_id: string; notices: { tenant: string; acknowledged_at: string | null }[] };
-    expect(shown.incident_id).toBe('inc_42');
+    expect(shown.incident_id).toBe(incidentId);
     expect(shown.notices.find((n) => n.tenant === b)?.acknowledged_at).not.toBeNull();
     // Notified: no more alerts for C.
     clock.advance(HOUR);
