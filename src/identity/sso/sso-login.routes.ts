@@ -102,6 +102,20 @@ export async function finishLogin(
   }
 }
 
+/** The answer to a browser that finished its SSO login: on to the console, which is signed in. */
+const ToConsole = Type.Null({ description: 'to the operator console (`Location: /console/`), for a browser that asked for HTML' });
+
+/**
+ * A person's browser arrives here from the IdP (a top-level navigation asking for HTML): it is sent
+ * on to the console, whose first request reads the session (and its CSRF token) with the cookie
+ * just set. API clients keep the JSON answer. The target is fixed, so this is no open redirect.
+ */
+function toConsoleIfBrowser(request: FastifyRequest, reply: FastifyReply, signedIn: unknown): unknown {
+  const accept = request.headers.accept ?? '';
+  if (!/\btext\/html\b/.test(accept)) return signedIn;
+  return reply.code(303).header('location', '/console/').send();
+}
+
 /** The public SSO login routes (no API key: the browser of a person signing in calls them). */
 export async function ssoLoginRoutes(app: FastifyInstance, deps: SsoLoginDeps): Promise<void> {
   app.get<{ Params: TenantParams }>('/v1/auth/oidc/:tenant/start', { schema: { params: TenantParams, response: { 302: ToIdp } } }, async (request, reply) => {
@@ -111,13 +125,13 @@ export async function ssoLoginRoutes(app: FastifyInstance, deps: SsoLoginDeps): 
     return reply.redirect(started.authorizationUrl, 302);
   });
 
-  app.get<{ Params: TenantParams }>('/v1/auth/oidc/:tenant/callback', { schema: { params: TenantParams, response: { 200: SsoSignedIn } } }, async (request, reply) => {
+  app.get<{ Params: TenantParams }>('/v1/auth/oidc/:tenant/callback', { schema: { params: TenantParams, response: { 200: SsoSignedIn, 303: ToConsole } } }, async (request, reply) => {
     const tenantId = request.params.tenant;
     const binding = cookieValue(request, SSO_BINDING_COOKIE);
     // The binding is single-use like the state it protects.
     reply.header('set-cookie', bindingCookie('', 0));
     reply.header('cache-control', 'no-store');
-    return finishLogin(deps, request, reply, tenantId, 'oidc', () => deps.oidc.callback(tenantId, queryOf(request), binding));
+    return toConsoleIfBrowser(request, reply, await finishLogin(deps, request, reply, tenantId, 'oidc', () => deps.oidc.callback(tenantId, queryOf(request), binding)));
   });
 
   app.get<{ Params: TenantParams }>('/v1/auth/saml/:tenant/metadata', { schema: { params: TenantParams, response: { 200: SamlMetadata } } }, async (request, reply) => {
@@ -129,9 +143,9 @@ export async function ssoLoginRoutes(app: FastifyInstance, deps: SsoLoginDeps): 
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: MAX_SAML_FORM_BYTES }, (_request, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
   });
-  app.post<{ Params: TenantParams; Body: Static<typeof AcsBody> }>('/v1/auth/saml/:tenant/acs', { schema: { params: TenantParams, body: AcsBody, response: { 200: SsoSignedIn } } }, async (request, reply) => {
+  app.post<{ Params: TenantParams; Body: Static<typeof AcsBody> }>('/v1/auth/saml/:tenant/acs', { schema: { params: TenantParams, body: AcsBody, response: { 200: SsoSignedIn, 303: ToConsole } } }, async (request, reply) => {
     const tenantId = request.params.tenant;
     reply.header('cache-control', 'no-store');
-    return finishLogin(deps, request, reply, tenantId, 'saml', () => deps.saml.acs(tenantId, request.body.SAMLResponse));
+    return toConsoleIfBrowser(request, reply, await finishLogin(deps, request, reply, tenantId, 'saml', () => deps.saml.acs(tenantId, request.body.SAMLResponse)));
   });
 }

@@ -166,6 +166,20 @@ describe.each(testDialects())('SSO sign-in into operator sessions on %s', { time
     await expectOnlySecondFactorStep(saml.session);
   });
 
+  it("sends a person's browser on to the console after SSO, signed in (API clients keep the JSON)", async () => {
+    const email = nextEmail('hedy');
+    idp.user = { sub: `sub-${email}`, email, email_verified: true, amr: ['pwd', TENANT_MFA_AMR] };
+    const { callbackPath, cookie } = await authorizeAtIdp(app, tenant);
+    const res = await app.fetch(callbackPath, { headers: { cookie, accept: 'text/html,application/xhtml+xml,*/*;q=0.8' }, redirect: 'manual' });
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe('/console/');
+    const sessionCookie = (res.headers.getSetCookie().find((c) => c.startsWith('__Host-sealpost_session=')) ?? '').split(';')[0]!;
+    // The console's first call reads the session, and its CSRF token, with that cookie alone.
+    const info = await app.fetch('/v1/auth/session', { headers: { cookie: sessionCookie } });
+    expect(info.status).toBe(200);
+    expect(await info.json()).toMatchObject({ operator: { email }, session: { second_factor_satisfied: true }, csrf_token: expect.any(String) as unknown });
+  });
+
   it("refuses password sign-in to an sso_only tenant's operators while SSO still signs them in", async () => {
     const member = await signInAs(app, clock, tenant, 'developer', nextEmail('margaret'));
     await setPolicy({ sso_only: true });
