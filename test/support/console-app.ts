@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { expect } from 'vitest';
+import type { SealpostOverrides } from '../../src/app/sealpost.js';
 import type { Role } from '../../src/identity/permissions.js';
 import { launchBrowser, type TestBrowser } from './browser.js';
 import { ensureConsoleBuilt } from './console-build.js';
@@ -36,15 +37,18 @@ export const BROWSER_TEST_TIMEOUT_MS = 120_000;
 export const DESKTOP = { width: 1280, height: 900 };
 export const PHONE = { width: 390, height: 844 };
 
-/** A Sealpost on loopback (SQLite) serving the built console, and one Chromium for the test file. */
-export async function startConsoleApp(env: Record<string, string> = {}): Promise<ConsoleApp> {
+/**
+ * A Sealpost on loopback (SQLite) serving the built console, and one Chromium for the test file.
+ * `overrides` stand in for the outside world (e.g. the DNS TXT resolver of SSO domains).
+ */
+export async function startConsoleApp(env: Record<string, string> = {}, overrides: SealpostOverrides = {}): Promise<ConsoleApp> {
   await ensureConsoleBuilt();
   const port = await freePort();
   const origin = `https://localhost:${port}`;
   const clock = new TestClock(Date.now());
   const app = await startTestApp('sqlite', {
     env: { SEALPOST_HTTP_PORT: String(port), SEALPOST_RATE_LIMIT_PER_KEY: '100000', SEALPOST_RATE_LIMIT_PER_IP: '100000', ...env },
-    overrides: { publicUrl: origin, identityClock: clock.now },
+    overrides: { ...overrides, publicUrl: origin, identityClock: clock.now },
   });
   let browser: TestBrowser;
   try {

@@ -31,6 +31,7 @@ export const ROUTES: readonly RouteDef[] = [
   { path: '/api-keys', title: 'API keys', nav: 'API keys', permission: 'keys:manage', page: lazy(() => import('./pages/admin/api-keys.page.tsx')) },
   { path: '/members', title: 'Members', nav: 'Members', permission: 'members:read', page: lazy(() => import('./pages/admin/members.page.tsx')) },
   { path: '/policies', title: 'Security policy', nav: 'Policy', permission: 'policies:read', page: lazy(() => import('./pages/admin/policies.page.tsx')) },
+  { path: '/sso', title: 'Single sign-on', nav: 'SSO', permission: 'policies:read', page: lazy(() => import('./pages/admin/sso/sso.page.tsx')) },
   { path: '/audit', title: 'Audit log', nav: 'Audit', permission: 'audit:read', page: lazy(() => import('./pages/admin/audit.page.tsx')) },
   { path: '/staff-access', title: 'Staff access', nav: 'Staff access', permission: 'audit:read', page: lazy(() => import('./pages/admin/staff-access.page.tsx')) },
   { path: '/signing-keys', title: 'Signing keys', nav: 'Signing keys', permission: 'signing_keys:read', page: lazy(() => import('./pages/admin/signing-keys.page.tsx')) },

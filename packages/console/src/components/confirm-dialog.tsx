@@ -1,4 +1,4 @@
-import { useEffect, useRef, type ReactNode } from 'react';
+import { useEffect, useId, useRef, type ReactNode } from 'react';
 
 /**
  * A modal confirmation on the native `<dialog>`: the browser traps focus inside, Escape cancels,
@@ -14,6 +14,8 @@ export function ConfirmDialog({ open, title, children, confirmLabel, onConfirm, 
   readonly danger?: boolean;
 }) {
   const ref = useRef<HTMLDialogElement>(null);
+  // Unique per dialog: a page with several would otherwise name them all after the first one's title.
+  const titleId = useId();
   useEffect(() => {
     const dialog = ref.current;
     if (!dialog) return;
@@ -21,8 +23,8 @@ export function ConfirmDialog({ open, title, children, confirmLabel, onConfirm, 
     if (!open && dialog.open) dialog.close();
   }, [open]);
   return (
-    <dialog ref={ref} aria-labelledby="confirm-title" onCancel={(e) => { e.preventDefault(); onCancel(); }}>
-      <h2 id="confirm-title">{title}</h2>
+    <dialog ref={ref} aria-labelledby={titleId} onCancel={(e) => { e.preventDefault(); onCancel(); }}>
+      <h2 id={titleId}>{title}</h2>
       {children}
       <div className="actions">
         <button type="button" onClick={onCancel} autoFocus>

@@ -4,6 +4,7 @@ import type { Role } from '../../api/types.ts';
 import { ErrorBanner } from '../../components/error-banner.tsx';
 import { SelectField } from '../../components/field.tsx';
 import { useLoad } from '../../components/use-load.ts';
+import { Link } from '../../router.tsx';
 import { useSession } from '../../session.tsx';
 
 /** `GET/PUT /v1/policies` (src/identity/policies/policy.routes.ts). */
@@ -74,8 +75,8 @@ export default function PoliciesPage() {
             options={(['viewer', 'developer', 'admin'] as const).map((r) => ({ value: r, label: r }))}
           />
           <p className="small muted">
-            Whether Sealpost asks SSO sign-ins for its own second factor is part of each identity provider's settings (its MFA rule, <code>/v1/sso/oidc</code> and{' '}
-            <code>/v1/sso/saml</code>).
+            Whether Sealpost asks SSO sign-ins for its own second factor is part of each identity provider's settings (its MFA rule): see{' '}
+            <Link to="/sso">Single sign-on</Link>.
           </p>
           <p className="small muted">Last changed: {draft.updated_at ? new Date(draft.updated_at).toLocaleString() : 'never'}</p>
           {owner ? (
