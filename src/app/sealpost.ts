@@ -388,6 +388,7 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     publicUrl,
     logger,
     mailer,
+    webhooks: { destinations, sender: testSender, ingest: (input) => payloads.ingest(input), deploymentTenant: deploymentTenant.id },
     ...(overrides.statusProbeTargets ? { targets: overrides.statusProbeTargets } : {}),
   });
 
