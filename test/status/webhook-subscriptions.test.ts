@@ -133,6 +133,18 @@ describe.each(testDialects())('status webhook subscriptions on %s', { timeout: 1
     expect(await again.json()).toEqual(await first.json());
   });
 
+  it('limits subscriptions per client, so the route cannot be turned into a request cannon', async () => {
+    expect((await subscribe(`${base}/hooks/limited-0`)).status).toBe(202);
+    expect((await subscribe(`${base}/hooks/limited-1`)).status).toBe(202);
+    expect((await subscribe(`${base}/hooks/limited-2`)).status).toBe(202);
+    const limited = await subscribe(`${base}/hooks/limited-3`);
+    expect(limited.status).toBe(429);
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(((await limited.json()) as { code: string }).code).toBe('SP_ERR_HTTP_RATE_LIMITED');
+    await app.context.status.webhooks.settled();
+    expect(at('/hooks/limited-3')).toEqual([]);
+  });
+
   it.each([
     ['a loopback address not allowed', 'http://127.0.0.2/hook', 'SP_ERR_DESTINATION_ADDRESS_REFUSED'],
     ['the cloud metadata address', 'http://169.254.169.254/latest/meta-data', 'SP_ERR_DESTINATION_ADDRESS_REFUSED'],
