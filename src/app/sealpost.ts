@@ -421,6 +421,8 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     async close() {
       status.live.stop();
       mailer.close();
+      // Confirmation events still on their way (each bounded by its timeout) go out on this sender.
+      await status.webhooks.settled();
       await testSender.close();
       await sso.close();
       await staff.close();

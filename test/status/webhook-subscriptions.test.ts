@@ -181,5 +181,8 @@ describe.each(testDialects())('status webhook subscriptions on %s', { timeout: 1
     expect(((await expired.json()) as { code: string }).code).toBe('SP_ERR_STATUS_WEBHOOK_TOKEN_INVALID');
     // Nothing half-done: no destination was made for it.
     expect(await destinations()).toEqual(before);
+    // The expired subscription is forgotten at the next run of the notices job.
+    const pendingRows = () => app.context.database.db.selectFrom('status_webhook_subscribers').select('id').where('confirmed_at', 'is', null).where('confirm_expires_at', '<=', Date.now()).execute();
+    await until(async () => (await pendingRows()).length === 0, { timeoutMs: 30_000 });
   });
 });

@@ -93,6 +93,12 @@ export class WebhookSubscriptionRepository {
     await this.db.deleteFrom('status_webhook_subscribers').where('id', '=', id).execute();
   }
 
+  /** Pending subscribers whose confirmation expired: nothing more will happen to them. */
+  async deleteExpired(now: number): Promise<number> {
+    const result = await this.db.deleteFrom('status_webhook_subscribers').where('confirmed_at', 'is', null).where('confirm_expires_at', '<=', now).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
   /** In the update's transaction: the update is to be ingested as one `status.notice`. */
   async enqueue(tx: Kysely<Database>, updateId: string, now: number): Promise<void> {
     await tx.insertInto('status_webhook_notices').values({ update_id: updateId, created_at: now, attempts: 0, payload_id: null }).execute();

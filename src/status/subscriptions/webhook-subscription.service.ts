@@ -141,8 +141,12 @@ export class WebhookSubscriptionService {
     return this.repository.enqueue(tx, updateId, this.deps.now());
   }
 
-  /** The scheduler's `status-notices` job: ingests each queued update once; returns how many. */
+  /**
+   * The scheduler's `status-notices` job: ingests each queued update once; returns how many. It
+   * also forgets pending URLs whose confirmation expired, so unconfirmed subscriptions never pile up.
+   */
   async ingestPending(): Promise<number> {
+    await this.repository.deleteExpired(this.deps.now());
     let ingested = 0;
     for (const notice of await this.repository.pending(MAX_INGEST_ATTEMPTS, NOTICES_PER_RUN)) {
       try {
