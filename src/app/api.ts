@@ -118,13 +118,15 @@ export async function registerApi(app: FastifyInstance, sealpost: Sealpost, opti
   await app.register(securityTxtRoutes, { securityTxt: sealpost.trust.securityTxt });
   await app.register(trustRoutes, { facts: sealpost.trust.facts });
   // Public and read-only: the status page, its JSON, live events, feed and postmortems (src/status/).
-  // Subscribing sends a mail: a few per client and minute, far below the public bucket.
+  // Subscribing sends a mail or a confirmation event: a few per client and minute (both kinds
+  // together), far below the public bucket.
   const subscriptions = limiter(STATUS_SUBSCRIPTIONS_PER_IP_PER_MINUTE);
   await app.register(statusRoutes, {
     page: sealpost.status.page,
     live: sealpost.status.live,
     publicUrl: sealpost.publicUrl,
     subscriptions: sealpost.status.subscriptions,
+    webhooks: sealpost.status.webhooks,
     admitSubscription: (ip) => subscriptions.hit(`status-subscribe:${ip}`),
   });
   const routes: { method: string; url: string }[] = [];

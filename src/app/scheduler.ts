@@ -131,7 +131,8 @@ export const SCHEDULED_JOBS: readonly ScheduledJob[] = [
         onError: (err) => log.error({ err }, 'status probes failed'),
       }),
   },
-  // Status notices to confirmed e-mail subscribers, queued with each incident update: out within a minute.
+  // Status notices queued with each incident update, out within a minute: mails to confirmed
+  // e-mail subscribers, and one `status.notice` payload of the deployment tenant for webhook subscribers.
   {
     name: 'status-notices',
     start: (context, log) =>
@@ -140,7 +141,10 @@ export const SCHEDULED_JOBS: readonly ScheduledJob[] = [
         intervalMs: 10_000,
         jitter: 0.1,
         runAtStart: true,
-        run: async () => void (await context.status.subscriptions.sendPending()),
+        run: async () => {
+          await context.status.webhooks.ingestPending();
+          await context.status.subscriptions.sendPending();
+        },
         onError: (err) => log.error({ err }, 'status notices failed'),
       }),
   },

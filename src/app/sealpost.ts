@@ -390,6 +390,7 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     publicUrl,
     logger,
     mailer,
+    webhooks: { destinations, sender: testSender, ingest: (input) => payloads.ingest(input), deploymentTenant: deploymentTenant.id },
     ...(overrides.statusProbeTargets ? { targets: overrides.statusProbeTargets } : {}),
   });
 
@@ -422,6 +423,8 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     async close() {
       status.live.stop();
       mailer.close();
+      // Confirmation events still on their way (each bounded by its timeout) go out on this sender.
+      await status.webhooks.settled();
       await testSender.close();
       await sso.close();
       await staff.close();

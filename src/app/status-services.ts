@@ -5,6 +5,8 @@ import type { Logger } from '../logging/logger.js';
 import type { OutboundMailer } from '../mail/outbound-mailer.js';
 import { SubscriptionRepository } from '../status/subscriptions/subscription.repository.js';
 import { SubscriptionService } from '../status/subscriptions/subscription.service.js';
+import { WebhookSubscriptionRepository } from '../status/subscriptions/webhook-subscription.repository.js';
+import { WebhookSubscriptionService, type WebhookSubscriptionDeps } from '../status/subscriptions/webhook-subscription.service.js';
 import { ComponentStatusService, type ProbeTargets } from '../status/component-status.service.js';
 import { IncidentRepository } from '../status/incidents/incident.repository.js';
 import { IncidentService } from '../status/incidents/incident.service.js';
@@ -26,6 +28,8 @@ export interface StatusServices {
   readonly live: StatusLive;
   /** E-mail subscribers (double opt-in) and the scheduler's `status-notices` job. */
   readonly subscriptions: SubscriptionService;
+  /** Webhook subscribers (confirmed by a signed event) and the `status.notice` ingest of the `status-notices` job. */
+  readonly webhooks: WebhookSubscriptionService;
 }
 
 /** A listener bound to every address is probed on loopback; one bound to an address, there. */
@@ -51,7 +55,17 @@ export function logKeySigner(context: Pick<AppContext, 'audit'>): LogKeySigner {
 
 export function createStatusServices(
   context: AppContext,
-  options: { config: SealpostConfig; audit: AuditRecorder; publicUrl: string; logger: Logger; mailer: OutboundMailer; now?: () => number; targets?: () => ProbeTargets },
+  options: {
+    config: SealpostConfig;
+    audit: AuditRecorder;
+    publicUrl: string;
+    logger: Logger;
+    mailer: OutboundMailer;
+    /** The deployment tenant's destinations, the guarded sender and ingest, for webhook subscribers. */
+    webhooks: Pick<WebhookSubscriptionDeps, 'destinations' | 'sender' | 'ingest' | 'deploymentTenant'>;
+    now?: () => number;
+    targets?: () => ProbeTargets;
+  },
 ): StatusServices {
   const { db } = context.database;
   const now = options.now ?? Date.now;
@@ -63,6 +77,14 @@ export function createStatusServices(
   const subscriptions = new SubscriptionService(new SubscriptionRepository(db), {
     cipher: context.cipher,
     mailer: options.mailer,
+    publicUrl: options.publicUrl.replace(/\/$/, ''),
+    now,
+    logger: options.logger,
+  });
+  const webhooks = new WebhookSubscriptionService(new WebhookSubscriptionRepository(db), {
+    ...options.webhooks,
+    cipher: context.cipher,
+    signer: context.receipts.signer,
     publicUrl: options.publicUrl.replace(/\/$/, ''),
     now,
     logger: options.logger,
@@ -79,9 +101,14 @@ export function createStatusServices(
       now,
     }),
     maintenance: new MaintenanceService(status, { db, audit: options.audit, now, changed }),
-    incidents: new IncidentService(incidentRepository, { db, audit: options.audit, sign: logKeySigner(context), now, changed, notify: (tx, updateId) => subscriptions.enqueue(tx, updateId) }),
+    incidents: new IncidentService(incidentRepository, { db, audit: options.audit, sign: logKeySigner(context), now, changed, notify: async (tx, updateId) => {
+        await subscriptions.enqueue(tx, updateId);
+        await webhooks.enqueue(tx, updateId);
+      },
+    }),
     page,
     live,
     subscriptions,
+    webhooks,
   };
 }

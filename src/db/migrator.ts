@@ -20,6 +20,7 @@ import * as m0017 from './migrations/0017-staff.js';
 import * as m0019 from './migrations/0019-trust-security-keys.js';
 import * as m0020 from './migrations/0020-status-page.js';
 import * as m0021 from './migrations/0021-security-operations.js';
+import * as m0022 from './migrations/0022-status-webhooks.js';
 
 type MigrationModule = { up(db: Kysely<unknown>, dialect: Dialect): Promise<void> };
 
@@ -48,6 +49,7 @@ const MIGRATIONS: readonly (readonly [string, MigrationModule])[] = [
   ['0019-trust-security-keys', m0019],
   ['0020-status-page', m0020],
   ['0021-security-operations', m0021],
+  ['0022-status-webhooks', m0022],
 ];
 
 export const MIGRATION_NAMES = MIGRATIONS.map(([name]) => name);

@@ -483,6 +483,8 @@ export interface Database {
   status_postmortems: StatusPostmortemsTable;
   status_subscribers: StatusSubscribersTable;
   status_notices: StatusNoticesTable;
+  status_webhook_subscribers: StatusWebhookSubscribersTable;
+  status_webhook_notices: StatusWebhookNoticesTable;
 }
 
 /** Staff of the deployment (0017): the allow-list, enrolled by `sealpost staff add`. */
@@ -689,4 +691,25 @@ export interface StatusNoticesTable {
   created_at: number;
   attempts: number;
   sent_at: number | null;
+}
+
+/** A webhook subscriber of the status page (0022): sealed URL, hashed tokens, its destination once confirmed. */
+export interface StatusWebhookSubscribersTable {
+  id: string;
+  url_sealed: Buffer;
+  url_sha256: string;
+  confirm_token_sha256: string | null;
+  confirm_expires_at: number | null;
+  unsubscribe_token_sha256: string | null;
+  destination_id: string | null;
+  created_at: number;
+  confirmed_at: number | null;
+}
+
+/** One update to ingest as a `status.notice` payload of the deployment tenant (0022). */
+export interface StatusWebhookNoticesTable {
+  update_id: string;
+  created_at: number;
+  attempts: number;
+  payload_id: string | null;
 }

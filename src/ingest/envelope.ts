@@ -10,11 +10,14 @@ export interface AttachmentRef {
 
 export type EnvelopeSource =
   | { readonly channel: 'https'; readonly api_key: string }
-  | { readonly channel: 'smtp'; readonly remote_ip: string; readonly tls: string; readonly auth: Record<string, string> };
+  | { readonly channel: 'smtp'; readonly remote_ip: string; readonly tls: string; readonly auth: Record<string, string> }
+  /** Written by Sealpost itself into the deployment tenant (status notices, src/status/subscriptions/). */
+  | { readonly channel: 'system'; readonly origin: 'status-page' };
 
 export interface Envelope {
   readonly id: string;
-  readonly type: 'payload.received' | 'email.received';
+  /** `status.notice`: a status page update, only ever in the deployment tenant. */
+  readonly type: 'payload.received' | 'email.received' | 'status.notice';
   readonly tenant: string;
   readonly received_at: string;
   readonly source: EnvelopeSource;

@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { MetricsRepository } from './metrics.repository.js';
 
-export type IngestChannel = 'https' | 'smtp';
+export type IngestChannel = 'https' | 'smtp' | 'system';
 export type IngestOutcome = 'accepted' | 'replayed' | 'refused';
 
 /** Seconds; ingest is a few milliseconds when healthy, seconds when the database or KMS struggles. */

@@ -9,6 +9,8 @@ import { mediaResponse } from '../http/problem.schema.js';
 import { html } from '../http/html/html.js';
 import { renderPage } from '../http/html/layout.js';
 import { TOKEN_PATTERN, type SubscriptionService } from './subscriptions/subscription.service.js';
+import type { WebhookSubscriptionService } from './subscriptions/webhook-subscription.service.js';
+import { MAX_URL_LENGTH } from '../delivery/destination.service.js';
 import { postmortemFragment } from './incidents/postmortem.render.js';
 import { STATUS_SCRIPT, STATUS_STYLESHEET } from './status.assets.js';
 import type { StatusLive } from './status-live.js';
@@ -25,6 +27,8 @@ const JsonObject = Type.Object({}, { additionalProperties: true, description: 's
 const MAX_FORM_BYTES = 1024;
 const SubscribeBody = Type.Object({ email: Type.String({ format: 'email', maxLength: 254 }) }, { additionalProperties: false });
 const TokenQuery = Type.Object({ token: Type.String({ pattern: TOKEN_PATTERN }) }, { additionalProperties: false });
+// The URL's own rules (https, SSRF guard, own listeners) are the destination service's; the schema only bounds it.
+const WebhookBody = Type.Object({ url: Type.String({ minLength: 1, maxLength: MAX_URL_LENGTH }) }, { additionalProperties: false });
 /** Fresh on every load: it is the point of a status page. */
 const NO_CACHE = 'no-cache';
 
@@ -51,6 +55,7 @@ export async function statusRoutes(
     live: StatusLive;
     publicUrl: string;
     subscriptions: SubscriptionService;
+    webhooks: WebhookSubscriptionService;
     /** Counts a subscription request of this client; resolves to the seconds to wait, 0 if allowed. */
     admitSubscription: (ip: string) => Promise<number>;
   },
@@ -173,14 +178,47 @@ export async function statusRoutes(
     '/status/subscriptions',
     { schema: { body: SubscribeBody, response: { 202: Type.Object({ status: Type.Literal('pending'), message: Type.String() }) } } },
     async (request, reply) => {
-      const wait = await deps.admitSubscription(request.ip || 'unknown');
-      if (wait > 0) {
-        reply.header('retry-after', String(wait));
-        throw new SealpostError('SP_ERR_HTTP_RATE_LIMITED', `Rate limit exceeded; retry in ${wait} s`);
-      }
+      await admit(request.ip, reply);
       await deps.subscriptions.subscribe(request.body.email);
       // The same answer for a new, pending or confirmed address: it names no subscriber.
       return reply.code(202).send({ status: 'pending', message: 'If this address can receive mail, a confirmation link is on its way.' });
+    },
+  );
+
+  const admit = async (ip: string, reply: { header(name: string, value: string): unknown }): Promise<void> => {
+    const wait = await deps.admitSubscription(ip || 'unknown');
+    if (wait > 0) {
+      reply.header('retry-after', String(wait));
+      throw new SealpostError('SP_ERR_HTTP_RATE_LIMITED', `Rate limit exceeded; retry in ${wait} s`);
+    }
+  };
+
+  app.post<{ Body: Static<typeof WebhookBody> }>(
+    '/status/subscriptions/webhook',
+    { schema: { body: WebhookBody, response: { 202: Type.Object({ status: Type.Literal('pending'), message: Type.String() }) } } },
+    async (request, reply) => {
+      await admit(request.ip, reply);
+      await deps.webhooks.subscribe(request.body.url);
+      // The same answer for a new, pending or confirmed URL: it names no subscriber.
+      return reply.code(202).send({ status: 'pending', message: 'A signed confirmation event with a one-time token is on its way to this URL; POST the token to /status/subscriptions/webhook/confirm within 24 hours.' });
+    },
+  );
+
+  app.post<{ Body: Static<typeof TokenQuery> }>(
+    '/status/subscriptions/webhook/confirm',
+    { schema: { body: TokenQuery, response: { 200: Type.Object({ status: Type.Literal('confirmed'), unsubscribe_token: Type.String() }) } } },
+    async (request, reply) => {
+      const unsubscribe = await deps.webhooks.confirm(request.body.token);
+      return reply.header('cache-control', 'no-store').send({ status: 'confirmed', unsubscribe_token: unsubscribe });
+    },
+  );
+
+  app.post<{ Body: Static<typeof TokenQuery> }>(
+    '/status/subscriptions/webhook/unsubscribe',
+    { schema: { body: TokenQuery, response: { 200: Type.Object({ status: Type.Literal('unsubscribed') }) } } },
+    async (request, reply) => {
+      await deps.webhooks.unsubscribe(request.body.token);
+      return reply.send({ status: 'unsubscribed' });
     },
   );
 

@@ -33,13 +33,17 @@ export type WebhookHeaders =
  */
 export interface WebhookEnvelope {
   readonly id: string;
-  /** `sealpost.test`: a destination's "send test event" from the console or API; it carries no payload. */
-  readonly type: 'payload.received' | 'email.received' | 'sealpost.test';
+  /**
+   * `sealpost.test`: a destination's "send test event" from the console or API; it carries no payload.
+   * `status.notice` and `status.subscription_confirmation`: a deployment's status page to its webhook
+   * subscribers (source channel `system`), signed with the deployment tenant's key.
+   */
+  readonly type: 'payload.received' | 'email.received' | 'sealpost.test' | 'status.notice' | 'status.subscription_confirmation';
   /** Set (true) on test events only. */
   readonly test?: true;
   readonly tenant: string;
   readonly received_at: string;
-  readonly source: Readonly<Record<string, unknown>> & { readonly channel: 'https' | 'smtp' | 'test' };
+  readonly source: Readonly<Record<string, unknown>> & { readonly channel: 'https' | 'smtp' | 'test' | 'system' };
   /** The JSON payload, or for e-mail its parsed fields. */
   readonly data: unknown;
   readonly attachments?: readonly {
