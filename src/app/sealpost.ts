@@ -194,6 +194,15 @@ export interface Sealpost extends AppContext {
   readonly status: StatusServices;
 }
 
+/** Destinations of the deployment tenant kept for its own team (bug-bounty reports), out of reach of status subscribers. */
+const TEAM_DESTINATIONS = 10;
+
+/** Confirmed status webhooks at most: under the destination and fan-out caps, leaving the team's room. */
+function statusWebhookLimit(config: SealpostConfig): number {
+  const cap = Math.min(config.maxDestinationsPerTenant, config.maxFanoutPerPayload ?? config.maxDestinationsPerTenant);
+  return Math.max(1, cap - TEAM_DESTINATIONS);
+}
+
 function wakeup(): WorkerWakeup {
   const pokes = new Set<() => void>();
   return {
@@ -390,7 +399,7 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
     publicUrl,
     logger,
     mailer,
-    webhooks: { destinations, sender: testSender, ingest: (input) => payloads.ingest(input), deploymentTenant: deploymentTenant.id },
+    webhooks: { destinations, sender: testSender, ingest: (input) => payloads.ingest(input), deploymentTenant: deploymentTenant.id, maxSubscribers: statusWebhookLimit(config) },
     ...(overrides.statusProbeTargets ? { targets: overrides.statusProbeTargets } : {}),
   });
 

@@ -62,7 +62,7 @@ export function createStatusServices(
     logger: Logger;
     mailer: OutboundMailer;
     /** The deployment tenant's destinations, the guarded sender and ingest, for webhook subscribers. */
-    webhooks: Pick<WebhookSubscriptionDeps, 'destinations' | 'sender' | 'ingest' | 'deploymentTenant'>;
+    webhooks: Pick<WebhookSubscriptionDeps, 'destinations' | 'sender' | 'ingest' | 'deploymentTenant' | 'maxSubscribers'>;
     now?: () => number;
     targets?: () => ProbeTargets;
   },

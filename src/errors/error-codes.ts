@@ -133,6 +133,7 @@ export const ERROR_CODES = {
   SP_ERR_STATUS_POSTMORTEM_EXISTS: { status: 409, title: 'The incident already has a postmortem' },
   SP_ERR_STATUS_MAINTENANCE_STATE: { status: 409, title: 'Maintenance window already cancelled or over' },
   SP_ERR_STATUS_WEBHOOK_TOKEN_INVALID: { status: 400, title: 'Status webhook token not valid' },
+  SP_ERR_STATUS_WEBHOOK_FULL: { status: 409, title: 'No room for another webhook subscriber' },
   SP_ERR_INTERNAL_ERROR: { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, ErrorSpec>;
 

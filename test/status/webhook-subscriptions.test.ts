@@ -188,3 +188,48 @@ describe.each(testDialects())('status webhook subscriptions on %s', { timeout: 1
     await until(async () => (await pendingRows()).length === 0, { timeoutMs: 30_000 });
   });
 });
+
+describe('a full list of status webhook subscribers', { timeout: 120_000 }, () => {
+  let app: TestApp;
+  let receiver: http.Server;
+  let base: string;
+  const tokens = new Map<string, string>();
+
+  beforeAll(async () => {
+    receiver = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const envelope = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Received['envelope'];
+        if (envelope.type === 'status.subscription_confirmation') tokens.set(req.url ?? '', String(envelope.data.token));
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
+    // 11 destinations per tenant: 10 stay the deployment team's, so one webhook subscriber fits.
+    app = await startTestApp('sqlite', {
+      env: { SEALPOST_ALLOW_PRIVATE_DESTINATIONS: '127.0.0.1/32', SEALPOST_ALLOW_HTTP_DESTINATIONS: 'true', SEALPOST_MAX_DESTINATIONS_PER_TENANT: '11' },
+    });
+  });
+  afterAll(async () => {
+    await app?.context.status.webhooks.settled();
+    await app?.close();
+    await new Promise<void>((resolve) => (receiver ? receiver.close(() => resolve()) : resolve()));
+  });
+
+  const post = (path: string, body: unknown) => app.fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+  it("refuses a confirmation past the bound, so subscribers never crowd out the team's destinations nor the fan-out cap", async () => {
+    for (const path of ['/first', '/second']) expect((await post('/status/subscriptions/webhook', { url: `${base}${path}` })).status).toBe(202);
+    await until(() => tokens.has('/first') && tokens.has('/second'), { timeoutMs: 20_000 });
+    expect((await post('/status/subscriptions/webhook/confirm', { token: tokens.get('/first') })).status).toBe(200);
+    const refused = await post('/status/subscriptions/webhook/confirm', { token: tokens.get('/second') });
+    expect(refused.status).toBe(409);
+    expect(((await refused.json()) as { code: string }).code).toBe('SP_ERR_STATUS_WEBHOOK_FULL');
+    // The team still has its ten destinations' room.
+    for (let i = 0; i < 10; i++) await app.context.destinations.create(app.context.deploymentTenant.id, { url: `${base}/team-${i}` }, CLI);
+    const rows = await app.context.database.db.selectFrom('destinations').select('id').where('tenant_id', '=', app.context.deploymentTenant.id).where('deleted_at', 'is', null).execute();
+    expect(rows).toHaveLength(11);
+  });
+});

@@ -84,6 +84,12 @@ export class WebhookSubscriptionRepository {
     return Number(result.numUpdatedRows) === 1;
   }
 
+  /** Subscribers whose URL is a destination now (confirmed). */
+  async countConfirmed(): Promise<number> {
+    const row = await this.db.selectFrom('status_webhook_subscribers').select((eb) => eb.fn.countAll<string | number>().as('n')).where('confirmed_at', 'is not', null).executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+
   async findByUnsubscribe(unsubscribeTokenSha256: string): Promise<WebhookSubscriberRow | undefined> {
     const row = await this.db.selectFrom('status_webhook_subscribers').select(columns).where('unsubscribe_token_sha256', '=', unsubscribeTokenSha256).executeTakeFirst();
     return row && toRow(row);

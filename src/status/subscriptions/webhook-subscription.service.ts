@@ -58,6 +58,11 @@ export interface WebhookSubscriptionDeps {
   /** The real ingest (src/ingest/payload.service.ts): stored encrypted, receipted, fanned out by the outbox. */
   readonly ingest: (input: IngestInput) => Promise<IngestResult>;
   readonly deploymentTenant: string;
+  /**
+   * Confirmed subscribers at most: below the deployment tenant's destination cap and one payload's
+   * fan-out cap, with room left for the security team's own destinations (status-services.ts).
+   */
+  readonly maxSubscribers: number;
   readonly publicUrl: string;
   readonly now: () => number;
   readonly logger: Logger;
@@ -109,6 +114,11 @@ export class WebhookSubscriptionService {
     const confirmSha256 = sha256(confirmToken);
     const row = await this.repository.findConfirmable(confirmSha256, this.deps.now());
     if (!row) throw invalidToken();
+    // Whoever holds many URLs cannot crowd out the security team's destinations nor push a notice
+    // past the fan-out cap (which would refuse it for every subscriber): the list has a bound.
+    if ((await this.repository.countConfirmed()) >= this.deps.maxSubscribers) {
+      throw new SealpostError('SP_ERR_STATUS_WEBHOOK_FULL', 'This status page takes no more webhook subscribers; subscribe by e-mail or ask the operator');
+    }
     const url = (await this.deps.cipher.decrypt(row.urlSealed, sealContext(row.id))).toString('utf8');
     const unsubscribe = token();
     // The URL is checked again here: its name may resolve elsewhere than a day ago.
