@@ -1,6 +1,6 @@
 import { COMPONENT_NAMES, COMPONENTS, COMPONENT_STATES, type Component, type ComponentState, type ProbeState } from './component.js';
 import { UPTIME_DAYS } from './component-status.service.js';
-import type { Incident } from './incidents/incident.js';
+import { incidentFacts, type Incident, type IncidentFacts } from './incidents/incident.js';
 import type { IncidentRepository } from './incidents/incident.repository.js';
 import { maintenanceView } from './maintenance.service.js';
 import { utcDay, type StatusRepository, type UptimeDay } from './status.repository.js';
@@ -26,15 +26,7 @@ export interface ComponentView {
   readonly days: readonly { readonly day: string; readonly state: DayState; readonly uptime_percent: number | null }[];
 }
 
-export interface IncidentView {
-  readonly id: string;
-  readonly title: string;
-  readonly impact: string;
-  readonly components: readonly Component[];
-  readonly customer_visible: boolean;
-  readonly state: string;
-  readonly opened_at: string;
-  readonly resolved_at: string | null;
+export interface IncidentView extends IncidentFacts {
   readonly postmortem_url: string | null;
   /** The signed updates, newest first, exactly as signed (verify each with the log key). */
   readonly updates: readonly Record<string, unknown>[];
@@ -110,14 +102,7 @@ export class StatusPageService {
     const ids = incidents.map((i) => i.id);
     const [updates, withPostmortem] = await Promise.all([this.incidents.updatesOf(ids), this.incidents.withPostmortem(ids)]);
     const view = (incident: Incident): IncidentView => ({
-      id: incident.id,
-      title: incident.title,
-      impact: incident.impact,
-      components: [...incident.components],
-      customer_visible: incident.customerVisible,
-      state: incident.state,
-      opened_at: new Date(incident.openedAt).toISOString(),
-      resolved_at: incident.resolvedAt === null ? null : new Date(incident.resolvedAt).toISOString(),
+      ...incidentFacts(incident),
       postmortem_url: withPostmortem.has(incident.id) ? `/status/incidents/${incident.id}/postmortem` : null,
       updates: updates.filter((u) => u.incidentId === incident.id).map((u) => JSON.parse(u.document) as Record<string, unknown>),
     });

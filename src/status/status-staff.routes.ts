@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { idPattern } from '../crypto/ids.js';
 import { staffOf } from '../http/auth.plugin.js';
 import { COMPONENTS } from './component.js';
-import { IMPACTS, INCIDENT_STATES, type Incident, type IncidentUpdate } from './incidents/incident.js';
+import { IMPACTS, INCIDENT_STATES, incidentFacts, type Incident, type IncidentUpdate } from './incidents/incident.js';
 import { MAX_MESSAGE_CHARS, MAX_POSTMORTEM_CHARS, MAX_ROOT_CAUSE_CHARS, MAX_TITLE_CHARS, MAX_WAIVER_CHARS, type IncidentService } from './incidents/incident.service.js';
 import { MAX_NOTE_CHARS, maintenanceView, type MaintenanceService } from './maintenance.service.js';
 
@@ -36,14 +36,7 @@ const MaintenanceBody = Type.Object(
 
 export function incidentView(incident: Incident): Record<string, unknown> {
   return {
-    id: incident.id,
-    title: incident.title,
-    impact: incident.impact,
-    components: [...incident.components],
-    customer_visible: incident.customerVisible,
-    state: incident.state,
-    opened_at: new Date(incident.openedAt).toISOString(),
-    resolved_at: incident.resolvedAt === null ? null : new Date(incident.resolvedAt).toISOString(),
+    ...incidentFacts(incident),
     postmortem_waived: incident.postmortemWaiver !== null,
   };
 }

@@ -45,6 +45,31 @@ export interface Incident {
   readonly postmortemWaiver: string | null;
 }
 
+/** An incident's facts as every view shows them (the public status page, the staff API, the CLI). */
+export interface IncidentFacts {
+  readonly id: string;
+  readonly title: string;
+  readonly impact: string;
+  readonly components: readonly Component[];
+  readonly customer_visible: boolean;
+  readonly state: string;
+  readonly opened_at: string;
+  readonly resolved_at: string | null;
+}
+
+export function incidentFacts(incident: Incident): IncidentFacts {
+  return {
+    id: incident.id,
+    title: incident.title,
+    impact: incident.impact,
+    components: [...incident.components],
+    customer_visible: incident.customerVisible,
+    state: incident.state,
+    opened_at: new Date(incident.openedAt).toISOString(),
+    resolved_at: incident.resolvedAt === null ? null : new Date(incident.resolvedAt).toISOString(),
+  };
+}
+
 /** A stored, signed update: `document` is what the page, the JSON and the feed publish. */
 export interface IncidentUpdate {
   readonly id: string;
