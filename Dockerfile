@@ -22,7 +22,10 @@ RUN npm pack --pack-destination /tmp \
  && npm install --global --prefix /opt/sealpost --omit=dev --no-audit --no-fund /tmp/sealpost-*.tgz
 
 FROM node:24-slim
+# The heap limit of npm start and the systemd unit (docs/scaling.md, "Memory"); it bounds the CLI
+# commands run in the container too, which hold large data (backup images) in Buffers outside it.
 ENV NODE_ENV=production \
+    NODE_OPTIONS=--max-old-space-size=512 \
     SEALPOST_DATA_DIR=/var/lib/sealpost \
     SEALPOST_HTTP_PORT=8443 \
     SEALPOST_SMTP_PORT=2525

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { Agent, request } from 'undici';
-import { ROOT, runLoad, startProcess, stopProcess } from './support/processes.js';
+import { ROOT, runLoad, sealpostCli, startSealpost, stopProcess } from './support/processes.js';
 
 const run = promisify(execFile);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -47,8 +47,7 @@ try {
     SEALPOST_RATE_LIMIT_PER_KEY: RATE_LIMIT,
     SEALPOST_RATE_LIMIT_PER_IP: RATE_LIMIT,
   };
-  const created = await run(process.execPath, ['--conditions=sealpost-source', '--import', 'tsx', 'src/cli/main.ts', 'tenants', 'create', '--name', 'bench'], { cwd: ROOT, env: { ...process.env, ...env } });
-  const apiKey = (JSON.parse(created.stdout) as { api_key: string }).api_key;
+  const apiKey = (JSON.parse(await sealpostCli(['tenants', 'create', '--name', 'bench'], env)) as { api_key: string }).api_key;
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` };
   const watcher = new pg.Client({ connectionString: url.toString() });
   await watcher.connect();
@@ -59,8 +58,8 @@ try {
   let single = 0;
   for (const count of COUNTS) {
     // One after another: the first start writes the data dir's TLS certificate the others read.
-    const apis: Awaited<ReturnType<typeof startProcess>>[] = [];
-    for (let i = 0; i < count; i++) apis.push(await startProcess('src/cli/main.ts', ['start', '--role', 'api'], env, /listening on https:\/\/127\.0\.0\.1:(\d+)/));
+    const apis: Awaited<ReturnType<typeof startSealpost>>[] = [];
+    for (let i = 0; i < count; i++) apis.push(await startSealpost(['start', '--role', 'api'], env, /listening on https:\/\/127\.0\.0\.1:(\d+)/));
     const urls = apis.map((a) => `https://127.0.0.1:${a.port}/v1/payloads`);
     if (!destinationAdded) {
       // One destination, so every ingest writes its outbox row too.

@@ -3,14 +3,12 @@
 // Prints ratios, never asserts them: the machine is shared and noisy, so Sealpost and each
 // baseline run interleaved in several rounds of one run, and each ratio is the median of the
 // per-round ratios. BENCH_JSON=path writes the results for scripts/bench-table.ts.
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { Agent, request } from 'undici';
 import { runSigningBench, formatSigningBench } from './signing.bench.js';
-import { ROOT, peakRssMb, runLoad, runLoadMeasuringCpu, startProcess, stopProcess, type LoadResult } from './support/processes.js';
+import { peakRssMb, runLoad, runLoadMeasuringCpu, sealpostCli, serverNodeFlags, startProcess, startSealpost, stopProcess, type LoadResult } from './support/processes.js';
 import { median, TARGETS, type BenchResults } from './support/targets.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -55,10 +53,7 @@ const sealpostEnv = (dataDir: string): Record<string, string> => ({
 });
 
 async function createTenant(dataDir: string): Promise<string> {
-  const { stdout } = await promisify(execFile)(process.execPath, ['--conditions=sealpost-source', '--import', 'tsx', 'src/cli/main.ts', 'tenants', 'create', '--name', 'bench'], {
-    cwd: ROOT,
-    env: { ...process.env, ...sealpostEnv(dataDir) },
-  });
+  const stdout = await sealpostCli(['tenants', 'create', '--name', 'bench'], sealpostEnv(dataDir));
   return (JSON.parse(stdout) as { api_key: string }).api_key;
 }
 
@@ -73,6 +68,11 @@ const start = async (...args: Parameters<typeof startProcess>): ReturnType<typeo
   started.push(p);
   return p;
 };
+const startServer = async (...args: Parameters<typeof startSealpost>): ReturnType<typeof startSealpost> => {
+  const p = await startSealpost(...args);
+  started.push(p);
+  return p;
+};
 
 try {
   const body = payload2k();
@@ -83,7 +83,7 @@ try {
 
   const receiver = await start('bench/servers/receiver.ts', [], {}, /PORT (\d+)/);
   const receiverUrl = `http://127.0.0.1:${receiver.port}`;
-  const api = await start('src/cli/main.ts', ['start', '--role', 'api'], sealpostEnv(dirs.api), /listening on https:\/\/127\.0\.0\.1:(\d+)/);
+  const api = await startServer(['start', '--role', 'api'], sealpostEnv(dirs.api), /listening on https:\/\/127\.0\.0\.1:(\d+)/);
   const tls = { BENCH_CERT: path.join(dirs.api, 'tls/self-signed.crt'), BENCH_KEY: path.join(dirs.api, 'tls/self-signed.key') };
   const lean = pg ? undefined : await start('bench/servers/lean-ingest.ts', [], { ...tls, BENCH_DB: path.join(dirs.lean, 'sealpost.db') }, /PORT (\d+)/);
   const bare = await start('bench/servers/bare-fastify.ts', [], tls, /PORT (\d+)/);
@@ -98,6 +98,7 @@ try {
   await addDestination(api.port, apiKey);
 
   console.log(`machine: ${os.cpus()[0]?.model ?? 'unknown'} × ${os.cpus().length}, Node ${process.version}, ${pg ? 'PostgreSQL' : 'SQLite (WAL, synchronous=FULL)'}`);
+  console.log(`Sealpost: the build (dist/), started as npm start starts it: node ${serverNodeFlags().join(' ')} dist/cli/main.js start`);
   console.log(`load: autocannon, ${CONNECTIONS} keep-alive connections, 2 KB JSON, ${ROUNDS} interleaved rounds of ${SECONDS} s`);
   console.log(`rate limits set for the bench: SEALPOST_RATE_LIMIT_PER_KEY=${RATE_LIMIT}, SEALPOST_RATE_LIMIT_PER_IP=${RATE_LIMIT} per minute (the default 6,000/min per key caps a run at 100 req/s)\n`);
 
@@ -144,7 +145,7 @@ try {
 
   // (b) end to end: every role in one process, ingest → stored → signed → delivered → receipt.
   const e2eKey = await createTenant(dirs.e2e);
-  const sealpost = await start('src/cli/main.ts', ['start'], sealpostEnv(dirs.e2e), /listening on https:\/\/127\.0\.0\.1:(\d+)/);
+  const sealpost = await startServer(['start'], sealpostEnv(dirs.e2e), /listening on https:\/\/127\.0\.0\.1:(\d+)/);
   await addDestination(sealpost.port, e2eKey);
   const relay = await start('bench/servers/bare-relay.ts', [], { ...tls, BENCH_TARGET: receiverUrl }, /PORT (\d+)/);
   const e2e = async (url: string, rate?: number, seconds = SECONDS): Promise<{ perSecond: number; p50: number; p99: number; accepted: number }> => {

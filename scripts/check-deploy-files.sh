@@ -26,3 +26,10 @@ grep -qE '^USER [1-9][0-9]*' Dockerfile || { echo "Dockerfile: must run as a non
 grep -q '^VOLUME \["/var/lib/sealpost"\]' Dockerfile || { echo "Dockerfile: the data dir must be a volume"; exit 1; }
 grep -q '^HEALTHCHECK ' Dockerfile || { echo "Dockerfile: needs a HEALTHCHECK"; exit 1; }
 echo "Dockerfile: node:24-slim, non-root, data volume, health check"
+
+# One heap limit wherever the server starts: npm start, the systemd unit, the container.
+heap=$(node -p "/--max-old-space-size=\\d+/.exec(require('./package.json').scripts.start)?.[0] ?? ''")
+[ -n "$heap" ] || { echo "package.json: the start script must set --max-old-space-size"; exit 1; }
+grep -q "^Environment=NODE_OPTIONS=$heap\$" deploy/systemd/sealpost@.service || { echo "sealpost@.service: NODE_OPTIONS must be $heap, as npm start"; exit 1; }
+grep -qE "^ +NODE_OPTIONS=$heap( |\$)" Dockerfile || { echo "Dockerfile: NODE_OPTIONS must be $heap, as npm start"; exit 1; }
+echo "heap limit: $heap in npm start, the systemd unit and the Dockerfile"

@@ -1,10 +1,44 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 const TSX = ['--conditions=sealpost-source', '--import', 'tsx'];
 const children = new Set<ChildProcess>();
+
+const SERVER_ENTRY = 'dist/cli/main.js';
+
+/**
+ * Sealpost is measured as it runs in production: the built JavaScript (`npm run build`, which
+ * `npm run bench` runs first) with the Node flags of `npm start` (package.json), read from
+ * there so that the two cannot drift — not under tsx, whose loader alone costs ~60 MB of RSS.
+ */
+export function serverNodeFlags(): string[] {
+  const start = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
+  const words = start.split(' ');
+  const flags = words.slice(1, -2);
+  if (words[0] !== 'node' || words.at(-2) !== SERVER_ENTRY || words.at(-1) !== 'start' || !flags.every((f) => f.startsWith('--'))) {
+    throw new Error(`package.json's start script is not "node [--flags] ${SERVER_ENTRY} start": ${start}`);
+  }
+  return flags;
+}
+
+function serverEntry(): string {
+  if (!existsSync(path.join(ROOT, SERVER_ENTRY))) throw new Error(`${SERVER_ENTRY} is missing: run npm run build first (npm run bench does)`);
+  return SERVER_ENTRY;
+}
+
+/** Starts `sealpost <args>` from the build, as `npm start` does, and waits for the line that carries its port. */
+export function startSealpost(args: string[], env: Record<string, string>, portPattern: RegExp): Promise<{ child: ChildProcess; port: number; match: RegExpExecArray }> {
+  return spawnAndWait([...serverNodeFlags(), serverEntry(), ...args], env, portPattern, 'sealpost');
+}
+
+/** Runs a `sealpost` CLI command from the build and returns its standard output. */
+export async function sealpostCli(args: string[], env: Record<string, string>): Promise<string> {
+  const { stdout } = await promisify(execFile)(process.execPath, [serverEntry(), ...args], { cwd: ROOT, env: { ...process.env, ...env } });
+  return stdout;
+}
 
 process.on('exit', () => {
   for (const child of children) child.kill('SIGKILL');
@@ -12,9 +46,13 @@ process.on('exit', () => {
 
 /** Starts a TypeScript entry point as its own process and waits for the line that carries its port. */
 export function startProcess(entry: string, args: string[], env: Record<string, string>, portPattern: RegExp): Promise<{ child: ChildProcess; port: number; match: RegExpExecArray }> {
+  return spawnAndWait([...TSX, entry, ...args], env, portPattern, entry);
+}
+
+function spawnAndWait(argv: string[], env: Record<string, string>, portPattern: RegExp, entry: string): Promise<{ child: ChildProcess; port: number; match: RegExpExecArray }> {
   // BENCH_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to profile the servers.
   const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  const child = spawn(process.execPath, [...nodeArgs, ...TSX, entry, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeArgs, ...argv], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   child.on('exit', () => children.delete(child));
   return new Promise((resolve, reject) => {
