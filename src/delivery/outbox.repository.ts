@@ -218,6 +218,13 @@ export class OutboxRepository {
 
   private async claimSqlite({ workerId, now, limit, marginMs }: LeaseRequest): Promise<ClaimRow[]> {
     return this.db.connection().execute(async (conn) => {
+      // A lease needs no fsync of its own: if power fails before the next synchronous commit
+      // (the next ingest or attempt record, which makes this one durable with it), the lease
+      // and its attempt count are lost and the delivery is sent again — the at-least-once
+      // delivery receivers already de-duplicate by webhook-id. Sparing the fsync takes a
+      // blocking ~1.6 ms off the event loop per claim (docs/scaling.md). The connection is
+      // held throughout, so no other transaction commits under the relaxed setting.
+      await sql`pragma synchronous = normal`.execute(conn);
       // BEGIN IMMEDIATE takes the write lock first, so a reader cannot fail to upgrade (SQLITE_BUSY).
       await sql`begin immediate`.execute(conn);
       try {
@@ -248,6 +255,8 @@ export class OutboxRepository {
       } catch (err) {
         await sql`rollback`.execute(conn).catch(() => undefined);
         throw err;
+      } finally {
+        await sql`pragma synchronous = full`.execute(conn);
       }
     });
   }

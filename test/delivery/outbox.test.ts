@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DestinationRepository } from '../../src/delivery/destination.repository.js';
 import { OutboxRepository, enqueueDeliveries } from '../../src/delivery/outbox.repository.js';
@@ -89,5 +90,27 @@ describe.each(testDialects())('outbox on %s', (dialect) => {
     const next = await outbox.claim('worker-a', Date.now(), 10);
     expect(next.map((c) => c.destinationId)).toEqual([waiting.id]);
     expect(await outbox.claim('worker-a', Date.now(), 10)).toEqual([]);
+  });
+
+  it.runIf(dialect === 'sqlite')('leaves every other commit synchronous=FULL after a claim, failed or not', async () => {
+    const synchronous = async (): Promise<number> => {
+      const { rows } = await sql<{ synchronous: number }>`pragma synchronous`.execute(fx.handle.db);
+      return Number(rows[0]?.synchronous);
+    };
+    const FULL = 2;
+    expect(await synchronous()).toBe(FULL);
+    const outbox = new OutboxRepository(fx.handle.db, dialect, fx.cipher);
+    await outbox.claim('worker-a', Date.now(), 10);
+    expect(await synchronous()).toBe(FULL);
+    // A claim that fails inside its transaction (the table is gone) restores it too.
+    await fx.handle.db.transaction().execute(async (tx) => {
+      await sql`alter table deliveries rename to deliveries_away`.execute(tx);
+    });
+    try {
+      await expect(outbox.claim('worker-a', Date.now(), 10)).rejects.toThrow();
+    } finally {
+      await sql`alter table deliveries_away rename to deliveries`.execute(fx.handle.db);
+    }
+    expect(await synchronous()).toBe(FULL);
   });
 });
