@@ -176,6 +176,10 @@ try {
     ratio: median(e2eRounds.map((r) => r.sealpost / r.relay)),
   };
   console.log(`    median: ${endToEnd.ratio.toFixed(2)} (target ≥ ${TARGETS.endToEndToRelay}, ${met(endToEnd.ratio >= TARGETS.endToEndToRelay)})`);
+  if (ingest.leanPerSecond !== null) {
+    // The relay answers before anything is durable: the lean same-work ingest alone bounds ratio (b) for any server that commits first.
+    console.log(`    ceiling: lean same-work ingest alone / relay ${(ingest.leanPerSecond / endToEnd.relayPerSecond).toFixed(2)} (no server that commits before answering can pass it)`);
+  }
 
   // (c) latency at half the maximum end-to-end rate, evenly paced.
   const half = Math.max(1, Math.floor(endToEnd.sealpostPerSecond / 2));

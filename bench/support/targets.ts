@@ -8,7 +8,11 @@ export const TARGETS = {
   p99Ms: 25,
   /** Peak RSS of the api role under sustained ingest. */
   peakRssMb: 250,
-  /** Canonicalise + sign over a bare Ed25519 signature of the same bytes. */
+  /**
+   * Signing a forwarded payload over a bare Ed25519 signature of the same bytes. Judged as the
+   * issue's first means has it: canonical bytes made once at ingest, reused by every signature;
+   * canonicalising from the object each time is printed beside it.
+   */
   signToBare: 0.8,
 } as const;
 
