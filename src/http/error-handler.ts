@@ -122,7 +122,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
 /**
  * Fastify `frameworkErrors`: errors raised while routing (a malformed URL, a path segment over
  * the length limit), before any hook ran. They leave through the same problem+json path, with
- * the security headers set here because helmet's hook never saw the request.
+ * the security headers set here because their hook never saw the request.
  */
 export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   const mapped = toSealpostError(error, request.id);

@@ -119,7 +119,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<HttpS
     done();
   });
   registerErrorHandling(app);
-  await registerSecurityHeaders(app);
+  registerSecurityHeaders(app);
   await registerOpenApi(app);
   await app.register(healthRoutes, { readiness: options.readiness });
   await app.register(homeRoutes);
