@@ -21,7 +21,7 @@ import nodemailer from 'nodemailer';
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import { Agent, request } from 'undici';
 import { installHaraka, removeHarakaCache, startHaraka, treeCpuTimeMs } from './support/haraka.js';
-import { ROOT, cpuTimeMs, startProcess, stopProcess } from './support/processes.js';
+import { ROOT, cpuTimeMs, serverNodeFlags, startProcess, stopProcess } from './support/processes.js';
 
 /** Per round and server. */
 const MESSAGES = Number(process.env.BENCH_SMTP_MESSAGES ?? 200);
@@ -83,7 +83,7 @@ try {
   const receiverUrl = `http://127.0.0.1:${receiver.match[1]}`;
   const received = async (): Promise<{ count: number; last: number }> => (await (await request(receiverUrl)).body.json()) as { count: number; last: number };
 
-  let server = await startProcess('bench/smtp-server.ts', [], env, SERVER_READY);
+  let server = await startProcess('bench/smtp-server.ts', [], env, SERVER_READY, serverNodeFlags());
   let apiPort = Number(server.match[2]);
   await api(apiPort, '/v1/destinations', 'POST', { url: `${receiverUrl}/hook` });
   const inbox = (await api(apiPort, '/v1/inboxes', 'POST', {})) as { address: string };
@@ -165,7 +165,7 @@ try {
   await stopProcess(server.child);
 
   // (b) Peak RSS for a 25 MB attachment, in a fresh server process.
-  server = await startProcess('bench/smtp-server.ts', [], env, SERVER_READY);
+  server = await startProcess('bench/smtp-server.ts', [], env, SERVER_READY, serverNodeFlags());
   apiPort = Number(server.match[2]);
   await sendAll(Number(server.match[1]), messages.slice(0, 5));
   const before = memoryMb(server.child);

@@ -45,8 +45,14 @@ process.on('exit', () => {
 });
 
 /** Starts a TypeScript entry point as its own process and waits for the line that carries its port. */
-export function startProcess(entry: string, args: string[], env: Record<string, string>, portPattern: RegExp): Promise<{ child: ChildProcess; port: number; match: RegExpExecArray }> {
-  return spawnAndWait([...TSX, entry, ...args], env, portPattern, entry);
+export function startProcess(
+  entry: string,
+  args: string[],
+  env: Record<string, string>,
+  portPattern: RegExp,
+  nodeFlags: readonly string[] = [],
+): Promise<{ child: ChildProcess; port: number; match: RegExpExecArray }> {
+  return spawnAndWait([...nodeFlags, ...TSX, entry, ...args], env, portPattern, entry);
 }
 
 function spawnAndWait(argv: string[], env: Record<string, string>, portPattern: RegExp, entry: string): Promise<{ child: ChildProcess; port: number; match: RegExpExecArray }> {
