@@ -2,6 +2,8 @@ import type { AuditRecorder } from '../audit/audit-recorder.js';
 import { destinationDisabledEvent } from './destination-audit.js';
 import { sql, type Kysely } from 'kysely';
 import type { RecordCipher, RecordContext } from '../crypto/record-cipher.js';
+import { transactionWithoutFsync } from '../db/commit-without-fsync.js';
+import type { Dialect } from '../db/database.js';
 import type { Database } from '../db/schema.js';
 import type { PreparedWrite } from '../db/prepared-write.js';
 import type { ErrorClass } from './http-sender.js';
@@ -44,6 +46,7 @@ export interface CompletionResult {
 export class AttemptRepository {
   constructor(
     private readonly db: Kysely<Database>,
+    private readonly dialect: Dialect,
     private readonly cipher: RecordCipher,
     private readonly audit: AuditRecorder,
     private readonly hooks: DeliveryHooks = {},
@@ -78,9 +81,11 @@ export class AttemptRepository {
   }
 
   /**
-   * Records several finished attempts in ONE transaction (a group commit: one fsync for all of
-   * them), each with: the attempt row, the delivery's new state (only while this worker still
-   * holds the lease), the destination's failing-since mark or disabling, and the hooks.
+   * Records several finished attempts in ONE transaction (a group commit), each with: the
+   * attempt row, the delivery's new state (only while this worker still holds the lease), the
+   * destination's failing-since mark or disabling, and the hooks. The commit does not wait for
+   * the disk: losing it in a power failure re-sends the deliveries, whose next attempt records
+   * all of it again (src/db/commit-without-fsync.ts).
    */
   async completeMany(inputs: readonly AttemptResultInput[]): Promise<CompletionResult[]> {
     // Sealed before the transaction: a new data key is persisted through another connection.
@@ -92,7 +97,7 @@ export class AttemptRepository {
         return { attemptId, responseSealed: head === null ? null : await this.cipher.encrypt(head, attemptResponseContext(input.claimed.tenantId, attemptId)), prepared };
       }),
     );
-    return this.db.transaction().execute(async (tx) => {
+    return transactionWithoutFsync(this.db, this.dialect, async (tx) => {
       await tx
         .insertInto('delivery_attempts')
         .values(

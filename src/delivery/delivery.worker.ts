@@ -112,7 +112,7 @@ export function startDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWor
   const idlePollMs = options.idlePollMs ?? IDLE_POLL_MS;
   const { signer } = options;
   const outbox = new OutboxRepository(options.db, options.dialect, options.cipher);
-  const attempts = new AttemptRepository(options.db, options.cipher, options.audit, options.hooks);
+  const attempts = new AttemptRepository(options.db, options.dialect, options.cipher, options.audit, options.hooks);
   const recorder = new AttemptRecorder(attempts);
   const sender = new HttpSender(AddressPolicy.from(config.allowPrivateDestinations), config.allowHttpDestinations, options.extraCa, options.ownListeners, options.lookup);
   const log = logger.child({ worker: id });

@@ -1,4 +1,5 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
+import { connectionWithoutFsync, transactionWithoutFsync } from '../db/commit-without-fsync.js';
 import type { RecordCipher } from '../crypto/record-cipher.js';
 import type { Dialect } from '../db/database.js';
 import type { Database } from '../db/schema.js';
@@ -183,7 +184,8 @@ export class OutboxRepository {
   private async claimPostgres({ workerId, now, limit, marginMs }: LeaseRequest): Promise<ClaimRow[]> {
     const seen = await openDestinations(this.db, now, Math.min(limit, CLAIM_MAX_DESTINATIONS));
     if (seen.length === 0) return [];
-    return this.db.transaction().execute(async (tx) => {
+    // A lease needs no wait for the disk: losing it re-sends (src/db/commit-without-fsync.ts).
+    return transactionWithoutFsync(this.db, 'postgres', async (tx) => {
       // Concurrent claims for one destination queue up on its row (in id order, so two claims
       // cannot deadlock), and each then counts the leases the one before it committed: that is
       // what keeps max_concurrency exact across workers. Claims are short; sends happen outside.
@@ -217,14 +219,8 @@ export class OutboxRepository {
   }
 
   private async claimSqlite({ workerId, now, limit, marginMs }: LeaseRequest): Promise<ClaimRow[]> {
-    return this.db.connection().execute(async (conn) => {
-      // A lease needs no fsync of its own: if power fails before the next synchronous commit
-      // (the next ingest or attempt record, which makes this one durable with it), the lease
-      // and its attempt count are lost and the delivery is sent again — the at-least-once
-      // delivery receivers already de-duplicate by webhook-id. Sparing the fsync takes a
-      // blocking ~1.6 ms off the event loop per claim (docs/scaling.md). The connection is
-      // held throughout, so no other transaction commits under the relaxed setting.
-      await sql`pragma synchronous = normal`.execute(conn);
+    // A lease needs no fsync of its own: losing it re-sends (src/db/commit-without-fsync.ts).
+    return connectionWithoutFsync(this.db, async (conn) => {
       // BEGIN IMMEDIATE takes the write lock first, so a reader cannot fail to upgrade (SQLITE_BUSY).
       await sql`begin immediate`.execute(conn);
       try {
@@ -255,8 +251,6 @@ export class OutboxRepository {
       } catch (err) {
         await sql`rollback`.execute(conn).catch(() => undefined);
         throw err;
-      } finally {
-        await sql`pragma synchronous = full`.execute(conn);
       }
     });
   }
