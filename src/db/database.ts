@@ -7,12 +7,15 @@ import type { SealpostConfig } from '../config/config.schema.js';
 import type { Database } from './schema.js';
 import { DISCARDED_CONNECTION_MESSAGE } from './database-unavailable.js';
 import { SqliteStatementCache } from './sqlite-statement-cache.js';
+import { WalFlusher } from './wal-flusher.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
 export interface DatabaseHandle {
   readonly db: Kysely<Database>;
   readonly dialect: Dialect;
+  /** SQLite: syncs the write-ahead log off the event loop for the group commit (src/db/wal-flusher.ts). */
+  readonly walFlusher?: WalFlusher;
   close(): Promise<void>;
 }
 
@@ -46,7 +49,7 @@ export function openDatabase(database: SealpostConfig['database'], options: Open
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: new SqliteStatementCache(sqlite) }) });
-    return { db, dialect: 'sqlite', close: () => db.destroy() };
+    return { db, dialect: 'sqlite', walFlusher: WalFlusher.forDatabaseFile(database.file), close: () => db.destroy() };
   }
   const timeoutMs = options.timeoutMs;
   const pool = new pg.Pool({

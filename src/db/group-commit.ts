@@ -1,5 +1,7 @@
 import { sql, type Kysely } from 'kysely';
+import { connectionWithoutFsync } from './commit-without-fsync.js';
 import type { Database } from './schema.js';
+import type { WalFlusher } from './wal-flusher.js';
 
 /** Enough to amortise a commit's fsync; small enough that one batch stays a short transaction. */
 const MAX_BATCH = 256;
@@ -68,10 +70,16 @@ type Work = (tx: Kysely<Database>) => Promise<unknown>;
 /** A unit of an optimistic batch threw: the batch is written again, each unit in its own savepoint. */
 class UnitFailed extends Error {}
 
+/** A unit's value and the number of the commit that stored it (for the WAL flusher). */
+interface Committed {
+  readonly value: unknown;
+  readonly commit: number;
+}
+
 /**
  * Group commit of units of work: concurrent units share the next transaction, so N ingests cost
  * one fsync instead of N, with the same durability — each caller's promise resolves only after
- * the transaction holding its work has committed.
+ * the transaction holding its work is on disk.
  *
  * A unit that fails (a unique violation, say) is rolled back alone and rejects its caller; the
  * others still commit. Units almost never fail, so a batch is first written without savepoints
@@ -80,56 +88,74 @@ class UnitFailed extends Error {}
  * writes (src/db/prepared-write.ts): they only write rows computed beforehand, so running one
  * twice after a rollback stores it once. If the commit itself fails, every caller in the batch
  * gets the error and none of the batch is stored.
+ *
+ * On SQLite (given a {@link WalFlusher}) a batch commits without its own fsync and its callers
+ * wait for the flusher's sync of the write-ahead log, which runs off the event loop while the
+ * next batch is written.
  */
 export class GroupCommitter {
-  private readonly writer: BatchWriter<Work, unknown>;
+  private readonly writer: BatchWriter<Work, Committed>;
 
-  constructor(private readonly db: Kysely<Database>) {
-    this.writer = new BatchWriter<Work, unknown>(async (batch) => {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly flusher?: WalFlusher,
+  ) {
+    this.writer = new BatchWriter<Work, Committed>(async (batch) => {
       try {
-        return await this.writeTogether(batch);
+        return await this.transaction((tx) => this.writeTogether(tx, batch));
       } catch (error) {
         if (!(error instanceof UnitFailed)) throw error;
-        return this.writeEachInSavepoint(batch);
+        return this.transaction((tx) => this.writeEachInSavepoint(tx, batch));
       }
     });
   }
 
-  run<T>(work: (tx: Kysely<Database>) => Promise<T>): Promise<T> {
-    return this.writer.submit(work) as Promise<T>;
+  async run<T>(work: (tx: Kysely<Database>) => Promise<T>): Promise<T> {
+    const { value, commit } = await this.writer.submit(work);
+    if (this.flusher) await this.flusher.durable(commit);
+    return value as T;
   }
 
-  private async writeTogether(batch: Work[]): Promise<Outcome<unknown>[]> {
-    return this.db.transaction().execute(async (tx) => {
-      const outcomes: Outcome<unknown>[] = [];
-      for (const work of batch) {
-        try {
-          outcomes.push({ ok: true, value: await work(tx) });
-        } catch {
-          // On PostgreSQL the failed statement has aborted the transaction: start over.
-          throw new UnitFailed();
-        }
-      }
-      return outcomes;
-    });
+  /** Resolves once every batch committed so far is on disk: for acting outside on what was read. */
+  async durable(): Promise<void> {
+    await this.flusher?.durable();
   }
 
-  private async writeEachInSavepoint(batch: Work[]): Promise<Outcome<unknown>[]> {
+  private async transaction(write: (tx: Kysely<Database>) => Promise<Outcome<unknown>[]>): Promise<Outcome<Committed>[]> {
+    const flusher = this.flusher;
+    if (!flusher) return (await this.db.transaction().execute(write)).map((o) => (o.ok ? { ok: true, value: { value: o.value, commit: 0 } } : o));
+    const outcomes = await connectionWithoutFsync(this.db, (conn) => conn.transaction().execute(write));
+    const commit = flusher.committedNow();
+    return outcomes.map((o) => (o.ok ? { ok: true, value: { value: o.value, commit } } : o));
+  }
+
+  private async writeTogether(tx: Kysely<Database>, batch: Work[]): Promise<Outcome<unknown>[]> {
     const outcomes: Outcome<unknown>[] = [];
-    await this.db.transaction().execute(async (tx) => {
-      for (const work of batch) {
-        await sql`savepoint group_commit_unit`.execute(tx);
-        try {
-          const value = await work(tx);
-          await sql`release savepoint group_commit_unit`.execute(tx);
-          outcomes.push({ ok: true, value });
-        } catch (error) {
-          await sql`rollback to savepoint group_commit_unit`.execute(tx);
-          await sql`release savepoint group_commit_unit`.execute(tx);
-          outcomes.push({ ok: false, error });
-        }
+    for (const work of batch) {
+      try {
+        outcomes.push({ ok: true, value: await work(tx) });
+      } catch {
+        // On PostgreSQL the failed statement has aborted the transaction: start over.
+        throw new UnitFailed();
       }
-    });
+    }
+    return outcomes;
+  }
+
+  private async writeEachInSavepoint(tx: Kysely<Database>, batch: Work[]): Promise<Outcome<unknown>[]> {
+    const outcomes: Outcome<unknown>[] = [];
+    for (const work of batch) {
+      await sql`savepoint group_commit_unit`.execute(tx);
+      try {
+        const value = await work(tx);
+        await sql`release savepoint group_commit_unit`.execute(tx);
+        outcomes.push({ ok: true, value });
+      } catch (error) {
+        await sql`rollback to savepoint group_commit_unit`.execute(tx);
+        await sql`release savepoint group_commit_unit`.execute(tx);
+        outcomes.push({ ok: false, error });
+      }
+    }
     return outcomes;
   }
 }

@@ -75,6 +75,8 @@ export interface DeliveryWorkerOptions {
   readonly extraCa?: string;
   /** Added to the destination's timeout to make the lease; tests shorten it to see dead workers' leases expire. */
   readonly leaseMarginMs?: number;
+  /** Resolves once every commit so far is on disk (SQLite's WAL flusher); awaited before sending what was claimed. */
+  readonly durable?: () => Promise<void>;
   /** This deployment's API listeners: a send that would reach one is refused (`loop_refused`). */
   readonly ownListeners?: OwnListeners;
   /** DNS for destination names (tests); the system resolver by default. */
@@ -249,6 +251,9 @@ export function startDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWor
   async function dispatch(claimed: ClaimedDelivery[]): Promise<void> {
     let material: Map<string, SendMaterial | Error>;
     try {
+      // What was claimed may have been committed by an ingest still waiting for the disk: send
+      // nothing that a power failure could take back (src/db/wal-flusher.ts).
+      await options.durable?.();
       material = await outbox.loadMaterial(claimed);
     } catch (err) {
       log.error({ err, count: claimed.length }, 'loading claimed deliveries failed; their leases will expire');

@@ -110,7 +110,12 @@ export class PayloadService {
 
     if (input.idempotency) {
       const earlier = await this.payloads.findIdempotent(input.tenantId, input.idempotency.key, now - IDEMPOTENCY_WINDOW_MS);
-      if (earlier) return this.replay(earlier, input.idempotency.requestSha256);
+      if (earlier) {
+        // The earlier request may still be waiting for its commit to reach the disk: answer
+        // this one no sooner than that one is answered.
+        await this.committer.durable();
+        return this.replay(earlier, input.idempotency.requestSha256);
+      }
     }
     // Everything is sealed and signed before the transaction, which then only writes rows:
     // short transactions, and no crypto while SQLite's single connection is held.
@@ -137,7 +142,10 @@ export class PayloadService {
       // Two requests with one idempotency key raced: the loser answers like a retry would.
       if (input.idempotency && isUniqueViolation(err)) {
         const earlier = await this.payloads.findIdempotent(input.tenantId, input.idempotency.key, now - IDEMPOTENCY_WINDOW_MS);
-        if (earlier) return this.replay(earlier, input.idempotency.requestSha256);
+        if (earlier) {
+          await this.committer.durable();
+          return this.replay(earlier, input.idempotency.requestSha256);
+        }
       }
       throw err;
     }

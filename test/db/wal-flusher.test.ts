@@ -1,0 +1,111 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { sql } from 'kysely';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openDatabase, type DatabaseHandle } from '../../src/db/database.js';
+import { GroupCommitter } from '../../src/db/group-commit.js';
+import { WalFlusher } from '../../src/db/wal-flusher.js';
+
+/** A datasync the test completes by hand, counting the syncs started. */
+function manualSync(): { datasync: () => Promise<void>; started: number; finish(err?: Error): void; pending(): number } {
+  const waiting: { resolve: () => void; reject: (err: Error) => void }[] = [];
+  const control = {
+    started: 0,
+    datasync: () =>
+      new Promise<void>((resolve, reject) => {
+        control.started++;
+        waiting.push({ resolve, reject });
+      }),
+    finish(err?: Error) {
+      const next = waiting.shift()!;
+      if (err) next.reject(err);
+      else next.resolve();
+    },
+    pending: () => waiting.length,
+  };
+  return control;
+}
+
+const settled = async <T>(p: Promise<T>): Promise<'pending' | 'resolved' | 'rejected'> => {
+  let state: 'pending' | 'resolved' | 'rejected' = 'pending';
+  p.then(() => (state = 'resolved'), () => (state = 'rejected'));
+  await new Promise((r) => setImmediate(r));
+  return state;
+};
+
+describe('the WAL flusher', () => {
+  it('answers a commit only after a sync that started after it, and shares one sync among the commits before it', async () => {
+    const sync = manualSync();
+    const flusher = new WalFlusher(sync.datasync);
+    const [first, second] = [flusher.committedNow(), flusher.committedNow()];
+    const a = flusher.durable(first);
+    const b = flusher.durable(second);
+    expect(sync.started).toBe(1);
+    // Committed while that sync runs: it cannot count on it.
+    const c = flusher.durable(flusher.committedNow());
+    expect(await settled(c)).toBe('pending');
+    sync.finish();
+    expect(await settled(a)).toBe('resolved');
+    expect(await settled(b)).toBe('resolved');
+    expect(await settled(c)).toBe('pending');
+    expect(sync.started).toBe(2);
+    sync.finish();
+    expect(await settled(c)).toBe('resolved');
+    // Nothing new committed: nothing to sync.
+    await flusher.durable();
+    expect(sync.started).toBe(2);
+  });
+
+  it('rejects the commits a failed sync should have covered, and syncs again for the next caller', async () => {
+    const sync = manualSync();
+    const flusher = new WalFlusher(sync.datasync);
+    const a = flusher.durable(flusher.committedNow());
+    sync.finish(new Error('EIO'));
+    await expect(a).rejects.toThrow('EIO');
+    const again = flusher.durable();
+    expect(sync.started).toBe(2);
+    sync.finish();
+    await expect(again).resolves.toBeUndefined();
+  });
+});
+
+describe('group commit on SQLite with the WAL flusher', () => {
+  let dir: string;
+  let handle: DatabaseHandle | undefined;
+  afterEach(async () => {
+    await handle?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('has a batch committed before its sync, and answers its callers only once the sync is done', async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'sealpost-wal-'));
+    handle = openDatabase({ dialect: 'sqlite', file: path.join(dir, 'sealpost.db') });
+    await sql`create table t (id integer primary key)`.execute(handle.db);
+    const sync = manualSync();
+    const committer = new GroupCommitter(handle.db, new WalFlusher(sync.datasync));
+
+    const written = committer.run((tx) => sql`insert into t (id) values (1)`.execute(tx).then(() => 'one'));
+    while (sync.pending() === 0) await new Promise((r) => setImmediate(r));
+    // Committed (a reader sees it) but not yet on disk: the caller still waits.
+    expect((await sql<{ n: number }>`select count(*) as n from t`.execute(handle.db)).rows[0]!.n).toBe(1);
+    expect(await settled(written)).toBe('pending');
+    // The barrier for what acts on a read waits too.
+    const barrier = committer.durable();
+    expect(await settled(barrier)).toBe('pending');
+    sync.finish();
+    await expect(written).resolves.toBe('one');
+    await expect(barrier).resolves.toBeUndefined();
+    // Every other commit of the connection is synchronous=FULL again.
+    expect((await sql<{ synchronous: number }>`pragma synchronous`.execute(handle.db)).rows[0]!.synchronous).toBe(2);
+  });
+
+  it('syncs the real write-ahead log file', async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'sealpost-wal-'));
+    handle = openDatabase({ dialect: 'sqlite', file: path.join(dir, 'sealpost.db') });
+    await sql`create table t (id integer primary key)`.execute(handle.db);
+    const committer = new GroupCommitter(handle.db, handle.walFlusher);
+    await expect(Promise.all([1, 2, 3].map((id) => committer.run((tx) => sql`insert into t (id) values (${id})`.execute(tx))))).resolves.toHaveLength(3);
+    expect((await sql<{ n: number }>`select count(*) as n from t`.execute(handle.db)).rows[0]!.n).toBe(3);
+  });
+});
