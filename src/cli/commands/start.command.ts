@@ -7,7 +7,6 @@ import { START_ROLES, checkStartConfig, type StartRole } from '../../app/start-c
 import { createLogger } from '../../logging/logger.js';
 import { startScheduler, type Scheduler } from '../../app/scheduler.js';
 import { createSealpost } from '../../app/sealpost.js';
-import { startSmtp } from '../../app/smtp.js';
 import { startWorker } from '../../app/worker.js';
 import type { DeliveryWorker } from '../../delivery/delivery.worker.js';
 import type { SmtpServerHandle } from '../../ingest/smtp/smtp.server.js';
@@ -86,6 +85,8 @@ export function registerStart(program: Command): void {
           }
         }
         if (runs('smtp')) {
+          // The SMTP role's graph (smtp-server, mailparser, mailauth) loads only in a process that runs it.
+          const { startSmtp } = await import('../../app/smtp.js');
           smtp = await startSmtp(sealpost);
           lines.push(`SMTP ingress (STARTTLS required) listening on ${config.smtpHost}:${smtp.port}`);
         }
