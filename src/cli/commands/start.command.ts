@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { startApi, type ApiRole } from '../../app/api.js';
+import type { ApiRole } from '../../app/api.js';
 import { startMetrics } from '../../app/metrics.js';
 import type { MetricsServer } from '../../ops/metrics.server.js';
 import { processReadiness, readinessGate, type ReadinessParts } from '../../app/readiness.js';
@@ -72,6 +72,8 @@ export function registerStart(program: Command): void {
         if (runs('worker')) worker = startWorker(sealpost);
         const lines: string[] = [];
         if (runs('api')) {
+          // The HTTPS server's graph (Fastify, its plugins, OpenAPI) loads only in a process that serves it.
+          const { startApi } = await import('../../app/api.js');
           api = await startApi(sealpost, { readiness: readinessGate(readiness) });
           const { listening } = api;
           const host = config.httpHost === '0.0.0.0' || config.httpHost === '::' ? 'localhost' : config.httpHost;
