@@ -5,14 +5,18 @@
 // Each role starts alone over a fresh SQLite data directory (loopback, port 0, log level warn),
 // and 2 s after it says it is running, VmRSS is read from /proc/PID/status; then it is stopped
 // with SIGTERM and its directory removed. Roles run one after another to keep the load low.
+// Idle RSS moves by a few MB from run to run (when the collector last ran), so each role starts
+// BENCH_IDLE_RSS_RUNS times (default 3) and the median is printed beside the runs.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { median } from './support/targets.js';
 import { ROOT, stopProcess } from './support/processes.js';
 
 const ROLES = ['api', 'smtp', 'worker', 'all'] as const;
+const RUNS = Number(process.env.BENCH_IDLE_RSS_RUNS ?? 3);
 const CLI = path.join(ROOT, 'dist/cli/main.js');
 /** Lets start-up garbage settle and lazy first-use imports of an idle process happen. */
 const SETTLE_MS = 2000;
@@ -65,4 +69,8 @@ if (!existsSync(CLI)) {
   process.exit(1);
 }
 const roles = process.argv.length > 2 ? process.argv.slice(2) : ROLES;
-for (const role of roles) console.log(`${role.padEnd(6)} idle VmRSS ${await idleRss(role)} MB`);
+for (const role of roles) {
+  const runs: number[] = [];
+  for (let i = 0; i < RUNS; i++) runs.push(await idleRss(role));
+  console.log(`${role.padEnd(6)} idle VmRSS median ${median(runs)} MB (runs: ${runs.join(', ')})`);
+}
