@@ -1,6 +1,6 @@
 import path from 'node:path';
-import { KMSClient } from '@aws-sdk/client-kms';
 import type { SealpostConfig } from '../config/config.schema.js';
+import { kmsClient } from '../crypto/aws-kms-client.js';
 import { AwsKmsKeyProvider } from '../crypto/aws-kms-key-provider.js';
 import type { KeyProvider } from '../crypto/key-provider.js';
 import { LocalKeyring } from '../crypto/local-keyring.js';
@@ -30,7 +30,7 @@ export function openKeyProvider(config: SealpostConfig): KeyProvider {
  * directory, or one AWS KMS key per tenant. See docs/operations.md "Data lifecycle".
  */
 export function openTenantRootKeys(config: SealpostConfig, provider: KeyProvider, isLive: TenantLiveness): TenantRootKeys {
-  if (config.keyProvider === 'aws-kms') return new AwsKmsTenantRootKeys(new KMSClient(config.awsRegion ? { region: config.awsRegion } : {}), isLive);
+  if (config.keyProvider === 'aws-kms') return new AwsKmsTenantRootKeys(kmsClient(config.awsRegion), isLive);
   // Beside the master keys (`tenant-<id>.json`), never in the database.
   return new LocalTenantRootKeys(keyringDir(config), provider, isLive);
 }

@@ -226,7 +226,7 @@ export async function createSealpost(config: SealpostConfig, overrides: Sealpost
   const worker = wakeup();
   const effects = declareEffects(context, overrides.enqueue ?? cappedEnqueue(config));
   const metrics = createMetrics(new MetricsRepository(db));
-  const tracing = overrides.tracing ?? createTracing(config.otelExporterOtlpEndpoint);
+  const tracing = overrides.tracing ?? (await createTracing(config.otelExporterOtlpEndpoint));
 
   const apiKeys = new ApiKeyService(new ApiKeyRepository(db), Date.now, { db, audit: effects.audit.apiKeys });
   const tenants = new TenantService(db, context.tenantRepository, apiKeys, effects.audit.tenants);

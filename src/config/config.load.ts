@@ -330,7 +330,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SealpostConfig
  */
 export async function loadConfigWithSecrets(
   env: NodeJS.ProcessEnv = process.env,
-  options: { secretsManager?: () => Pick<SecretsManagerClient, 'send'> } = {},
+  options: { secretsManager?: () => Pick<SecretsManagerClient, 'send'> | Promise<Pick<SecretsManagerClient, 'send'>> } = {},
 ): Promise<SealpostConfig> {
   const collected = collect(env);
   const keys = [...collected.references.keys()];

@@ -1,5 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { lazyImport } from '../util/lazy-import.js';
+
+/** Loaded only when a setting names an `aws-sm://` secret. */
+const loadSecretsManager = lazyImport(() => import('@aws-sdk/client-secrets-manager'));
 
 /** `aws-sm://<secret-id>[#json-field]`: a secret id is a name or an ARN; neither may hold '#'. */
 export const AWS_SM_PREFIX = 'aws-sm://';
@@ -44,14 +48,15 @@ export function readSecretFile(file: string): { value: string } | { problem: str
  */
 export async function resolveAwsSecrets(
   refs: readonly AwsSecretReference[],
-  client: () => Pick<SecretsManagerClient, 'send'>,
+  client: () => Pick<SecretsManagerClient, 'send'> | Promise<Pick<SecretsManagerClient, 'send'>>,
 ): Promise<({ value: string } | { problem: string })[]> {
+  const { GetSecretValueCommand } = await loadSecretsManager();
   const fetched = new Map<string, Promise<{ text: string } | { problem: string }>>();
   const fetchOnce = (secretId: string) => {
     let pending = fetched.get(secretId);
     if (pending === undefined) {
-      pending = client()
-        .send(new GetSecretValueCommand({ SecretId: secretId }), { abortSignal: AbortSignal.timeout(AWS_SM_TIMEOUT_MS) })
+      pending = Promise.resolve(client())
+        .then((sm) => sm.send(new GetSecretValueCommand({ SecretId: secretId }), { abortSignal: AbortSignal.timeout(AWS_SM_TIMEOUT_MS) }))
         .then((out) => {
           const text = out.SecretString ?? (out.SecretBinary ? Buffer.from(out.SecretBinary).toString('utf8') : undefined);
           return text === undefined || text.length === 0 ? { problem: `secret "${secretId}" has no value` } : { text };
@@ -82,7 +87,7 @@ export async function resolveAwsSecrets(
 }
 
 /** The client `sealpost` uses: the AWS SDK's default credential chain, in the configured region. */
-export function defaultSecretsManager(region: string | undefined): () => SecretsManagerClient {
-  let client: SecretsManagerClient | undefined;
-  return () => (client ??= new SecretsManagerClient(region ? { region } : {}));
+export function defaultSecretsManager(region: string | undefined): () => Promise<SecretsManagerClient> {
+  let client: Promise<SecretsManagerClient> | undefined;
+  return () => (client ??= loadSecretsManager().then(({ SecretsManagerClient }) => new SecretsManagerClient(region ? { region } : {})));
 }

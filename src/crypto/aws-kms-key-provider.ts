@@ -1,5 +1,6 @@
-import { DecryptCommand, DescribeKeyCommand, GenerateDataKeyCommand, GetKeyRotationStatusCommand, KMSClient } from '@aws-sdk/client-kms';
+import type { KMSClient } from '@aws-sdk/client-kms';
 import { SealpostError } from '../errors/sealpost-error.js';
+import { kmsClient, loadKms } from './aws-kms-client.js';
 import type { GeneratedDataKey, KeyProvider, KeyProviderStatus, WrappedDataKey } from './key-provider.js';
 
 /**
@@ -11,19 +12,21 @@ export class AwsKmsKeyProvider implements KeyProvider {
   readonly name = 'aws-kms' as const;
 
   constructor(
-    private readonly client: KMSClient,
+    /** A promise while the SDK loads (kmsClient); the adapter awaits it per call. */
+    private readonly client: KMSClient | Promise<KMSClient>,
     private readonly keyId: string,
     /** Bound into every data key's encryption context as well (a tenant's key: `{ tenant }`). */
     private readonly context: Readonly<Record<string, string>> = {},
   ) {}
 
   static create(keyId: string, region: string | undefined): AwsKmsKeyProvider {
-    return new AwsKmsKeyProvider(new KMSClient(region ? { region } : {}), keyId);
+    return new AwsKmsKeyProvider(kmsClient(region), keyId);
   }
 
   async generateDataKey(dataKeyId: string): Promise<GeneratedDataKey> {
-    const out = await this.call('GenerateDataKey', () =>
-      this.client.send(new GenerateDataKeyCommand({ KeyId: this.keyId, KeySpec: 'AES_256', EncryptionContext: { ...this.context, ...encryptionContext(dataKeyId) } })),
+    const { GenerateDataKeyCommand } = await loadKms();
+    const out = await this.call('GenerateDataKey', async () =>
+      (await this.client).send(new GenerateDataKeyCommand({ KeyId: this.keyId, KeySpec: 'AES_256', EncryptionContext: { ...this.context, ...encryptionContext(dataKeyId) } })),
     );
     if (!out.Plaintext || !out.CiphertextBlob || !out.KeyId) {
       throw new SealpostError('SP_ERR_CRYPTO_KEY_UNAVAILABLE', 'AWS KMS returned an incomplete data key');
@@ -35,9 +38,10 @@ export class AwsKmsKeyProvider implements KeyProvider {
     if (key.provider !== 'aws-kms') {
       throw new SealpostError('SP_ERR_CRYPTO_KEY_UNAVAILABLE', 'Data key was not wrapped by AWS KMS', { logDetail: { dataKeyId } });
     }
+    const { DecryptCommand } = await loadKms();
     // KeyId pins the key we expect, so a tampered blob cannot make us use another KMS key.
-    const out = await this.call('Decrypt', () =>
-      this.client.send(new DecryptCommand({ CiphertextBlob: key.wrapped, KeyId: this.unwrappingKey(key.kekRef), EncryptionContext: { ...this.context, ...encryptionContext(dataKeyId) } })),
+    const out = await this.call('Decrypt', async () =>
+      (await this.client).send(new DecryptCommand({ CiphertextBlob: key.wrapped, KeyId: this.unwrappingKey(key.kekRef), EncryptionContext: { ...this.context, ...encryptionContext(dataKeyId) } })),
     );
     if (!out.Plaintext) throw new SealpostError('SP_ERR_CRYPTO_DECRYPT_FAILED', 'AWS KMS returned no plaintext');
     return Buffer.from(out.Plaintext);
@@ -55,8 +59,9 @@ export class AwsKmsKeyProvider implements KeyProvider {
   }
 
   async status(): Promise<KeyProviderStatus> {
-    const described = await this.call('DescribeKey', () => this.client.send(new DescribeKeyCommand({ KeyId: this.keyId })));
-    const rotation = await this.call('GetKeyRotationStatus', () => this.client.send(new GetKeyRotationStatusCommand({ KeyId: this.keyId })));
+    const { DescribeKeyCommand, GetKeyRotationStatusCommand } = await loadKms();
+    const described = await this.call('DescribeKey', async () => (await this.client).send(new DescribeKeyCommand({ KeyId: this.keyId })));
+    const rotation = await this.call('GetKeyRotationStatus', async () => (await this.client).send(new GetKeyRotationStatusCommand({ KeyId: this.keyId })));
     return {
       provider: 'aws-kms',
       currentKek: described.KeyMetadata?.Arn ?? this.keyId,

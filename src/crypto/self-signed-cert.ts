@@ -1,12 +1,20 @@
-// @peculiar/x509 resolves its algorithms through tsyringe, which needs the Reflect metadata API;
-// this import must be evaluated before @peculiar/x509's (see that package's README).
-import 'reflect-metadata';
 import { KeyObject, X509Certificate, createPrivateKey, randomBytes, webcrypto } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import * as x509 from '@peculiar/x509';
 import type { Logger } from '../logging/logger.js';
 import { SealpostError } from '../errors/sealpost-error.js';
+import { lazyImport } from '../util/lazy-import.js';
+
+/**
+ * @peculiar/x509, loaded only to generate a certificate (first start, renewal): a process that
+ * reads its existing or configured certificate never loads it. It resolves its algorithms
+ * through tsyringe, which needs the Reflect metadata API, so reflect-metadata is evaluated
+ * first (see that package's README).
+ */
+const loadX509 = lazyImport(async () => {
+  await import('reflect-metadata');
+  return import('@peculiar/x509');
+});
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** One year, the validity the brief asks for (well under the 398-day browser limit). */
@@ -112,6 +120,7 @@ async function readExisting(certFile: string, keyFile: string): Promise<Existing
 }
 
 async function generate(now: Date): Promise<{ cert: string; key: string }> {
+  const x509 = await loadX509();
   const keys = await webcrypto.subtle.generateKey(KEY_ALGORITHM, true, ['sign', 'verify']);
   // RFC 5280 §4.1.2.2: a positive serial of at most 20 octets; 16 random bytes with the top bit clear.
   const serial = randomBytes(16);

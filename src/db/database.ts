@@ -2,12 +2,16 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
 import type { SealpostConfig } from '../config/config.schema.js';
 import type { Database } from './schema.js';
 import { DISCARDED_CONNECTION_MESSAGE } from './database-unavailable.js';
 import { SqliteStatementCache } from './sqlite-statement-cache.js';
 import { WalFlusher } from './wal-flusher.js';
+import { lazyImport } from '../util/lazy-import.js';
+
+/** node-postgres, loaded only by a process on PostgreSQL. */
+const loadPg = lazyImport(async () => (await import('pg')).default);
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -51,9 +55,17 @@ export function openDatabase(database: SealpostConfig['database'], options: Open
     const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: new SqliteStatementCache(sqlite) }) });
     return { db, dialect: 'sqlite', walFlusher: WalFlusher.forDatabaseFile(database.file), close: () => db.destroy() };
   }
+  // Kysely builds the pool at the first query, so pg is imported then, not by SQLite deployments.
+  const pool = async (): Promise<ReturnType<typeof guardedPool>> => guardedPool(await postgresPool(database.url, options), (err) => options.onIdleError?.(err));
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return { db, dialect: 'postgres', close: () => db.destroy() };
+}
+
+async function postgresPool(url: string, options: OpenDatabaseOptions): Promise<pg.Pool> {
+  const pg = await loadPg();
   const timeoutMs = options.timeoutMs;
   const pool = new pg.Pool({
-    connectionString: database.url,
+    connectionString: url,
     max: 10,
     ...(timeoutMs === undefined
       ? options.connectTimeoutMs === undefined
@@ -74,8 +86,7 @@ export function openDatabase(database: SealpostConfig['database'], options: Open
   // node-postgres then emits 'error' on the pool, which would crash the process if unhandled.
   // The pool drops that client and opens a new one on the next query, so noting it is enough.
   pool.on('error', (err) => options.onIdleError?.(err));
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: guardedPool(pool, (err) => options.onIdleError?.(err)) }) });
-  return { db, dialect: 'postgres', close: () => db.destroy() };
+  return pool;
 }
 
 type PoolClient = pg.PoolClient;

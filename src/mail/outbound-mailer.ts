@@ -1,5 +1,6 @@
-import nodemailer, { type Transporter } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import { SealpostError } from '../errors/sealpost-error.js';
+import { lazyImport } from '../util/lazy-import.js';
 
 export interface OutboundMessage {
   readonly to: string;
@@ -34,19 +35,25 @@ export function createOutboundMailer(options: { url: string | undefined; from: s
     };
   }
   const url = new URL(options.url);
-  const transport: Transporter = nodemailer.createTransport({
-    host: url.hostname,
-    port: url.port ? Number(url.port) : url.protocol === 'smtps:' ? 465 : 587,
-    secure: url.protocol === 'smtps:',
-    requireTLS: url.protocol === 'smtp:',
-    ...(url.username ? { auth: { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } } : {}),
-    ...(options.tls ? { tls: options.tls } : {}),
+  let transport: Transporter | undefined;
+  // nodemailer is loaded with the first message: most processes never send one.
+  const open = lazyImport(async () => {
+    const { default: nodemailer } = await import('nodemailer');
+    transport = nodemailer.createTransport({
+      host: url.hostname,
+      port: url.port ? Number(url.port) : url.protocol === 'smtps:' ? 465 : 587,
+      secure: url.protocol === 'smtps:',
+      requireTLS: url.protocol === 'smtp:',
+      ...(url.username ? { auth: { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } } : {}),
+      ...(options.tls ? { tls: options.tls } : {}),
+    });
+    return transport;
   });
   return {
     configured: true,
     async send(message) {
-      await transport.sendMail({ from: options.from, to: message.to, subject: message.subject, text: message.text });
+      await (await open()).sendMail({ from: options.from, to: message.to, subject: message.subject, text: message.text });
     },
-    close: () => transport.close(),
+    close: () => transport?.close(),
   };
 }

@@ -1,9 +1,5 @@
-import { context, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
-import { SEALPOST_VERSION } from '../delivery/forwarded-request.js';
+import type { Attributes } from '@opentelemetry/api';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 
 /** One traced operation: its ids for the logs, its `traceparent` for the next hop, and its end. */
 export interface TraceSpan {
@@ -35,54 +31,14 @@ export const NO_TRACING: Tracing = {
   shutdown: async () => {},
 };
 
-const propagator = new W3CTraceContextPropagator();
-const headerGetter = {
-  keys: (carrier: Readonly<Record<string, string | string[] | undefined>>) => Object.keys(carrier),
-  get: (carrier: Readonly<Record<string, string | string[] | undefined>>, key: string) => carrier[key],
-};
-
-function wrap(span: Span, parent: Context): TraceSpan {
-  const { traceId, spanId } = span.spanContext();
-  const carrier: Record<string, string> = {};
-  propagator.inject(trace.setSpan(parent, span), carrier, { set: (c, k, v) => void (c[k] = v) });
-  return {
-    logFields: { trace_id: traceId, span_id: spanId },
-    traceparent: carrier.traceparent,
-    setAttributes: (attributes) => void span.setAttributes(attributes),
-    end(failed) {
-      if (failed !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: failed });
-      span.end();
-    },
-  };
-}
-
-function tracingWith(tracer: Tracer, shutdown: () => Promise<void>): Tracing {
-  return {
-    enabled: true,
-    serverSpan(name, headers, attributes) {
-      // Only the W3C header is read: a malformed one is ignored and the span starts a new trace.
-      const parent = propagator.extract(context.active(), headers, headerGetter);
-      return wrap(tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, parent), parent);
-    },
-    clientSpan(name, attributes) {
-      const parent = context.active();
-      return wrap(tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, parent), parent);
-    },
-    shutdown,
-  };
-}
-
 /**
  * OpenTelemetry tracing for this process, exporting over OTLP/HTTP to `endpoint` (a collector).
  * The provider is Sealpost's own, not registered globally, so libraries' instrumentation and
- * several Sealposts in one process (tests) stay apart. `exporter` replaces OTLP (tests).
+ * several Sealposts in one process (tests) stay apart. `exporter` replaces OTLP (tests). The
+ * OpenTelemetry SDK (./otel-tracing.ts) is loaded only when tracing is on.
  */
-export function createTracing(endpoint: string | undefined, options: { exporter?: SpanExporter } = {}): Tracing {
+export async function createTracing(endpoint: string | undefined, options: { exporter?: SpanExporter } = {}): Promise<Tracing> {
   if (endpoint === undefined && options.exporter === undefined) return NO_TRACING;
-  const exporter = options.exporter ?? new OTLPTraceExporter({ url: endpoint });
-  const provider = new BasicTracerProvider({
-    resource: resourceFromAttributes({ 'service.name': 'sealpost', 'service.version': SEALPOST_VERSION }),
-    spanProcessors: [new BatchSpanProcessor(exporter)],
-  });
-  return tracingWith(provider.getTracer('sealpost', SEALPOST_VERSION), () => provider.shutdown());
+  const { createOtelTracing } = await import('./otel-tracing.js');
+  return createOtelTracing(endpoint, options);
 }

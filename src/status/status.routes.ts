@@ -153,7 +153,7 @@ export async function statusRoutes(
       const found = await deps.page.postmortem(request.params.id);
       if (!found) throw notFound();
       const d = found.document;
-      return sendPage(reply, renderPostmortemPage(found.incident.title, String(d.root_cause), String(d.published_at), postmortemFragment(String(d.markdown)), `/status/incidents/${found.incident.id}/postmortem.json`), {
+      return sendPage(reply, renderPostmortemPage(found.incident.title, String(d.root_cause), String(d.published_at), await postmortemFragment(String(d.markdown)), `/status/incidents/${found.incident.id}/postmortem.json`), {
         cacheControl: NO_CACHE,
       });
     },

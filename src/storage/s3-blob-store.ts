@@ -1,7 +1,7 @@
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { Readable, Transform, pipeline } from 'node:stream';
 import { assertValidBlobKey, blobNotFound, storageFailed, type BlobStore } from './blob-store.js';
+import { loadS3, loadS3Upload, s3Client } from './s3-client.js';
 
 /** S3's minimum part size; a blob smaller than one part goes up as a single PutObject. */
 const PART_BYTES = 5 * 1024 * 1024;
@@ -27,14 +27,14 @@ export interface S3BlobStoreOptions {
  * so an object appears under its key only when complete (S3 writes are atomic per object).
  */
 export class S3BlobStore implements BlobStore {
-  private readonly client: S3Client;
+  private readonly client: Promise<S3Client>;
   private readonly bucket: string;
   private readonly prefix: string;
 
   constructor(options: S3BlobStoreOptions) {
     this.bucket = options.bucket;
     this.prefix = normalizePrefix(options.keyPrefix);
-    this.client = new S3Client({
+    this.client = s3Client({
       ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
       ...(options.region === undefined ? {} : { region: options.region }),
       ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
@@ -66,13 +66,14 @@ export class S3BlobStore implements BlobStore {
     body.once('error', (error) => {
       bodyError = error;
     });
-    const upload = new Upload({
-      client: this.client,
-      params: { Bucket: this.bucket, Key: this.prefix + key, Body: counted },
-      partSize: PART_BYTES,
-      queueSize: PARTS_IN_FLIGHT,
-    });
     try {
+      const [{ Upload }, client] = await Promise.all([loadS3Upload(), this.client]);
+      const upload = new Upload({
+        client,
+        params: { Bucket: this.bucket, Key: this.prefix + key, Body: counted },
+        partSize: PART_BYTES,
+        queueSize: PARTS_IN_FLIGHT,
+      });
       await upload.done();
     } catch (error) {
       counted.destroy();
@@ -83,14 +84,15 @@ export class S3BlobStore implements BlobStore {
     return { size };
   }
 
-  get(key: string): Promise<Readable> {
-    return getS3Object(this.client, this.bucket, this.prefix, key);
+  async get(key: string): Promise<Readable> {
+    return getS3Object(await this.client, this.bucket, this.prefix, key);
   }
 
   async delete(key: string): Promise<void> {
     assertValidBlobKey(key);
+    const { DeleteObjectCommand } = await loadS3();
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
+      await (await this.client).send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
     } catch (error) {
       throw storageFailed('delete', key, error);
     }
@@ -98,8 +100,9 @@ export class S3BlobStore implements BlobStore {
 
   async exists(key: string): Promise<boolean> {
     assertValidBlobKey(key);
+    const { HeadObjectCommand } = await loadS3();
     try {
-      await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
+      await (await this.client).send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
       return true;
     } catch (error) {
       // HEAD responses have no body, so the SDK can only name a 404 "NotFound".
@@ -109,7 +112,7 @@ export class S3BlobStore implements BlobStore {
   }
 
   async close(): Promise<void> {
-    this.client.destroy();
+    (await this.client).destroy();
   }
 }
 
@@ -127,6 +130,7 @@ function hasName(error: unknown, name: string): boolean {
 /** Streams one object of an S3 bucket under `prefix`; a missing key is SP_ERR_STORAGE_BLOB_NOT_FOUND (the backup targets read the same way). */
 export async function getS3Object(client: S3Client, bucket: string, prefix: string, key: string): Promise<Readable> {
   assertValidBlobKey(key);
+  const { GetObjectCommand } = await loadS3();
   try {
     const response = await client.send(new GetObjectCommand({ Bucket: bucket, Key: prefix + key }));
     if (!(response.Body instanceof Readable)) throw new Error('GetObject returned no stream body');

@@ -7,6 +7,7 @@ import type { RecordCipher, RecordContext } from '../crypto/record-cipher.js';
 import type { Database } from '../db/schema.js';
 import { isUniqueViolation } from '../db/unique-violation.js';
 import { SealpostError } from '../errors/sealpost-error.js';
+import { lazyImport } from '../util/lazy-import.js';
 import type { SecurityKeyRepository, StoredSecurityKey } from './security-key.repository.js';
 
 /** An armored private key is a few KiB; anything far larger is not one key and only costs parsing. */
@@ -27,11 +28,7 @@ export interface LoadedSecurityKey {
  * openpgp is loaded on first use, not at start: every CLI command and server process imports
  * this module through the composition root, and only the security key's own work needs it.
  */
-let openpgpModule: Promise<typeof OpenPgp> | undefined;
-function loadOpenpgp(): Promise<typeof OpenPgp> {
-  openpgpModule ??= import('openpgp');
-  return openpgpModule;
-}
+const loadOpenpgp = lazyImport(() => import('openpgp'));
 
 function sealContext(id: string): RecordContext {
   return { tenant: '_system', table: 'security_keys', id, field: 'private_key' };

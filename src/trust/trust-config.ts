@@ -1,7 +1,19 @@
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { parse as parseYaml } from 'yaml';
+import type * as Yaml from 'yaml';
+
+/**
+ * yaml, loaded only when a YAML trust file is configured (issue 16: not every process carries
+ * it). Configuration loading is synchronous, so this is `require` (yaml ships CommonJS) where
+ * other adapters use util/lazy-import.ts.
+ */
+const require = createRequire(import.meta.url);
+let yamlModule: typeof Yaml | undefined;
+function loadYaml(): typeof Yaml {
+  return (yamlModule ??= require('yaml') as typeof Yaml);
+}
 
 /**
  * `SEALPOST_TRUST_CONFIG`: what only people know about the deployment's security promises (the
@@ -140,9 +152,10 @@ function ruleProblems(config: TrustConfig, now: number): string[] {
 /** Parses and checks the file's text; returns the config or every problem, each naming its field. */
 export function parseTrustConfig(text: string, format: 'yaml' | 'json', now: number = Date.now()): { config: TrustConfig } | { problems: string[] } {
   let value: unknown;
+  const parseYaml = format === 'json' ? undefined : loadYaml().parse;
   try {
     // YAML's alias limit (maxAliasCount) stops an alias bomb; duplicate keys are errors, not silently last-wins.
-    value = format === 'json' ? JSON.parse(text) : parseYaml(text, { uniqueKeys: true, maxAliasCount: 100 });
+    value = parseYaml === undefined ? JSON.parse(text) : parseYaml(text, { uniqueKeys: true, maxAliasCount: 100 });
   } catch (err) {
     return { problems: [`not valid ${format === 'json' ? 'JSON' : 'YAML'}: ${(err as Error).message.split('\n')[0]}`] };
   }

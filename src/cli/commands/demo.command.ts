@@ -1,5 +1,5 @@
 import { type Command } from 'commander';
-import { DemoFailure, runDemo, type DemoOutput } from '../demo/demo.run.js';
+import type { DemoOutput } from '../demo/demo.run.js';
 import { styleFor } from '../output-style.js';
 
 export function registerDemo(program: Command): void {
@@ -11,6 +11,8 @@ export function registerDemo(program: Command): void {
     .option('--keep <dir>', 'keep the demo\'s data (tenant, key, log) in this new or empty directory instead of a temporary one that is removed')
     .option('--json', 'print only a JSON summary')
     .action(async (options: { keep?: string; json?: boolean }) => {
+      // The demo's graph (SMTP ingress, nodemailer) is imported here, not by every command's start.
+      const { DemoFailure, runDemo } = await import('../demo/demo.run.js');
       const style = styleFor(process.stdout, { json: options.json === true });
       const write = (text: string): void => void process.stdout.write(`${text}\n`);
       const out: DemoOutput =

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { startApi, type ApiRole } from '../../app/api.js';
+import type { ApiRole } from '../../app/api.js';
 import { startMetrics } from '../../app/metrics.js';
 import type { MetricsServer } from '../../ops/metrics.server.js';
 import { processReadiness, readinessGate, type ReadinessParts } from '../../app/readiness.js';
@@ -7,7 +7,6 @@ import { START_ROLES, checkStartConfig, type StartRole } from '../../app/start-c
 import { createLogger } from '../../logging/logger.js';
 import { startScheduler, type Scheduler } from '../../app/scheduler.js';
 import { createSealpost } from '../../app/sealpost.js';
-import { startSmtp } from '../../app/smtp.js';
 import { startWorker } from '../../app/worker.js';
 import type { DeliveryWorker } from '../../delivery/delivery.worker.js';
 import type { SmtpServerHandle } from '../../ingest/smtp/smtp.server.js';
@@ -73,6 +72,8 @@ export function registerStart(program: Command): void {
         if (runs('worker')) worker = startWorker(sealpost);
         const lines: string[] = [];
         if (runs('api')) {
+          // The HTTPS server's graph (Fastify, its plugins, OpenAPI) loads only in a process that serves it.
+          const { startApi } = await import('../../app/api.js');
           api = await startApi(sealpost, { readiness: readinessGate(readiness) });
           const { listening } = api;
           const host = config.httpHost === '0.0.0.0' || config.httpHost === '::' ? 'localhost' : config.httpHost;
@@ -86,6 +87,8 @@ export function registerStart(program: Command): void {
           }
         }
         if (runs('smtp')) {
+          // The SMTP role's graph (smtp-server, mailparser, mailauth) loads only in a process that runs it.
+          const { startSmtp } = await import('../../app/smtp.js');
           smtp = await startSmtp(sealpost);
           lines.push(`SMTP ingress (STARTTLS required) listening on ${config.smtpHost}:${smtp.port}`);
         }

@@ -1,14 +1,7 @@
-import {
-  CreateAliasCommand,
-  CreateKeyCommand,
-  DescribeKeyCommand,
-  DisableKeyCommand,
-  EnableKeyRotationCommand,
-  ScheduleKeyDeletionCommand,
-  type KMSClient,
-} from '@aws-sdk/client-kms';
+import type { KMSClient } from '@aws-sdk/client-kms';
 import { SealpostError } from '../../errors/sealpost-error.js';
 import { isId } from '../ids.js';
+import { loadKms } from '../aws-kms-client.js';
 import { AwsKmsKeyProvider } from '../aws-kms-key-provider.js';
 import type { KeyProvider } from '../key-provider.js';
 import { TENANT_KEY_RECHECK_MS, TenantProviderCache, tenantErased, type TenantLiveness, type TenantRootKeys } from './tenant-root-keys.js';
@@ -34,7 +27,8 @@ export class AwsKmsTenantRootKeys implements TenantRootKeys {
   private readonly cache: TenantProviderCache;
 
   constructor(
-    private readonly client: KMSClient,
+    /** A promise while the SDK loads (kmsClient); awaited per call. */
+    private readonly client: KMSClient | Promise<KMSClient>,
     private readonly isLive: TenantLiveness,
     now: () => number = Date.now,
     recheckMs = TENANT_KEY_RECHECK_MS,
@@ -55,8 +49,10 @@ export class AwsKmsTenantRootKeys implements TenantRootKeys {
     this.cache.forget(tenantId);
     const key = await this.describe(tenantId);
     if (!key || key.state === 'PendingDeletion') return;
-    await this.call('DisableKey', () => this.client.send(new DisableKeyCommand({ KeyId: key.arn })));
-    await this.call('ScheduleKeyDeletion', () => this.client.send(new ScheduleKeyDeletionCommand({ KeyId: key.arn, PendingWindowInDays: KMS_DELETION_WINDOW_DAYS })));
+    const { DisableKeyCommand, ScheduleKeyDeletionCommand } = await loadKms();
+    const client = await this.client;
+    await this.call('DisableKey', () => client.send(new DisableKeyCommand({ KeyId: key.arn })));
+    await this.call('ScheduleKeyDeletion', () => client.send(new ScheduleKeyDeletionCommand({ KeyId: key.arn, PendingWindowInDays: KMS_DELETION_WINDOW_DAYS })));
   }
 
   private async load(tenantId: string): Promise<KeyProvider> {
@@ -70,8 +66,10 @@ export class AwsKmsTenantRootKeys implements TenantRootKeys {
   }
 
   private async create(tenantId: string): Promise<{ arn: string; state: string }> {
+    const { CreateAliasCommand, CreateKeyCommand, EnableKeyRotationCommand, ScheduleKeyDeletionCommand } = await loadKms();
+    const client = await this.client;
     const created = await this.call('CreateKey', () =>
-      this.client.send(
+      client.send(
         new CreateKeyCommand({
           Description: `Sealpost root key of tenant ${tenantId} (deleting it erases the tenant)`,
           KeyUsage: 'ENCRYPT_DECRYPT',
@@ -83,23 +81,24 @@ export class AwsKmsTenantRootKeys implements TenantRootKeys {
     const arn = created.KeyMetadata?.Arn;
     if (!arn) throw new SealpostError('SP_ERR_CRYPTO_KEY_UNAVAILABLE', 'AWS KMS CreateKey returned no key');
     try {
-      await this.client.send(new CreateAliasCommand({ AliasName: tenantKeyAlias(tenantId), TargetKeyId: arn }));
+      await client.send(new CreateAliasCommand({ AliasName: tenantKeyAlias(tenantId), TargetKeyId: arn }));
     } catch (cause) {
       // Another process created the tenant's key first: use that one, drop ours.
       if ((cause as { name?: string }).name !== 'AlreadyExistsException') throw kmsFailed('CreateAlias', cause);
-      await this.call('ScheduleKeyDeletion', () => this.client.send(new ScheduleKeyDeletionCommand({ KeyId: arn, PendingWindowInDays: KMS_DELETION_WINDOW_DAYS })));
+      await this.call('ScheduleKeyDeletion', () => client.send(new ScheduleKeyDeletionCommand({ KeyId: arn, PendingWindowInDays: KMS_DELETION_WINDOW_DAYS })));
       const winner = await this.describe(tenantId);
       if (!winner) throw new SealpostError('SP_ERR_CRYPTO_KEY_UNAVAILABLE', 'AWS KMS tenant key alias vanished');
       return winner;
     }
-    await this.call('EnableKeyRotation', () => this.client.send(new EnableKeyRotationCommand({ KeyId: arn })));
+    await this.call('EnableKeyRotation', () => client.send(new EnableKeyRotationCommand({ KeyId: arn })));
     return { arn, state: created.KeyMetadata?.KeyState ?? 'Enabled' };
   }
 
   private async describe(tenantId: string): Promise<{ arn: string; state: string } | undefined> {
     if (!isId('tenant', tenantId)) throw new SealpostError('SP_ERR_INTERNAL_ERROR', 'Internal error', { logDetail: { reason: 'not a tenant id' } });
+    const { DescribeKeyCommand } = await loadKms();
     try {
-      const out = await this.client.send(new DescribeKeyCommand({ KeyId: tenantKeyAlias(tenantId) }));
+      const out = await (await this.client).send(new DescribeKeyCommand({ KeyId: tenantKeyAlias(tenantId) }));
       const arn = out.KeyMetadata?.Arn;
       if (!arn) return undefined;
       return { arn, state: out.KeyMetadata?.KeyState ?? 'Unknown' };

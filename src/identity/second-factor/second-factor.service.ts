@@ -1,7 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { AuthenticationResponseJSON, PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequestOptionsJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 import type { Kysely } from 'kysely';
-import { generateSecret, generateURI, verify } from 'otplib';
 import type { AuditRecorder } from '../../audit/audit-recorder.js';
 import type { Database } from '../../db/schema.js';
 import { SealpostError } from '../../errors/sealpost-error.js';
@@ -9,6 +8,10 @@ import type { TenantPolicy } from '../policies/policy.repository.js';
 import type { SessionPrincipal } from '../principal.js';
 import type { SecondFactorRepository } from './second-factor.repository.js';
 import { authenticationOptions, registrationOptions, verifyAssertion, verifyRegistration, webauthnFailed, type WebauthnRelyingParty } from './webauthn-ceremony.js';
+import { lazyImport } from '../../util/lazy-import.js';
+
+/** TOTP (otplib), loaded at the first enrolment or code checked. */
+const loadOtp = lazyImport(() => import('otplib'));
 
 export type { WebauthnRelyingParty } from './webauthn-ceremony.js';
 
@@ -66,6 +69,7 @@ export class SecondFactorService {
   async startTotp(principal: SessionPrincipal, email: string, policy: TenantPolicy): Promise<{ secret: string; otpauthUri: string }> {
     await this.assertMayEnrol(principal);
     if (policy.webauthnOnly) throw new SealpostError('SP_ERR_AUTH_SECOND_FACTOR_NOT_ALLOWED', 'This tenant accepts only WebAuthn as a second factor');
+    const { generateSecret, generateURI } = await loadOtp();
     const secret = generateSecret();
     if (!(await this.repository.putPendingTotp(principal.operatorId, secret, this.now()))) {
       throw new SealpostError('SP_ERR_AUTH_TOTP_ENROLLED', 'TOTP is already enrolled for this account');
@@ -78,6 +82,7 @@ export class SecondFactorService {
     const totp = await this.repository.totp(operatorId);
     if (!totp || totp.confirmed !== requireConfirmed) throw failed(requireConfirmed ? 'no TOTP enrolled' : 'no pending TOTP enrolment');
     if (!/^\d{6}$/.test(code)) throw failed('malformed code');
+    const { verify } = await loadOtp();
     const result = await verify({
       secret: totp.secret,
       token: code,

@@ -1,15 +1,15 @@
-import {
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-  type AuthenticationResponseJSON,
-  type AuthenticatorTransport,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
+import type {
+  AuthenticationResponseJSON,
+  AuthenticatorTransport,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import { SealpostError } from '../../errors/sealpost-error.js';
+import { lazyImport } from '../../util/lazy-import.js';
+
+/** Loaded at the first ceremony: a process that never sees a security key never loads it. */
+const loadWebauthn = lazyImport(() => import('@simplewebauthn/server'));
 
 /**
  * The WebAuthn ceremonies (@simplewebauthn/server), shared by operators' second factor and
@@ -43,12 +43,13 @@ export function webauthnFailed(reason: string): SealpostError {
   return new SealpostError('SP_ERR_AUTH_SECOND_FACTOR_FAILED', 'Second factor not accepted', { logDetail: { reason } });
 }
 
-export function registrationOptions(
+export async function registrationOptions(
   rp: WebauthnRelyingParty,
   user: { id: string; name: string },
   existing: readonly StoredWebauthnCredential[],
   userVerification: 'preferred' | 'required',
 ): Promise<PublicKeyCredentialCreationOptionsJSON> {
+  const { generateRegistrationOptions } = await loadWebauthn();
   return generateRegistrationOptions({
     rpName: 'Sealpost',
     rpID: rp.rpID,
@@ -62,6 +63,7 @@ export function registrationOptions(
 
 export async function verifyRegistration(rp: WebauthnRelyingParty, response: RegistrationResponseJSON, challenge: string | null, requireUserVerification: boolean): Promise<NewWebauthnCredential> {
   if (!challenge) throw webauthnFailed('no pending WebAuthn registration');
+  const { verifyRegistrationResponse } = await loadWebauthn();
   const verified = await verifyRegistrationResponse({ response, expectedChallenge: challenge, expectedOrigin: rp.origin, expectedRPID: rp.rpID, requireUserVerification }).catch((err: unknown) => {
     throw webauthnFailed(`registration refused: ${err instanceof Error ? err.message : String(err)}`);
   });
@@ -70,7 +72,8 @@ export async function verifyRegistration(rp: WebauthnRelyingParty, response: Reg
   return { id: credential.id, publicKey: Buffer.from(credential.publicKey), counter: credential.counter, transports: credential.transports ?? [] };
 }
 
-export function authenticationOptions(rp: WebauthnRelyingParty, credentials: readonly StoredWebauthnCredential[], userVerification: 'preferred' | 'required'): Promise<PublicKeyCredentialRequestOptionsJSON> {
+export async function authenticationOptions(rp: WebauthnRelyingParty, credentials: readonly StoredWebauthnCredential[], userVerification: 'preferred' | 'required'): Promise<PublicKeyCredentialRequestOptionsJSON> {
+  const { generateAuthenticationOptions } = await loadWebauthn();
   return generateAuthenticationOptions({
     rpID: rp.rpID,
     allowCredentials: credentials.map((c) => ({ id: c.id, transports: [...c.transports] as AuthenticatorTransport[] })),
@@ -89,6 +92,7 @@ export async function verifyAssertion(
   if (!challenge) throw webauthnFailed('no pending WebAuthn challenge');
   const credential = credentials.find((c) => c.id === response.id);
   if (!credential) throw webauthnFailed('unknown credential');
+  const { verifyAuthenticationResponse } = await loadWebauthn();
   const result = await verifyAuthenticationResponse({
     response,
     expectedChallenge: challenge,

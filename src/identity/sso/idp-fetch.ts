@@ -2,6 +2,10 @@ import { isIP } from 'node:net';
 import { Agent, fetch as undiciFetch } from 'undici';
 import type { CustomFetch } from 'openid-client';
 import { AddressPolicy, addressRefused, guardedLookup, type PrivateDestinationAllowance } from '../../delivery/ssrf-guard.js';
+import { lazyImport } from '../../util/lazy-import.js';
+
+/** openid-client, loaded at the first OIDC sign-in (tenant SSO or staff): most processes never start one. */
+export const loadOpenidClient = lazyImport(() => import('openid-client'));
 
 /** A slow IdP must not hold a login (and a request worker) for long. */
 export const IDP_TIMEOUT_SECONDS = 10;

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import * as oidc from 'openid-client';
+import type * as Oidc from 'openid-client';
 import { isSealpostError } from '../../errors/sealpost-error.js';
-import { IDP_TIMEOUT_SECONDS } from './idp-fetch.js';
+import { IDP_TIMEOUT_SECONDS, loadOpenidClient } from './idp-fetch.js';
 import { oidcAssertsMfa } from './mfa-rule.js';
 import type { OidcSettings, StoredSetting } from './sso-config.repository.js';
 import type { SsoConfigService } from './sso-config.service.js';
@@ -58,13 +58,13 @@ export function isNetworkFailure(err: unknown): boolean {
  * Each state is used once, expires after 10 minutes and is bound to the browser that started it.
  */
 export class OidcLoginService {
-  private readonly discovered = new Map<string, { key: string; config: oidc.Configuration; until: number }>();
+  private readonly discovered = new Map<string, { key: string; config: Oidc.Configuration; until: number }>();
 
   constructor(
     private readonly settings: SsoConfigService,
     private readonly states: SsoLoginStateRepository,
     private readonly deps: {
-      readonly fetch: oidc.CustomFetch;
+      readonly fetch: Oidc.CustomFetch;
       /** Tests only: plain http:// issuers on loopback (openid-client's allowInsecureRequests). */
       readonly allowHttpIdp?: boolean;
       readonly now?: () => number;
@@ -82,12 +82,13 @@ export class OidcLoginService {
   }
 
   /** The tenant's IdP configuration (discovery), cached per setting version. */
-  private async configuration(tenantId: string, stored: StoredSetting<OidcSettings>): Promise<oidc.Configuration> {
+  private async configuration(tenantId: string, stored: StoredSetting<OidcSettings>): Promise<Oidc.Configuration> {
     const { settings } = stored;
     const key = `${stored.updatedAt}\n${settings.issuer}\n${settings.clientId}`;
     const cached = this.discovered.get(tenantId);
     if (cached && cached.key === key && cached.until > this.now()) return cached.config;
-    let config: oidc.Configuration;
+    let config: Oidc.Configuration;
+    const oidc = await loadOpenidClient();
     try {
       // discovery() refuses a document whose `issuer` is not exactly the configured issuer.
       config = await oidc.discovery(new URL(settings.issuer), settings.clientId, undefined, oidc.ClientSecretBasic(settings.clientSecret), {
@@ -106,6 +107,7 @@ export class OidcLoginService {
   async start(tenantId: string): Promise<OidcStart> {
     const stored = await this.setting(tenantId);
     const config = await this.configuration(tenantId, stored);
+    const oidc = await loadOpenidClient();
     const state = oidc.randomState();
     const nonce = oidc.randomNonce();
     const codeVerifier = oidc.randomPKCECodeVerifier();
@@ -143,7 +145,8 @@ export class OidcLoginService {
     const config = await this.configuration(tenantId, stored);
     const callbackUrl = new URL(this.settings.oidcRedirectUri(tenantId));
     callbackUrl.search = query;
-    let tokens: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
+    const oidc = await loadOpenidClient();
+    let tokens: Awaited<ReturnType<typeof Oidc.authorizationCodeGrant>>;
     try {
       tokens = await oidc.authorizationCodeGrant(config, callbackUrl, {
         pkceCodeVerifier: login.secrets.codeVerifier,

@@ -1,6 +1,6 @@
-import { SAML, ValidateInResponseTo, generateServiceProviderMetadata, type Profile } from '@node-saml/node-saml';
-import { parseDomFromString, xpath } from '@node-saml/node-saml/lib/xml.js';
+import type { Profile, SAML } from '@node-saml/node-saml';
 import { SealpostError } from '../../errors/sealpost-error.js';
+import { lazyImport } from '../../util/lazy-import.js';
 import { samlAssertsMfa } from './mfa-rule.js';
 import type { SamlSettings, StoredSetting } from './sso-config.repository.js';
 import type { SsoConfigService } from './sso-config.service.js';
@@ -8,6 +8,10 @@ import { emailDomain } from './sso-domain.js';
 import type { SsoLoginStateRepository } from './sso-login-state.repository.js';
 import { emailRefused, loginRefused } from './sso-refusal.js';
 import type { VerifiedSsoIdentity } from './sso-sign-in.port.js';
+
+/** node-saml and its XML stack, loaded at the first SAML request: most processes never see one. */
+const loadSaml = lazyImport(() => import('@node-saml/node-saml'));
+const loadSamlXml = lazyImport(() => import('@node-saml/node-saml/lib/xml.js'));
 
 /**
  * Clock skew tolerated on NotBefore / NotOnOrAfter: one minute. IdPs issue assertions valid for
@@ -63,7 +67,8 @@ export class SamlLoginService {
     return stored;
   }
 
-  private saml(tenantId: string, settings: SamlSettings): SAML {
+  private async saml(tenantId: string, settings: SamlSettings): Promise<SAML> {
+    const { SAML, ValidateInResponseTo } = await loadSaml();
     return new SAML({
       idpCert: [...settings.idpCertificates],
       issuer: settings.spEntityId,
@@ -85,6 +90,7 @@ export class SamlLoginService {
   /** Our SP metadata for the tenant's IdP: entity id, ACS URL, signed assertions wanted. */
   async metadata(tenantId: string): Promise<string> {
     const { settings } = await this.setting(tenantId);
+    const { generateServiceProviderMetadata } = await loadSaml();
     return generateServiceProviderMetadata({
       issuer: settings.spEntityId,
       callbackUrl: this.settings.samlAcsUrl(tenantId),
@@ -97,9 +103,10 @@ export class SamlLoginService {
   async acs(tenantId: string, samlResponse: string): Promise<VerifiedSsoIdentity> {
     const { settings } = await this.setting(tenantId);
     const acsUrl = this.settings.samlAcsUrl(tenantId);
+    const saml = await this.saml(tenantId, settings);
     let profile: Profile | null;
     try {
-      ({ profile } = await this.saml(tenantId, settings).validatePostResponseAsync({ SAMLResponse: samlResponse }));
+      ({ profile } = await saml.validatePostResponseAsync({ SAMLResponse: samlResponse }));
     } catch (err) {
       throw loginRefused(reasonOf(err), err);
     }
@@ -148,6 +155,7 @@ export class SamlLoginService {
    * SignedInfo, which carries these algorithms, is covered by the signature just verified.
    */
   private async checkEnvelope(samlResponse: string, acsUrl: string): Promise<void> {
+    const { parseDomFromString, xpath } = await loadSamlXml();
     const doc = await parseDomFromString(Buffer.from(samlResponse, 'base64').toString('utf8'));
     const destination = xpath.selectAttributes(doc, "/*[local-name()='Response']/@Destination")[0]?.nodeValue;
     if (destination != null && destination !== acsUrl) throw loginRefused('wrong destination');

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AuthenticationResponseJSON, PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequestOptionsJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 import type { Kysely } from 'kysely';
-import * as oidc from 'openid-client';
+import type * as Oidc from 'openid-client';
 import type { AuditActor } from '../../audit/audit-event.js';
 import type { AuditRecorder } from '../../audit/audit-recorder.js';
 import { newId } from '../../crypto/ids.js';
@@ -9,7 +9,7 @@ import type { Database } from '../../db/schema.js';
 import { isSealpostError, SealpostError } from '../../errors/sealpost-error.js';
 import { authenticationOptions, registrationOptions, verifyAssertion, verifyRegistration, type WebauthnRelyingParty } from '../second-factor/webauthn-ceremony.js';
 import { csrfTokenFor } from '../sessions/session-cookie.js';
-import { IDP_TIMEOUT_SECONDS } from '../sso/idp-fetch.js';
+import { IDP_TIMEOUT_SECONDS, loadOpenidClient } from '../sso/idp-fetch.js';
 import { isNetworkFailure, libraryCode, LOGIN_STATE_TTL_MS } from '../sso/oidc-login.service.js';
 import { newStaffToken, staffCookie, tokenSha256 } from './staff-cookie.js';
 import type { StaffConsolePrincipal } from './staff-principal.js';
@@ -59,14 +59,14 @@ function unauthenticated(reason: string): SealpostError {
  * verification (src/identity/second-factor/webauthn-ceremony.ts). No passwords, no API keys.
  */
 export class StaffSignInService {
-  private discovered: { config: oidc.Configuration; until: number } | undefined;
+  private discovered: { config: Oidc.Configuration; until: number } | undefined;
 
   constructor(
     private readonly repository: StaffRepository,
     private readonly deps: {
       readonly oidc: StaffOidcSettings | undefined;
       readonly redirectUri: string;
-      readonly fetch: oidc.CustomFetch;
+      readonly fetch: Oidc.CustomFetch;
       readonly allowHttpIdp?: boolean;
       readonly rp: WebauthnRelyingParty;
       readonly now: () => number;
@@ -117,9 +117,10 @@ export class StaffSignInService {
     return this.deps.oidc;
   }
 
-  private async configuration(): Promise<oidc.Configuration> {
+  private async configuration(): Promise<Oidc.Configuration> {
     const settings = this.settings();
     if (this.discovered && this.discovered.until > this.deps.now()) return this.discovered.config;
+    const oidc = await loadOpenidClient();
     try {
       const config = await oidc.discovery(new URL(settings.issuer), settings.clientId, undefined, oidc.ClientSecretBasic(settings.clientSecret), {
         [oidc.customFetch]: this.deps.fetch,
@@ -138,6 +139,7 @@ export class StaffSignInService {
 
   async start(): Promise<{ authorizationUrl: string; binding: string }> {
     const config = await this.configuration();
+    const oidc = await loadOpenidClient();
     const state = oidc.randomState();
     const nonce = oidc.randomNonce();
     const codeVerifier = oidc.randomPKCECodeVerifier();
@@ -185,7 +187,8 @@ export class StaffSignInService {
     const config = await this.configuration();
     const callbackUrl = new URL(this.deps.redirectUri);
     callbackUrl.search = query;
-    let tokens: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
+    const oidc = await loadOpenidClient();
+    let tokens: Awaited<ReturnType<typeof Oidc.authorizationCodeGrant>>;
     try {
       tokens = await oidc.authorizationCodeGrant(config, callbackUrl, { pkceCodeVerifier: login.secrets.codeVerifier, expectedState: state, expectedNonce: login.secrets.nonce, idTokenExpected: true });
     } catch (err) {

@@ -1,5 +1,4 @@
-import { DeleteObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { createHash } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -8,6 +7,7 @@ import { SealpostError } from '../../errors/sealpost-error.js';
 import { assertValidBlobKey, storageFailed } from '../../storage/blob-store.js';
 import { LocalBlobStore } from '../../storage/local-blob-store.js';
 import { getS3Object } from '../../storage/s3-blob-store.js';
+import { loadS3, loadS3Upload, s3Client } from '../../storage/s3-client.js';
 
 /** What was stored: the byte count and SHA-256 (hex) of exactly the bytes the target holds. */
 export interface StoredObject {
@@ -129,7 +129,7 @@ const PART_BYTES = 5 * 1024 * 1024;
 
 class S3Target implements BackupTarget {
   readonly name: string;
-  private readonly client: S3Client;
+  private readonly client: Promise<S3Client>;
   private readonly bucket: string;
   private readonly prefix: string;
 
@@ -141,7 +141,7 @@ class S3Target implements BackupTarget {
     if (prefix !== '') assertValidBlobKey(prefix);
     this.prefix = prefix === '' ? '' : `${prefix}/`;
     this.name = `s3://${this.bucket}/${this.prefix}`;
-    this.client = new S3Client({
+    this.client = s3Client({
       ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' }),
       ...(options.region === undefined ? {} : { region: options.region }),
       ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
@@ -156,8 +156,9 @@ class S3Target implements BackupTarget {
     pipeline(body, measure.stream, (error) => {
       bodyError ??= error;
     });
-    const upload = new Upload({ client: this.client, params: { Bucket: this.bucket, Key: this.prefix + key, Body: measure.stream }, partSize: PART_BYTES, queueSize: 2 });
     try {
+      const [{ Upload }, client] = await Promise.all([loadS3Upload(), this.client]);
+      const upload = new Upload({ client, params: { Bucket: this.bucket, Key: this.prefix + key, Body: measure.stream }, partSize: PART_BYTES, queueSize: 2 });
       await upload.done();
     } catch (error) {
       measure.stream.destroy();
@@ -167,14 +168,15 @@ class S3Target implements BackupTarget {
     return measure.result();
   }
 
-  get(key: string): Promise<Readable> {
-    return getS3Object(this.client, this.bucket, this.prefix, key);
+  async get(key: string): Promise<Readable> {
+    return getS3Object(await this.client, this.bucket, this.prefix, key);
   }
 
   async size(key: string): Promise<number | undefined> {
     assertValidBlobKey(key);
+    const { HeadObjectCommand } = await loadS3();
     try {
-      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
+      const head = await (await this.client).send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
       return head.ContentLength ?? 0;
     } catch (error) {
       if (error instanceof Error && (error.name === 'NotFound' || error.name === 'NoSuchKey')) return undefined;
@@ -185,9 +187,10 @@ class S3Target implements BackupTarget {
   async list(prefix: string): Promise<string[]> {
     const keys: string[] = [];
     let token: string | undefined;
+    const [{ ListObjectsV2Command }, client] = await Promise.all([loadS3(), this.client]);
     try {
       do {
-        const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix + prefix, ContinuationToken: token }));
+        const page = await client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix + prefix, ContinuationToken: token }));
         for (const object of page.Contents ?? []) if (object.Key) keys.push(object.Key.slice(this.prefix.length));
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
       } while (token !== undefined);
@@ -199,14 +202,15 @@ class S3Target implements BackupTarget {
 
   async delete(key: string): Promise<void> {
     assertValidBlobKey(key);
+    const { DeleteObjectCommand } = await loadS3();
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
+      await (await this.client).send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
     } catch (error) {
       throw storageFailed('delete', key, error);
     }
   }
 
   async close(): Promise<void> {
-    this.client.destroy();
+    (await this.client).destroy();
   }
 }
