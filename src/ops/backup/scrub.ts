@@ -40,22 +40,28 @@ export interface ScrubResult {
   readonly erasedPayloads: number;
 }
 
+// A synthetic value never equals the original: a short value (one letter, one digit) would
+// otherwise come out unchanged now and then, and a scrubbed copy would carry it.
 function syntheticString(value: string): string {
   const length = Buffer.byteLength(value, 'utf8');
-  const bytes = randomBytes(length);
-  let out = '';
-  for (const byte of bytes) out += String.fromCharCode(97 + (byte % 26));
-  return out;
+  if (length === 0) return '';
+  for (;;) {
+    let out = '';
+    for (const byte of randomBytes(length)) out += String.fromCharCode(97 + (byte % 26));
+    if (out !== value) return out;
+  }
 }
 
 function syntheticNumber(value: number): number {
   if (!Number.isFinite(value)) return value;
   const digits = Math.max(1, String(Math.trunc(Math.abs(value))).length);
-  const integer = digits === 1 ? randomInt(0, 10) : randomInt(10 ** (digits - 1), Math.min(10 ** digits, 2 ** 47));
   const sign = value < 0 ? -1 : 1;
-  if (Number.isInteger(value)) return sign * integer;
-  const decimals = Math.min(6, (String(value).split('.')[1] ?? '').length);
-  return sign * Number(`${integer}.${String(randomInt(0, 10 ** decimals)).padStart(decimals, '0')}`);
+  const decimals = Number.isInteger(value) ? 0 : Math.min(6, (String(value).split('.')[1] ?? '').length);
+  for (;;) {
+    const integer = digits === 1 ? randomInt(0, 10) : randomInt(10 ** (digits - 1), Math.min(10 ** digits, 2 ** 47));
+    const out = decimals === 0 ? sign * integer : sign * Number(`${integer}.${String(randomInt(0, 10 ** decimals)).padStart(decimals, '0')}`);
+    if (out !== value) return out;
+  }
 }
 
 /** A value of the same shape with no original leaf: keys kept, strings and numbers replaced. */
