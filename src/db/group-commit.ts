@@ -83,7 +83,7 @@ interface Committed {
  *
  * A unit that fails (a unique violation, say) is rolled back alone and rejects its caller; the
  * others still commit. Units almost never fail, so a batch is first written without savepoints
- * (three statements per unit saved); only if one of its units throws is that transaction rolled
+ * (two statements per unit saved); only if one of its units throws is that transaction rolled
  * back and the batch written again with each unit in its own savepoint. Units are prepared
  * writes (src/db/prepared-write.ts): they only write rows computed beforehand, so running one
  * twice after a rollback stores it once. If the commit itself fails, every caller in the batch
