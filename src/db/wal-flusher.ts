@@ -31,7 +31,15 @@ export class WalFlusher {
     return new WalFlusher(async () => {
       // Opened for each sync: the WAL file is the same inode while the database is open, and a
       // short-lived descriptor cannot outlive a WAL that SQLite removes at its last close.
-      const handle = await open(`${file}-wal`, 'r');
+      let handle;
+      try {
+        handle = await open(`${file}-wal`, 'r');
+      } catch (err) {
+        // No WAL file: SQLite removes it only at the last connection's close, after checkpointing
+        // every frame into the database file and syncing that file (a shutdown raced this sync).
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw err;
+      }
       try {
         await handle.datasync();
       } finally {

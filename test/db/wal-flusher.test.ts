@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
@@ -98,6 +98,24 @@ describe('group commit on SQLite with the WAL flusher', () => {
     await expect(barrier).resolves.toBeUndefined();
     // Every other commit of the connection is synchronous=FULL again.
     expect((await sql<{ synchronous: number }>`pragma synchronous`.execute(handle.db)).rows[0]!.synchronous).toBe(2);
+  });
+
+  it('has nothing to sync once SQLite has checkpointed and removed its WAL at close', async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'sealpost-wal-'));
+    handle = openDatabase({ dialect: 'sqlite', file: path.join(dir, 'sealpost.db') });
+    const flusher = handle.walFlusher!;
+    const committer = new GroupCommitter(handle.db, flusher);
+    await sql`create table t (id integer primary key)`.execute(handle.db);
+    await committer.run((tx) => sql`insert into t (id) values (1)`.execute(tx));
+    await handle.close();
+    handle = undefined;
+    expect(existsSync(path.join(dir, 'sealpost.db-wal'))).toBe(false);
+    // A request's commit that raced the shutdown: its sync finds no WAL file, and all is on disk.
+    flusher.committedNow();
+    await expect(flusher.durable()).resolves.toBeUndefined();
+    const reopened = openDatabase({ dialect: 'sqlite', file: path.join(dir, 'sealpost.db') });
+    expect((await sql<{ n: number }>`select count(*) as n from t`.execute(reopened.db)).rows[0]!.n).toBe(1);
+    await reopened.close();
   });
 
   it('syncs the real write-ahead log file', async () => {
