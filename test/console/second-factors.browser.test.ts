@@ -93,7 +93,10 @@ describe.skipIf(noBrowser())('console second factors (Chromium)', { timeout: BRO
     await expectAccessible(second, 'revoke dialog');
     await second.getByRole('dialog').getByRole('button', { name: 'Revoke' }).click();
     await revokeFirst.waitFor({ state: 'detached' });
-    expect(await second.getByRole('button', { name: 'Revoke this session (signs you out)' }).count()).toBe(1);
+    // The list reloads after a revocation: wait for it to be back before counting.
+    const own = second.getByRole('button', { name: 'Revoke this session (signs you out)' });
+    await own.waitFor();
+    expect(await own.count()).toBe(1);
     expect((await first.request.get('/v1/auth/session')).status()).toBe(401);
   });
 });
