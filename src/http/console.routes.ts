@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { SealpostError } from '../errors/sealpost-error.js';
 import type { Logger } from '../logging/logger.js';
 import { mediaResponse } from './problem.schema.js';
+import { pageCsp } from './html/csp.js';
 
 export const CONSOLE_PATH = '/console';
 /** The public receipt checker: no sign-in, the same bundle's second entry. */
@@ -15,17 +16,7 @@ export const VERIFY_PATH = '/verify';
  * origin only, never framed, no `<base>`, forms post nowhere else. Payload content is rendered
  * as text, so even a rendering bug leaves an injected `<script>` or `on…=` handler inert.
  */
-export const CONSOLE_CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "font-src 'self'",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-].join('; ');
+export const CONSOLE_CSP = pageCsp({ scripts: true, connect: true, fonts: true });
 
 /** Hashed asset names change with their content, so a year's cache never serves a stale file. */
 const IMMUTABLE = 'public, max-age=31536000, immutable';

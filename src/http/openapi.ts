@@ -5,6 +5,7 @@ import { SEALPOST_VERSION } from '../delivery/forwarded-request.js';
 import { problemResponse } from './problem.schema.js';
 import { CSRF_HEADER, SESSION_COOKIE } from '../identity/sessions/session-cookie.js';
 import { ruleFor, type RouteRule } from '../identity/permissions.js';
+import { pageCsp } from './html/csp.js';
 
 export const OPENAPI_PATH = '/v1/openapi.json';
 export const DOCS_PATH = '/docs';
@@ -14,17 +15,7 @@ export const DOCS_PATH = '/docs';
  * this server only: nothing from a CDN, no inline script, no frames, no forms posting elsewhere.
  * `data:` images are Swagger UI's own icons.
  */
-export const DOCS_CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "font-src 'self'",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+export const DOCS_CSP = pageCsp({ scripts: true, connect: true, fonts: true, formAction: 'none' });
 
 type ResponseMap = Record<string, unknown>;
 
