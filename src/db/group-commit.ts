@@ -27,7 +27,8 @@ export class BatchWriter<I, O> {
 
   constructor(
     private readonly writeBatch: (items: I[]) => Promise<Outcome<O>[]>,
-    private readonly maxBatch: number = MAX_BATCH,
+    /** Awaited before each batch is taken from the queue: a batch may wait for a better moment to write. */
+    private readonly ready: () => Promise<void> = async () => undefined,
   ) {}
 
   submit(item: I): Promise<O> {
@@ -45,7 +46,8 @@ export class BatchWriter<I, O> {
         // (SQLite's commit blocks the event loop while it fsyncs, and its driver is synchronous)
         // joins this batch instead of the next.
         await new Promise((resolve) => setImmediate(resolve));
-        const batch = this.queue.splice(0, this.maxBatch);
+        await this.ready();
+        const batch = this.queue.splice(0, MAX_BATCH);
         let outcomes: Outcome<O>[];
         try {
           outcomes = await this.writeBatch(batch.map((q) => q.item));
@@ -91,7 +93,8 @@ interface Committed {
  *
  * On SQLite (given a {@link WalFlusher}) a batch commits without its own fsync and its callers
  * wait for the flusher's sync of the write-ahead log, which runs off the event loop while the
- * next batch is written.
+ * next batch gathers; that batch is committed when the sync ends (the classic group commit: one
+ * commit and one sync for all that arrived during the previous sync).
  */
 export class GroupCommitter {
   private readonly writer: BatchWriter<Work, Committed>;
@@ -100,14 +103,19 @@ export class GroupCommitter {
     private readonly db: Kysely<Database>,
     private readonly flusher?: WalFlusher,
   ) {
-    this.writer = new BatchWriter<Work, Committed>(async (batch) => {
-      try {
-        return await this.transaction((tx) => this.writeTogether(tx, batch));
-      } catch (error) {
-        if (!(error instanceof UnitFailed)) throw error;
-        return this.transaction((tx) => this.writeEachInSavepoint(tx, batch));
-      }
-    });
+    this.writer = new BatchWriter<Work, Committed>(
+      async (batch) => {
+        try {
+          return await this.transaction((tx) => this.writeTogether(tx, batch));
+        } catch (error) {
+          if (!(error instanceof UnitFailed)) throw error;
+          return this.transaction((tx) => this.writeEachInSavepoint(tx, batch));
+        }
+      },
+      // While the WAL syncs, what arrives joins one batch committed when the sync ends, just
+      // before the next sync: its callers are answered after that sync either way.
+      flusher && (() => flusher.idle()),
+    );
   }
 
   async run<T>(work: (tx: Kysely<Database>) => Promise<T>): Promise<T> {

@@ -53,6 +53,15 @@ export class WalFlusher {
     return ++this.committed;
   }
 
+  /**
+   * Resolves once no sync is running (whether it succeeded or not). A group committer waits for
+   * this before its next commit: what arrives while the disk syncs would wait for the next sync
+   * anyway, and committing it as one batch then costs one commit instead of several.
+   */
+  async idle(): Promise<void> {
+    while (this.running) await this.running.done.catch(() => undefined);
+  }
+
   /** Resolves once commit `upTo` (by default, every commit so far) is on disk; rejects if the sync that should cover it fails. */
   async durable(upTo: number = this.committed): Promise<void> {
     while (this.synced < upTo) {

@@ -100,6 +100,36 @@ describe('group commit on SQLite with the WAL flusher', () => {
     expect((await sql<{ synchronous: number }>`pragma synchronous`.execute(handle.db)).rows[0]!.synchronous).toBe(2);
   });
 
+  it('gathers what arrives during a sync into one batch, committed when the sync ends', async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'sealpost-wal-'));
+    handle = openDatabase({ dialect: 'sqlite', file: path.join(dir, 'sealpost.db') });
+    await sql`create table t (id integer primary key)`.execute(handle.db);
+    const sync = manualSync();
+    const flusher = new WalFlusher(sync.datasync);
+    const committer = new GroupCommitter(handle.db, flusher);
+    const count = async (): Promise<number> => (await sql<{ n: number }>`select count(*) as n from t`.execute(handle!.db)).rows[0]!.n;
+
+    const first = committer.run((tx) => sql`insert into t (id) values (1)`.execute(tx));
+    while (sync.pending() === 0) await new Promise((r) => setImmediate(r));
+    // Arriving in separate turns while the first sync runs: they wait, uncommitted.
+    const later: Promise<unknown>[] = [];
+    for (const id of [2, 3, 4]) {
+      later.push(committer.run((tx) => sql`insert into t (id) values (${id})`.execute(tx)));
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(await count()).toBe(1);
+    sync.finish();
+    await first;
+    while (sync.pending() === 0) await new Promise((r) => setImmediate(r));
+    // One commit for the three, covered by the second sync.
+    expect(await count()).toBe(4);
+    expect(flusher.committedNow()).toBe(3);
+    expect(await settled(Promise.all(later))).toBe('pending');
+    sync.finish();
+    await expect(Promise.all(later)).resolves.toHaveLength(3);
+    expect(sync.started).toBe(2);
+  });
+
   it('has nothing to sync once SQLite has checkpointed and removed its WAL at close', async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'sealpost-wal-'));
     handle = openDatabase({ dialect: 'sqlite', file: path.join(dir, 'sealpost.db') });
