@@ -96,7 +96,7 @@ export async function openAppContext(config: SealpostConfig, logger: Logger): Pr
       await database.close();
     };
     const receipts = createReceiptServices({ db: database.db, cipher, audit: audit.log, keys: { refreshMs: config.keyRefreshSeconds * 1000 } });
-    return { config, logger, database, keyProvider: provider, tenantKeys, cipher, kekVersions, keyRefresh, blobs, rawBlobs, committer: new GroupCommitter(database.db, database.walFlusher), tenantRepository, audit, receipts, close };
+    return { config, logger, database, keyProvider: provider, tenantKeys, cipher, kekVersions, keyRefresh, blobs, rawBlobs, committer: GroupCommitter.forDatabase(database), tenantRepository, audit, receipts, close };
   } catch (err) {
     await database.close();
     throw err;

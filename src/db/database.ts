@@ -1,7 +1,7 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, sql, type SqliteDatabase } from 'kysely';
 import type pg from 'pg';
 import type { SealpostConfig } from '../config/config.schema.js';
 import type { Database } from './schema.js';
@@ -20,6 +20,8 @@ export interface DatabaseHandle {
   readonly dialect: Dialect;
   /** SQLite: syncs the write-ahead log off the event loop for the group commit (src/db/wal-flusher.ts). */
   readonly walFlusher?: WalFlusher;
+  /** SQLite: the one connection, for the group committer's direct statements (src/db/direct-statement.ts) only. */
+  readonly groupCommitConnection?: SqliteDatabase;
   close(): Promise<void>;
 }
 
@@ -52,8 +54,9 @@ export function openDatabase(database: SealpostConfig['database'], options: Open
     sqlite.pragma('synchronous = FULL');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
-    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: new SqliteStatementCache(sqlite) }) });
-    return { db, dialect: 'sqlite', walFlusher: WalFlusher.forDatabaseFile(database.file), close: () => db.destroy() };
+    const statements = new SqliteStatementCache(sqlite);
+    const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: statements }) });
+    return { db, dialect: 'sqlite', walFlusher: WalFlusher.forDatabaseFile(database.file), groupCommitConnection: statements, close: () => db.destroy() };
   }
   // Kysely builds the pool at the first query, so pg is imported then, not by SQLite deployments.
   const pool = async (): Promise<ReturnType<typeof guardedPool>> => guardedPool(await postgresPool(database.url, options), (err) => options.onIdleError?.(err));

@@ -1,5 +1,7 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type SqliteDatabase } from 'kysely';
 import { connectionWithoutFsync } from './commit-without-fsync.js';
+import type { DatabaseHandle } from './database.js';
+import { withDirectStatements } from './direct-statement.js';
 import type { Database } from './schema.js';
 import type { WalFlusher } from './wal-flusher.js';
 
@@ -102,6 +104,8 @@ export class GroupCommitter {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly flusher?: WalFlusher,
+    /** SQLite's connection, on which the units' hot statements run directly (src/db/direct-statement.ts). */
+    private readonly directConnection?: SqliteDatabase,
   ) {
     this.writer = new BatchWriter<Work, Committed>(
       async (batch) => {
@@ -118,6 +122,11 @@ export class GroupCommitter {
     );
   }
 
+  /** The committer of a database as the application opens it: on SQLite with the WAL flusher and direct statements. */
+  static forDatabase(database: DatabaseHandle): GroupCommitter {
+    return new GroupCommitter(database.db, database.walFlusher, database.groupCommitConnection);
+  }
+
   async run<T>(work: (tx: Kysely<Database>) => Promise<T>): Promise<T> {
     const { value, commit } = await this.writer.submit(work);
     if (this.flusher) await this.flusher.durable(commit);
@@ -129,7 +138,9 @@ export class GroupCommitter {
     await this.flusher?.durable();
   }
 
-  private async transaction(write: (tx: Kysely<Database>) => Promise<Outcome<unknown>[]>): Promise<Outcome<Committed>[]> {
+  private async transaction(batchWrite: (tx: Kysely<Database>) => Promise<Outcome<unknown>[]>): Promise<Outcome<Committed>[]> {
+    const connection = this.directConnection;
+    const write = connection ? (tx: Kysely<Database>) => withDirectStatements(tx, connection, () => batchWrite(tx)) : batchWrite;
     const flusher = this.flusher;
     if (!flusher) return (await this.db.transaction().execute(write)).map((o) => (o.ok ? { ok: true, value: { value: o.value, commit: 0 } } : o));
     const outcomes = await connectionWithoutFsync(this.db, (conn) => conn.transaction().execute(write));

@@ -6,6 +6,7 @@ import type { Database } from '../db/schema.js';
 import { SealpostError } from '../errors/sealpost-error.js';
 import { destinationConfigContext, type DestinationSecrets } from './destination.repository.js';
 import { newId } from '../crypto/ids.js';
+import { HotStatement } from '../db/direct-statement.js';
 
 /**
  * A claim considers at most this many destinations (those whose oldest due delivery is oldest),
@@ -28,6 +29,24 @@ export function cappedEnqueue(config: { readonly maxFanoutPerPayload?: number | 
   return (tx: Kysely<Database>, input: { tenantId: string; payloadId: string; type: string; now: number }): Promise<number> => enqueueDeliveries(tx, input, limits);
 }
 
+// Both run in every ingest: direct statements inside a group commit (src/db/direct-statement.ts).
+const ENABLED_DESTINATIONS = new HotStatement<{ id: string; event_types: string | null }>(
+  'select id, event_types from destinations where tenant_id = ? and enabled = 1 and deleted_at is null',
+);
+const INSERT_DELIVERIES = new Map<number, HotStatement>();
+/** One statement per row count (at most the fan-out cap, so a few dozen texts at most). */
+function insertDeliveries(rows: number): HotStatement {
+  let statement = INSERT_DELIVERIES.get(rows);
+  if (!statement) {
+    const row = "(?, ?, ?, ?, 'pending', 0, ?, ?, ?)";
+    statement = new HotStatement(
+      `insert into deliveries (id, tenant_id, payload_id, destination_id, status, attempts, next_attempt_at, created_at, updated_at) values ${Array(rows).fill(row).join(', ')}`,
+    );
+    INSERT_DELIVERIES.set(rows, statement);
+  }
+  return statement;
+}
+
 /**
  * Writes one pending delivery per enabled destination of the tenant whose event filter matches,
  * due at once. Called inside the ingest transaction (DESIGN §7: a payload is acknowledged only
@@ -41,9 +60,7 @@ export async function enqueueDeliveries(
   input: { tenantId: string; payloadId: string; type: string; now: number },
   limits: { maxFanout: number } = { maxFanout: DEFAULT_MAX_FANOUT },
 ): Promise<number> {
-  // Plain SQL: this runs in every ingest, where Kysely's query building cost more than SQLite's work.
-  const { rows: destinations } = await sql<{ id: string; event_types: string | null }>`select id, event_types from destinations
-    where tenant_id = ${input.tenantId} and enabled = 1 and deleted_at is null`.execute(tx);
+  const destinations = await ENABLED_DESTINATIONS.execute(tx, [input.tenantId]);
   const matching = destinations.filter((d) => d.event_types === null || (JSON.parse(d.event_types) as string[]).includes(input.type));
   if (matching.length === 0) return 0;
   if (matching.length > limits.maxFanout) {
@@ -51,9 +68,8 @@ export async function enqueueDeliveries(
       logDetail: { tenantId: input.tenantId, matching: matching.length, maxFanout: limits.maxFanout },
     });
   }
-  const rows = matching.map((d) => sql`(${newId('delivery')}, ${input.tenantId}, ${input.payloadId}, ${d.id}, 'pending', 0, ${input.now}, ${input.now}, ${input.now})`);
-  await sql`insert into deliveries (id, tenant_id, payload_id, destination_id, status, attempts, next_attempt_at, created_at, updated_at)
-    values ${sql.join(rows)}`.execute(tx);
+  const values = matching.flatMap((d) => [newId('delivery'), input.tenantId, input.payloadId, d.id, input.now, input.now, input.now]);
+  await insertDeliveries(matching.length).execute(tx, values);
   return matching.length;
 }
 

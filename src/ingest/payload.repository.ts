@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { sql, type Insertable, type Kysely } from 'kysely';
+import { type Insertable, type Kysely } from 'kysely';
 import type { RecordCipher, RecordContext } from '../crypto/record-cipher.js';
 import type { AttachmentsTable, Database, DeliveryStatus, IdempotencyKeysTable, PayloadsTable } from '../db/schema.js';
+import { HotStatement } from '../db/direct-statement.js';
 
 export interface SealedPayload {
   readonly payload: Insertable<PayloadsTable>;
@@ -56,6 +57,9 @@ export function idempotencyKeySha256(tenantId: string, key: string): string {
   return createHash('sha256').update(`${tenantId}\n${key}`, 'utf8').digest('hex');
 }
 
+// On the ingest path: run directly inside a group commit (src/db/direct-statement.ts).
+const INSERT_PAYLOAD = new HotStatement('insert into payloads (id, tenant_id, type, channel, envelope_sealed, body_sha256, size, received_at) values (?, ?, ?, ?, ?, ?, ?, ?)');
+
 /**
  * Payloads, their attachments and idempotency records. Sealing and unsealing happen here, so
  * services see plain values and the database only ciphertext (STYLE.md, "Data access").
@@ -103,9 +107,7 @@ export class PayloadRepository {
 
   async insert(tx: Kysely<Database>, sealed: SealedPayload): Promise<void> {
     const p = sealed.payload;
-    // Plain SQL on the ingest path: Kysely's query building cost more CPU than the insert itself.
-    await sql`insert into payloads (id, tenant_id, type, channel, envelope_sealed, body_sha256, size, received_at)
-      values (${p.id}, ${p.tenant_id}, ${p.type}, ${p.channel}, ${p.envelope_sealed}, ${p.body_sha256}, ${p.size}, ${p.received_at})`.execute(tx);
+    await INSERT_PAYLOAD.execute(tx, [p.id, p.tenant_id, p.type, p.channel, p.envelope_sealed, p.body_sha256, p.size, p.received_at]);
     if (sealed.attachments.length > 0) await tx.insertInto('attachments').values(sealed.attachments).execute();
   }
 

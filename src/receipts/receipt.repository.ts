@@ -1,8 +1,9 @@
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import { canonicalJson } from '../crypto/canonical-json.js';
 import type { RecordCipher, RecordContext } from '../crypto/record-cipher.js';
 import type { Database, ReceiptsTable } from '../db/schema.js';
 import type { Receipt } from './receipt.js';
+import { HotStatement } from '../db/direct-statement.js';
 
 export function receiptSealContext(tenantId: string, receiptId: string): RecordContext {
   return { tenant: tenantId, table: 'receipts', id: receiptId, field: 'receipt' };
@@ -18,6 +19,10 @@ export interface StoredReceipt {
   readonly issuedAt: number;
   readonly json: string;
 }
+
+const INSERT_RECEIPT = new HotStatement(
+  'insert into receipts (id, tenant_id, message_id, kind, delivery_id, receipt_sealed, issued_at, audit_index) values (?, ?, ?, ?, ?, ?, ?, ?) on conflict (delivery_id) do nothing',
+);
 
 /**
  * Receipts, stored encrypted (DESIGN §5). Sealing happens in `seal`, before the caller's
@@ -50,13 +55,10 @@ export class ReceiptRepository {
 
   /**
    * Inside the caller's transaction. A delivery's second `delivered` receipt is dropped: one per
-   * delivery. Plain SQL: it runs for every ingest and delivery, where Kysely's query building
-   * cost more CPU than SQLite spent running it.
+   * delivery. It runs for every ingest and delivery: a direct statement (src/db/direct-statement.ts).
    */
   async insert(tx: Kysely<Database>, row: SealedReceipt): Promise<void> {
-    await sql`insert into receipts (id, tenant_id, message_id, kind, delivery_id, receipt_sealed, issued_at, audit_index)
-      values (${row.id}, ${row.tenant_id}, ${row.message_id}, ${row.kind}, ${row.delivery_id}, ${row.receipt_sealed}, ${row.issued_at}, ${row.audit_index})
-      on conflict (delivery_id) do nothing`.execute(tx);
+    await INSERT_RECEIPT.execute(tx, [row.id, row.tenant_id, row.message_id, row.kind, row.delivery_id, row.receipt_sealed, row.issued_at, row.audit_index]);
   }
 
   async find(tenantId: string, id: string): Promise<StoredReceipt | undefined> {

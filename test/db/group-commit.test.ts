@@ -25,7 +25,7 @@ describe.each(testDialects())('group commit on %s', (dialect) => {
     tx.insertInto('tenants').values({ id, name: id, plan: 'operation', created_at: 1, erased_at: null, erasure_token_sha256: null, erasure_requested_by: null, erasure_expires_at: null }).execute();
 
   it('writes concurrent units in one batch, and a unit that fails is rolled back alone', async () => {
-    const committer = new GroupCommitter(handle.db);
+    const committer = GroupCommitter.forDatabase(handle);
     await committer.run(insertTenant('ten_first'));
     // Submitted in one turn: they share a batch. The third repeats a primary key.
     const results = await Promise.allSettled([
@@ -66,7 +66,7 @@ describe.each(testDialects())('group commit on %s', (dialect) => {
   });
 
   it('writes a batch whose units all succeed, with their values, in order', async () => {
-    const committer = new GroupCommitter(handle.db);
+    const committer = GroupCommitter.forDatabase(handle);
     const values = await Promise.all(['ten_d', 'ten_e', 'ten_f'].map((id, i) => committer.run(async (tx) => {
       await insertTenant(id)(tx);
       return i;
