@@ -151,7 +151,9 @@ try {
   const e2e = async (url: string, rate?: number, seconds = SECONDS): Promise<{ perSecond: number; p50: number; p99: number; accepted: number }> => {
     await getJson(`${receiverUrl}/reset`);
     const t0 = Date.now();
-    const load = await runLoad(url, { seconds, connections: CONNECTIONS, body, headers: headers(e2eKey), ...(rate ? { rate } : {}) });
+    // Paced: 2 s at the same rate first, on the connections then measured (a steady client's are open).
+    const paced = rate ? { rate, warmup: { seconds: 2, measureUrl: `${receiverUrl}/reset` } } : {};
+    const load = await runLoad(url, { seconds, connections: CONNECTIONS, body, headers: headers(e2eKey), ...paced });
     await waitFor(async () => (await getJson(receiverUrl)).count! >= load.accepted, 120_000);
     const stats = await getJson(receiverUrl);
     return { perSecond: (stats.count! * 1000) / (stats.last! - t0), p50: stats.p50!, p99: stats.p99!, accepted: load.accepted };

@@ -111,6 +111,8 @@ interface LoadOptions {
   readonly headers: Record<string, string>;
   /** Requests per second, evenly paced; unset means as fast as the server answers. */
   readonly rate?: number;
+  /** Paced only: seconds sent at the same rate, unmeasured, on the same connections; then `measureUrl` is told when measuring began. */
+  readonly warmup?: { readonly seconds: number; readonly measureUrl: string };
 }
 
 /**
@@ -130,7 +132,12 @@ export function runLoad(url: string, options: LoadOptions): Promise<LoadResult> 
   // Loopback benchmark against a self-signed certificate.
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
-    env: { ...process.env, NODE_TLS_REJECT_UNAUTHORIZED: '0', BENCH_HEADERS: JSON.stringify(options.headers) },
+    env: {
+      ...process.env,
+      NODE_TLS_REJECT_UNAUTHORIZED: '0',
+      BENCH_HEADERS: JSON.stringify(options.headers),
+      ...(options.warmup ? { BENCH_WARMUP_SECONDS: String(options.warmup.seconds), BENCH_MEASURE_URL: options.warmup.measureUrl } : {}),
+    },
     stdio: [options.rate ? 'pipe' : 'ignore', 'pipe', 'pipe'],
   });
   if (options.rate) child.stdin?.end(options.body);
