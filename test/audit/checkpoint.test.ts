@@ -182,4 +182,19 @@ describe.each(testDialects())('audit checkpoints on %s', (dialect) => {
     }
     expect(await services.checkpoints.checkpointIfGrown()).toBeUndefined();
   });
+
+  it('the checkpointer reads new events into the tree between signings, and signs only at its interval', async () => {
+    const before = await services.checkpoints.current();
+    const checkpointer = services.checkpoints.startCheckpointer({ intervalMs: 60_000 });
+    try {
+      await appendMany(services, handle.db, 4, (i) => sampleEvent(300 + i));
+      // Read within about a second, long before the minute is up: no backlog piles up for the signing.
+      for (let i = 0; i < 1000 && services.tree.size < before.treeSize + 4; i += 1) await new Promise((r) => setTimeout(r, 10));
+      expect(services.tree.size).toBe(before.treeSize + 4);
+      expect((await services.checkpoints.current()).treeSize).toBe(before.treeSize + 4);
+      expect(checkpointer.health().ok).toBe(true);
+    } finally {
+      await checkpointer.stop();
+    }
+  });
 });
