@@ -22,7 +22,7 @@ const TREE_SYNC_MS = 1_000;
 /** A signer that keeps losing the race for the next number gives up after this many tries. */
 const SIGN_ATTEMPTS = 5;
 
-/** The checkpointer's periodic job: `stop()` waits for a signing in progress; `health()` says whether it keeps its interval. */
+/** The checkpointer's periodic jobs: `stop()` waits for a signing or tree read in progress; `health()` says whether signing keeps its interval. */
 export type Checkpointer = PeriodicJob;
 
 /** Signs checkpoints of the audit tree with the log key, on demand and on a timer. */
@@ -89,16 +89,16 @@ export class CheckpointService {
    */
   startCheckpointer(options: { intervalMs?: number; onError?: (err: unknown) => void } = {}): Checkpointer {
     const intervalMs = options.intervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
-    let lastSigningAt = this.now();
-    const run = async (): Promise<void> => {
-      if (this.now() - lastSigningAt < intervalMs) {
-        await this.tree.sync();
-        return;
-      }
-      lastSigningAt = this.now();
-      await this.checkpointIfGrown();
+    const onError = (err: unknown): void => options.onError?.(err);
+    // The timers alone must not keep a process alive (the runner's timers are unref'd).
+    const follow = startPeriodicJob({ name: 'audit-tree', intervalMs: Math.min(intervalMs, TREE_SYNC_MS), run: async () => void (await this.tree.sync()), onError });
+    const sign = startPeriodicJob({ name: 'audit-checkpoint', intervalMs, run: async () => void (await this.checkpointIfGrown()), onError });
+    return {
+      runOnce: () => sign.runOnce(),
+      stop: async () => void (await Promise.all([follow.stop(), sign.stop()])),
+      // The signing keeps (or misses) the promised interval; a long first read of the tree after
+      // a restart is not lateness.
+      health: () => sign.health(),
     };
-    // The checkpointer alone must not keep a process alive (the runner's timer is unref'd).
-    return startPeriodicJob({ name: 'audit-checkpoint', intervalMs: Math.min(intervalMs, TREE_SYNC_MS), run, onError: (err) => options.onError?.(err) });
   }
 }
