@@ -90,13 +90,15 @@ export async function openAppContext(config: SealpostConfig, logger: Logger): Pr
       : undefined;
     const rawBlobs = await createBlobStore(config);
     const blobs = new EncryptedBlobStore(rawBlobs, cipher);
+    const committer = GroupCommitter.forDatabase(database);
     const close = async (): Promise<void> => {
       await keyRefresh?.stop();
+      await committer.drain();
       await rawBlobs.close();
       await database.close();
     };
     const receipts = createReceiptServices({ db: database.db, cipher, audit: audit.log, keys: { refreshMs: config.keyRefreshSeconds * 1000 } });
-    return { config, logger, database, keyProvider: provider, tenantKeys, cipher, kekVersions, keyRefresh, blobs, rawBlobs, committer: GroupCommitter.forDatabase(database), tenantRepository, audit, receipts, close };
+    return { config, logger, database, keyProvider: provider, tenantKeys, cipher, kekVersions, keyRefresh, blobs, rawBlobs, committer, tenantRepository, audit, receipts, close };
   } catch (err) {
     await database.close();
     throw err;

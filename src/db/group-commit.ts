@@ -25,7 +25,7 @@ interface Queued<I, O> {
  */
 export class BatchWriter<I, O> {
   private readonly queue: Queued<I, O>[] = [];
-  private flushing = false;
+  private flushing: Promise<void> | undefined;
 
   constructor(
     private readonly writeBatch: (items: I[]) => Promise<Outcome<O>[]>,
@@ -36,12 +36,16 @@ export class BatchWriter<I, O> {
   submit(item: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
-      if (!this.flushing) void this.flush();
+      this.flushing ??= this.flush();
     });
   }
 
+  /** Resolves once everything submitted so far is written (or failed): before the database closes. */
+  async drain(): Promise<void> {
+    while (this.flushing) await this.flushing;
+  }
+
   private async flush(): Promise<void> {
-    this.flushing = true;
     try {
       while (this.queue.length > 0) {
         // Let pending I/O callbacks run first: work that arrived during the previous commit
@@ -64,7 +68,7 @@ export class BatchWriter<I, O> {
         });
       }
     } finally {
-      this.flushing = false;
+      this.flushing = undefined;
     }
   }
 }
@@ -131,6 +135,16 @@ export class GroupCommitter {
     const { value, commit } = await this.writer.submit(work);
     if (this.flusher) await this.flusher.durable(commit);
     return value as T;
+  }
+
+  /**
+   * Resolves once every unit submitted so far is committed (or failed) and on disk. The database
+   * closes only after this: a unit waiting for the running sync (an API call's audit event, say)
+   * would otherwise find the database gone.
+   */
+  async drain(): Promise<void> {
+    await this.writer.drain();
+    await this.flusher?.durable().catch(() => undefined);
   }
 
   /** Resolves once every batch committed so far is on disk: for acting outside on what was read. */

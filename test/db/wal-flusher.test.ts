@@ -130,6 +130,30 @@ describe('group commit on SQLite with the WAL flusher', () => {
     expect(sync.started).toBe(2);
   });
 
+  it('drains before the database closes: a unit waiting for the running sync is written and synced first', async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'sealpost-wal-'));
+    handle = openDatabase({ dialect: 'sqlite', file: path.join(dir, 'sealpost.db') });
+    await sql`create table t (id integer primary key)`.execute(handle.db);
+    const sync = manualSync();
+    const committer = new GroupCommitter(handle.db, new WalFlusher(sync.datasync), handle.groupCommitConnection);
+
+    const first = committer.run((tx) => sql`insert into t (id) values (1)`.execute(tx));
+    while (sync.pending() === 0) await new Promise((r) => setImmediate(r));
+    // Submitted as the process shuts down (an API call's audit event): it waits for the sync.
+    const last = committer.run((tx) => sql`insert into t (id) values (2)`.execute(tx));
+    const drained = committer.drain();
+    expect(await settled(drained)).toBe('pending');
+    sync.finish();
+    while (sync.pending() === 0) await new Promise((r) => setImmediate(r));
+    expect(await settled(drained)).toBe('pending');
+    sync.finish();
+    await drained;
+    await expect(Promise.all([first, last])).resolves.toHaveLength(2);
+    await handle.close();
+    handle = openDatabase({ dialect: 'sqlite', file: path.join(dir, 'sealpost.db') });
+    expect((await sql<{ n: number }>`select count(*) as n from t`.execute(handle.db)).rows[0]!.n).toBe(2);
+  });
+
   it('has nothing to sync once SQLite has checkpointed and removed its WAL at close', async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'sealpost-wal-'));
     handle = openDatabase({ dialect: 'sqlite', file: path.join(dir, 'sealpost.db') });
