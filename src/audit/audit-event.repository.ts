@@ -45,9 +45,9 @@ const INSERT_EVENT = new HotStatement(
 
 /** Kysely queries on the audit tables; the rules live in AuditLog, the tree in AuditTree. */
 export class AuditEventRepository {
-  // The three statements of an append run for every API call: direct statements inside a group
-  // commit (src/db/direct-statement.ts), Kysely's query building and layers elsewhere cost more
-  // CPU than SQLite spent running them (bench/run.ts profile).
+  // The three statements of an append run for every API call, so they are hot statements
+  // (src/db/direct-statement.ts): run directly on SQLite inside a group commit, where Kysely's
+  // layers cost more CPU than SQLite spent running them (bench/run.ts profile).
 
   /**
    * Hands out the next index. The UPDATE is the transaction's lock on the single head row: a

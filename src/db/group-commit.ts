@@ -49,8 +49,8 @@ export class BatchWriter<I, O> {
     try {
       while (this.queue.length > 0) {
         // Let pending I/O callbacks run first: work that arrived during the previous commit
-        // (SQLite's commit blocks the event loop while it fsyncs, and its driver is synchronous)
-        // joins this batch instead of the next.
+        // (SQLite's driver is synchronous, so nothing else ran while it wrote) joins this batch
+        // instead of the next.
         await new Promise((resolve) => setImmediate(resolve));
         await this.ready();
         const batch = this.queue.splice(0, MAX_BATCH);
