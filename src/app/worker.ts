@@ -25,7 +25,7 @@ export function startWorker(sealpost: Sealpost, options: WorkerRoleOptions = {})
     onAttempt: (outcome, statusCode, seconds) => sealpost.metrics.attempted(outcome, statusCode, seconds),
     tracing: sealpost.tracing,
     heartbeat: { store: new WorkerHeartbeatRepository(db), intervalMs: sealpost.config.workerHeartbeatSeconds * 1000 },
-    durable: () => sealpost.committer.durable(),
+    durable: (payloadIds) => sealpost.committer.durableFor(payloadIds),
     ...options,
   });
   const detach = sealpost.wakeup.attach(() => worker.poke());

@@ -104,6 +104,8 @@ interface Committed {
  */
 export class GroupCommitter {
   private readonly writer: BatchWriter<Work, Committed>;
+  /** Units named by a durable key whose commit is not yet known to be on disk: the commit's number, or 0 if the unit failed. */
+  private readonly undurable = new Map<string, Promise<number>>();
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -131,10 +133,43 @@ export class GroupCommitter {
     return new GroupCommitter(database.db, database.walFlusher, database.groupCommitConnection);
   }
 
-  async run<T>(work: (tx: Kysely<Database>) => Promise<T>): Promise<T> {
-    const { value, commit } = await this.writer.submit(work);
-    if (this.flusher) await this.flusher.durable(commit);
-    return value as T;
+  /**
+   * Runs `work` in the next batch and resolves once it is committed and on disk. `durableKey`
+   * names what the unit writes (an ingest: its payload id) for {@link durableFor}: until the
+   * unit's commit is on disk, a reader that acts on those rows asks for it by that name.
+   */
+  async run<T>(work: (tx: Kysely<Database>) => Promise<T>, durableKey?: string): Promise<T> {
+    const submitted = this.writer.submit(work);
+    const flusher = this.flusher;
+    if (!flusher) return (await submitted).value as T;
+    // Registered before the batch can commit, so no reader can see the rows without finding it.
+    const entry = durableKey === undefined ? undefined : submitted.then(({ commit }) => commit, () => 0);
+    if (durableKey !== undefined && entry) this.undurable.set(durableKey, entry);
+    try {
+      const { value, commit } = await submitted;
+      // A failed sync is remembered by the flusher (unsureUpTo), so the entry can go either way.
+      await flusher.durable(commit);
+      return value as T;
+    } finally {
+      if (durableKey !== undefined && this.undurable.get(durableKey) === entry) this.undurable.delete(durableKey);
+    }
+  }
+
+  /**
+   * Resolves once the units named `keys` (see {@link run}) are on disk, waiting for no other
+   * batch: a reader that saw their rows in a batch still syncing waits for that sync only, one
+   * that saw rows already on disk (or named by no unit) does not wait. After a failed sync it
+   * waits for a later sync to succeed, whatever the keys.
+   */
+  async durableFor(keys: Iterable<string>): Promise<void> {
+    const flusher = this.flusher;
+    if (!flusher) return;
+    let upTo = flusher.unsureUpTo;
+    for (const key of keys) {
+      const entry = this.undurable.get(key);
+      if (entry) upTo = Math.max(upTo, await entry);
+    }
+    await flusher.durable(upTo);
   }
 
   /**

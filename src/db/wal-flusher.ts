@@ -13,8 +13,8 @@ import { open } from 'node:fs/promises';
  * Each sync covers every commit made before it started (the WAL is written in order), so one
  * sync in flight serves all who wait on it, and those who committed after it started wait for
  * the next one. Readers of the same database can see a commit before it is synced; whatever
- * acts outside on what it read (sending a delivery, replaying an answer) first awaits
- * {@link WalFlusher.durable}. If a sync fails (an I/O error of the disk), its waiters get the
+ * acts outside on what it read first awaits {@link WalFlusher.durable}: a replayed answer for
+ * every commit so far, a delivery for its own payload's commit (GroupCommitter.durableFor). If a sync fails (an I/O error of the disk), its waiters get the
  * error although their rows are committed: a client that retries may then store a payload twice,
  * unless it sent an Idempotency-Key (the retry replays), and the worker sends nothing until a
  * later sync succeeds.
@@ -22,6 +22,8 @@ import { open } from 'node:fs/promises';
 export class WalFlusher {
   private committed = 0;
   private synced = 0;
+  /** The last commit a failed sync should have covered. */
+  private failed = 0;
   private running: { readonly upTo: number; readonly done: Promise<void> } | undefined;
 
   constructor(private readonly datasync: () => Promise<void>) {}
@@ -51,6 +53,14 @@ export class WalFlusher {
   /** Notes a commit made without its own fsync; returns its number for {@link durable}. */
   committedNow(): number {
     return ++this.committed;
+  }
+
+  /**
+   * The last commit that a failed sync should have made durable, while no later sync has
+   * succeeded (else 0): commits up to it are on disk only once {@link durable} says so.
+   */
+  get unsureUpTo(): number {
+    return this.failed > this.synced ? this.failed : 0;
   }
 
   /**
@@ -85,6 +95,7 @@ export class WalFlusher {
           this.finished(running);
         },
         (err: unknown) => {
+          this.failed = Math.max(this.failed, upTo);
           this.finished(running);
           throw err;
         },

@@ -75,8 +75,8 @@ export interface DeliveryWorkerOptions {
   readonly extraCa?: string;
   /** Added to the destination's timeout to make the lease; tests shorten it to see dead workers' leases expire. */
   readonly leaseMarginMs?: number;
-  /** Resolves once every commit so far is on disk (SQLite's WAL flusher); awaited before sending what was claimed. */
-  readonly durable?: () => Promise<void>;
+  /** Resolves once the ingests of these payloads are on disk (SQLite's WAL flusher); awaited before sending what was claimed. */
+  readonly durable?: (payloadIds: readonly string[]) => Promise<void>;
   /** This deployment's API listeners: a send that would reach one is refused (`loop_refused`). */
   readonly ownListeners?: OwnListeners;
   /** DNS for destination names (tests); the system resolver by default. */
@@ -248,19 +248,31 @@ export function startDeliveryWorker(options: DeliveryWorkerOptions): DeliveryWor
     attemptLog.debug({ delivery: claimed.id, attempt: claimed.attempt, status: outcome.statusCode, errorClass: outcome.errorClass, next: step.status }, 'delivery attempt');
   }
 
+  /**
+   * What was claimed may have been committed by an ingest still waiting for the disk: nothing is
+   * sent that a power failure could take back (src/db/wal-flusher.ts). Each delivery waits for
+   * its own payload's commit only, never for a later batch's.
+   */
+  async function attemptWhenDurable(claimed: ClaimedDelivery, material: SendMaterial | Error | undefined): Promise<void> {
+    try {
+      await options.durable?.([claimed.payloadId]);
+    } catch (err) {
+      log.error({ err, delivery: claimed.id }, 'the ingest of a claimed delivery is not known to be on disk; its lease will expire and it will be retried');
+      return;
+    }
+    await attempt(claimed, material);
+  }
+
   async function dispatch(claimed: ClaimedDelivery[]): Promise<void> {
     let material: Map<string, SendMaterial | Error>;
     try {
-      // What was claimed may have been committed by an ingest still waiting for the disk: send
-      // nothing that a power failure could take back (src/db/wal-flusher.ts).
-      await options.durable?.();
       material = await outbox.loadMaterial(claimed);
     } catch (err) {
       log.error({ err, count: claimed.length }, 'loading claimed deliveries failed; their leases will expire');
       return;
     }
     for (const c of claimed) {
-      const task: Promise<void> = attempt(c, material.get(c.id))
+      const task: Promise<void> = attemptWhenDurable(c, material.get(c.id))
         .catch((err: unknown) => log.error({ err, delivery: c.id }, 'delivery attempt failed unexpectedly'))
         .finally(() => {
           inFlight.delete(task);

@@ -137,7 +137,8 @@ export class PayloadService {
         await accepted?.store(tx);
         if (idempotencyRow) await this.payloads.insertIdempotent(tx, idempotencyRow, now - IDEMPOTENCY_WINDOW_MS);
         await input.alsoInTransaction?.(id)(tx);
-      });
+        // Named by the payload: the worker that claims its deliveries waits for this commit's sync only.
+      }, id);
     } catch (err) {
       // Two requests with one idempotency key raced: the loser answers like a retry would.
       if (input.idempotency && isUniqueViolation(err)) {

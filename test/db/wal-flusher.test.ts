@@ -100,6 +100,60 @@ describe('group commit on SQLite with the WAL flusher', () => {
     expect((await sql<{ synchronous: number }>`pragma synchronous`.execute(handle.db)).rows[0]!.synchronous).toBe(2);
   });
 
+  it('has a reader wait for the sync of the units it names only: not for other batches, failed units or unknown names', async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'sealpost-wal-'));
+    handle = openDatabase({ dialect: 'sqlite', file: path.join(dir, 'sealpost.db') });
+    await sql`create table t (id integer primary key)`.execute(handle.db);
+    const sync = manualSync();
+    const committer = new GroupCommitter(handle.db, new WalFlusher(sync.datasync));
+
+    // Named before its batch commits: a reader asking at once waits for the commit and its sync.
+    const a = committer.run((tx) => sql`insert into t (id) values (1)`.execute(tx), 'a');
+    const forA = committer.durableFor(['a']);
+    while (sync.pending() === 0) await new Promise((r) => setImmediate(r));
+    expect(await settled(forA)).toBe('pending');
+    sync.finish();
+    await a;
+    await expect(forA).resolves.toBeUndefined();
+
+    const b = committer.run((tx) => sql`insert into t (id) values (2)`.execute(tx), 'b');
+    const failed = committer.run((tx) => sql`insert into t (id) values (1)`.execute(tx), 'failed').then(
+      () => 'stored',
+      (err: unknown) => err,
+    );
+    while (sync.pending() === 0) await new Promise((r) => setImmediate(r));
+    expect(await failed).toMatchObject({ code: 'SQLITE_CONSTRAINT_PRIMARYKEY' });
+    // B's batch syncs: only a reader of B waits; A is on disk, the failed unit wrote nothing.
+    expect(await settled(committer.durableFor(['b']))).toBe('pending');
+    expect(await settled(committer.durableFor(['a', 'failed', 'unknown']))).toBe('resolved');
+    expect(await settled(committer.durable())).toBe('pending');
+    sync.finish();
+    await b;
+    expect(await settled(committer.durableFor(['b']))).toBe('resolved');
+  });
+
+  it('after a failed sync, has every reader wait for a later sync to succeed, whatever it names', async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'sealpost-wal-'));
+    handle = openDatabase({ dialect: 'sqlite', file: path.join(dir, 'sealpost.db') });
+    await sql`create table t (id integer primary key)`.execute(handle.db);
+    const sync = manualSync();
+    const committer = new GroupCommitter(handle.db, new WalFlusher(sync.datasync));
+
+    const a = committer.run((tx) => sql`insert into t (id) values (1)`.execute(tx), 'a');
+    while (sync.pending() === 0) await new Promise((r) => setImmediate(r));
+    sync.finish(new Error('EIO'));
+    await expect(a).rejects.toThrow('EIO');
+    // The row is committed, but not known to be on disk: a reader that saw it must not act yet.
+    const reader = committer.durableFor(['a']);
+    const other = committer.durableFor([]);
+    while (sync.pending() === 0) await new Promise((r) => setImmediate(r));
+    expect(await settled(reader)).toBe('pending');
+    expect(await settled(other)).toBe('pending');
+    sync.finish();
+    await expect(Promise.all([reader, other])).resolves.toHaveLength(2);
+    expect(await settled(committer.durableFor(['a']))).toBe('resolved');
+  });
+
   it('gathers what arrives during a sync into one batch, committed when the sync ends', async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'sealpost-wal-'));
     handle = openDatabase({ dialect: 'sqlite', file: path.join(dir, 'sealpost.db') });

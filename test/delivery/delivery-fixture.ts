@@ -4,6 +4,7 @@ import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerRespon
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import type { Insertable } from 'kysely';
 import { ulid } from 'ulid';
 import { createLogger } from '../../src/logging/logger.js';
 import { canonicalJson } from '../../src/crypto/canonical-json.js';
@@ -11,6 +12,7 @@ import { DataKeyRepository } from '../../src/crypto/data-key.repository.js';
 import { LocalKeyring } from '../../src/crypto/local-keyring.js';
 import { RecordCipher } from '../../src/crypto/record-cipher.js';
 import type { DatabaseHandle, Dialect } from '../../src/db/database.js';
+import type { Database } from '../../src/db/schema.js';
 import { DestinationRepository, type Destination } from '../../src/delivery/destination.repository.js';
 import { enqueueDeliveries } from '../../src/delivery/outbox.repository.js';
 import type { DeliveryWorkerConfig } from '../../src/delivery/delivery.worker.js';
@@ -38,6 +40,8 @@ export interface DeliveryFixture {
   /** The local keyring the cipher uses; worker processes open the same one. */
   readonly keyringDir: string;
   tenant(): Promise<string>;
+  /** Seals a payload as ingest does and returns the row to insert, without inserting it. */
+  sealPayload(tenantId: string, data: Record<string, unknown>, type: string): Promise<{ id: string; body: Buffer; row: Insertable<Database['payloads']> }>;
   /** Stores a payload exactly as ingest does (sealed canonical envelope) and returns its id and bytes. */
   payload(tenantId: string, data?: Record<string, unknown>, type?: string): Promise<{ id: string; body: Buffer }>;
   destination(tenantId: string, fields: Partial<Destination> & { url: string }): Promise<Destination>;
@@ -84,6 +88,7 @@ export async function openDeliveryFixture(dialect: Dialect): Promise<DeliveryFix
     handle,
     cipher,
     keyringDir,
+    sealPayload,
     async tenant() {
       const id = `ten_${ulid()}`;
       await handle.db.insertInto('tenants').values({ id, name: 'Test tenant', plan: 'starter', created_at: Date.now() }).execute();
