@@ -53,7 +53,7 @@ export function benchTable(r: BenchResults): string {
     ]);
   }
   rows.push([
-    `4. ingest → delivered latency at half the end-to-end rate (${n(r.paced.rate)}/s, evenly paced)`,
+    `4. ingest → delivered latency at half the end-to-end rate (${n(r.paced.rate)}/s, evenly paced${r.paced.seconds === undefined ? '' : ` for ${r.paced.seconds} s`})`,
     `p50 ${r.paced.p50} ms, p99 ${r.paced.p99} ms`,
     '',
     '',

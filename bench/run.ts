@@ -14,6 +14,11 @@ import { median, TARGETS, type BenchResults } from './support/targets.js';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+/**
+ * The paced latency run is long: a p99 over 10 s (3,400 deliveries) was decided by one or two
+ * 50 ms episodes, and moved between 16 and 54 ms from run to run on a quiet machine.
+ */
+const PACED_SECONDS = Number(process.env.BENCH_PACED_SECONDS ?? 30);
 // The default per-key limit (6,000/min) would cap every run at 100 req/s: set explicitly, and said.
 const RATE_LIMIT = '10000000';
 
@@ -185,8 +190,8 @@ try {
 
   // (c) latency at half the maximum end-to-end rate, evenly paced.
   const half = Math.max(1, Math.floor(endToEnd.sealpostPerSecond / 2));
-  const paced = await e2e(sealpostUrl, half, SECONDS * 2);
-  console.log(`(c) ingest→delivered at ${half} payloads/s, paced: p50 ${paced.p50} ms, p99 ${paced.p99} ms (target p99 < ${TARGETS.p99Ms} ms, ${met(paced.p99 < TARGETS.p99Ms)})`);
+  const paced = await e2e(sealpostUrl, half, PACED_SECONDS);
+  console.log(`(c) ingest→delivered at ${half} payloads/s, paced for ${PACED_SECONDS} s: p50 ${paced.p50} ms, p99 ${paced.p99} ms (target p99 < ${TARGETS.p99Ms} ms, ${met(paced.p99 < TARGETS.p99Ms)})`);
   await agent.close();
   for (const p of [relay, sealpost, receiver]) await stopProcess(p.child);
 
@@ -205,7 +210,7 @@ try {
     ingest,
     peakRssMb: peakRss,
     endToEnd,
-    paced: { rate: half, p50: paced.p50, p99: paced.p99 },
+    paced: { rate: half, seconds: PACED_SECONDS, p50: paced.p50, p99: paced.p99 },
     signing: { ratio: signing.ratio, bareSignPerSecond: signing.bareSignPerSecond, canonicalizeSignPerSecond: signing.canonicalizeSignPerSecond, storedBodySignPerSecond: signing.storedBodySignPerSecond, storedBodyRatio: signing.storedBodyRatio },
   };
   if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, `${JSON.stringify(results, null, 2)}\n`);

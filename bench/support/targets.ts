@@ -45,6 +45,6 @@ export interface BenchResults {
   };
   readonly peakRssMb: number;
   readonly endToEnd: { readonly sealpostPerSecond: number; readonly relayPerSecond: number; readonly ratio: number };
-  readonly paced: { readonly rate: number; readonly p50: number; readonly p99: number };
+  readonly paced: { readonly rate: number; readonly seconds?: number; readonly p50: number; readonly p99: number };
   readonly signing: { readonly ratio: number; readonly bareSignPerSecond: number; readonly canonicalizeSignPerSecond: number; readonly storedBodySignPerSecond: number; readonly storedBodyRatio?: number };
 }
