@@ -143,8 +143,11 @@ export class GroupCommitter {
     const flusher = this.flusher;
     if (!flusher) return (await submitted).value as T;
     // Registered before the batch can commit, so no reader can see the rows without finding it.
-    const entry = durableKey === undefined ? undefined : submitted.then(({ commit }) => commit, () => 0);
-    if (durableKey !== undefined && entry) this.undurable.set(durableKey, entry);
+    let entry: Promise<number> | undefined;
+    if (durableKey !== undefined) {
+      entry = submitted.then(({ commit }) => commit, () => 0);
+      this.undurable.set(durableKey, entry);
+    }
     try {
       const { value, commit } = await submitted;
       // A failed sync is remembered by the flusher (unsureUpTo), so the entry can go either way.

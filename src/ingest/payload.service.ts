@@ -130,14 +130,14 @@ export class PayloadService {
       : undefined;
 
     try {
-      // Concurrent ingests share one commit (group commit): same durability, far fewer fsyncs.
+      // Concurrent ingests share one commit (group commit): same durability, far fewer fsyncs. The
+      // unit is named by the payload: a worker that claims its deliveries waits for this sync only.
       await this.committer.run(async (tx) => {
         await this.payloads.insert(tx, sealed);
         await this.hooks.enqueue(tx, { tenantId: input.tenantId, payloadId: id, type: input.type, now });
         await accepted?.store(tx);
         if (idempotencyRow) await this.payloads.insertIdempotent(tx, idempotencyRow, now - IDEMPOTENCY_WINDOW_MS);
         await input.alsoInTransaction?.(id)(tx);
-        // Named by the payload: the worker that claims its deliveries waits for this commit's sync only.
       }, id);
     } catch (err) {
       // Two requests with one idempotency key raced: the loser answers like a retry would.
