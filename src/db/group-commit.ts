@@ -185,10 +185,6 @@ export class GroupCommitter {
     await this.flusher?.durable().catch(() => undefined);
   }
 
-  /** Resolves once every batch committed so far is on disk: for acting outside on what was read. */
-  async durable(): Promise<void> {
-    await this.flusher?.durable();
-  }
 
   private async transaction(batchWrite: (tx: Kysely<Database>) => Promise<Outcome<unknown>[]>): Promise<Outcome<Committed>[]> {
     const connection = this.directConnection;

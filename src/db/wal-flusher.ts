@@ -13,11 +13,11 @@ import { open } from 'node:fs/promises';
  * Each sync covers every commit made before it started (the WAL is written in order), so one
  * sync in flight serves all who wait on it, and those who committed after it started wait for
  * the next one. Readers of the same database can see a commit before it is synced; whatever
- * acts outside on what it read first awaits {@link WalFlusher.durable}: a replayed answer for
- * every commit so far, a delivery for its own payload's commit (GroupCommitter.durableFor). If a
- * sync fails (an I/O error of the disk), its waiters get the error although their rows are
- * committed: a client that retries may then store a payload twice, unless it sent an
- * Idempotency-Key (the retry replays), and the worker sends nothing until a later sync succeeds.
+ * acts outside on what it read (a delivery sent, an idempotent answer replayed) first awaits the
+ * sync of the commit that stored its payload (GroupCommitter.durableFor). If a sync fails (an
+ * I/O error of the disk), its waiters get the error although their rows are committed: a client
+ * that retries may then store a payload twice, unless it sent an Idempotency-Key (the retry
+ * replays), and the worker sends nothing until a later sync succeeds.
  */
 export class WalFlusher {
   private committed = 0;

@@ -110,12 +110,7 @@ export class PayloadService {
 
     if (input.idempotency) {
       const earlier = await this.payloads.findIdempotent(input.tenantId, input.idempotency.key, now - IDEMPOTENCY_WINDOW_MS);
-      if (earlier) {
-        // The earlier request may still be waiting for its commit to reach the disk: answer
-        // this one no sooner than that one is answered.
-        await this.committer.durable();
-        return this.replay(earlier, input.idempotency.requestSha256);
-      }
+      if (earlier) return this.replay(earlier, input.idempotency.requestSha256);
     }
     // Everything is sealed and signed before the transaction, which then only writes rows:
     // short transactions, and no crypto while SQLite's single connection is held.
@@ -143,10 +138,7 @@ export class PayloadService {
       // Two requests with one idempotency key raced: the loser answers like a retry would.
       if (input.idempotency && isUniqueViolation(err)) {
         const earlier = await this.payloads.findIdempotent(input.tenantId, input.idempotency.key, now - IDEMPOTENCY_WINDOW_MS);
-        if (earlier) {
-          await this.committer.durable();
-          return this.replay(earlier, input.idempotency.requestSha256);
-        }
+        if (earlier) return this.replay(earlier, input.idempotency.requestSha256);
       }
       throw err;
     }
@@ -154,11 +146,16 @@ export class PayloadService {
     return { ...response, replayed: false };
   }
 
-  private replay(earlier: { requestSha256: string; response: unknown }, requestSha256: string): IngestResult {
+  /**
+   * Answers a retry as the earlier request was answered, and no sooner: the earlier request's
+   * commit (its unit is named by its payload id) may still be waiting for the disk.
+   */
+  private async replay(earlier: { requestSha256: string; response: unknown }, requestSha256: string): Promise<IngestResult> {
+    const response = earlier.response as { id: string; receipt: unknown };
+    await this.committer.durableFor([response.id]);
     if (earlier.requestSha256 !== requestSha256) {
       throw new SealpostError('SP_ERR_INGEST_IDEMPOTENCY_CONFLICT', 'This Idempotency-Key was already used with a different request body');
     }
-    const response = earlier.response as { id: string; receipt: unknown };
     return { id: response.id, receipt: response.receipt, replayed: true };
   }
 

@@ -6,33 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase, type DatabaseHandle } from '../../src/db/database.js';
 import { GroupCommitter } from '../../src/db/group-commit.js';
 import { WalFlusher } from '../../src/db/wal-flusher.js';
-
-/** A datasync the test completes by hand, counting the syncs started. */
-function manualSync(): { datasync: () => Promise<void>; started: number; finish(err?: Error): void; pending(): number } {
-  const waiting: { resolve: () => void; reject: (err: Error) => void }[] = [];
-  const control = {
-    started: 0,
-    datasync: () =>
-      new Promise<void>((resolve, reject) => {
-        control.started++;
-        waiting.push({ resolve, reject });
-      }),
-    finish(err?: Error) {
-      const next = waiting.shift()!;
-      if (err) next.reject(err);
-      else next.resolve();
-    },
-    pending: () => waiting.length,
-  };
-  return control;
-}
-
-const settled = async <T>(p: Promise<T>): Promise<'pending' | 'resolved' | 'rejected'> => {
-  let state: 'pending' | 'resolved' | 'rejected' = 'pending';
-  p.then(() => (state = 'resolved'), () => (state = 'rejected'));
-  await new Promise((r) => setImmediate(r));
-  return state;
-};
+import { manualSync, settled } from '../support/manual-sync.js';
 
 describe('the WAL flusher', () => {
   it('answers a commit only after a sync that started after it, and shares one sync among the commits before it', async () => {
@@ -85,13 +59,13 @@ describe('group commit on SQLite with the WAL flusher', () => {
     const sync = manualSync();
     const committer = new GroupCommitter(handle.db, new WalFlusher(sync.datasync));
 
-    const written = committer.run((tx) => sql`insert into t (id) values (1)`.execute(tx).then(() => 'one'));
+    const written = committer.run((tx) => sql`insert into t (id) values (1)`.execute(tx).then(() => 'one'), 'one');
     while (sync.pending() === 0) await new Promise((r) => setImmediate(r));
     // Committed (a reader sees it) but not yet on disk: the caller still waits.
     expect((await sql<{ n: number }>`select count(*) as n from t`.execute(handle.db)).rows[0]!.n).toBe(1);
     expect(await settled(written)).toBe('pending');
     // The barrier for what acts on a read waits too.
-    const barrier = committer.durable();
+    const barrier = committer.durableFor(['one']);
     expect(await settled(barrier)).toBe('pending');
     sync.finish();
     await expect(written).resolves.toBe('one');
@@ -126,7 +100,6 @@ describe('group commit on SQLite with the WAL flusher', () => {
     // B's batch syncs: only a reader of B waits; A is on disk, the failed unit wrote nothing.
     expect(await settled(committer.durableFor(['b']))).toBe('pending');
     expect(await settled(committer.durableFor(['a', 'failed', 'unknown']))).toBe('resolved');
-    expect(await settled(committer.durable())).toBe('pending');
     sync.finish();
     await b;
     expect(await settled(committer.durableFor(['b']))).toBe('resolved');

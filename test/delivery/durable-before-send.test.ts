@@ -8,23 +8,10 @@ import { GroupCommitter } from '../../src/db/group-commit.js';
 import { WalFlusher } from '../../src/db/wal-flusher.js';
 import { startDeliveryWorker } from '../../src/delivery/delivery.worker.js';
 import { enqueueDeliveries } from '../../src/delivery/outbox.repository.js';
+import { manualSync } from '../support/manual-sync.js';
 import { until } from '../support/poll.js';
 import { openDeliveryFixture, silentLogger, startReceiver, workerConfig, type DeliveryFixture } from './delivery-fixture.js';
 import { noSignature, testAudit } from './worker-test-deps.js';
-
-/** A datasync the test completes by hand. */
-function manualSync(): { datasync: () => Promise<void>; pending(): number; finish(err?: Error): void } {
-  const waiting: { resolve: () => void; reject: (err: Error) => void }[] = [];
-  return {
-    datasync: () => new Promise<void>((resolve, reject) => waiting.push({ resolve, reject })),
-    pending: () => waiting.length,
-    finish(err) {
-      const next = waiting.shift()!;
-      if (err) next.reject(err);
-      else next.resolve();
-    },
-  };
-}
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
