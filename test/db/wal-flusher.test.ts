@@ -45,17 +45,22 @@ describe('the WAL flusher', () => {
 });
 
 describe('group commit on SQLite with the WAL flusher', () => {
-  let dir: string;
+  let dir = '';
   let handle: DatabaseHandle | undefined;
   afterEach(async () => {
     await handle?.close();
-    rmSync(dir, { recursive: true, force: true });
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
-
-  it('has a batch committed before its sync, and answers its callers only once the sync is done', async () => {
+  /** A fresh SQLite database in WAL mode with one table `t`, closed and removed after the test. */
+  const openWithTable = async (): Promise<DatabaseHandle> => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'sealpost-wal-'));
     handle = openDatabase({ dialect: 'sqlite', file: path.join(dir, 'sealpost.db') });
     await sql`create table t (id integer primary key)`.execute(handle.db);
+    return handle;
+  };
+
+  it('has a batch committed before its sync, and answers its callers only once the sync is done', async () => {
+    handle = await openWithTable();
     const sync = manualSync();
     const committer = new GroupCommitter(handle.db, new WalFlusher(sync.datasync));
 
@@ -75,9 +80,7 @@ describe('group commit on SQLite with the WAL flusher', () => {
   });
 
   it('has a reader wait for the sync of the units it names only: not for other batches, failed units or unknown names', async () => {
-    dir = mkdtempSync(path.join(os.tmpdir(), 'sealpost-wal-'));
-    handle = openDatabase({ dialect: 'sqlite', file: path.join(dir, 'sealpost.db') });
-    await sql`create table t (id integer primary key)`.execute(handle.db);
+    handle = await openWithTable();
     const sync = manualSync();
     const committer = new GroupCommitter(handle.db, new WalFlusher(sync.datasync));
 
@@ -106,9 +109,7 @@ describe('group commit on SQLite with the WAL flusher', () => {
   });
 
   it('after a failed sync, has every reader wait for a later sync to succeed, whatever it names', async () => {
-    dir = mkdtempSync(path.join(os.tmpdir(), 'sealpost-wal-'));
-    handle = openDatabase({ dialect: 'sqlite', file: path.join(dir, 'sealpost.db') });
-    await sql`create table t (id integer primary key)`.execute(handle.db);
+    handle = await openWithTable();
     const sync = manualSync();
     const committer = new GroupCommitter(handle.db, new WalFlusher(sync.datasync));
 
@@ -128,9 +129,7 @@ describe('group commit on SQLite with the WAL flusher', () => {
   });
 
   it('gathers what arrives during a sync into one batch, committed when the sync ends', async () => {
-    dir = mkdtempSync(path.join(os.tmpdir(), 'sealpost-wal-'));
-    handle = openDatabase({ dialect: 'sqlite', file: path.join(dir, 'sealpost.db') });
-    await sql`create table t (id integer primary key)`.execute(handle.db);
+    handle = await openWithTable();
     const sync = manualSync();
     const flusher = new WalFlusher(sync.datasync);
     const committer = new GroupCommitter(handle.db, flusher);
@@ -158,9 +157,7 @@ describe('group commit on SQLite with the WAL flusher', () => {
   });
 
   it('drains before the database closes: a unit waiting for the running sync is written and synced first', async () => {
-    dir = mkdtempSync(path.join(os.tmpdir(), 'sealpost-wal-'));
-    handle = openDatabase({ dialect: 'sqlite', file: path.join(dir, 'sealpost.db') });
-    await sql`create table t (id integer primary key)`.execute(handle.db);
+    handle = await openWithTable();
     const sync = manualSync();
     const committer = new GroupCommitter(handle.db, new WalFlusher(sync.datasync), handle.groupCommitConnection);
 
@@ -182,11 +179,9 @@ describe('group commit on SQLite with the WAL flusher', () => {
   });
 
   it('has nothing to sync once SQLite has checkpointed and removed its WAL at close', async () => {
-    dir = mkdtempSync(path.join(os.tmpdir(), 'sealpost-wal-'));
-    handle = openDatabase({ dialect: 'sqlite', file: path.join(dir, 'sealpost.db') });
+    handle = await openWithTable();
     const flusher = handle.walFlusher!;
     const committer = new GroupCommitter(handle.db, flusher);
-    await sql`create table t (id integer primary key)`.execute(handle.db);
     await committer.run((tx) => sql`insert into t (id) values (1)`.execute(tx));
     await handle.close();
     handle = undefined;
@@ -200,9 +195,7 @@ describe('group commit on SQLite with the WAL flusher', () => {
   });
 
   it('syncs the real write-ahead log file', async () => {
-    dir = mkdtempSync(path.join(os.tmpdir(), 'sealpost-wal-'));
-    handle = openDatabase({ dialect: 'sqlite', file: path.join(dir, 'sealpost.db') });
-    await sql`create table t (id integer primary key)`.execute(handle.db);
+    handle = await openWithTable();
     const committer = new GroupCommitter(handle.db, handle.walFlusher);
     await expect(Promise.all([1, 2, 3].map((id) => committer.run((tx) => sql`insert into t (id) values (${id})`.execute(tx))))).resolves.toHaveLength(3);
     expect((await sql<{ n: number }>`select count(*) as n from t`.execute(handle.db)).rows[0]!.n).toBe(3);
