@@ -1,4 +1,5 @@
 import { EMPTY_TREE_ROOT, hashChildren, hashLeaf, MERKLE_HASH_BYTES } from '@sealpost/verify';
+import { HashList } from './hash-list.js';
 
 // RFC 9162 §2.1.1 hashes (leaf 0x00, node 0x01): @sealpost/verify's, the ones customers check proofs with.
 export { hashChildren, hashLeaf };
@@ -28,17 +29,18 @@ function exactLog2(n: number): number | undefined {
  * Besides the leaves it keeps every complete, aligned subtree (level j holds the roots of the
  * blocks of 2^j leaves), built as leaves arrive. Every subtree the RFC's recursion visits is
  * such a block or splits into one block and a smaller remainder, so a tree head or a proof
- * costs O(log n) hashes instead of O(n), for about twice the memory of the leaves alone.
+ * costs O(log n) hashes instead of O(n), for about twice the memory of the leaves alone (64
+ * bytes per leaf, in HashList's chunks).
  */
 export class MerkleTree {
-  private readonly levels: Buffer[][] = [[]];
+  private readonly levels: HashList[] = [new HashList()];
 
   get size(): number {
     return this.leaves.length;
   }
 
-  private get leaves(): Buffer[] {
-    return this.levels[0] as Buffer[];
+  private get leaves(): HashList {
+    return this.levels[0] as HashList;
   }
 
   append(leafHash: Buffer): void {
@@ -48,18 +50,18 @@ export class MerkleTree {
     let index = this.leaves.length - 1;
     // A right child completes its parent block.
     while (index % 2 === 1) {
-      const nodes = this.levels[level] as Buffer[];
-      const parent = hashChildren(nodes[index - 1] as Buffer, nodes[index] as Buffer);
+      const nodes = this.levels[level] as HashList;
+      const parent = hashChildren(nodes.at(index - 1), nodes.at(index));
       level += 1;
-      const above = (this.levels[level] ??= []);
-      above.push(parent);
+      (this.levels[level] ??= new HashList()).push(parent);
       index = (index - 1) / 2;
     }
   }
 
+  /** The leaf hash at `index`, as a read-only view. */
   leaf(index: number): Buffer {
     this.checkRange(index, 0, this.size - 1, 'index');
-    return this.leaves[index] as Buffer;
+    return this.leaves.at(index);
   }
 
   /** MTH of the first `size` leaves. */
@@ -122,7 +124,7 @@ export class MerkleTree {
     const n = end - start;
     if (n === 0) return EMPTY_ROOT;
     const level = exactLog2(n);
-    if (level !== undefined && start % n === 0) return (this.levels[level] as Buffer[])[start / n] as Buffer;
+    if (level !== undefined && start % n === 0) return (this.levels[level] as HashList).at(start / n);
     const k = splitPoint(n);
     return hashChildren(this.subtree(start, start + k), this.subtree(start + k, end));
   }

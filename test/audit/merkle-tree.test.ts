@@ -101,6 +101,17 @@ describe('RFC 9162 Merkle tree', { timeout: 120_000 }, () => {
     }
   });
 
+  it('keeps roots and proofs right past the 32,768 hashes of its storage chunks (70,000 leaves)', () => {
+    const many = Array.from({ length: 70_000 }, (_, i) => hashLeaf(Buffer.from(String(i))));
+    const big = treeOf(many);
+    for (const n of [32_767, 32_768, 32_769, 65_536, 70_000]) expect(big.root(n), `root ${n}`).toEqual(mth(many.slice(0, n)));
+    for (const m of [32_767, 32_768, 65_535, 65_536, 69_999]) {
+      expect(big.leaf(m)).toEqual(many[m]);
+      expect(big.inclusionProof(m, 70_000), `path ${m}`).toEqual(path(m, many));
+    }
+    expect(big.consistencyProof(32_769, 70_000)).toEqual(subproof(32_769, many, true));
+  });
+
   it(`verifies the inclusion proof of every index in every tree size up to ${N}, and refuses forged ones`, () => {
     let checked = 0;
     for (let n = 1; n <= N; n += 1) {
