@@ -2,7 +2,7 @@
 // latency at half rate, peak RSS and canonicalise+sign, each with its target (issue 16).
 // Prints ratios, never asserts them: the machine is shared and noisy, so Sealpost and each
 // baseline run interleaved in several rounds of one run, and each ratio is the median of the
-// per-round ratios. BENCH_JSON=path writes the results for scripts/bench-table.ts.
+// per-round ratios. BENCH_JSON=path writes the results for bench/readme-table.ts.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

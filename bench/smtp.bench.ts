@@ -15,9 +15,11 @@
 //     alternation; Sealpost / lean says how close Sealpost is to its own work's limit, and
 //     lean / Haraka is the ceiling of the Haraka ratio for any server that does that work.
 // (b) peak RSS of the server process while it takes a 25 MB attachment (streamed by the client).
+// BENCH_JSON=path (as for bench/run.ts, which writes that file first in `npm run bench`) adds
+// these results to it under `smtp`, for bench/readme-table.ts.
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -26,6 +28,7 @@ import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import { Agent, request } from 'undici';
 import { installHaraka, removeHarakaCache, startHaraka, treeCpuTimeMs } from './support/haraka.js';
 import { ROOT, cpuTimeMs, serverNodeFlags, startProcess, stopProcess } from './support/processes.js';
+import { TARGETS, median, type SmtpBenchResults } from './support/targets.js';
 
 /** Per round and server. */
 const MESSAGES = Number(process.env.BENCH_SMTP_MESSAGES ?? 200);
@@ -155,6 +158,7 @@ try {
   const ratios: number[] = [];
   const leanRatios: number[] = [];
   const ceilings: number[] = [];
+  const rates = { sealpost: [] as number[], lean: [] as number[], haraka: [] as number[] };
   const sealpostCpu: number[] = [];
   const leanCpu: number[] = [];
   const harakaCpu: number[] = [];
@@ -180,6 +184,9 @@ try {
     const harakaRate = (MESSAGES * 1000) / (await sendAll(haraka.port, batch));
     harakaCpu.push((treeCpuTimeMs(haraka.child.pid!) - harakaCpu0) / MESSAGES);
     const floorRate = (MESSAGES * 1000) / (await sendAll(floorPort, batch));
+    rates.sealpost.push(storedRate);
+    rates.lean.push(leanRate);
+    rates.haraka.push(harakaRate);
     ratios.push(storedRate / harakaRate);
     leanRatios.push(storedRate / leanRate);
     ceilings.push(leanRate / harakaRate);
@@ -190,13 +197,11 @@ try {
     );
     console.log(rows[rows.length - 1]);
   }
-  const median = [...ratios].sort((x, y) => x - y)[Math.floor(ratios.length / 2)]!;
-  const middle = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
-  console.log(`(a) SMTP accept → stored vs Haraka discarding: median ratio ${median.toFixed(2)} over ${ROUNDS} rounds (target ≥ 1.0)`);
-  console.log(`    ceiling: lean same-work / Haraka ${middle(ceilings).toFixed(2)} (the Haraka ratio any server doing this work can reach here)`);
-  console.log(`    Sealpost / lean same-work: median ${middle(leanRatios).toFixed(2)} (context: how close Sealpost is to its own work's limit)`);
+  console.log(`(a) SMTP accept → stored vs Haraka discarding: median ratio ${median(ratios).toFixed(2)} over ${ROUNDS} rounds (target ≥ ${TARGETS.smtpToHaraka.toFixed(1)})`);
+  console.log(`    ceiling: lean same-work / Haraka ${median(ceilings).toFixed(2)} (the Haraka ratio any server doing this work can reach here)`);
+  console.log(`    Sealpost / lean same-work: median ${median(leanRatios).toFixed(2)} (context: how close Sealpost is to its own work's limit)`);
   console.log(
-    `    server CPU per message (median): Sealpost ${middle(sealpostCpu).toFixed(1)} ms, lean same-work ${middle(leanCpu).toFixed(1)} ms (both forwarding included), Haraka ${middle(harakaCpu).toFixed(1)} ms`,
+    `    server CPU per message (median): Sealpost ${median(sealpostCpu).toFixed(1)} ms, lean same-work ${median(leanCpu).toFixed(1)} ms (both forwarding included), Haraka ${median(harakaCpu).toFixed(1)} ms`,
   );
   await haraka.close();
   await stopProcess(floor.child);
@@ -228,7 +233,33 @@ try {
   const payload = id ? ((await api(apiPort, `/v1/payloads/${id}`)) as { envelope: { attachments: { size: number; sha256: string }[] } }) : undefined;
   const stored = payload?.envelope.attachments[0];
   const intact = stored?.size === BIG_ATTACHMENT_BYTES && stored.sha256 === hash.digest('hex');
-  console.log(`(b) 25 MB attachment: stored in ${bigMs} ms (${intact ? 'hash matches' : 'HASH MISMATCH'}); server RSS ${before.rss} MB before, peak ${after.peak} MB (+${after.peak - before.rss} MB, target < 40 MB)`);
+  console.log(
+    `(b) 25 MB attachment: stored in ${bigMs} ms (${intact ? 'hash matches' : 'HASH MISMATCH'}); server RSS ${before.rss} MB before, peak ${after.peak} MB (+${after.peak - before.rss} MB, target < ${TARGETS.bigAttachmentRssGrowthMb} MB)`,
+  );
+
+  if (process.env.BENCH_JSON) {
+    const smtp: SmtpBenchResults = {
+      date: new Date().toISOString(),
+      rounds: ROUNDS,
+      messages: MESSAGES,
+      connections: CONNECTIONS,
+      messageKb: averageKb,
+      harakaVersion,
+      sealpostPerSecond: median(rates.sealpost),
+      leanPerSecond: median(rates.lean),
+      harakaPerSecond: median(rates.haraka),
+      sealpostCpuMs: median(sealpostCpu),
+      leanCpuMs: median(leanCpu),
+      harakaCpuMs: median(harakaCpu),
+      ratioToHaraka: median(ratios),
+      ratioToLean: median(leanRatios),
+      ceiling: median(ceilings),
+      bigAttachment: { ms: bigMs, intact, rssGrowthMb: after.peak - before.rss },
+    };
+    const file = process.env.BENCH_JSON;
+    const results = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {};
+    writeFileSync(file, `${JSON.stringify({ ...results, smtp }, null, 2)}\n`);
+  }
 
   await stopProcess(server.child);
   await stopProcess(receiver.child);
