@@ -13,12 +13,13 @@
 //   - in Sealpost's own schema (BENCH_DB: a database migrated by `sealpost tenants create`),
 //     SQLite WAL with synchronous=FULL, group-committed per event-loop turn; 202 after commit.
 // Keys live in memory as Sealpost's live in its caches (data key, signing key).
-import { createCipheriv, createHash, generateKeyPairSync, randomBytes, sign, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, sign, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import Fastify from 'fastify';
 import { ulid } from 'ulid';
 import { canonicalizeToBuffer } from '@sealpost/verify';
+import { kid, leafHash, seal, sha256, signingKey } from './lean-support.js';
 
 const db = new Database(process.env.BENCH_DB!);
 db.pragma('journal_mode = WAL');
@@ -53,22 +54,6 @@ db.prepare('insert into destinations (id, tenant_id, config_sealed, event_types,
   now0,
 );
 
-const signingKey = generateKeyPairSync('ed25519').privateKey;
-const kid = 'sp_sig_lean';
-const dataKey = { id: `dek_${ulid()}`, key: randomBytes(32) };
-const sealHeader = Buffer.concat([Buffer.from([0x01, dataKey.id.length]), Buffer.from(dataKey.id, 'ascii')]);
-
-/** The record cipher's format: 0x01 | id length | data key id | IV | ciphertext | tag, context as AAD. */
-function seal(plaintext: Buffer, tenant: string, table: string, id: string, field: string): Buffer {
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', dataKey.key, iv);
-  cipher.setAAD(Buffer.concat([sealHeader, Buffer.from(JSON.stringify(['sealpost-record-v1', tenant, table, id, field]), 'utf8')]));
-  const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-  return Buffer.concat([sealHeader, iv, body, cipher.getAuthTag()]);
-}
-
-const sha256 = (b: Buffer): Buffer => createHash('sha256').update(b).digest();
-const leafHash = (b: Buffer): Buffer => createHash('sha256').update(Buffer.from([0])).update(b).digest();
 
 interface AuditIn {
   readonly tenant: string;

@@ -19,7 +19,7 @@
 // Lean where a one-process design may be: the forwarder takes the envelope bytes from memory
 // (Sealpost's worker claims the delivery by lease and reads and decrypts the envelope back, so
 // that any worker process can send it). Keys live in memory as Sealpost's live in its caches.
-import { createCipheriv, createHash, generateKeyPairSync, hkdfSync, randomBytes, sign } from 'node:crypto';
+import { createCipheriv, createHash, hkdfSync, randomBytes, sign } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { mkdir, open, rename } from 'node:fs/promises';
 import path from 'node:path';
@@ -32,6 +32,7 @@ import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 's
 import { Pool } from 'undici';
 import { ulid } from 'ulid';
 import { canonicalizeToBuffer } from '@sealpost/verify';
+import { dataKey, kid, leafHash, seal, sha256, signingKey } from './lean-support.js';
 
 const db = new Database(process.env.BENCH_DB!);
 db.pragma('journal_mode = WAL');
@@ -88,21 +89,6 @@ db.prepare('insert into destinations (id, tenant_id, config_sealed, event_types,
 const receiver = new URL(process.env.BENCH_RECEIVER!);
 const pool = new Pool(receiver.origin, { connections: 8 });
 
-const signingKey = generateKeyPairSync('ed25519').privateKey;
-const kid = 'sp_sig_lean';
-const dataKey = { id: `dek_${ulid()}`, key: randomBytes(32) };
-const sealHeader = Buffer.concat([Buffer.from([0x01, dataKey.id.length]), Buffer.from(dataKey.id, 'ascii')]);
-
-/** The record cipher's format: 0x01 | id length | data key id | IV | ciphertext | tag, context as AAD. */
-function seal(plaintext: Buffer, tenant: string, table: string, id: string, field: string): Buffer {
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', dataKey.key, iv);
-  cipher.setAAD(Buffer.concat([sealHeader, Buffer.from(JSON.stringify(['sealpost-record-v1', tenant, table, id, field]), 'utf8')]));
-  const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-  return Buffer.concat([sealHeader, iv, body, cipher.getAuthTag()]);
-}
-
-const sha256 = (b: Buffer): Buffer => createHash('sha256').update(b).digest();
 const SEGMENT = 64 * 1024;
 
 /** Sealpost's blob format: "SPB1" | id length | id | salt | nonce prefix, then 64 KB AES-256-GCM segments. */
@@ -216,7 +202,7 @@ function receipt(kind: 'accepted' | 'delivered', tenant: string, messageId: stri
   const canonical = canonicalizeToBuffer(signed);
   const sealed = seal(canonical, tenant, 'receipts', signed.id, 'receipt');
   const event = canonicalizeToBuffer({ time: unsigned.issued_at, tenant, actor: { type: 'system', id: 'sealpost' }, action: 'receipt.issued', resource: signed.id, details: { kind, message_id: messageId, sha256: sha256(canonical).toString('hex') } });
-  const leaf = createHash('sha256').update(Buffer.from([0])).update(event).digest();
+  const leaf = leafHash(event);
   return () => {
     chain = createHash('sha256').update(chain).update(leaf).digest();
     const index = head++;
