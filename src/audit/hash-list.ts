@@ -1,5 +1,5 @@
-/** Bytes of one SHA-256 hash. */
-const HASH_BYTES = 32;
+import { MERKLE_HASH_BYTES as HASH_BYTES } from '@sealpost/verify';
+
 /** Hashes per chunk once a list has grown: 1 MiB each. */
 const CHUNK_HASHES = 32_768;
 /** Capacity of a new list's first chunk, doubled as it fills (a small tree stays small). */
