@@ -98,12 +98,12 @@ export class AuditService {
     checkTenantRow(row, tenantId);
     if (treeSize === undefined) {
       const checkpoint = await this.deps.checkpoints.current();
-      return { index, treeSize: checkpoint.treeSize, leafHash: row.leafHash, proof: this.deps.tree.inclusionProof(index, checkpoint.treeSize), checkpoint };
+      return { index, treeSize: checkpoint.treeSize, leafHash: row.leafHash, proof: await this.deps.tree.inclusionProof(index, checkpoint.treeSize), checkpoint };
     }
     const size = await this.deps.tree.sync();
     if (treeSize > size) throw treeSizeError(`tree_size ${treeSize} is larger than the log (${size} events)`);
     if (index >= treeSize) throw treeSizeError(`index ${index} is not below tree_size ${treeSize}`);
-    return { index, treeSize, leafHash: row.leafHash, proof: this.deps.tree.inclusionProof(index, treeSize) };
+    return { index, treeSize, leafHash: row.leafHash, proof: await this.deps.tree.inclusionProof(index, treeSize) };
   }
 
   async consistencyProof(from: number, to: number): Promise<Buffer[]> {
@@ -176,7 +176,7 @@ export class AuditService {
       });
       let chunk = '';
       for (const row of rows) {
-        const record = { index: row.index, event: tenantEvent(row, tenantId), proof: this.deps.tree.inclusionProof(row.index, checkpoint.treeSize) };
+        const record = { index: row.index, event: tenantEvent(row, tenantId), proof: await this.deps.tree.inclusionProof(row.index, checkpoint.treeSize) };
         chunk += range.format === 'csv' ? csvEvent(record) : jsonlEvent(record);
       }
       if (chunk) yield chunk;

@@ -57,7 +57,7 @@ export class CheckpointService {
    */
   async create(size: number): Promise<StoredCheckpoint> {
     const key = await this.keys.currentKey();
-    const rootHash = this.tree.root(size);
+    const rootHash = await this.tree.root(size);
     for (let attempt = 1; attempt <= SIGN_ATTEMPTS; attempt += 1) {
       const latest = await this.repository.latest();
       if (latest && latest.treeSize >= size) {

@@ -22,6 +22,24 @@ function exactLog2(n: number): number | undefined {
   return undefined;
 }
 
+/** Thrown by a tree that keeps only block roots when a computation needs a block it was not given. */
+export class BlockNotLoaded extends Error {
+  constructor(readonly block: number) {
+    super(`leaf block ${block} is not loaded`);
+  }
+}
+
+export interface MerkleTreeOptions {
+  /**
+   * Keep only the nodes of level `blockLevel` and above (roots of aligned blocks of 2^blockLevel
+   * leaves), besides the newest block's own nodes: memory per leaf falls by 2^blockLevel. A
+   * computation inside an older block asks `block(b)` for a full tree of that block's leaves
+   * (the caller reads them from storage and checks them with {@link MerkleTree.blockRoot}).
+   */
+  readonly blockLevel?: number;
+  readonly block?: (index: number) => MerkleTree | undefined;
+}
+
 /**
  * An append-only RFC 9162 Merkle tree over leaf hashes, held in memory, answering tree heads,
  * inclusion proofs (§2.1.3.1) and consistency proofs (§2.1.4.1) for any size up to its own.
@@ -33,35 +51,52 @@ function exactLog2(n: number): number | undefined {
  * bytes per leaf, in HashList's chunks).
  */
 export class MerkleTree {
-  private readonly levels: HashList[] = [new HashList()];
+  /** levels[j], j >= base: the root of every complete aligned block of 2^j leaves, in order. */
+  private readonly levels: HashList[] = [];
+  /** Below `base`: the newest block's nodes only, indexed from that block's start. */
+  private newest: Buffer[][] = [];
+  private count = 0;
+  private readonly base: number;
+  private readonly blockSize: number;
+  private readonly block: (index: number) => MerkleTree | undefined;
 
-  get size(): number {
-    return this.leaves.length;
+  constructor(options: MerkleTreeOptions = {}) {
+    this.base = options.blockLevel ?? 0;
+    if (!Number.isInteger(this.base) || this.base < 0 || this.base > 30) throw new RangeError('blockLevel is an integer in 0..30');
+    this.blockSize = 2 ** this.base;
+    this.block = options.block ?? (() => undefined);
   }
 
-  private get leaves(): HashList {
-    return this.levels[0] as HashList;
+  get size(): number {
+    return this.count;
   }
 
   append(leafHash: Buffer): void {
     if (leafHash.length !== HASH_BYTES) throw new TypeError('a leaf hash is 32 bytes');
-    this.leaves.push(leafHash);
+    let index = this.count;
+    if (this.base > 0 && index % this.blockSize === 0) this.newest = [];
+    this.put(0, leafHash);
+    this.count += 1;
     let level = 0;
-    let index = this.leaves.length - 1;
     // A right child completes its parent block.
     while (index % 2 === 1) {
-      const nodes = this.levels[level] as HashList;
-      const parent = hashChildren(nodes.at(index - 1), nodes.at(index));
+      const parent = hashChildren(this.node(level, index - 1), this.node(level, index));
       level += 1;
-      (this.levels[level] ??= new HashList()).push(parent);
       index = (index - 1) / 2;
+      this.put(level, parent);
     }
   }
 
   /** The leaf hash at `index`, as a read-only view. */
   leaf(index: number): Buffer {
     this.checkRange(index, 0, this.size - 1, 'index');
-    return this.leaves.at(index);
+    return this.node(0, index);
+  }
+
+  /** The root of complete block `index` (a tree with `blockLevel`): what a block read from storage must hash to. */
+  blockRoot(index: number): Buffer {
+    this.checkRange(index, 0, Math.floor(this.count / this.blockSize) - 1, 'block');
+    return this.node(this.base, index);
   }
 
   /** MTH of the first `size` leaves. */
@@ -124,9 +159,26 @@ export class MerkleTree {
     const n = end - start;
     if (n === 0) return EMPTY_ROOT;
     const level = exactLog2(n);
-    if (level !== undefined && start % n === 0) return (this.levels[level] as HashList).at(start / n);
+    if (level !== undefined && start % n === 0) return this.node(level, start / n);
     const k = splitPoint(n);
     return hashChildren(this.subtree(start, start + k), this.subtree(start + k, end));
+  }
+
+  /** Appends a copy of the next node of `level`. */
+  private put(level: number, hash: Buffer): void {
+    if (level >= this.base) (this.levels[level] ??= new HashList()).push(hash);
+    else (this.newest[level] ??= []).push(Buffer.from(hash));
+  }
+
+  /** Node `index` of `level` (a complete aligned block of 2^level leaves). */
+  private node(level: number, index: number): Buffer {
+    if (level >= this.base) return (this.levels[level] as HashList).at(index);
+    const perBlock = 2 ** (this.base - level);
+    const block = Math.floor(index / perBlock);
+    if (block === Math.floor((this.count - 1) / this.blockSize)) return (this.newest[level] as Buffer[])[index - block * perBlock] as Buffer;
+    const loaded = this.block(block);
+    if (loaded === undefined) throw new BlockNotLoaded(block);
+    return loaded.node(level, index - block * perBlock);
   }
 
   private checkRange(value: number, min: number, max: number, what: string): void {

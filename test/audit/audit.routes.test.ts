@@ -161,7 +161,7 @@ describe.each(testDialects())('audit API on %s', (dialect) => {
 
       const sized = (await get(`/v1/audit/proof/inclusion?index=${index}&tree_size=${index + 1}`)).json<{ proof: string[]; tree_size: number }>();
       expect(sized.tree_size).toBe(index + 1);
-      expect(verifyInclusion(leaf, index, index + 1, sized.proof.map((p) => Buffer.from(p, 'base64')), services.tree.root(index + 1))).toBe(true);
+      expect(verifyInclusion(leaf, index, index + 1, sized.proof.map((p) => Buffer.from(p, 'base64')), await services.tree.root(index + 1))).toBe(true);
     }
   });
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { EMPTY_ROOT, MerkleTree, hashLeaf } from '../../src/audit/merkle-tree.js';
+import { BlockNotLoaded, EMPTY_ROOT, MerkleTree, hashLeaf } from '../../src/audit/merkle-tree.js';
 import { EMPTY_TREE_ROOT, hashLeaf as verifierHashLeaf, verifyConsistency, verifyInclusion } from '../../packages/verify/src/merkle.js';
 
 const hex = (b: Buffer): string => b.toString('hex');
@@ -191,5 +191,60 @@ describe('RFC 9162 Merkle tree', { timeout: 120_000 }, () => {
     expect(() => tree.inclusionProof(N, N)).toThrow(RangeError);
     expect(() => tree.inclusionProof(0, N + 1)).toThrow(RangeError);
     expect(() => tree.consistencyProof(5, 3)).toThrow(RangeError);
+  });
+});
+
+// The same tree keeping only the roots of blocks of 4 leaves (the audit tree keeps blocks of
+// 1,024): every size, proof and leaf must come out as from the full tree, reading older blocks
+// only through `block`.
+describe('RFC 9162 Merkle tree keeping only block roots', { timeout: 120_000 }, () => {
+  const N = 70;
+  const LEVEL = 2;
+  const B = 2 ** LEVEL;
+  const leaves = Array.from({ length: N }, (_, i) => hashLeaf(Buffer.from(`event ${i}`)));
+  const asked = new Set<number>();
+  const blockOf = (b: number): MerkleTree => {
+    asked.add(b);
+    return treeOf(leaves.slice(b * B, (b + 1) * B));
+  };
+
+  it('agrees with the literal reference on every root, leaf, inclusion and consistency proof at every size it passes through', () => {
+    const tree = new MerkleTree({ blockLevel: LEVEL, block: blockOf });
+    for (let n = 1; n <= N; n += 1) {
+      tree.append(leaves[n - 1] as Buffer);
+      const prefix = leaves.slice(0, n);
+      for (let size = 0; size <= n; size += 1) expect(tree.root(size), `root ${size} of ${n}`).toEqual(mth(prefix.slice(0, size)));
+      for (let size = 1; size <= n; size += 1) {
+        for (let m = 0; m < size; m += 1) expect(tree.inclusionProof(m, size), `path ${m}/${size} of ${n}`).toEqual(path(m, prefix.slice(0, size)));
+        for (let m = 1; m < size; m += 1) expect(tree.consistencyProof(m, size), `proof ${m}->${size} of ${n}`).toEqual(subproof(m, prefix.slice(0, size), true));
+      }
+      for (let i = 0; i < n; i += 1) expect(tree.leaf(i)).toEqual(leaves[i]);
+    }
+    // Older blocks were read through `block`, never the newest one.
+    expect([...asked].sort((a, b) => a - b)).toEqual(Array.from({ length: Math.floor((N - 1) / B) }, (_, b) => b));
+  });
+
+  it('names the block it needs when it was not given, and checks blocks against their roots', () => {
+    const tree = new MerkleTree({ blockLevel: LEVEL });
+    for (const leaf of leaves.slice(0, 10)) tree.append(leaf);
+    // Block 2 (leaves 8, 9) is the newest, held in memory; blocks 0 and 1 are not.
+    expect(tree.root(10)).toEqual(mth(leaves.slice(0, 10)));
+    expect(tree.root(8)).toEqual(mth(leaves.slice(0, 8)));
+    expect(tree.inclusionProof(9, 10)).toEqual(path(9, leaves.slice(0, 10)));
+    const missing = (run: () => unknown): number => {
+      try {
+        run();
+      } catch (err) {
+        if (err instanceof BlockNotLoaded) return err.block;
+        throw err;
+      }
+      return -1;
+    };
+    expect(missing(() => tree.inclusionProof(5, 10))).toBe(1);
+    expect(missing(() => tree.root(6))).toBe(1);
+    expect(missing(() => tree.leaf(2))).toBe(0);
+    expect(tree.blockRoot(0)).toEqual(mth(leaves.slice(0, 4)));
+    expect(tree.blockRoot(1)).toEqual(mth(leaves.slice(4, 8)));
+    expect(() => tree.blockRoot(2)).toThrow(RangeError);
   });
 });
