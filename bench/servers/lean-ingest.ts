@@ -13,13 +13,13 @@
 //   - in Sealpost's own schema (BENCH_DB: a database migrated by `sealpost tenants create`),
 //     SQLite WAL with synchronous=FULL, group-committed per event-loop turn; 202 after commit.
 // Keys live in memory as Sealpost's live in its caches (data key, signing key).
-import { createHash, randomBytes, sign, timingSafeEqual } from 'node:crypto';
+import { randomBytes, sign, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import Fastify from 'fastify';
 import { ulid } from 'ulid';
 import { canonicalizeToBuffer } from '@sealpost/verify';
-import { kid, leafHash, seal, sha256, signingKey } from './lean-support.js';
+import { kid, leafHash, leanGroupCommit, seal, sha256, signingKey } from './lean-support.js';
 
 const db = new Database(process.env.BENCH_DB!);
 db.pragma('journal_mode = WAL');
@@ -41,7 +41,6 @@ const insertReceipt = db.prepare('insert into receipts (id, tenant_id, message_i
 const insertAudit = db.prepare(
   'insert into audit_events (log_index, tenant_id, occurred_at, actor_type, actor_id, action, resource, event, leaf_hash, chain_hash, purged_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, null)',
 );
-const setHead = db.prepare('update audit_log_head set size = ? where id = 1');
 
 // The tenant's destination, so each payload writes an outbox row, as in Sealpost's bench.
 const tenantId = (db.prepare('select tenant_id from api_keys limit 1').get() as { tenant_id: string }).tenant_id;
@@ -54,7 +53,6 @@ db.prepare('insert into destinations (id, tenant_id, config_sealed, event_types,
   now0,
 );
 
-
 interface AuditIn {
   readonly tenant: string;
   readonly time: number;
@@ -65,51 +63,8 @@ interface AuditIn {
   readonly canonical: Buffer;
   readonly leaf: Buffer;
 }
-interface Unit {
-  readonly payload: unknown[];
-  readonly tenant: string;
-  readonly id: string;
-  readonly now: number;
-  readonly receipt: { id: string; sealed: Buffer };
-  readonly audits: readonly [AuditIn, AuditIn];
-  readonly done: (err?: unknown) => void;
-}
 
-// The log head, kept in memory by the one writer: its size and chain value.
-let head = (db.prepare('select size from audit_log_head where id = 1').get() as { size: number }).size;
-let chain = head === 0 ? Buffer.alloc(32) : Buffer.from((db.prepare('select chain_hash from audit_events where log_index = ?').get(head - 1) as { chain_hash: Buffer }).chain_hash);
-
-let queue: Unit[] = [];
-let scheduled = false;
-const writeBatch = db.transaction((batch: Unit[]) => {
-  for (const u of batch) {
-    insertPayload.run(...u.payload);
-    for (const d of findDestinations.all(u.tenant)) {
-      if (d.event_types === null || (JSON.parse(d.event_types) as string[]).includes('payload.received')) insertDelivery.run(`dlv_${ulid()}`, u.tenant, u.id, d.id, u.now, u.now, u.now);
-    }
-    const receiptIndex = head;
-    for (const a of u.audits) {
-      chain = createHash('sha256').update(chain).update(a.leaf).digest();
-      insertAudit.run(head++, a.tenant, a.time, a.actorType, a.actorId, a.action, a.resource, a.canonical.toString('utf8'), a.leaf, chain);
-    }
-    insertReceipt.run(u.receipt.id, u.tenant, u.id, 'accepted', u.receipt.sealed, u.now, receiptIndex);
-  }
-  setHead.run(head);
-});
-function flush(): void {
-  scheduled = false;
-  const batch = queue;
-  queue = [];
-  const [savedHead, savedChain] = [head, chain];
-  try {
-    writeBatch(batch);
-  } catch (err) {
-    [head, chain] = [savedHead, savedChain];
-    for (const u of batch) u.done(err);
-    return;
-  }
-  for (const u of batch) u.done();
-}
+const { commit, appendLeaf } = leanGroupCommit(db);
 
 const app = Fastify({ https: { cert: readFileSync(process.env.BENCH_CERT!), key: readFileSync(process.env.BENCH_KEY!), minVersion: 'TLSv1.2' } });
 app.post('/v1/payloads', async (request, reply) => {
@@ -142,13 +97,20 @@ app.post('/v1/payloads', async (request, reply) => {
       request: { method: 'POST', route: '/v1/payloads', status: 202, ip: request.ip, user_agent: request.headers['user-agent'] ?? '', request_id: request.id },
     }),
   ] as const;
-  await new Promise<void>((resolve, reject) => {
-    queue.push({ payload: payloadRow, tenant, id, now, receipt: { id: receipt.id, sealed: seal(receiptCanonical, tenant, 'receipts', receipt.id, 'receipt') }, audits, done: (err) => (err ? reject(err) : resolve()) });
-    if (!scheduled) {
-      scheduled = true;
-      // One commit per event-loop turn: requests parsed in this turn share its fsync.
-      setImmediate(flush);
+  const sealedReceipt = seal(receiptCanonical, tenant, 'receipts', receipt.id, 'receipt');
+  // One commit per event-loop turn: requests parsed in this turn share its fsync.
+  await commit(() => {
+    insertPayload.run(...payloadRow);
+    for (const d of findDestinations.all(tenant)) {
+      if (d.event_types === null || (JSON.parse(d.event_types) as string[]).includes('payload.received')) insertDelivery.run(`dlv_${ulid()}`, tenant, id, d.id, now, now, now);
     }
+    let receiptIndex = -1;
+    for (const a of audits) {
+      const { index, chain } = appendLeaf(a.leaf);
+      if (receiptIndex < 0) receiptIndex = index;
+      insertAudit.run(index, a.tenant, a.time, a.actorType, a.actorId, a.action, a.resource, a.canonical.toString('utf8'), a.leaf, chain);
+    }
+    insertReceipt.run(receipt.id, tenant, id, 'accepted', sealedReceipt, now, receiptIndex);
   });
   return reply.code(202).send({ id, receipt });
 });

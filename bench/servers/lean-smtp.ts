@@ -32,7 +32,7 @@ import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 's
 import { Pool } from 'undici';
 import { ulid } from 'ulid';
 import { canonicalizeToBuffer } from '@sealpost/verify';
-import { dataKey, kid, leafHash, seal, sha256, signingKey } from './lean-support.js';
+import { dataKey, kid, leafHash, leanGroupCommit, seal, sha256, signingKey } from './lean-support.js';
 
 const db = new Database(process.env.BENCH_DB!);
 db.pragma('journal_mode = WAL');
@@ -63,7 +63,6 @@ const insertReceipt = db.prepare('insert into receipts (id, tenant_id, message_i
 const insertAudit = db.prepare(
   "insert into audit_events (log_index, tenant_id, occurred_at, actor_type, actor_id, action, resource, event, leaf_hash, chain_hash, purged_at) values (?, ?, ?, 'system', 'sealpost', 'receipt.issued', ?, ?, ?, ?, null)",
 );
-const setHead = db.prepare('update audit_log_head set size = ? where id = 1');
 
 // The tenant of the bench's API key, an inbox and a destination (the receiver) for it.
 const tenantId = (db.prepare('select tenant_id from api_keys limit 1').get() as { tenant_id: string }).tenant_id;
@@ -166,33 +165,7 @@ async function putBlob(key: string, source: Readable, context: string): Promise<
   return { size, sha256: hash.digest('hex') };
 }
 
-/** Group commit: the units queued in one event-loop turn share one transaction and its fsync. */
-let queue: { work: () => void; done: (err?: unknown) => void }[] = [];
-let head = (db.prepare('select size from audit_log_head where id = 1').get() as { size: number }).size;
-let chain = head === 0 ? Buffer.alloc(32) : Buffer.from((db.prepare('select chain_hash from audit_events where log_index = ?').get(head - 1) as { chain_hash: Buffer }).chain_hash);
-const writeBatch = db.transaction((batch: typeof queue) => {
-  for (const unit of batch) unit.work();
-  setHead.run(head);
-});
-function commit(work: () => void): Promise<void> {
-  return new Promise((resolve, reject) => {
-    queue.push({ work, done: (err) => (err ? reject(err) : resolve()) });
-    if (queue.length > 1) return;
-    setImmediate(() => {
-      const batch = queue;
-      queue = [];
-      const [savedHead, savedChain] = [head, chain];
-      try {
-        writeBatch(batch);
-      } catch (err) {
-        [head, chain] = [savedHead, savedChain];
-        for (const unit of batch) unit.done(err);
-        return;
-      }
-      for (const unit of batch) unit.done();
-    });
-  });
-}
+const { commit, appendLeaf } = leanGroupCommit(db);
 
 /** A signed receipt, sealed, and its audit event appended to the chain (inside a commit). */
 function receipt(kind: 'accepted' | 'delivered', tenant: string, messageId: string, bodySha256: string, deliveryId: string | null): () => void {
@@ -204,8 +177,7 @@ function receipt(kind: 'accepted' | 'delivered', tenant: string, messageId: stri
   const event = canonicalizeToBuffer({ time: unsigned.issued_at, tenant, actor: { type: 'system', id: 'sealpost' }, action: 'receipt.issued', resource: signed.id, details: { kind, message_id: messageId, sha256: sha256(canonical).toString('hex') } });
   const leaf = leafHash(event);
   return () => {
-    chain = createHash('sha256').update(chain).update(leaf).digest();
-    const index = head++;
+    const { index, chain } = appendLeaf(leaf);
     insertAudit.run(index, tenant, now, signed.id, event.toString('utf8'), leaf, chain);
     insertReceipt.run(signed.id, tenant, messageId, kind, deliveryId, sealed, now, index);
   };

@@ -22,6 +22,14 @@ describe('the audit tree catching up', () => {
     await testDb.dispose();
   });
 
+  /** A tree of every stored leaf, built in one go: the reference the audit tree must agree with. */
+  const treeOfStoredLeaves = async (): Promise<MerkleTree> => {
+    const rows = await handle.db.selectFrom('audit_events').select('leaf_hash').orderBy('log_index').execute();
+    const reference = new MerkleTree();
+    for (const row of rows) reference.append(Buffer.from(row.leaf_hash));
+    return reference;
+  };
+
   it('reads a long backlog in batches and lets the event loop run between them', async () => {
     // A checkpoint after a busy minute catches up on many events; on SQLite every read blocks the
     // event loop, so requests must get turns in between, not wait for the whole backlog.
@@ -39,18 +47,15 @@ describe('the audit tree catching up', () => {
     expect(turns).toBeGreaterThanOrEqual(2);
 
     // Caught up exactly: the same root as a tree built from the stored leaves in one go.
-    const rows = await handle.db.selectFrom('audit_events').select('leaf_hash').orderBy('log_index').execute();
-    const reference = new MerkleTree();
-    for (const row of rows) reference.append(Buffer.from(row.leaf_hash));
+    const reference = await treeOfStoredLeaves();
     expect((await tree.root(events)).equals(reference.root(events))).toBe(true);
   });
+
   it('answers proofs inside older blocks by reading them back, exactly as a tree of every leaf would', async () => {
     // 2,500 events: blocks of 1,024 leaves 0 and 1 are held as roots only, the newest (2,048..) whole.
     const tree = new AuditTree(handle.db);
     await tree.sync();
-    const rows = await handle.db.selectFrom('audit_events').select('leaf_hash').orderBy('log_index').execute();
-    const reference = new MerkleTree();
-    for (const row of rows) reference.append(Buffer.from(row.leaf_hash));
+    const reference = await treeOfStoredLeaves();
     for (const size of [1, 700, 1_024, 1_500, 2_048, 2_049, events]) expect(await tree.root(size), `root ${size}`).toEqual(reference.root(size));
     for (const [index, size] of [[0, events], [5, 1_500], [1_023, 1_024], [1_024, 2_049], [1_999, events], [2_400, events], [700, 701]] as const) {
       expect(await tree.inclusionProof(index, size), `path ${index}/${size}`).toEqual(reference.inclusionProof(index, size));
@@ -64,9 +69,7 @@ describe('the audit tree catching up', () => {
   it('refuses a proof from an older block whose leaf hash was changed in the database after it was read', async () => {
     const tree = new AuditTree(handle.db);
     await tree.sync();
-    const rows = await handle.db.selectFrom('audit_events').select('leaf_hash').orderBy('log_index').execute();
-    const reference = new MerkleTree();
-    for (const row of rows) reference.append(Buffer.from(row.leaf_hash));
+    const reference = await treeOfStoredLeaves();
     const original = await handle.db.selectFrom('audit_events').select('leaf_hash').where('log_index', '=', 5).executeTakeFirstOrThrow();
     await handle.db.updateTable('audit_events').set({ leaf_hash: Buffer.alloc(32, 7) }).where('log_index', '=', 5).execute();
     try {
