@@ -95,8 +95,20 @@ function sequenceProblem(stored: readonly StoredCheckpoint[], position: number, 
  * - the head count and the largest checkpoint against the rows present (finds truncation).
  *
  * The walk stops at the first broken event: everything after it is unverifiable.
+ *
+ * Keys, checkpoints, head and events are read in one read-only snapshot (REPEATABLE READ on
+ * PostgreSQL, one read transaction on SQLite): read apart, an append committing between the head
+ * and the events looks like events stored beyond the head, a false alarm on a live log.
  */
 export async function verifyStoredAuditLog(db: Kysely<Database>, options: AuditVerifyOptions = {}): Promise<AuditVerifyReport> {
+  return db
+    .transaction()
+    .setIsolationLevel('repeatable read')
+    .setAccessMode('read only')
+    .execute((snapshot) => verifySnapshot(snapshot, options));
+}
+
+async function verifySnapshot(db: Kysely<Database>, options: AuditVerifyOptions): Promise<AuditVerifyReport> {
   const problems: AuditProblem[] = [];
   const events = new AuditEventRepository();
   const now = options.now ?? Date.now();

@@ -1,5 +1,5 @@
 import { createHash, generateKeyPairSync } from 'node:crypto';
-import { sql, type Kysely } from 'kysely';
+import { SelectQueryNode, sql, type Kysely, type KyselyPlugin } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { auditOriginOf, createAuditServices, type AuditServices } from '../../src/app/audit-services.js';
 import { verifyCheckpoint } from '../../packages/verify/src/checkpoint.js';
@@ -181,6 +181,35 @@ describe.each(testDialects())('audit verify on %s', (dialect) => {
     const report = await verify(db);
     expect(report.ok).toBe(false);
     expect(report.problems[0]?.reason).toBe(`checkpoint ${EVENTS + 3}: its origin ${ORIGIN} was replaced by sealpost.example.com/audit before it`);
+  });
+
+  it('reads the log from one snapshot: an event appended by another connection mid-verify is no false alarm', async () => {
+    const { db, services } = await seededLog();
+    const other = (testDb as TestDatabase).open();
+    try {
+      // Right after verify has read the log head, another connection appends and commits an event.
+      const headQueries = new WeakSet<object>();
+      let appended = 0;
+      const appendAfterHeadRead: KyselyPlugin = {
+        transformQuery: (args) => {
+          if (SelectQueryNode.is(args.node) && JSON.stringify(args.node.from).includes('"audit_log_head"')) headQueries.add(args.queryId);
+          return args.node;
+        },
+        transformResult: async (args) => {
+          if (headQueries.has(args.queryId)) {
+            await services.log.appendInOwnTransaction(other.db, sampleEvent(EVENTS));
+            appended += 1;
+          }
+          return args.result;
+        },
+      };
+      expect(await verify(db.withPlugin(appendAfterHeadRead))).toMatchObject({ ok: true, events: EVENTS, problems: [] });
+      expect(appended).toBe(1);
+      await services.checkpoints.current();
+      expect(await verify(db)).toMatchObject({ ok: true, events: EVENTS + 1 });
+    } finally {
+      await other.close();
+    }
   });
 });
 
