@@ -59,6 +59,8 @@ async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'sealpost-smtp-bench-'));
 const leanDir = mkdtempSync(path.join(os.tmpdir(), 'sealpost-smtp-bench-lean-'));
+// Ctrl-C exits without running the `finally` below (bench/support/processes.ts).
+process.on('exit', () => [dataDir, leanDir].forEach((dir) => rmSync(dir, { recursive: true, force: true })));
 const env = {
   SEALPOST_DATA_DIR: dataDir,
   SEALPOST_HTTP_HOST: '127.0.0.1',

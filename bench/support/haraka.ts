@@ -86,7 +86,11 @@ export async function startHaraka(tls: { cert: string; key: string }): Promise<{
     }
     rmSync(home, { recursive: true, force: true });
   };
-  process.on('exit', () => child.kill('SIGKILL'));
+  // An aborted bench (an error, or Ctrl-C: processes.ts turns the signal into an exit) leaves neither the process nor its directory.
+  process.on('exit', () => {
+    child.kill('SIGKILL');
+    rmSync(home, { recursive: true, force: true });
+  });
   try {
     await waitForListener(port, child, 30_000);
   } catch (error) {

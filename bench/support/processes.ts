@@ -43,6 +43,9 @@ export async function sealpostCli(args: string[], env: Record<string, string>): 
 process.on('exit', () => {
   for (const child of children) child.kill('SIGKILL');
 });
+// Ctrl-C or a kill of the bench: exit, so that the handlers above and the benches' own clean-ups run.
+process.once('SIGINT', () => process.exit(130));
+process.once('SIGTERM', () => process.exit(143));
 
 /** Starts a TypeScript entry point as its own process and waits for the line that carries its port. */
 export function startProcess(
